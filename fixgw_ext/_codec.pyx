@@ -1,0 +1,1 @@
+raise ImportError("fixgw_ext._codec: placeholder, not built yet")
