@@ -1,0 +1,103 @@
+"""JSON form of commands and events, for the journal.
+
+One flat object per record: ``{"type": "<class name>", <field>: <value>, ...}``. Decimals are written
+as strings (``str(d)``, read back with ``Decimal(s)``: the exact value and exponent survive), enums as
+their values, ``None`` as ``null``. Fields at their default are still written, so a record reads the
+same even if a default changes later. Unknown types and malformed bodies raise ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Callable
+
+from fixgw.errors import FixgwError, StoreError
+
+from .commands import CancelOrder, ReplaceOrder, SubmitOrder
+from .events import EVENT_TYPES
+
+__all__ = ["RECORD_TYPES", "record_to_json", "record_from_json", "record_to_dict", "record_from_dict"]
+
+#: Every journaled class by its ``type`` name.
+RECORD_TYPES: dict[str, type] = {
+    cls.__name__: cls for cls in (SubmitOrder, CancelOrder, ReplaceOrder, *EVENT_TYPES)
+}
+
+_Codec = tuple[str, Callable[[Any], Any], Callable[[Any], Any]]
+
+
+def _identity(v: Any) -> Any:
+    return v
+
+
+def _codec_for(hint: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    base = hint
+    if args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) != 1:
+            raise TypeError(f"unsupported field type {hint!r}")
+        base = rest[0]
+    if base is Decimal:
+        enc, dec = str, Decimal
+    elif isinstance(base, type) and issubclass(base, Enum):
+        enc, dec = (lambda v: v.value), base
+    elif base in (str, int, bool):
+        enc, dec = _identity, _identity
+    else:
+        raise TypeError(f"unsupported field type {hint!r}")
+    if optional and enc is not _identity:
+        enc0, dec0 = enc, dec
+        enc = lambda v, f=enc0: None if v is None else f(v)  # noqa: E731
+        dec = lambda v, f=dec0: None if v is None else f(v)  # noqa: E731
+    return enc, dec
+
+
+def _build_codecs(cls: type) -> list[_Codec]:
+    hints = typing.get_type_hints(cls)
+    return [(f.name, *_codec_for(hints[f.name])) for f in dataclasses.fields(cls)]
+
+
+_CODECS: dict[type, list[_Codec]] = {cls: _build_codecs(cls) for cls in RECORD_TYPES.values()}
+
+
+def record_to_dict(record: Any) -> dict[str, Any]:
+    """Return the JSON-ready dict of a command or event."""
+    codecs = _CODECS.get(type(record))
+    if codecs is None:
+        raise StoreError(f"cannot journal a {type(record).__name__}")
+    out: dict[str, Any] = {"type": type(record).__name__}
+    for name, enc, _ in codecs:
+        out[name] = enc(getattr(record, name))
+    return out
+
+
+def record_from_dict(data: dict[str, Any]) -> Any:
+    """Rebuild a command or event from ``record_to_dict``'s output."""
+    try:
+        cls = RECORD_TYPES[data["type"]]
+        kwargs = {name: dec(data[name]) for name, _, dec in _CODECS[cls] if name in data}
+        return cls(**kwargs)
+    except (KeyError, TypeError, ValueError, ArithmeticError, FixgwError) as exc:
+        raise StoreError(f"unreadable journal record {data!r}: {exc}") from exc
+
+
+def record_to_json(record: Any) -> str:
+    """Return the compact JSON text of a command or event."""
+    return json.dumps(record_to_dict(record), separators=(",", ":"), ensure_ascii=False)
+
+
+def record_from_json(text: str | bytes) -> Any:
+    """Rebuild a command or event from ``record_to_json``'s output."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise StoreError(f"unreadable journal record: {exc}") from exc
+    if not isinstance(data, dict):
+        raise StoreError("unreadable journal record: not an object")
+    return record_from_dict(data)

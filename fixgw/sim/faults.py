@@ -1,0 +1,73 @@
+"""Fault switches of the simulator, changed at run time (Python API or ``/sim/faults``).
+
+Each switch describes one misbehaviour of a real venue that a client must survive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+__all__ = ["Faults", "TIMEOUT_MODES"]
+
+TIMEOUT_MODES = ("hang", "drop", "error")
+
+
+@dataclass
+class Faults:
+    """Current fault switches; all off by default.
+
+    - ``latency_ms``: delay added before every REST and WebSocket API answer.
+    - ``rate_limit_burst``: the next N REST/WS API requests are refused with 429 (-1003); enough of
+      them in one minute turn into a 418 ban (see the limiter's ``ban_after``).
+    - ``ban_seconds``: write N to ban every client (418) for N seconds from now; reads back 0.
+    - ``order_timeouts``: the next N order placements are accepted by the engine but the answer is
+      lost, per ``order_timeout_mode``: ``hang`` (no answer for ``hang_seconds``, then 503 -1007),
+      ``drop`` (the connection is closed without an answer) or ``error`` (503 -1007 at once).
+    - ``duplicate_events``: every user-data event is sent twice.
+    - ``reorder_events``: the user-data events of one operation are sent in reverse order.
+    - ``drop_user_streams_after``: close user-data connections after N more events (0 = off).
+    - ``clock_skew_ms``: the server's clock runs this far ahead (negative: behind).
+    """
+
+    latency_ms: int = 0
+    rate_limit_burst: int = 0
+    ban_seconds: int = 0
+    order_timeouts: int = 0
+    order_timeout_mode: str = "hang"
+    hang_seconds: float = 30.0
+    duplicate_events: bool = False
+    reorder_events: bool = False
+    drop_user_streams_after: int = 0
+    clock_skew_ms: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply ``changes`` (name -> value); unknown names or bad values raise ValueError."""
+        known = {f.name: f.type for f in fields(self)}
+        staged = {}
+        for name, value in changes.items():
+            if name not in known:
+                raise ValueError(f"unknown fault switch {name!r}")
+            current = getattr(self, name)
+            if isinstance(current, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name} takes true or false")
+            elif isinstance(current, int):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(f"{name} takes an integer")
+            elif isinstance(current, float):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ValueError(f"{name} takes a number")
+                value = float(value)
+            elif name == "order_timeout_mode" and value not in TIMEOUT_MODES:
+                raise ValueError(f"order_timeout_mode takes one of {TIMEOUT_MODES}")
+            staged[name] = value
+        for name, value in staged.items():
+            setattr(self, name, value)
+
+    def reset(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, f.default)

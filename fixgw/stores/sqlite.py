@@ -1,0 +1,299 @@
+"""SQLite implementation of the session ``MessageStore`` port (``fixgw.session.store``).
+
+Theory of operation
+-------------------
+One SQLite file serves a whole gateway: every FIX session is a row of ``fix_sessions`` (keyed by
+BeginString, SenderCompID, TargetCompID) and its outbound messages are rows of ``fix_messages``. The
+file runs in WAL mode through one connection owned by the ``SqliteMessageStore``.
+
+Writes are batched. The first write after a commit opens a transaction; ``save_outbound`` inserts the
+message and advances the in-memory sender sequence number, ``set_next_*_seq`` and ``reset`` change the
+in-memory numbers, and ``commit()`` writes the changed sequence numbers of every session and commits the
+transaction. A message and the sender number that follows it therefore always land in the same
+transaction: after a crash either both are there or neither is. The session engine calls ``commit()``
+from ``data_to_send()``, so every byte that leaves the process is already committed.
+
+Durability: ``synchronous=NORMAL`` (the default here) with WAL makes every commit survive a crash of the
+*process* (``kill -9``): a commit has been written to the WAL file in the operating system's cache when
+``commit()`` returns. It does not fsync on every commit, so a power loss or kernel crash may lose the
+last commits (the database stays consistent). Pass ``synchronous="FULL"`` to fsync the WAL on every
+commit and survive power loss as well, at the price of one fsync per commit.
+
+A store object must be used from one thread at a time (the gateway uses it from its event loop thread).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from typing import Any, Callable
+
+from ..errors import StoreError
+
+__all__ = ["SqliteMessageStore", "SqliteSessionStore"]
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS fix_sessions (
+    id               INTEGER PRIMARY KEY,
+    begin_string     TEXT    NOT NULL,
+    sender_comp_id   TEXT    NOT NULL,
+    target_comp_id   TEXT    NOT NULL,
+    next_sender_seq  INTEGER NOT NULL,
+    next_target_seq  INTEGER NOT NULL,
+    creation_time_ns INTEGER NOT NULL,
+    UNIQUE (begin_string, sender_comp_id, target_comp_id)
+);
+CREATE TABLE IF NOT EXISTS fix_messages (
+    session_id INTEGER NOT NULL REFERENCES fix_sessions(id),
+    seq        INTEGER NOT NULL,
+    raw        BLOB    NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+"""
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+_INSERT_MESSAGE = "INSERT OR REPLACE INTO fix_messages (session_id, seq, raw) VALUES (?, ?, ?)"
+_UPDATE_SEQS = (
+    "UPDATE fix_sessions SET next_sender_seq = ?, next_target_seq = ?, creation_time_ns = ? WHERE id = ?"
+)
+_FETCH_TO = "SELECT seq, raw FROM fix_messages WHERE session_id = ? AND seq >= ? AND seq <= ? ORDER BY seq"
+_FETCH_ALL = "SELECT seq, raw FROM fix_messages WHERE session_id = ? AND seq >= ? ORDER BY seq"
+
+
+def _session_key(session_id: Any) -> tuple[str, str, str]:
+    return (
+        str(session_id.begin_string),
+        str(session_id.sender_comp_id),
+        str(session_id.target_comp_id),
+    )
+
+
+class SqliteMessageStore:
+    """Sequence numbers and outbound messages of many FIX sessions in one SQLite file (WAL).
+
+    ``path`` may be ``":memory:"`` for a throw-away store. ``synchronous`` is SQLite's setting:
+    ``"NORMAL"`` survives a process crash, ``"FULL"`` also a power loss (see the module docstring).
+    ``now_ns`` gives the creation time of sessions seen for the first time (default: system time).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "NORMAL",
+        now_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        sync = synchronous.upper()
+        if sync not in _SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
+        self._path = os.fspath(path)
+        self._now_ns = now_ns
+        self._in_transaction = False
+        self._dirty: set[SqliteSessionStore] = set()
+        self._sessions: dict[tuple[str, str, str], SqliteSessionStore] = {}
+        self._closed = False
+        try:
+            # isolation_level=None: the module never opens transactions behind our back.
+            self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={sync}")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, _SCHEMA_VERSION):
+                raise StoreError(f"{self._path}: unknown store schema version {version}")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path}: cannot open message store: {exc}") from exc
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def session_store(self, session_id: Any) -> SqliteSessionStore:
+        """Return the store of one session, creating its row on first use.
+
+        ``session_id`` is a ``fixgw.session.SessionID`` (anything with ``begin_string``,
+        ``sender_comp_id`` and ``target_comp_id``). The same object is returned for the same id.
+        """
+        self._check_open()
+        key = _session_key(session_id)
+        store = self._sessions.get(key)
+        if store is not None:
+            return store
+        try:
+            row = self._db.execute(
+                "SELECT id, next_sender_seq, next_target_seq, creation_time_ns FROM fix_sessions"
+                " WHERE begin_string = ? AND sender_comp_id = ? AND target_comp_id = ?",
+                key,
+            ).fetchone()
+            if row is None:
+                created = self._now_ns()
+                self._begin()
+                cur = self._db.execute(
+                    "INSERT INTO fix_sessions (begin_string, sender_comp_id, target_comp_id,"
+                    " next_sender_seq, next_target_seq, creation_time_ns) VALUES (?, ?, ?, 1, 1, ?)",
+                    (*key, created),
+                )
+                row = (cur.lastrowid, 1, 1, created)
+                self.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path}: cannot open session {key}: {exc}") from exc
+        store = SqliteSessionStore(self, session_id, row[0], row[1], row[2], row[3])
+        self._sessions[key] = store
+        return store
+
+    def commit(self) -> None:
+        """Make every pending write of every session durable (see the module docstring)."""
+        if not self._in_transaction:
+            return
+        db = self._db
+        try:
+            if self._dirty:
+                db.executemany(
+                    _UPDATE_SEQS,
+                    [(s.next_sender_seq, s.next_target_seq, s.creation_time_ns, s._row) for s in self._dirty],
+                )
+                self._dirty.clear()
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path}: commit failed: {exc}") from exc
+        self._in_transaction = False
+
+    def close(self) -> None:
+        """Commit pending writes and close the file; the store cannot be used afterwards."""
+        if self._closed:
+            return
+        try:
+            self.commit()
+        finally:
+            self._closed = True
+            try:
+                self._db.close()
+            except sqlite3.Error as exc:  # pragma: no cover - close failing is exotic
+                raise StoreError(f"{self._path}: close failed: {exc}") from exc
+
+    def __enter__(self) -> SqliteMessageStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- used by SqliteSessionStore --------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"{self._path}: store is closed")
+
+    def _begin(self) -> None:
+        if not self._in_transaction:
+            if self._closed:
+                raise StoreError(f"{self._path}: store is closed")
+            self._db.execute("BEGIN")
+            self._in_transaction = True
+
+
+class SqliteSessionStore:
+    """One session's view of a ``SqliteMessageStore``; implements the ``SessionStore`` port.
+
+    Sequence numbers are read from memory; changes are written at the next ``commit()``, which commits
+    the whole file (every session of the gateway) in one transaction.
+    """
+
+    __slots__ = (
+        "_owner",
+        "_row",
+        "session_id",
+        "next_sender_seq",
+        "next_target_seq",
+        "creation_time_ns",
+    )
+
+    def __init__(
+        self,
+        owner: SqliteMessageStore,
+        session_id: Any,
+        row: int,
+        next_sender_seq: int,
+        next_target_seq: int,
+        creation_time_ns: int,
+    ) -> None:
+        self._owner = owner
+        self._row = row
+        self.session_id = session_id
+        self.next_sender_seq = next_sender_seq
+        self.next_target_seq = next_target_seq
+        self.creation_time_ns = creation_time_ns
+
+    def __repr__(self) -> str:
+        return (
+            f"SqliteSessionStore({_session_key(self.session_id)}, next_sender_seq={self.next_sender_seq},"
+            f" next_target_seq={self.next_target_seq})"
+        )
+
+    def _touch(self) -> None:
+        owner = self._owner
+        if not owner._in_transaction:
+            owner._begin()
+        owner._dirty.add(self)
+
+    def save_outbound(self, seq: int, raw: bytes) -> None:
+        """Store outbound message ``seq`` and set the next sender number to ``seq + 1`` in one step."""
+        owner = self._owner
+        try:
+            if not owner._in_transaction:
+                owner._begin()
+            owner._db.execute(_INSERT_MESSAGE, (self._row, seq, raw))
+        except sqlite3.Error as exc:
+            raise StoreError(f"{owner._path}: cannot save message {seq}: {exc}") from exc
+        self.next_sender_seq = seq + 1
+        owner._dirty.add(self)
+
+    def set_next_sender_seq(self, n: int) -> None:
+        """Set the sequence number of the next message we send."""
+        self._wrap(self._touch)
+        self.next_sender_seq = n
+
+    def set_next_target_seq(self, n: int) -> None:
+        """Set the sequence number we expect from the peer next."""
+        self._wrap(self._touch)
+        self.next_target_seq = n
+
+    def fetch(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        """Return stored ``(seq, raw)`` with ``begin <= seq <= end`` in order; ``end`` 0 means no limit.
+
+        Uncommitted messages are included (they are visible to the connection that wrote them).
+        """
+        owner = self._owner
+        owner._check_open()
+        try:
+            if end == 0:
+                rows = owner._db.execute(_FETCH_ALL, (self._row, begin)).fetchall()
+            else:
+                rows = owner._db.execute(_FETCH_TO, (self._row, begin, end)).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{owner._path}: cannot fetch {begin}..{end}: {exc}") from exc
+        return [(seq, bytes(raw)) for seq, raw in rows]
+
+    def reset(self, now_ns: int) -> None:
+        """Set both sequence numbers to 1, drop the stored messages and restart the creation time."""
+        owner = self._owner
+        try:
+            self._touch()
+            owner._db.execute("DELETE FROM fix_messages WHERE session_id = ?", (self._row,))
+        except sqlite3.Error as exc:
+            raise StoreError(f"{owner._path}: cannot reset: {exc}") from exc
+        self.next_sender_seq = 1
+        self.next_target_seq = 1
+        self.creation_time_ns = now_ns
+
+    def commit(self) -> None:
+        """Make every pending write durable (commits the whole file, every session)."""
+        self._owner.commit()
+
+    def _wrap(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._owner._path}: write failed: {exc}") from exc

@@ -1,0 +1,65 @@
+"""FIX 4.2/4.4 application messages <-> normalized order requests and reports (pure).
+
+``parse_request`` turns NewOrderSingle, OrderCancelRequest, OrderCancelReplaceRequest, OrderStatusRequest,
+OrderMassCancelRequest and OrderMassStatusRequest into request values, or into the rejection to answer;
+the builders in ``outbound`` turn reports and rejections into ``(msg_type, fields)`` for ``Session.send``.
+The FIX 4.2 / 4.4 differences live in the version tables of ``tables``.
+"""
+
+from __future__ import annotations
+
+from .inbound import (
+    BusinessReject,
+    CancelReject,
+    CancelRequest,
+    MassCancelReject,
+    MassCancelRequest,
+    MassStatusRequest,
+    NewOrderRequest,
+    OrderReject,
+    Rejection,
+    ReplaceRequest,
+    Request,
+    StatusRequest,
+    parse_request,
+)
+from .outbound import (
+    ExecReport,
+    business_reject,
+    cancel_reject,
+    execution_report,
+    mass_cancel_report,
+    order_reject,
+)
+from .symbols import SymbolMap
+from .tables import FIX42, FIX44, REJ, ExecKind, VersionTable, kind_for_hint, table_for
+
+__all__ = [
+    "BusinessReject",
+    "CancelReject",
+    "CancelRequest",
+    "MassCancelReject",
+    "MassCancelRequest",
+    "MassStatusRequest",
+    "NewOrderRequest",
+    "OrderReject",
+    "Rejection",
+    "ReplaceRequest",
+    "Request",
+    "StatusRequest",
+    "parse_request",
+    "ExecReport",
+    "business_reject",
+    "cancel_reject",
+    "execution_report",
+    "mass_cancel_report",
+    "order_reject",
+    "SymbolMap",
+    "FIX42",
+    "FIX44",
+    "REJ",
+    "ExecKind",
+    "kind_for_hint",
+    "VersionTable",
+    "table_for",
+]

@@ -1,0 +1,209 @@
+"""Order events -> FIX messages: ExecutionReport, OrderCancelReject, OrderMassCancelReport,
+BusinessMessageReject.
+
+Every builder returns ``(msg_type, body_fields)`` ready for ``Session.send``; the session adds the header.
+The version table (``tables``) decides ExecType, OrdStatus, ExecTransType and reject codes, so a builder is
+written once for FIX 4.2 and 4.4. Pure: times come in as ``transact_time_ns``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Iterable
+
+from ..codec import format_utc_timestamp
+from .inbound import BusinessReject, CancelReject, MassCancelReject, OrderReject
+from ..orders.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from .tables import ExecKind, VersionTable
+
+__all__ = [
+    "ExecReport",
+    "execution_report",
+    "order_reject",
+    "cancel_reject",
+    "business_reject",
+    "mass_cancel_report",
+    "SIDE_CODES",
+    "ORD_TYPE_CODES",
+    "TIF_CODES",
+]
+
+Fields = list[tuple[int, Any]]
+
+SIDE_CODES = {OrderSide.BUY: b"1", OrderSide.SELL: b"2", OrderSide.SELL_SHORT: b"5"}
+ORD_TYPE_CODES = {OrderType.MARKET: b"1", OrderType.LIMIT: b"2", OrderType.STOP: b"3", OrderType.STOP_LIMIT: b"4"}
+TIF_CODES = {TimeInForce.DAY: b"0", TimeInForce.GTC: b"1", TimeInForce.IOC: b"3", TimeInForce.FOK: b"4",
+             TimeInForce.GTD: b"6"}
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecReport:
+    """One ExecutionReport, version-neutral. ``symbol`` is the client's spelling."""
+
+    kind: ExecKind
+    status: OrderStatus
+    order_id: str
+    exec_id: str
+    cl_ord_id: str | None
+    symbol: str
+    side: OrderSide
+    cum_qty: Decimal
+    leaves_qty: Decimal
+    avg_px: Decimal
+    transact_time_ns: int
+    orig_cl_ord_id: str | None = None
+    order_type: OrderType | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    time_in_force: TimeInForce | None = None
+    post_only: bool = False
+    last_qty: Decimal | None = None
+    last_px: Decimal | None = None
+    text: str | None = None
+    ord_rej_reason: str | None = None  # a REJ name
+    account: str | None = None
+    ord_status_req_id: str | None = None
+    mass_status_req_id: str | None = None
+    tot_num_reports: int | None = None
+    last_rpt_requested: bool | None = None
+
+
+def _put(out: Fields, tag: int, value: Any) -> None:
+    if value is not None:
+        out.append((tag, value))
+
+
+def execution_report(table: VersionTable, r: ExecReport) -> tuple[bytes, Fields]:
+    """Build an ExecutionReport (35=8) for ``r`` in the version of ``table``."""
+    f: Fields = [(37, r.order_id)]
+    _put(f, 11, r.cl_ord_id)
+    _put(f, 41, r.orig_cl_ord_id)
+    f.append((17, r.exec_id))
+    if table.has_exec_trans_type:
+        f.append((20, b"3" if r.kind is ExecKind.ORDER_STATUS else b"0"))
+    f.append((150, table.exec_type_for(r.kind, r.status)))
+    if r.kind is ExecKind.REPLACED and table.replaced_ord_status is not None:
+        f.append((39, table.replaced_ord_status))
+    else:
+        f.append((39, table.ord_status[r.status]))
+    if r.ord_rej_reason is not None:
+        f.append((103, table.ord_rej_reason[r.ord_rej_reason]))
+    _put(f, 1, r.account)
+    f.append((55, r.symbol))
+    f.append((54, SIDE_CODES[r.side]))
+    _put(f, 38, r.quantity)
+    if r.order_type in ORD_TYPE_CODES:
+        f.append((40, ORD_TYPE_CODES[r.order_type]))
+    _put(f, 44, r.price)
+    _put(f, 99, r.stop_price)
+    if r.time_in_force in TIF_CODES:
+        f.append((59, TIF_CODES[r.time_in_force]))
+    if r.post_only:
+        f.append((18, b"6"))
+    if r.last_qty is not None:
+        f.append((32, r.last_qty))  # LastShares in 4.2, LastQty in 4.4: same tag
+        f.append((31, r.last_px if r.last_px is not None else _ZERO))
+    f.append((151, r.leaves_qty))
+    f.append((14, r.cum_qty))
+    f.append((6, r.avg_px))
+    f.append((60, format_utc_timestamp(r.transact_time_ns)))
+    _put(f, 58, r.text)
+    _put(f, 790, r.ord_status_req_id)
+    _put(f, 584, r.mass_status_req_id)
+    _put(f, 911, r.tot_num_reports)
+    if r.last_rpt_requested is not None:
+        f.append((912, r.last_rpt_requested))
+    return b"8", f
+
+
+def order_reject(
+    table: VersionTable,
+    rej: OrderReject,
+    *,
+    exec_id: str,
+    transact_time_ns: int,
+    order_id: str = "NONE",
+) -> tuple[bytes, Fields]:
+    """Build ExecutionReport Rejected (150=8, 39=8) with OrdRejReason and Text, echoing the request."""
+    echo = dict(rej.echo)
+    f: Fields = [(37, order_id), (11, rej.cl_ord_id), (17, exec_id)]
+    if table.has_exec_trans_type:
+        f.append((20, b"0"))
+    f += [(150, table.exec_type[ExecKind.REJECTED]), (39, table.ord_status[OrderStatus.REJECTED])]
+    f.append((103, table.ord_rej_reason[rej.reason]))
+    for tag in (1, 55, 54, 38, 40, 44, 99, 59):
+        if tag in echo:
+            f.append((tag, echo[tag]))
+    f += [(151, _ZERO), (14, _ZERO), (6, _ZERO), (60, format_utc_timestamp(transact_time_ns)), (58, rej.text)]
+    return b"8", f
+
+
+def cancel_reject(
+    table: VersionTable,
+    rej: CancelReject,
+    *,
+    transact_time_ns: int,
+    status: OrderStatus | None = None,
+    order_id: str | None = None,
+) -> tuple[bytes, Fields]:
+    """Build OrderCancelReject (35=9); ``status`` is the order's current state (Rejected when unknown)."""
+    f: Fields = [
+        (37, order_id or rej.order_id or "NONE"),
+        (11, rej.cl_ord_id),
+        (41, rej.orig_cl_ord_id or "NONE"),
+        (39, table.ord_status[status or OrderStatus.REJECTED]),
+        (60, format_utc_timestamp(transact_time_ns)),
+        (434, rej.response_to),
+        (102, table.cxl_rej_reason[rej.reason]),
+        (58, rej.text),
+    ]
+    return b"9", f
+
+
+def business_reject(rej: BusinessReject) -> tuple[bytes, Fields]:
+    """Build BusinessMessageReject (35=j)."""
+    f: Fields = []
+    _put(f, 45, rej.ref_seq_num)
+    f.append((372, rej.ref_msg_type))
+    _put(f, 379, rej.ref_id)
+    f += [(380, rej.reason), (58, rej.text)]
+    return b"j", f
+
+
+def mass_cancel_report(
+    *,
+    cl_ord_id: str,
+    report_id: str,
+    request_type: int | bytes,
+    transact_time_ns: int,
+    affected: Iterable[tuple[str, str]] = (),
+    symbol: str | None = None,
+    side: OrderSide | None = None,
+    reject: MassCancelReject | None = None,
+    text: str | None = None,
+) -> tuple[bytes, Fields]:
+    """Build OrderMassCancelReport (35=r). ``affected`` yields ``(orig_cl_ord_id, order_id)``.
+
+    MassCancelResponse echoes the request type (1 by symbol, 7 all) or is 0 with ``reject``.
+    """
+    affected = list(affected)
+    f: Fields = [(11, cl_ord_id), (37, report_id), (530, request_type)]
+    if reject is not None:
+        f += [(531, b"0"), (532, reject.reason)]
+    else:
+        f.append((531, request_type))
+        f.append((533, len(affected)))
+        if affected:
+            f.append((534, len(affected)))
+            for orig, oid in affected:
+                f += [(41, orig), (535, oid)]
+    _put(f, 55, symbol)
+    if side is not None:
+        f.append((54, SIDE_CODES[side]))
+    f.append((60, format_utc_timestamp(transact_time_ns)))
+    _put(f, 58, reject.text if reject is not None else text)
+    return b"r", f
+

@@ -1,0 +1,76 @@
+"""Embed a FIX acceptor or initiator in a few lines.
+
+Write an ``Application`` (every callback optional), build the sessions' configs and a store, and serve::
+
+    import anyio
+    from fixgw.session import SessionConfig, SessionID
+    from fixgw.stores.sqlite import SqliteMessageStore
+    from fixgw.transport import Acceptor, Application, body_fields
+
+    class Echo(Application):
+        def on_logon(self, session):
+            print("logged on", session.session_id)
+
+        def on_message(self, session, message):
+            session.send(message.msg_type, body_fields(message))
+
+    async def main():
+        store = SqliteMessageStore("fix.db")
+        sessions = [SessionConfig(SessionID("FIX.4.4", "GATEWAY", "CLIENT1"))]
+        await Acceptor(sessions, Echo(), store, host="0.0.0.0", port=9878).serve()
+
+    anyio.run(main)
+
+An initiator is the same with ``Initiator(config, app, store, host=..., port=...)`` and
+``await initiator.run()`` (it reconnects with exponential backoff until ``stop()``). TLS: pass
+``ssl_context=server_tls_context(cert, key, client_ca=..., require_client_cert=True)`` to the acceptor
+or ``ssl_context=client_tls_context(cafile=...)`` to the initiator.
+
+Sending: ``session.send(msg_type, fields) -> seq`` from any task of the event loop (the message is
+stored before it can leave; while disconnected it waits in the store for a resend), or
+``session.send_threadsafe(...)`` from another thread. ``acceptor.handles[session_id]`` and
+``initiator.handle`` give the ``SessionHandle`` outside the callbacks; ``session.logout(text)`` and
+``session.disconnect()`` end a connection.
+
+Logging: the wire log (every message in and out) goes to ``fixgw.wire.<session>`` at INFO, the
+narrative (connections, logons, why a connection closed) to ``fixgw.session``. Socket and TLS failures
+surface as ``fixgw.errors.TransportError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .acceptor import Acceptor
+from .backoff import Backoff
+from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, Application, SessionHandle
+from .initiator import Initiator
+from .tls import client_tls_context, server_tls_context
+from .wirelog import wire_logger_name
+
+__all__ = [
+    "Acceptor",
+    "Initiator",
+    "Application",
+    "SessionHandle",
+    "Backoff",
+    "server_tls_context",
+    "client_tls_context",
+    "body_fields",
+    "wire_logger_name",
+    "HEADER_TAGS",
+    "DEFAULT_MAX_BACKLOG",
+    "DEFAULT_READ_SIZE",
+]
+
+#: Standard header and trailer tags of FIX 4.2/4.4: the session writes them, the application does not.
+HEADER_TAGS = frozenset(
+    {8, 9, 35, 49, 56, 115, 128, 90, 91, 34, 50, 142, 57, 143, 116, 144, 129, 145, 43, 97, 52, 122, 212,
+     213, 347, 369, 627, 628, 629, 630, 10, 93, 89}
+)
+
+
+def body_fields(message: Any) -> list[tuple[int, bytes]]:
+    """Return the body fields of a received message (header and trailer removed), in wire order."""
+    header = HEADER_TAGS
+    return [(tag, value) for tag, value in message.fields if tag not in header]

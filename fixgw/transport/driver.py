@@ -1,0 +1,496 @@
+"""Run one sans-I/O FIX ``Session`` over an anyio byte stream.
+
+Theory of operation
+-------------------
+A ``SessionHandle`` owns one ``fixgw.session.Session`` for its whole life; each TCP/TLS connection is
+one call of ``_run_connection``, which runs two tasks:
+
+- the *reader* receives up to ``read_size`` bytes (one batch), feeds them to the session, drains every
+  event to the application, then pulls ``data_to_send()`` (which commits the store first) into the
+  connection's backlog and wakes the writer. When nothing arrives it sleeps until the session's next
+  deadline (a cancel scope whose deadline is moved earlier when the application acts from elsewhere)
+  and calls ``on_tick``.
+- the *writer* sends the whole backlog in one write whenever woken. It is the only task that writes,
+  so a peer that stops reading blocks the writer, never the reader or the timers.
+
+Backpressure: the backlog (bytes pulled from the session and not yet taken by the socket) is bounded
+by ``max_backlog``. Passing it aborts the connection (RST, nothing more is buffered) instead of growing
+memory. The session keeps every message in its store, so the peer gets them by ResendRequest later.
+
+The application sends from any task of the event loop through the handle: ``send`` stores and queues at
+once; inside a callback the bytes leave with the rest of the turn (one commit, one write per batch),
+otherwise the writer is woken to pull them (several sends in one loop tick still make one write). From
+another thread use ``send_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import socket
+import struct
+from typing import Any, Callable, Iterable
+
+import anyio
+from anyio.abc import ByteStream, SocketAttribute
+
+from ..clock import Clock, SystemClock
+from ..errors import LocalProtocolError, TransportError
+from ..session import (
+    NEED_DATA,
+    ApplicationMessage,
+    Disconnected,
+    LoggedOn,
+    LoggedOut,
+    Session,
+    SessionConfig,
+    SessionID,
+)
+from ._errors import IO_ERRORS, describe
+from .wirelog import WireLog
+
+__all__ = ["Application", "SessionHandle", "DEFAULT_MAX_BACKLOG", "DEFAULT_READ_SIZE"]
+
+log = logging.getLogger("fixgw.session")
+
+#: Unsent bytes tolerated for one connection before a slow reader is cut off.
+DEFAULT_MAX_BACKLOG = 4 << 20
+#: Bytes asked from the socket per read: one batch per turn.
+DEFAULT_READ_SIZE = 64 << 10
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+class Application:
+    """Callbacks of an embedding application; override what you need.
+
+    Callbacks run on the event loop: keep them short (they may be ``async def`` if they must await).
+    ``on_event`` receives the session events that have no callback of their own.
+    """
+
+    def on_logon(self, session: SessionHandle) -> Any:
+        """The session logged on (both Logons exchanged)."""
+
+    def on_logout(self, session: SessionHandle) -> Any:
+        """The session stopped being logged on (Logout exchanged or connection lost)."""
+
+    def on_message(self, session: SessionHandle, message: Any) -> Any:
+        """An application message arrived in sequence (``message`` is a ``fixgw.codec.Message``)."""
+
+    def on_event(self, session: SessionHandle, event: Any) -> Any:
+        """Any other session event (rejects, resets, ...); ignored by default."""
+
+
+def _maybe_async(fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(fn)
+
+
+class _Connection:
+    """Per-connection I/O state; lives for one ``_run_connection`` call."""
+
+    __slots__ = (
+        "stream",
+        "peer_address",
+        "pending",
+        "backlog",
+        "wakeup",
+        "flush_requested",
+        "writing",
+        "closing",
+        "aborted",
+        "reason",
+        "recv_scope",
+        "task_group",
+        "drained",
+    )
+
+    def __init__(self, stream: ByteStream, peer_address: Any) -> None:
+        self.stream = stream
+        self.peer_address = peer_address
+        self.pending: list[bytes] = []
+        self.backlog = 0
+        self.wakeup = anyio.Event()
+        self.flush_requested = False
+        self.writing = False
+        self.closing = False
+        self.aborted = False
+        self.reason = ""
+        self.recv_scope: anyio.CancelScope | None = None
+        self.task_group: Any = None
+        self.drained = anyio.Event()
+
+
+class SessionHandle:
+    """One FIX session with its I/O driver: what the application holds to send, log out or disconnect.
+
+    Created by ``Acceptor`` and ``Initiator``; one handle per session id, kept across reconnections.
+    ``session`` is the underlying sans-I/O engine (read its state, do not drive it directly).
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        application: Application,
+        *,
+        clock: Clock | None = None,
+        max_backlog: int = DEFAULT_MAX_BACKLOG,
+        read_size: int = DEFAULT_READ_SIZE,
+        close_timeout: float = 2.0,
+    ) -> None:
+        if max_backlog <= 0 or read_size <= 0:
+            raise ValueError("max_backlog and read_size must be positive")
+        self.session = session
+        self.application = application
+        self.session_id: SessionID = session.config.session_id
+        self._clock = clock or SystemClock()
+        self._max_backlog = max_backlog
+        self._read_size = read_size
+        self._close_timeout = close_timeout
+        self._wire = WireLog(self.session_id)
+        self._conn: _Connection | None = None
+        self._in_turn = False
+        self._logged_on = False
+        self._token: Any = None
+        self._logon_waiters: list[anyio.Event] = []
+        self._label = str(self.session_id)
+        app = application
+        self._async_cb = any(
+            _maybe_async(getattr(app, name, None) or (lambda *a: None))
+            for name in ("on_logon", "on_logout", "on_message", "on_event")
+        )
+        self._disconnected = anyio.Event()
+        self._disconnected.set()
+        #: Why the last connection ended ("" while none has ended).
+        self.last_disconnect_reason = ""
+        #: Whether the current (or last) connection reached logged-on.
+        self.last_connection_logged_on = False
+
+    def __repr__(self) -> str:
+        return f"SessionHandle({self._label}, connected={self.is_connected}, logged_on={self._logged_on})"
+
+    # -- public API --------------------------------------------------------------------------------
+    @property
+    def config(self) -> SessionConfig:
+        return self.session.config
+
+    @property
+    def is_connected(self) -> bool:
+        """A connection is attached (it may not be logged on yet)."""
+        return self._conn is not None and not self._conn.closing
+
+    @property
+    def is_logged_on(self) -> bool:
+        return self._logged_on
+
+    @property
+    def peer_address(self) -> Any:
+        conn = self._conn
+        return conn.peer_address if conn is not None else None
+
+    def send(self, msg_type: bytes | str, body_fields: Iterable[tuple[int, Any]]) -> int:
+        """Send an application message; return its MsgSeqNum. Call from the event loop thread.
+
+        The message is stored at once; while disconnected it waits in the store for a resend.
+        """
+        if isinstance(msg_type, str):
+            msg_type = msg_type.encode("ascii")
+        seq = self.session.send(msg_type, body_fields, self._clock.now_ns())
+        self._after_external_action()
+        return seq
+
+    def send_threadsafe(self, msg_type: bytes | str, body_fields: Iterable[tuple[int, Any]]) -> int:
+        """Like ``send``, from a thread other than the event loop's (blocks until it is queued)."""
+        if self._token is None:
+            raise LocalProtocolError("the session's event loop is not running")
+        fields = list(body_fields)
+        return anyio.from_thread.run_sync(self.send, msg_type, fields, token=self._token)
+
+    def logout(self, text: str = "") -> None:
+        """Start a Logout; the connection closes when the peer answers or the logout times out."""
+        self.session.logout(self._clock.now_ns(), text)
+        self._after_external_action()
+
+    def disconnect(self, reason: str = "disconnected by application") -> None:
+        """Close the current connection now (no Logout); the initiator will reconnect."""
+        conn = self._conn
+        if conn is not None:
+            self._abort(conn, reason, reset=False)
+
+    async def wait_disconnected(self) -> None:
+        """Return once no connection is attached."""
+        if self._conn is None:
+            return
+        await self._disconnected.wait()
+
+    async def wait_logged_on(self) -> None:
+        """Return once the session is logged on."""
+        if self._logged_on:
+            return
+        ev = anyio.Event()
+        self._logon_waiters.append(ev)
+        await ev.wait()
+
+    # -- connection life ---------------------------------------------------------------------------
+    async def _run_connection(self, stream: ByteStream, peer_address: Any = None, initial: bytes = b"") -> str:
+        """Drive the session over ``stream`` until the connection ends; return why it ended."""
+        if self._conn is not None:
+            raise LocalProtocolError(f"{self._label} already has a connection")
+        conn = _Connection(stream, peer_address)
+        self._conn = conn
+        self._disconnected = anyio.Event()
+        self.last_connection_logged_on = False
+        self._token = anyio.lowlevel.current_token()
+        session = self.session
+        log.info("%s connected (peer %s)", self._label, _fmt_addr(peer_address))
+        try:
+            async with anyio.create_task_group() as tg:
+                conn.task_group = tg
+                session.connection_made(self._clock.now_ns(), peer_address)
+                if initial:
+                    self._wire.inbound(initial)
+                    session.receive_data(initial, self._clock.now_ns())
+                await self._process(conn)
+                tg.start_soon(self._writer, conn)
+                await self._reader(conn)
+                if not conn.aborted:
+                    # Let the writer send what is left (e.g. our Logout answer) before closing.
+                    with anyio.move_on_after(self._close_timeout):
+                        if conn.pending or conn.writing:
+                            conn.wakeup.set()
+                            await conn.drained.wait()
+                tg.cancel_scope.cancel()
+        finally:
+            self._conn = None
+            if not conn.reason:
+                conn.reason = "connection closed"
+            with anyio.CancelScope(shield=True):
+                await self._close_stream(conn)
+            # Always report the close: it takes the engine from DISCONNECTING (or any connected
+            # state) to DISCONNECTED, and is idempotent.
+            try:
+                session.connection_lost(self._clock.now_ns())
+            except Exception:  # pragma: no cover - the engine must not fail here
+                log.exception("%s: connection_lost failed", self._label)
+            with anyio.CancelScope(shield=True):
+                await self._process(conn, dispatch_only=True)
+            if self._logged_on:
+                self._logged_on = False
+                with anyio.CancelScope(shield=True):
+                    await self._callback("on_logout", self)
+            self.last_disconnect_reason = conn.reason
+            self._disconnected.set()
+            log.info("%s disconnected: %s", self._label, conn.reason)
+        return conn.reason
+
+    async def _reader(self, conn: _Connection) -> None:
+        stream = conn.stream
+        session = self.session
+        now_ns = self._clock.now_ns
+        read_size = self._read_size
+        current_time = anyio.current_time
+        wire = self._wire
+        while not conn.closing:
+            deadline_ns = session.next_deadline_ns()
+            with anyio.CancelScope() as scope:
+                if deadline_ns is not None:
+                    scope.deadline = current_time() + (deadline_ns - now_ns()) / 1e9
+                conn.recv_scope = scope
+                try:
+                    data = await stream.receive(read_size)
+                except anyio.EndOfStream:
+                    data = b""
+                except IO_ERRORS as exc:
+                    conn.recv_scope = None
+                    conn.reason = f"receive failed: {describe(exc)}"
+                    conn.aborted = True  # nothing more can be written either
+                    conn.closing = True
+                    return
+            conn.recv_scope = None
+            if scope.cancel_called:
+                session.on_tick(now_ns())
+            else:
+                if data:
+                    wire.inbound(data)
+                else:
+                    conn.reason = "connection closed by peer"
+                session.receive_data(data, now_ns())
+                if not data:
+                    # The engine saw EOF; whatever it says now, the stream is gone.
+                    await self._process(conn)
+                    conn.closing = True
+                    return
+            await self._process(conn)
+
+    async def _writer(self, conn: _Connection) -> None:
+        stream = conn.stream
+        pending = conn.pending
+        while True:
+            await conn.wakeup.wait()
+            conn.wakeup = anyio.Event()
+            if conn.flush_requested:
+                conn.flush_requested = False
+                self._pull(conn)
+            while pending:
+                data = pending[0] if len(pending) == 1 else b"".join(pending)
+                pending.clear()
+                conn.writing = True
+                try:
+                    await stream.send(data)
+                except IO_ERRORS as exc:
+                    conn.writing = False
+                    self._abort(conn, f"send failed: {describe(exc)}", reset=False)
+                    return
+                conn.writing = False
+                conn.backlog -= len(data)
+            if conn.closing:
+                conn.drained.set()
+
+    # -- turn processing ---------------------------------------------------------------------------
+    async def _process(self, conn: _Connection, dispatch_only: bool = False) -> None:
+        """Drain every session event to the application, then pull the output into the backlog."""
+        session = self.session
+        next_event = session.next_event
+        app = self.application
+        self._in_turn = True
+        try:
+            if not self._async_cb:
+                on_message = app.on_message
+                while True:
+                    ev = next_event()
+                    if ev is NEED_DATA:
+                        break
+                    if type(ev) is ApplicationMessage:
+                        try:
+                            on_message(self, ev.message)
+                        except Exception:
+                            log.exception("%s: on_message failed", self._label)
+                    else:
+                        await self._dispatch_admin(conn, ev)
+            else:
+                while True:
+                    ev = next_event()
+                    if ev is NEED_DATA:
+                        break
+                    if type(ev) is ApplicationMessage:
+                        await self._callback("on_message", self, ev.message)
+                    else:
+                        await self._dispatch_admin(conn, ev)
+        finally:
+            self._in_turn = False
+        if dispatch_only:
+            return
+        self._pull(conn)
+        if not conn.closing and session.wants_disconnect:
+            conn.closing = True
+            if not conn.reason:
+                conn.reason = "session ended"
+
+    async def _dispatch_admin(self, conn: _Connection, ev: Any) -> None:
+        t = type(ev)
+        if t is LoggedOn:
+            self._logged_on = True
+            self.last_connection_logged_on = True
+            log.info("%s logged on", self._label)
+            waiters, self._logon_waiters = self._logon_waiters, []
+            for w in waiters:
+                w.set()
+            await self._callback("on_logon", self)
+        elif t is LoggedOut:
+            if self._logged_on:
+                self._logged_on = False
+                log.info("%s logged out", self._label)
+                await self._callback("on_logout", self)
+        elif t is Disconnected:
+            conn.closing = True
+            if not conn.reason:
+                conn.reason = str(getattr(ev, "reason", "") or "disconnected by session")
+        else:
+            await self._callback("on_event", self, ev)
+
+    async def _callback(self, name: str, *args: Any) -> None:
+        fn = getattr(self.application, name, None)
+        if fn is None:
+            return
+        try:
+            result = fn(*args)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("%s: %s failed", self._label, name)
+
+    def _pull(self, conn: _Connection) -> None:
+        """Move the session's output into the backlog; cut the connection if the backlog overflows."""
+        if conn.aborted:
+            return
+        out = self.session.data_to_send()
+        if not out:
+            return
+        self._wire.outbound(out)
+        conn.pending.append(out)
+        conn.backlog += len(out)
+        if conn.backlog > self._max_backlog:
+            self._abort(
+                conn,
+                f"peer is not reading: {conn.backlog} bytes unsent (limit {self._max_backlog})",
+                reset=True,
+            )
+            return
+        conn.wakeup.set()
+
+    def _after_external_action(self) -> None:
+        """The application acted outside a turn: get the output moving and re-arm the timer."""
+        conn = self._conn
+        if conn is None or self._in_turn or conn.closing:
+            return
+        if conn.writing:
+            # The writer is blocked on a slow socket: pull now so the backlog bound is enforced.
+            self._pull(conn)
+        else:
+            conn.flush_requested = True
+            conn.wakeup.set()
+        scope = conn.recv_scope
+        if scope is not None:
+            deadline_ns = self.session.next_deadline_ns()
+            if deadline_ns is not None:
+                when = anyio.current_time() + (deadline_ns - self._clock.now_ns()) / 1e9
+                if when < scope.deadline:
+                    scope.deadline = when
+            if self.session.wants_disconnect:
+                scope.cancel()
+
+    def _abort(self, conn: _Connection, reason: str, *, reset: bool) -> None:
+        if conn.aborted:
+            return
+        conn.aborted = True
+        conn.closing = True
+        conn.reason = reason
+        conn.pending.clear()
+        if reset:
+            _reset_on_close(conn.stream)
+        log.warning("%s: closing connection: %s", self._label, reason)
+        if conn.task_group is not None:
+            conn.task_group.cancel_scope.cancel()
+
+    async def _close_stream(self, conn: _Connection) -> None:
+        with anyio.move_on_after(self._close_timeout):
+            try:
+                await conn.stream.aclose()
+            except IO_ERRORS + (TransportError,):
+                pass
+
+
+def _reset_on_close(stream: ByteStream) -> None:
+    """Make the coming close send RST and drop unsent data instead of lingering in the kernel."""
+    sock = stream.extra(SocketAttribute.raw_socket, None)
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    except OSError:
+        pass
+
+
+def _fmt_addr(addr: Any) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return f"{addr[0]}:{addr[1]}"
+    return str(addr) if addr is not None else "unknown"
+

@@ -1,0 +1,403 @@
+"""The venue port: what every exchange adapter offers the gateway.
+
+Theory of operation
+-------------------
+An adapter is an async context manager. Entering it syncs the server clock, loads instruments,
+opens the private order stream and reconciles; leaving it stops its background tasks.
+
+Commands (``NewOrder``, ``CancelOrder``, ``AmendOrder``, ``ReplaceOrder``) go in through
+``submit`` / ``cancel`` / ``amend`` / ``replace``. What happens to orders comes out, exactly once,
+through ``events()`` as ``VenueOrderEvent`` subclasses — whether the venue told us through the
+stream, through a REST response, or through reconciliation after a reconnect or an unknown outcome.
+The return values of the command methods are snapshots for convenience; the event stream is the
+truth the order state machine is driven by.
+
+Failures are typed (``fixgw.errors``): ``VenueRejected`` for a definite refusal (no event is
+emitted for it), ``VenueUnknownOutcome`` when the fate could not be learned in time (the adapter
+keeps looking and reports through events), ``VenueRateLimited``, ``VenueBanned``, ``VenueAuthError``.
+
+Symbols are normalised ``BASE/QUOTE`` ("BTC/USDT") everywhere in this port; adapters map them.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from fixgw.venues.rules import RuleViolation, check_order
+
+__all__ = [
+    "Side",
+    "OrderType",
+    "TimeInForce",
+    "OrderStatus",
+    "StreamState",
+    "Instrument",
+    "VenueCapabilities",
+    "NewOrder",
+    "CancelOrder",
+    "AmendOrder",
+    "ReplaceOrder",
+    "OrderReport",
+    "VenueOrderEvent",
+    "OrderAccepted",
+    "OrderFilled",
+    "OrderCanceled",
+    "OrderExpired",
+    "OrderRejected",
+    "OrderAmended",
+    "VenueHealth",
+    "VenueAdapter",
+    "RuleViolation",
+    "check_order",
+]
+
+
+class Side(enum.Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(enum.Enum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    STOP = "STOP"  # stop-loss market
+    STOP_LIMIT = "STOP_LIMIT"
+    TAKE_PROFIT = "TAKE_PROFIT"
+    TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT"
+
+
+class TimeInForce(enum.Enum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    DAY = "DAY"
+    GTD = "GTD"
+
+
+class OrderStatus(enum.Enum):
+    """Normalised order status after an event."""
+
+    PENDING_NEW = "PENDING_NEW"
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED})
+
+
+class StreamState(enum.Enum):
+    DISCONNECTED = "DISCONNECTED"
+    CONNECTING = "CONNECTING"
+    SUBSCRIBED = "SUBSCRIBED"
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """Trading rules of one instrument. A rule set to ``None`` (or zero on the venue) is not enforced."""
+
+    symbol: str  # normalised "BTC/USDT"
+    venue_symbol: str  # "BTCUSDT"
+    base: str
+    quote: str
+    tick_size: Decimal | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    lot_step: Decimal | None = None
+    min_qty: Decimal | None = None
+    max_qty: Decimal | None = None
+    market_lot_step: Decimal | None = None
+    market_min_qty: Decimal | None = None
+    market_max_qty: Decimal | None = None
+    min_notional: Decimal | None = None
+    max_notional: Decimal | None = None
+    min_notional_applies_to_market: bool = False
+    max_notional_applies_to_market: bool = False
+    # price band around a reference price, per side (PERCENT_PRICE[_BY_SIDE]); checked when the
+    # caller passes a reference price
+    bid_multiplier_up: Decimal | None = None
+    bid_multiplier_down: Decimal | None = None
+    ask_multiplier_up: Decimal | None = None
+    ask_multiplier_down: Decimal | None = None
+    order_types: frozenset[OrderType] = frozenset()
+    time_in_force: frozenset[TimeInForce] = frozenset()
+    post_only_allowed: bool = False
+    quote_qty_market_allowed: bool = False
+    amend_allowed: bool = False
+    cancel_replace_allowed: bool = False
+    trading: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCapabilities:
+    """What a venue can do, so the gateway can refuse the rest before sending."""
+
+    amend_keeps_priority: bool = False  # in-place quantity decrease keeping queue position
+    amend_price: bool = False  # in-place price change
+    cancel_replace_atomic: bool = False  # one request cancels and places (new venue order id)
+    quote_qty_market: bool = False  # MARKET by quote amount (FIX CashOrderQty)
+    post_only: bool = False
+    stop_orders: bool = False
+    take_profit_orders: bool = False
+    cancel_all: bool = False
+    order_query_by_client_id: bool = True
+    time_in_force: frozenset[TimeInForce] = frozenset({TimeInForce.GTC})
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """Place an order. Give ``quantity``, or ``quote_quantity`` for a MARKET order by notional."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    time_in_force: TimeInForce | None = None  # None: GTC for resting types, nothing for MARKET
+    quote_quantity: Decimal | None = None
+    post_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Cancel one order by client order id or venue order id (one is enough)."""
+
+    symbol: str
+    client_order_id: str | None = None
+    venue_order_id: str | None = None
+    cancel_client_order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AmendOrder:
+    """Reduce an order's quantity in place, keeping its queue priority."""
+
+    symbol: str
+    new_quantity: Decimal
+    orig_client_order_id: str | None = None
+    venue_order_id: str | None = None
+    new_client_order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceOrder:
+    """Cancel an order and place ``new`` in its place (the venue gives the new order a new id)."""
+
+    orig_client_order_id: str | None
+    new: NewOrder
+    venue_order_id: str | None = None
+
+
+# --- results and events -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderReport:
+    """A snapshot of one order as the venue sees it (query, open orders, command results)."""
+
+    venue: str
+    symbol: str
+    client_order_id: str
+    venue_order_id: str
+    status: OrderStatus
+    side: Side | None = None
+    order_type: OrderType | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    cum_qty: Decimal = Decimal(0)
+    cum_quote: Decimal = Decimal(0)
+    ts_ns: int = 0
+
+    @property
+    def leaves_qty(self) -> Decimal:
+        if self.status.is_terminal or self.quantity is None:
+            return Decimal(0)
+        return max(self.quantity - self.cum_qty, Decimal(0))
+
+    @property
+    def avg_px(self) -> Decimal | None:
+        return self.cum_quote / self.cum_qty if self.cum_qty else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VenueOrderEvent:
+    """Something that happened to an order at the venue. ``status`` is the order's status after it."""
+
+    venue: str
+    symbol: str
+    client_order_id: str
+    venue_order_id: str
+    status: OrderStatus
+    cum_qty: Decimal
+    ts_ns: int
+    from_reconciliation: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderAccepted(VenueOrderEvent):
+    """The venue accepted the order (FIX ExecType New)."""
+
+    side: Side | None = None
+    order_type: OrderType | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderFilled(VenueOrderEvent):
+    """One trade. ``trade_id`` is unique per venue symbol; a synthesized fill (reconciliation without
+    trade detail) has a trade id starting with ``"recon:"``."""
+
+    last_qty: Decimal
+    last_px: Decimal
+    trade_id: str
+    fee: Decimal = Decimal(0)
+    fee_asset: str | None = None
+    is_maker: bool | None = None
+    cum_quote: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderCanceled(VenueOrderEvent):
+    """The order was canceled (by us or by the venue)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderExpired(VenueOrderEvent):
+    """The venue ended the order: IOC/FOK/MARKET remainder, self-trade prevention, exchange cancel."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderRejected(VenueOrderEvent):
+    """The venue rejected an order after accepting the request (seen on the stream)."""
+
+    reason: str = ""
+    code: int | str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderAmended(VenueOrderEvent):
+    """The order was changed in place; ``client_order_id`` is the new id, ``orig_client_order_id`` the old."""
+
+    orig_client_order_id: str | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueHealth:
+    """Health of one venue connection."""
+
+    venue: str
+    clock_offset_ms: float | None
+    weight_used: int
+    weight_limit: int
+    banned_until_ns: int | None
+    stream_state: StreamState
+    stream_reconnects: int
+    unresolved_orders: int
+    last_event_ns: int | None = None
+
+    @property
+    def weight_headroom(self) -> int:
+        return max(self.weight_limit - self.weight_used, 0)
+
+
+# --- the port ---------------------------------------------------------------------------------
+
+
+class VenueAdapter(ABC):
+    """Interface of a venue adapter. Use as ``async with adapter: ...``."""
+
+    name: str
+    capabilities: VenueCapabilities
+
+    async def __aenter__(self) -> VenueAdapter:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Sync the clock, load instruments, open the order stream and reconcile."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Stop background tasks and close connections."""
+
+    @abstractmethod
+    async def load_instruments(self) -> dict[str, Instrument]:
+        """Fetch the instrument list; return it keyed by normalised symbol."""
+
+    @abstractmethod
+    def instrument(self, symbol: str) -> Instrument:
+        """Return a loaded instrument by normalised symbol; ``VenueRejected`` if unknown."""
+
+    def check(self, order: NewOrder) -> RuleViolation | None:
+        """Pre-check an order against the instrument rules and capabilities (pure, no I/O)."""
+        return check_order(self.instrument(order.symbol), order, self.capabilities)
+
+    @abstractmethod
+    async def submit(self, order: NewOrder) -> OrderReport:
+        """Place an order; events follow on ``events()``."""
+
+    @abstractmethod
+    async def cancel(self, request: CancelOrder) -> OrderReport:
+        """Cancel an order; ``OrderCanceled`` follows on ``events()``."""
+
+    @abstractmethod
+    async def amend(self, request: AmendOrder) -> OrderReport:
+        """Reduce quantity in place, keeping priority (needs ``capabilities.amend_keeps_priority``)."""
+
+    @abstractmethod
+    async def replace(self, request: ReplaceOrder) -> OrderReport:
+        """Cancel and replace; returns the new order's report."""
+
+    @abstractmethod
+    async def query(
+        self, symbol: str, *, client_order_id: str | None = None, venue_order_id: str | None = None
+    ) -> OrderReport:
+        """Return the venue's view of one order."""
+
+    @abstractmethod
+    async def open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        """Return all open orders (of one symbol if given)."""
+
+    @abstractmethod
+    async def cancel_all(self, symbol: str) -> list[OrderReport]:
+        """Cancel every open order of a symbol."""
+
+    @abstractmethod
+    async def reconcile(self) -> None:
+        """Bring every tracked order up to date with the venue; emit whatever was missed."""
+
+    @abstractmethod
+    def events(self) -> AsyncIterator[VenueOrderEvent]:
+        """The one stream of order events (single consumer)."""
+
+    @abstractmethod
+    def health(self) -> VenueHealth:
+        """Return the current health snapshot."""
+

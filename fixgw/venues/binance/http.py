@@ -1,0 +1,162 @@
+"""Binance spot REST client: signing, server-clock timestamps, weight limiting, typed errors.
+
+Every request acquires its weight from the limiter before it leaves. Signed requests carry
+``timestamp`` from the server clock and ``recvWindow``; all parameters travel in the query string
+(also for POST/PUT/DELETE), so the signed payload is exactly the query that is sent.
+
+Outcomes: 429 is retried after the limiter's back-off (a 429 was refused before processing, so a
+retry cannot duplicate); -1021 resyncs the clock and retries once; 418 raises ``VenueBanned`` and
+blocks further requests until the ban ends; 5XX, -1007 and timeouts after the request may have
+been sent raise ``VenueUnknownOutcome``; no ``httpx`` exception escapes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import httpx
+
+from fixgw.clock import Clock
+from fixgw.errors import (
+    TransportError,
+    VenueBanned,
+    VenueRateLimited,
+    VenueRejected,
+    VenueUnknownOutcome,
+)
+from fixgw.venues._common.clock_offset import ServerClock
+from fixgw.venues._common.ratelimit import RateLimiter
+from fixgw.venues._common.signing import binance_hmac_signature, binance_rest_payload
+from fixgw.venues.binance.config import BinanceConfig
+from fixgw.venues.binance.enums import ORDER_COUNTED, WEIGHTS
+from fixgw.venues.binance.parsing import error_from_response, used_weight_headers
+
+__all__ = ["BinanceHttp", "weight_of", "WEIGHT_BUCKET", "ORDER_BUCKET"]
+
+log = logging.getLogger("fixgw.venues.binance")
+
+WEIGHT_BUCKET = "REQUEST_WEIGHT:1M"
+ORDER_BUCKET = "ORDERS:10S"
+
+Params = list[tuple[str, object]]
+
+
+def weight_of(method: str, path: str, params: Params) -> int:
+    """Request weight of one call (rest-api.md)."""
+    if (method, path) == ("GET", "/api/v3/openOrders") and not any(k == "symbol" for k, _ in params):
+        return 80
+    return WEIGHTS.get((method, path), 1)
+
+
+class BinanceHttp:
+    """Signed, rate-limited REST calls to a Binance-spot-compatible server."""
+
+    def __init__(
+        self,
+        config: BinanceConfig,
+        *,
+        server_clock: ServerClock,
+        limiter: RateLimiter,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self._config = config
+        self.server_clock = server_clock
+        self.limiter = limiter
+        self._sleep = sleep or anyio.sleep
+        self._client = httpx.AsyncClient(
+            base_url=config.rest_url.rstrip("/"),
+            timeout=httpx.Timeout(config.request_timeout_s),
+            transport=transport,
+            headers={"User-Agent": "fixgw"},
+        )
+
+    @property
+    def clock(self) -> Clock:
+        return self.server_clock.clock
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def sync_time(self) -> int:
+        """Read the venue's time and update the offset; return the offset in ns."""
+        sent = self.clock.now_ns()
+        body = await self.request("GET", "/api/v3/time")
+        received = self.clock.now_ns()
+        return self.server_clock.record(sent, int(body["serverTime"]), received)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Params | None = None,
+        *,
+        signed: bool = False,
+        urgent: bool = False,
+    ) -> Any:
+        """Send one request and return the decoded JSON body; raise a typed ``VenueError``."""
+        params = list(params or [])
+        costs = {WEIGHT_BUCKET: weight_of(method, path, params)}
+        if (method, path) in ORDER_COUNTED:
+            costs[ORDER_BUCKET] = 1
+        resynced = False
+        rate_limited = 0
+        while True:
+            await self.limiter.acquire(costs, urgent=urgent)
+            query, headers = self._prepare(params, signed)
+            url = path + ("?" + query if query else "")
+            try:
+                resp = await self._client.request(method, url, headers=headers)
+            except httpx.ConnectError as exc:
+                raise TransportError(f"cannot reach {self._config.rest_url}: {exc}") from exc
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                if method == "GET":
+                    raise TransportError(f"{method} {path}: {exc!r}") from exc
+                raise VenueUnknownOutcome(f"{method} {path}: {exc!r}") from exc
+            except httpx.HTTPError as exc:
+                raise TransportError(f"{method} {path}: {exc!r}") from exc
+            for name, used in used_weight_headers(resp.headers):
+                self.limiter.observe_used(name, used)
+            try:
+                body = resp.json() if resp.content else None
+            except json.JSONDecodeError:
+                body = None
+            err = error_from_response(resp.status_code, body, resp.headers, self.clock.now_ns())
+            if err is None:
+                self.limiter.on_success()
+                return body
+            if isinstance(err, VenueBanned):
+                self.limiter.on_banned(until_ns=err.until_ns)
+                raise err
+            if isinstance(err, VenueRateLimited) and resp.status_code == 429:
+                delay = self.limiter.on_rate_limited(err.retry_after)
+                rate_limited += 1
+                log.warning("429 on %s %s; holding requests %.1f s", method, path, delay)
+                if rate_limited > self._config.max_429_retries:
+                    raise err
+                continue
+            if isinstance(err, VenueRejected):
+                err.payload = body  # type: ignore[attr-defined]  # cancelReplace puts sub-results here
+            if isinstance(err, VenueRejected) and err.code == -1021 and signed and not resynced:
+                resynced = True
+                self.server_clock.reset()
+                await self.sync_time()
+                continue
+            raise err
+
+    def _prepare(self, params: Params, signed: bool) -> tuple[str, dict[str, str]]:
+        headers: dict[str, str] = {}
+        if not signed:
+            return binance_rest_payload(params), headers
+        full = params + [
+            ("recvWindow", self._config.recv_window_ms),
+            ("timestamp", self.server_clock.now_ms()),
+        ]
+        query = binance_rest_payload(full)
+        query += "&signature=" + binance_hmac_signature(self._config.api_secret, query)
+        headers["X-MBX-APIKEY"] = self._config.api_key
+        return query, headers

@@ -1,0 +1,460 @@
+"""Pure functions between Binance spot payloads and the normalised port. No I/O, no clock."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from fixgw.errors import (
+    FixgwError,
+    VenueAuthError,
+    VenueBanned,
+    VenueError,
+    VenueRateLimited,
+    VenueRejected,
+    VenueUnknownOutcome,
+)
+from fixgw.venues.base import (
+    AmendOrder,
+    CancelOrder,
+    Instrument,
+    NewOrder,
+    OrderReport,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
+from fixgw.venues._common.tracker import Fill, OrderUpdate, UpdateKind
+from fixgw.venues.binance.enums import (
+    EXEC_TYPE,
+    ORDER_TYPE_IN,
+    ORDER_TYPE_OUT,
+    REJECT_MSG_REASON,
+    SIDE_IN,
+    SIDE_OUT,
+    STATUS,
+    TIF_IN,
+    TIF_OUT,
+)
+
+__all__ = [
+    "VENUE",
+    "normalise_symbol",
+    "dec",
+    "ms_to_ns",
+    "parse_exchange_info",
+    "parse_rate_limits",
+    "new_order_params",
+    "cancel_params",
+    "amend_params",
+    "parse_order",
+    "parse_amend",
+    "parse_execution_report",
+    "parse_trades",
+    "update_to_report",
+    "error_from_response",
+    "reject_reason",
+    "used_weight_headers",
+]
+
+VENUE = "binance"
+_ZERO = Decimal(0)
+
+
+def normalise_symbol(base: str, quote: str) -> str:
+    return f"{base}/{quote}"
+
+
+def dec(value: Any) -> Decimal:
+    """Exact Decimal from a wire string (never through float)."""
+    if value is None or value == "":
+        return _ZERO
+    if isinstance(value, float):
+        raise TypeError("float amount on the wire")
+    return Decimal(str(value))
+
+
+def _opt_dec(value: Any) -> Decimal | None:
+    d = dec(value)
+    return d if d else None
+
+
+def ms_to_ns(ms: Any) -> int:
+    return int(ms or 0) * 1_000_000
+
+
+# -- instruments ---------------------------------------------------------------------------------
+
+
+def parse_exchange_info(payload: Mapping[str, Any]) -> list[Instrument]:
+    """Turn exchangeInfo into instruments; a filter parameter of 0 disables its rule."""
+    out = []
+    for s in payload.get("symbols", []):
+        f = {flt.get("filterType"): flt for flt in s.get("filters", [])}
+        price = f.get("PRICE_FILTER", {})
+        lot = f.get("LOT_SIZE", {})
+        mlot = f.get("MARKET_LOT_SIZE", {})
+        notional = f.get("NOTIONAL")
+        legacy = f.get("MIN_NOTIONAL")
+        min_notional = max_notional = None
+        min_mkt = max_mkt = False
+        if notional is not None:
+            min_notional = _opt_dec(notional.get("minNotional"))
+            max_notional = _opt_dec(notional.get("maxNotional"))
+            min_mkt = bool(notional.get("applyMinToMarket", False))
+            max_mkt = bool(notional.get("applyMaxToMarket", False))
+        elif legacy is not None:
+            min_notional = _opt_dec(legacy.get("minNotional"))
+            min_mkt = bool(legacy.get("applyToMarket", False))
+        band = f.get("PERCENT_PRICE_BY_SIDE")
+        if band is not None:
+            bands = [_opt_dec(band.get(k)) for k in
+                     ("bidMultiplierUp", "bidMultiplierDown", "askMultiplierUp", "askMultiplierDown")]
+        elif "PERCENT_PRICE" in f:
+            up, down = _opt_dec(f["PERCENT_PRICE"].get("multiplierUp")), _opt_dec(f["PERCENT_PRICE"].get("multiplierDown"))
+            bands = [up, down, up, down]
+        else:
+            bands = [None] * 4
+        types = frozenset(ORDER_TYPE_IN[t] for t in s.get("orderTypes", []) if t in ORDER_TYPE_IN)
+        out.append(
+            Instrument(
+                symbol=normalise_symbol(s["baseAsset"], s["quoteAsset"]),
+                venue_symbol=s["symbol"],
+                base=s["baseAsset"],
+                quote=s["quoteAsset"],
+                tick_size=_opt_dec(price.get("tickSize")),
+                min_price=_opt_dec(price.get("minPrice")),
+                max_price=_opt_dec(price.get("maxPrice")),
+                lot_step=_opt_dec(lot.get("stepSize")),
+                min_qty=_opt_dec(lot.get("minQty")),
+                max_qty=_opt_dec(lot.get("maxQty")),
+                market_lot_step=_opt_dec(mlot.get("stepSize")),
+                market_min_qty=_opt_dec(mlot.get("minQty")),
+                market_max_qty=_opt_dec(mlot.get("maxQty")),
+                min_notional=min_notional,
+                max_notional=max_notional,
+                min_notional_applies_to_market=min_mkt,
+                max_notional_applies_to_market=max_mkt,
+                bid_multiplier_up=bands[0],
+                bid_multiplier_down=bands[1],
+                ask_multiplier_up=bands[2],
+                ask_multiplier_down=bands[3],
+                order_types=types,
+                time_in_force=frozenset(TIF_OUT),
+                post_only_allowed="LIMIT_MAKER" in s.get("orderTypes", []),
+                quote_qty_market_allowed=bool(s.get("quoteOrderQtyMarketAllowed", False)),
+                amend_allowed=bool(s.get("amendAllowed", False)),
+                cancel_replace_allowed=bool(s.get("cancelReplaceAllowed", False)),
+                trading=s.get("status", "TRADING") == "TRADING",
+            )
+        )
+    return out
+
+
+_INTERVAL_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
+
+
+def parse_rate_limits(payload: Mapping[str, Any]) -> list[tuple[str, int, float]]:
+    """Return (bucket name, limit, interval seconds); names like ``REQUEST_WEIGHT:1M``, ``ORDERS:10S``."""
+    out = []
+    for rl in payload.get("rateLimits", []):
+        kind, interval, num = rl.get("rateLimitType"), rl.get("interval"), rl.get("intervalNum")
+        if not kind or interval not in _INTERVAL_S or not num or "limit" not in rl:
+            continue
+        out.append((f"{kind}:{num}{interval[0]}", int(rl["limit"]), float(_INTERVAL_S[interval] * int(num))))
+    return out
+
+
+def used_weight_headers(headers: Mapping[str, str]) -> list[tuple[str, int]]:
+    """Read ``X-MBX-USED-WEIGHT-1M`` / ``X-MBX-ORDER-COUNT-10S`` into (bucket name, used)."""
+    out = []
+    for key, value in headers.items():
+        k = key.upper()
+        for prefix, kind in (("X-MBX-USED-WEIGHT-", "REQUEST_WEIGHT"), ("X-MBX-ORDER-COUNT-", "ORDERS")):
+            if k.startswith(prefix) and k[len(prefix):]:
+                try:
+                    out.append((f"{kind}:{k[len(prefix):]}", int(value)))
+                except ValueError:
+                    pass
+    return out
+
+
+# -- requests ------------------------------------------------------------------------------------
+
+
+def new_order_params(order: NewOrder, venue_symbol: str) -> list[tuple[str, object]]:
+    """Parameters of POST /api/v3/order (or the new-order half of cancelReplace), in a fixed order."""
+    key = (order.order_type, order.post_only)
+    if key not in ORDER_TYPE_OUT:
+        raise VenueRejected("UNSUPPORTED", f"order type {order.order_type.value} post_only={order.post_only}")
+    vtype = ORDER_TYPE_OUT[key]
+    params: list[tuple[str, object]] = [("symbol", venue_symbol), ("side", SIDE_OUT[order.side]), ("type", vtype)]
+    if vtype in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
+        tif = order.time_in_force or TimeInForce.GTC
+        if tif not in TIF_OUT:
+            raise VenueRejected("UNSUPPORTED", f"time in force {tif.value} not supported")
+        params.append(("timeInForce", TIF_OUT[tif]))
+    elif order.time_in_force not in (None, TimeInForce.GTC) and vtype != "MARKET":
+        raise VenueRejected("UNSUPPORTED", f"time in force {order.time_in_force.value} not supported")
+    if order.quantity is not None:
+        params.append(("quantity", order.quantity))
+    if order.quote_quantity is not None:
+        params.append(("quoteOrderQty", order.quote_quantity))
+    if order.price is not None:
+        params.append(("price", order.price))
+    if order.stop_price is not None:
+        params.append(("stopPrice", order.stop_price))
+    params.append(("newClientOrderId", order.client_order_id))
+    params.append(("newOrderRespType", "FULL"))
+    return params
+
+
+def cancel_params(req: CancelOrder, venue_symbol: str) -> list[tuple[str, object]]:
+    params: list[tuple[str, object]] = [("symbol", venue_symbol)]
+    if req.venue_order_id is not None:
+        params.append(("orderId", req.venue_order_id))
+    elif req.client_order_id is not None:
+        params.append(("origClientOrderId", req.client_order_id))
+    else:
+        raise VenueRejected("INVALID", "cancel needs a client order id or a venue order id")
+    if req.cancel_client_order_id:
+        params.append(("newClientOrderId", req.cancel_client_order_id))
+    return params
+
+
+def amend_params(req: AmendOrder, venue_symbol: str) -> list[tuple[str, object]]:
+    params: list[tuple[str, object]] = [("symbol", venue_symbol)]
+    if req.venue_order_id is not None:
+        params.append(("orderId", req.venue_order_id))
+    elif req.orig_client_order_id is not None:
+        params.append(("origClientOrderId", req.orig_client_order_id))
+    else:
+        raise VenueRejected("INVALID", "amend needs a client order id or a venue order id")
+    if req.new_client_order_id:
+        params.append(("newClientOrderId", req.new_client_order_id))
+    params.append(("newQty", req.new_quantity))
+    return params
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+
+def _fills(raw: list[Mapping[str, Any]] | None, ts_ns: int) -> tuple[Fill, ...]:
+    out = []
+    for f in raw or []:
+        if f.get("tradeId") is None:
+            continue
+        out.append(
+            Fill(
+                trade_id=str(f["tradeId"]),
+                qty=dec(f.get("qty")),
+                price=dec(f.get("price")),
+                fee=dec(f.get("commission")),
+                fee_asset=f.get("commissionAsset") or None,
+                ts_ns=ts_ns,
+            )
+        )
+    return tuple(out)
+
+
+def parse_order(p: Mapping[str, Any], symbol: str) -> OrderUpdate:
+    """Read an order payload (new order RESULT/FULL, cancel, query, open orders) as a snapshot.
+
+    An ACK-shaped payload (no ``status``) reads as NEW with unknown cumulative quantity.
+    """
+    ts_ns = ms_to_ns(p.get("transactTime") or p.get("updateTime") or p.get("time"))
+    status = STATUS.get(p.get("status", "NEW"), OrderStatus.NEW)
+    has_state = "executedQty" in p
+    client_id = p.get("origClientOrderId") or p.get("clientOrderId", "")
+    vtype = p.get("type")
+    return OrderUpdate(
+        symbol=symbol,
+        venue_order_id=str(p["orderId"]),
+        client_order_id=client_id,
+        status=status,
+        kind=UpdateKind.SNAPSHOT,
+        ts_ns=ts_ns,
+        side=SIDE_IN.get(p.get("side", "")),
+        order_type=ORDER_TYPE_IN.get(vtype) if vtype else None,
+        quantity=_opt_dec(p.get("origQty")),
+        price=_opt_dec(p.get("price")),
+        cum_qty=dec(p.get("executedQty")) if has_state else None,
+        cum_quote=dec(p.get("cummulativeQuoteQty", p.get("cumulativeQuoteQty"))) if has_state else None,
+        fills=_fills(p.get("fills"), ts_ns),
+    )
+
+
+def parse_amend(p: Mapping[str, Any], symbol: str) -> OrderUpdate:
+    """Read an amend/keepPriority response (its own field names: ``qty``, ``cumulativeQuoteQty``)."""
+    o = p.get("amendedOrder", p)
+    return OrderUpdate(
+        symbol=symbol,
+        venue_order_id=str(o["orderId"]),
+        client_order_id=o.get("clientOrderId", ""),
+        orig_client_order_id=o.get("origClientOrderId"),
+        status=STATUS.get(o.get("status", "NEW"), OrderStatus.NEW),
+        kind=UpdateKind.AMENDED,
+        ts_ns=ms_to_ns(p.get("transactTime")),
+        side=SIDE_IN.get(o.get("side", "")),
+        order_type=ORDER_TYPE_IN.get(o.get("type", "")),
+        quantity=_opt_dec(o.get("qty")),
+        price=_opt_dec(o.get("price")),
+        cum_qty=dec(o.get("executedQty")),
+        cum_quote=dec(o.get("cumulativeQuoteQty")),
+    )
+
+
+def parse_execution_report(e: Mapping[str, Any], symbol: str) -> OrderUpdate:
+    """Read one executionReport (the bare event, without the subscription envelope)."""
+    x = e.get("x", "")
+    kind = EXEC_TYPE.get(x, UpdateKind.SNAPSHOT)
+    status = STATUS.get(e.get("X", ""), OrderStatus.NEW)
+    # On a cancel, "c" is the cancel request's own id and "C" the order's; on an amend, "c" is the
+    # order's new id and "C" the old one.
+    orig = e.get("C") or None
+    if kind in (UpdateKind.CANCELED,) and orig:
+        client_id, orig_id = orig, None
+    else:
+        client_id, orig_id = e.get("c", ""), (orig if kind is UpdateKind.AMENDED else None)
+    ts_ns = ms_to_ns(e.get("T") or e.get("E"))
+    fills: tuple[Fill, ...] = ()
+    if x == "TRADE" and int(e.get("t", -1)) >= 0:
+        fills = (
+            Fill(
+                trade_id=str(e["t"]),
+                qty=dec(e.get("l")),
+                price=dec(e.get("L")),
+                fee=dec(e.get("n")),
+                fee_asset=e.get("N") or None,
+                is_maker=e.get("m"),
+                ts_ns=ts_ns,
+            ),
+        )
+    reason = e.get("eR") or (e.get("r") if e.get("r") not in (None, "NONE") else "") or ""
+    return OrderUpdate(
+        symbol=symbol,
+        venue_order_id=str(e["i"]),
+        client_order_id=client_id,
+        orig_client_order_id=orig_id,
+        status=status,
+        kind=kind,
+        ts_ns=ts_ns,
+        side=SIDE_IN.get(e.get("S", "")),
+        order_type=ORDER_TYPE_IN.get(e.get("o", "")),
+        quantity=_opt_dec(e.get("q")),
+        price=_opt_dec(e.get("p")),
+        cum_qty=dec(e.get("z")),
+        cum_quote=dec(e.get("Z")) if "Z" in e else None,
+        fills=fills,
+        reason=reason,
+        code=e.get("r") if kind is UpdateKind.REJECTED else None,
+    )
+
+
+def parse_trades(trades: list[Mapping[str, Any]], venue_order_id: str) -> tuple[Fill, ...]:
+    """Read GET /api/v3/myTrades entries of one order, oldest first."""
+    rows = [t for t in trades if str(t.get("orderId")) == venue_order_id]
+    rows.sort(key=lambda t: (int(t.get("time", 0)), int(t.get("id", 0))))
+    return tuple(
+        Fill(
+            trade_id=str(t["id"]),
+            qty=dec(t.get("qty")),
+            price=dec(t.get("price")),
+            fee=dec(t.get("commission")),
+            fee_asset=t.get("commissionAsset") or None,
+            is_maker=t.get("isMaker"),
+            ts_ns=ms_to_ns(t.get("time")),
+        )
+        for t in rows
+    )
+
+
+def update_to_report(u: OrderUpdate) -> OrderReport:
+    return OrderReport(
+        venue=VENUE,
+        symbol=u.symbol,
+        client_order_id=u.client_order_id,
+        venue_order_id=u.venue_order_id,
+        status=u.status,
+        side=u.side,
+        order_type=u.order_type,
+        quantity=u.quantity,
+        price=u.price,
+        cum_qty=u.cum_qty or _ZERO,
+        cum_quote=u.cum_quote or _ZERO,
+        ts_ns=u.ts_ns,
+    )
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+_AUTH_CODES = frozenset({-1002, -1022, -2014, -2015, -2008})
+_BAN_UNTIL = re.compile(r"banned until (\d{10,16})")
+
+
+def reject_reason(code: int | str | None, msg: str) -> str:
+    """Return a stable, venue-neutral reason key for a refusal (the gateway maps it to FIX 103/102)."""
+    if msg in REJECT_MSG_REASON:
+        return REJECT_MSG_REASON[msg]
+    if msg.startswith("Filter failure:"):
+        return "filter:" + msg.split(":", 1)[1].strip()
+    return {
+        -1121: "unknown_symbol",
+        -1111: "bad_precision",
+        -1013: "invalid_order",
+        -1021: "stale_timestamp",
+        -2013: "unknown_order",
+        -2011: "cancel_rejected",
+        -2038: "amend_rejected",
+        -2026: "unknown_order",
+    }.get(code if isinstance(code, int) else 0, "other")
+
+
+def rejected(code: int | str | None, msg: str) -> VenueRejected:
+    """Build a ``VenueRejected`` carrying a ``reason`` key (see ``reject_reason``)."""
+    exc = VenueRejected(code, msg)
+    exc.reason = reject_reason(code, msg)  # type: ignore[attr-defined]
+    return exc
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    for k, v in headers.items():
+        if k.lower() == "retry-after":
+            try:
+                return float(v)
+            except ValueError:
+                return None
+    return None
+
+
+def error_from_response(
+    http_status: int, body: Any, headers: Mapping[str, str], now_ns: int
+) -> FixgwError | None:
+    """Map an HTTP answer to a typed error, or ``None`` if it is a success."""
+    code = body.get("code") if isinstance(body, Mapping) else None
+    msg = str(body.get("msg", "")) if isinstance(body, Mapping) else ""
+    if http_status == 418:
+        retry = _retry_after(headers)
+        until = None
+        m = _BAN_UNTIL.search(msg)
+        if m:
+            raw = int(m.group(1))
+            until = raw * 1_000_000 if raw < 10**14 else raw * 1_000
+        elif retry is not None:
+            until = now_ns + int(retry * 1e9)
+        return VenueBanned(msg or "IP banned", until_ns=until)
+    if http_status == 429:
+        return VenueRateLimited(msg or "rate limited", retry_after=_retry_after(headers))
+    if http_status >= 500 or code == -1007:
+        return VenueUnknownOutcome(f"HTTP {http_status}: {msg or 'execution status unknown'}")
+    if http_status in (401,) or code in _AUTH_CODES:
+        return VenueAuthError(f"{code}: {msg}")
+    if http_status == 403:
+        return VenueError(f"HTTP 403 (WAF): {msg}")
+    if http_status >= 400:
+        if code == -1015:
+            return VenueRateLimited(msg, retry_after=_retry_after(headers))
+        return rejected(code, msg or f"HTTP {http_status}")
+    return None

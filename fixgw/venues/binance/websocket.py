@@ -1,0 +1,122 @@
+"""Binance user-data stream through the WebSocket API subscription.
+
+The listenKey streams were retired (2026-02-20); the current mechanism is a WebSocket API
+connection on which ``userDataStream.subscribe.signature`` (any key type, HMAC included) starts a
+subscription. Events then arrive wrapped as ``{"subscriptionId": N, "event": {...}}``. The request
+is signed with the WebSocket API rule: parameters sorted by name, raw UTF-8, ``apiKey`` included.
+
+On ``eventStreamTerminated`` the connection is dropped so the reconnect path resubscribes and
+reconciles; the reconnecting client does the backoff.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from websockets.asyncio.client import ClientConnection
+
+from fixgw.errors import VenueAuthError, VenueError
+from fixgw.venues._common.clock_offset import ServerClock
+from fixgw.venues._common.signing import binance_ws_payload, hmac_sha256_hex
+from fixgw.venues._common.ws import ReconnectingWebSocket
+from fixgw.venues.base import StreamState
+from fixgw.venues.binance.config import BinanceConfig
+
+__all__ = ["BinanceUserStream", "subscribe_request"]
+
+log = logging.getLogger("fixgw.venues.binance")
+
+
+def subscribe_request(request_id: str, api_key: str, api_secret: str, timestamp_ms: int, recv_window_ms: int) -> dict:
+    """Build the signed ``userDataStream.subscribe.signature`` request."""
+    params: dict[str, Any] = {"apiKey": api_key, "recvWindow": recv_window_ms, "timestamp": timestamp_ms}
+    params["signature"] = hmac_sha256_hex(api_secret, binance_ws_payload(params))
+    return {"id": request_id, "method": "userDataStream.subscribe.signature", "params": params}
+
+
+class BinanceUserStream:
+    """Subscribe to the account's order events and hand each bare event to ``on_event``."""
+
+    def __init__(
+        self,
+        config: BinanceConfig,
+        server_clock: ServerClock,
+        *,
+        on_event: Callable[[dict[str, Any]], Awaitable[None]],
+        on_reconnect: Callable[[], Awaitable[None]] | None = None,
+        on_state: Callable[[StreamState], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._config = config
+        self._server_clock = server_clock
+        self._on_event = on_event
+        self._ids = itertools.count(1)
+        self.subscription_id: int | None = None
+        self.ws = ReconnectingWebSocket(
+            config.ws_api_url,
+            on_connect=self._subscribe,
+            on_message=self._handle,
+            on_reconnect=on_reconnect,
+            on_state=on_state,
+            backoff_base_s=config.ws_backoff_base_s,
+            backoff_cap_s=config.ws_backoff_cap_s,
+            ping_interval_s=config.ws_ping_interval_s,
+            ping_timeout_s=config.ws_ping_interval_s,
+            sleep=sleep,
+            rng=rng,
+        )
+
+    @property
+    def state(self) -> StreamState:
+        return self.ws.state
+
+    async def run(self) -> None:
+        await self.ws.run()
+
+    async def _subscribe(self, conn: ClientConnection) -> None:
+        rid = f"sub-{next(self._ids)}"
+        req = subscribe_request(
+            rid, self._config.api_key, self._config.api_secret,
+            self._server_clock.now_ms(), self._config.recv_window_ms,
+        )
+        await conn.send(json.dumps(req))
+        with anyio.fail_after(self._config.request_timeout_s):
+            while True:
+                raw = await conn.recv()
+                msg = json.loads(raw)
+                if msg.get("id") != rid:
+                    if "event" in msg:  # cannot happen before the reply, but never drop an event
+                        await self._handle(raw if isinstance(raw, str) else raw.decode())
+                    continue
+                status = msg.get("status")
+                if status != 200:
+                    err = msg.get("error") or {}
+                    text = f"subscribe failed: {status} {err.get('code')} {err.get('msg')}"
+                    if err.get("code") in (-1022, -2014, -2015, -1002):
+                        raise VenueAuthError(text)
+                    raise VenueError(text)
+                result = msg.get("result") or {}
+                self.subscription_id = result.get("subscriptionId")
+                log.info("user-data subscription %s on %s", self.subscription_id, self._config.ws_api_url)
+                return
+
+    async def _handle(self, text: str) -> None:
+        msg = json.loads(text)
+        if "event" in msg and isinstance(msg["event"], dict):
+            event = msg["event"]
+        elif "e" in msg:  # legacy bare event shape
+            event = msg
+        else:
+            return  # replies to requests
+        if event.get("e") == "eventStreamTerminated":
+            log.warning("user-data stream terminated by the venue; reconnecting")
+            await self.ws.drop()
+            return
+        await self._on_event(event)

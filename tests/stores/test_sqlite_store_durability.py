@@ -1,0 +1,126 @@
+"""SqliteMessageStore specifics: crash durability (kill -9), batching, WAL, errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from fixgw.errors import StoreError
+from fixgw.session import SessionID
+from fixgw.stores.sqlite import SqliteMessageStore
+
+SID = SessionID("FIX.4.4", "GATEWAY", "CLIENT")
+
+_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from fixgw.session import SessionID
+    from fixgw.stores.sqlite import SqliteMessageStore
+    store = SqliteMessageStore(sys.argv[1])
+    s = store.session_store(SessionID("FIX.4.4", "GATEWAY", "CLIENT"))
+    for seq in range(1, 101):
+        s.save_outbound(seq, b"committed-%d" % seq)
+    s.set_next_target_seq(55)
+    s.commit()
+    for seq in range(101, 151):
+        s.save_outbound(seq, b"pending-%d" % seq)
+    s.set_next_target_seq(99)
+    print("ready", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_sqlite_store_process_killed_keeps_committed_drops_pending(tmp_path):
+    path = tmp_path / "gw.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    with SqliteMessageStore(path) as store:
+        s = store.session_store(SID)
+        assert s.next_sender_seq == 101
+        assert s.next_target_seq == 55
+        got = s.fetch(1, 0)
+        assert len(got) == 100
+        assert got[0] == (1, b"committed-1") and got[-1] == (100, b"committed-100")
+
+
+def test_sqlite_store_uncommitted_writes_invisible_to_other_connection(tmp_path):
+    path = tmp_path / "gw.db"
+    with SqliteMessageStore(path) as store:
+        s = store.session_store(SID)
+        s.save_outbound(1, b"m1")
+        other = sqlite3.connect(path)
+        try:
+            assert other.execute("SELECT count(*) FROM fix_messages").fetchone()[0] == 0
+            s.commit()
+            assert other.execute("SELECT count(*) FROM fix_messages").fetchone()[0] == 1
+            seqs = other.execute("SELECT next_sender_seq FROM fix_sessions").fetchone()[0]
+            assert seqs == 2
+        finally:
+            other.close()
+
+
+def test_sqlite_store_open_uses_wal_journal(tmp_path):
+    path = tmp_path / "gw.db"
+    SqliteMessageStore(path).close()
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        db.close()
+
+
+def test_sqlite_store_close_commits_pending_writes(tmp_path):
+    path = tmp_path / "gw.db"
+    store = SqliteMessageStore(path)
+    store.session_store(SID).save_outbound(1, b"m1")
+    store.close()
+    with SqliteMessageStore(path) as again:
+        assert again.session_store(SID).fetch(1, 0) == [(1, b"m1")]
+
+
+def test_sqlite_store_use_after_close_raises_store_error(tmp_path):
+    store = SqliteMessageStore(tmp_path / "gw.db")
+    s = store.session_store(SID)
+    store.close()
+    with pytest.raises(StoreError):
+        s.save_outbound(1, b"m1")
+    with pytest.raises(StoreError):
+        s.fetch(1, 0)
+
+
+def test_sqlite_store_unreadable_path_raises_store_error(tmp_path):
+    with pytest.raises(StoreError):
+        SqliteMessageStore(tmp_path / "missing-dir" / "gw.db")
+
+
+def test_sqlite_store_bad_synchronous_raises_value_error(tmp_path):
+    with pytest.raises(ValueError):
+        SqliteMessageStore(tmp_path / "gw.db", synchronous="SOMETIMES")
+
+
+def test_sqlite_store_full_synchronous_round_trips(tmp_path):
+    path = tmp_path / "gw.db"
+    with SqliteMessageStore(path, synchronous="FULL") as store:
+        s = store.session_store(SID)
+        s.save_outbound(1, b"m1")
+        s.commit()
+    with SqliteMessageStore(path) as store:
+        assert store.session_store(SID).next_sender_seq == 2

@@ -1,0 +1,157 @@
+"""Configuration: TOML -> frozen dataclasses, errors naming the key, secrets kept out of repr."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from fixgw.clock import datetime_to_ns
+from fixgw.config import (
+    DEFAULT_PORT,
+    build_config,
+    default_config,
+    load_config,
+)
+from fixgw.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "gateway.toml"
+ENV = {"FIXGW_CLIENT44_PASSWORD": "s3cret-44", "FIXGW_CLIENT42_PASSWORD": "s3cret-42", "K": "key", "S": "sec"}
+
+
+def minimal(**session: object) -> dict:
+    s = {"begin_string": "FIX.4.4", "sender_comp_id": "GW", "target_comp_id": "C1", "venue": "v"}
+    s.update(session)
+    return {"venues": [{"name": "v", "kind": "binance", "simulated": True}], "sessions": [s]}
+
+
+def test_config_example_file_loads_all_sections() -> None:
+    cfg = load_config(EXAMPLE, environ=ENV)
+    assert cfg.gateway.port == DEFAULT_PORT
+    assert cfg.gateway.store_path == EXAMPLE.parent / "fixgw.db"
+    s44, s42 = cfg.sessions
+    assert (s44.begin_string, s44.sender_comp_id, s44.target_comp_id) == ("FIX.4.4", "FIXGW", "CLIENT44")
+    assert s44.limits.max_order_qty == Decimal("100")
+    assert s44.limits.allowed_symbols == frozenset({"BTC/USDT", "ETH/USDT"})
+    assert s44.credentials is not None and s44.credentials.matches("demo", "s3cret-44")
+    assert s42.credentials is not None and not s42.credentials.matches("demo42", "wrong")
+    assert s44.address_allowed("127.0.0.1") and not s44.address_allowed("10.0.0.1")
+    assert s42.address_allowed("10.0.0.1")
+    assert cfg.venue("sim").simulated
+
+
+def test_config_repr_secret_values_never_shown() -> None:
+    data = minimal(username="u", password_env="P")
+    data["venues"].append({"name": "real", "kind": "binance", "rest_url": "http://127.0.0.1:1",
+                           "ws_url": "ws://127.0.0.1:1", "api_key_env": "K", "api_secret_env": "S"})
+    cfg = build_config(data, environ={"P": "hunter2-password", "K": "the-api-key", "S": "the-api-secret"})
+    text = repr(cfg) + str(cfg)
+    for secret in ("hunter2-password", "the-api-key", "the-api-secret"):
+        assert secret not in text
+    assert cfg.venue("real").api_secret == "the-api-secret"
+
+
+def test_config_frozen_assignment_raises() -> None:
+    cfg = default_config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.gateway.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("patch", "key", "fragment"),
+    [
+        ({"heartbeat_interval": 0}, "sessions[0].heartbeat_interval", "at least 1"),
+        ({"heartbeat_interval": "30"}, "sessions[0].heartbeat_interval", "integer"),
+        ({"begin_string": "FIX.5.0"}, "sessions[0].begin_string", "FIX.4.2"),
+        ({"venue": "nope"}, "sessions[0].venue", "no [[venues]]"),
+        ({"sender_comp_id": ""}, "sessions[0].sender_comp_id", "CompID"),
+        ({"username": "u", "password_env": "MISSING"}, "sessions[0].password_env", "not set"),
+        ({"password_env": "P"}, "sessions[0].username", "required"),
+        ({"allowed_addresses": ["not-an-ip"]}, "sessions[0].allowed_addresses[0]", "not an address"),
+        ({"limits": {"max_notional": 1.5}}, "sessions[0].limits.max_notional", "float"),
+        ({"limits": {"max_order_qty": "-1"}}, "sessions[0].limits.max_order_qty", "positive"),
+        ({"limits": {"max_order_qty": "abc"}}, "sessions[0].limits.max_order_qty", "decimal"),
+        ({"limits": {"kill_swich": True}}, "sessions[0].limits.kill_swich", "unknown key"),
+        ({"schedule": {"start": "25:00", "end": "10:00"}}, "sessions[0].schedule.start", "time of day"),
+        ({"schedule": {"start": "08:00", "end": "10:00", "timezone": "Mars/Base"}}, "sessions[0].schedule.timezone",
+         "time zone"),
+        ({"schedule": {"start": "08:00", "end": "10:00", "weekdays": ["funday"]}}, "sessions[0].schedule.weekdays",
+         "mon..sun"),
+        ({"hearbeat_interval": 30}, "sessions[0].hearbeat_interval", "unknown key"),
+    ],
+)
+def test_config_invalid_session_key_raises_naming_key(patch: dict, key: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as ei:
+        build_config(minimal(**patch), environ={})
+    assert ei.value.key == key
+    assert fragment in ei.value.problem
+
+
+def test_config_real_venue_without_secret_env_raises() -> None:
+    data = minimal()
+    data["venues"] = [{"name": "v", "kind": "binance", "rest_url": "http://127.0.0.1:1", "ws_url": "ws://127.0.0.1:1",
+                       "api_key_env": "K"}]
+    with pytest.raises(ConfigError) as ei:
+        build_config(data, environ={"K": "k"})
+    assert ei.value.key == "venues[0].api_secret_env"
+
+
+def test_config_venue_unknown_kind_raises() -> None:
+    data = minimal()
+    data["venues"][0]["kind"] = "ftx"
+    with pytest.raises(ConfigError) as ei:
+        build_config(data, environ={})
+    assert ei.value.key == "venues[0].kind"
+
+
+def test_config_duplicate_session_id_raises() -> None:
+    data = minimal()
+    data["sessions"].append(dict(data["sessions"][0]))
+    with pytest.raises(ConfigError) as ei:
+        build_config(data, environ={})
+    assert ei.value.key == "sessions[1]"
+
+
+def test_config_secret_file_read_and_stripped(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("from-file\n")
+    cfg = build_config(minimal(username="u", password_file="pw"), base_dir=tmp_path, environ={})
+    assert cfg.sessions[0].credentials is not None
+    assert cfg.sessions[0].credentials.password == "from-file"
+
+
+def test_config_missing_file_raises_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        load_config(tmp_path / "none.toml")
+
+
+def test_config_bad_toml_raises_config_error(tmp_path: Path) -> None:
+    p = tmp_path / "bad.toml"
+    p.write_text("[gateway\nport=1")
+    with pytest.raises(ConfigError) as ei:
+        load_config(p)
+    assert "TOML" in ei.value.problem
+
+
+def test_config_schedule_wrapping_midnight_open_after_start_and_before_end() -> None:
+    data = minimal(schedule={"start": "22:00", "end": "06:00", "weekdays": ["mon"]})
+    sched = build_config(data, environ={}).sessions[0].schedule
+    assert sched is not None
+    from datetime import datetime, timezone
+
+    monday_23 = datetime_to_ns(datetime(2026, 11, 23, 23, 0, tzinfo=timezone.utc))
+    tuesday_05 = datetime_to_ns(datetime(2026, 11, 24, 5, 0, tzinfo=timezone.utc))
+    tuesday_23 = datetime_to_ns(datetime(2026, 11, 24, 23, 0, tzinfo=timezone.utc))
+    monday_12 = datetime_to_ns(datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc))
+    assert sched.is_open(monday_23) and sched.is_open(tuesday_05)
+    assert not sched.is_open(tuesday_23) and not sched.is_open(monday_12)
+
+
+def test_config_default_has_44_and_42_demo_sessions_on_simulated_venue() -> None:
+    cfg = default_config()
+    assert {s.begin_string for s in cfg.sessions} == {"FIX.4.4", "FIX.4.2"}
+    assert cfg.venues[0].simulated
+    filled = cfg.with_venue("sim", rest_url="http://127.0.0.1:5", ws_url="ws://127.0.0.1:5")
+    assert filled.venue("sim").rest_url == "http://127.0.0.1:5"
+    assert cfg.venue("sim").rest_url == ""

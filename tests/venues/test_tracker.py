@@ -1,0 +1,133 @@
+"""The order tracker reports every fact exactly once, in order, whichever way it arrives."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal as D
+
+from fixgw.venues.base import (
+    OrderAccepted,
+    OrderAmended,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderStatus,
+)
+from fixgw.venues._common.tracker import Fill, OrderTracker, OrderUpdate, UpdateKind
+from fixgw.venues.binance.parsing import parse_amend, parse_execution_report, parse_order
+from tests.venues.conftest import documented
+
+
+def _feed(tracker, updates, **kw):
+    out = []
+    for u in updates:
+        out.extend(tracker.observe(u, **kw))
+    return out
+
+
+def _market_sequence():
+    return [parse_execution_report(e, "LTC/BNB") for e in documented("market_order_uds_sequence_NEW_TRADE_TRADE_EXPIRED")
+            if e["e"] == "executionReport"]
+
+
+def test_tracker_market_sequence_ack_two_fills_expiry_in_order():
+    events = _feed(OrderTracker("binance"), _market_sequence())
+    assert [type(e) for e in events] == [OrderAccepted, OrderFilled, OrderFilled, OrderExpired]
+    f1, f2 = events[1], events[2]
+    assert (f1.last_qty, f1.cum_qty, f1.trade_id, f1.fee, f1.fee_asset) == (D("2"), D("2"), "7", D("0.001"), "BNB")
+    assert (f2.cum_qty, f2.status, f2.trade_id) == (D("4"), OrderStatus.PARTIALLY_FILLED, "8")
+    assert events[3].status is OrderStatus.EXPIRED and events[3].cum_qty == D("4")
+
+
+def test_tracker_stream_replayed_twice_reports_once():
+    t = OrderTracker("binance")
+    first = _feed(t, _market_sequence())
+    again = _feed(t, _market_sequence())
+    assert len(first) == 4 and again == []
+
+
+def test_tracker_rest_full_response_then_stream_trades_no_duplicates():
+    t = OrderTracker("binance")
+    rest = documented("market_order_EXPIRED_FULL_response")
+    ev_rest = t.observe(parse_order(rest, "LTC/BNB"))
+    # REST response: ack and both fills; EXPIRED is terminal
+    assert [type(e) for e in ev_rest] == [OrderAccepted, OrderFilled, OrderFilled, OrderExpired]
+    assert _feed(t, _market_sequence()) == []
+
+
+def test_tracker_gap_without_synthesis_holds_terminal_and_flags_reconcile():
+    t = OrderTracker("binance")
+    seq = _market_sequence()
+    t.observe(seq[0])
+    expired = seq[3]  # cum 4 but we never saw the trades
+    assert t.observe(expired) == []
+    assert t.needing_reconcile() == [("LTC/BNB", "32", "8LGC97RRgNPVQk979VIhjt")]
+
+
+def test_tracker_gap_synthesized_then_real_trades_dropped():
+    t = OrderTracker("binance")
+    seq = _market_sequence()
+    t.observe(seq[0])
+    ev = t.observe(seq[3], synthesize_gaps=True, from_reconciliation=True)
+    assert [type(e) for e in ev] == [OrderFilled, OrderExpired]
+    assert ev[0].trade_id.startswith("recon:") and ev[0].last_qty == D("4") and ev[0].last_px == D("1")
+    assert ev[0].from_reconciliation
+    assert _feed(t, seq[1:3]) == []
+
+
+def test_tracker_gap_filled_by_trade_list_uses_real_trade_ids():
+    t = OrderTracker("binance")
+    seq = _market_sequence()
+    t.observe(seq[0])
+    snap = parse_order(documented("market_order_EXPIRED_FULL_response"), "LTC/BNB")
+    fills = snap.fills
+    no_fills = OrderUpdate(**{**{f: getattr(snap, f) for f in snap.__dataclass_fields__}, "fills": ()})
+    assert t.observe(no_fills) == []
+    ev = t.observe(OrderUpdate(**{**{f: getattr(snap, f) for f in snap.__dataclass_fields__}, "fills": fills}),
+                   synthesize_gaps=True)
+    assert [e.trade_id for e in ev if isinstance(e, OrderFilled)] == ["7", "8"]
+
+
+def test_tracker_cancel_uses_original_client_order_id():
+    t = OrderTracker("binance")
+    new = documented("uds_executionReport_wsapi_wrapped")["event"]
+    t.observe(parse_execution_report(new, "ETH/BTC"))
+    cancel = dict(copy.deepcopy(new), x="CANCELED", X="CANCELED", c="cxl-1", C=new["c"])
+    ev = t.observe(parse_execution_report(cancel, "ETH/BTC"))
+    assert len(ev) == 1 and isinstance(ev[0], OrderCanceled)
+    assert ev[0].client_order_id == new["c"]
+    assert t.observe(parse_execution_report(cancel, "ETH/BTC")) == []
+
+
+def test_tracker_amend_response_emits_amended_with_new_and_old_ids():
+    t = OrderTracker("binance")
+    amend = documented("amend_keepPriority_response")
+    o = amend["amendedOrder"]
+    t.observe(OrderUpdate(symbol="BTC/USDT", venue_order_id=str(o["orderId"]), client_order_id=o["origClientOrderId"],
+                          status=OrderStatus.NEW, kind=UpdateKind.NEW, ts_ns=1, quantity=D("10"), cum_qty=D(0)))
+    ev = t.observe(parse_amend(amend, "BTC/USDT"))
+    assert len(ev) == 1 and isinstance(ev[0], OrderAmended)
+    assert (ev[0].client_order_id, ev[0].orig_client_order_id, ev[0].quantity) == (
+        o["clientOrderId"], o["origClientOrderId"], D("5"))
+    assert t.venue_order_id(o["clientOrderId"]) == "33"
+
+
+def test_tracker_full_fill_status_filled_on_last_fill():
+    t = OrderTracker("binance")
+    u = parse_order(documented("order_response_FULL"), "BTC/USDT")
+    ev = t.observe(u)
+    fills = [e for e in ev if isinstance(e, OrderFilled)]
+    assert len(fills) == 5 and fills[-1].status is OrderStatus.FILLED and fills[-1].cum_qty == D("10")
+    assert all(f.status is OrderStatus.PARTIALLY_FILLED for f in fills[:-1])
+    assert sum(f.last_qty * f.last_px for f in fills) == fills[-1].cum_quote
+
+
+def test_tracker_fill_after_out_of_order_snapshot_not_counted_twice():
+    t = OrderTracker("binance")
+    base = dict(symbol="S/Q", venue_order_id="1", client_order_id="a", ts_ns=1, quantity=D("3"))
+    t.observe(OrderUpdate(status=OrderStatus.NEW, kind=UpdateKind.NEW, cum_qty=D(0), **base))
+    t.observe(OrderUpdate(status=OrderStatus.PARTIALLY_FILLED, kind=UpdateKind.TRADE, cum_qty=D(1),
+                          fills=(Fill("t1", D(1), D(10)),), **base))
+    # an older snapshot arrives late: nothing new
+    assert t.observe(OrderUpdate(status=OrderStatus.NEW, kind=UpdateKind.SNAPSHOT, cum_qty=D(0), **base)) == []
+    assert t.cum_qty("1") == D(1)
