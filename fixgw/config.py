@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timezone
+from datetime import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Mapping
@@ -104,27 +104,16 @@ class Credentials:
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """The hours a session may be logged on: ``start``..``end`` local time on ``weekdays`` (0 = Monday)."""
+    """The hours a session may be logged on: ``start``..``end`` local time on ``weekdays`` (0 = Monday).
+
+    Plain data: the session engine's ``SessionSchedule`` (built from it by the gateway) applies it; an
+    ``end`` at or before ``start`` wraps past midnight."""
 
     start: time
     end: time
     timezone: str = "UTC"
     weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
 
-    def is_open(self, now_ns: int) -> bool:
-        """Return whether ``now_ns`` falls inside the schedule (an ``end`` before ``start`` wraps midnight)."""
-        from zoneinfo import ZoneInfo
-
-        local = datetime.fromtimestamp(now_ns / 1e9, tz=timezone.utc).astimezone(ZoneInfo(self.timezone))
-        t = local.time().replace(tzinfo=None)
-        if self.start <= self.end:
-            return local.weekday() in self.weekdays and self.start <= t < self.end
-        # Wraps midnight: the session belongs to the day it started.
-        if t >= self.start:
-            return local.weekday() in self.weekdays
-        if t < self.end:
-            return (local.weekday() - 1) % 7 in self.weekdays
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +171,9 @@ class VenueConfig:
     api_key: str = field(default="", repr=False)
     api_secret: str = field(default="", repr=False)
     simulated: bool = False
+    #: Our own ceilings under the venue's published rate limits (``None``: the adapter's defaults).
+    orders_per_10s: int | None = None
+    weight_per_minute: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,7 +390,7 @@ def _gateway(r: _Reader) -> GatewayConfig:
 
 def _venue(r: _Reader) -> VenueConfig:
     r.only({"name", "kind", "rest_url", "ws_url", "api_key_env", "api_secret_env", "api_key_file",
-            "api_secret_file", "simulated"})
+            "api_secret_file", "simulated", "orders_per_10s", "weight_per_minute"})
     name = r.str("name", required=True)
     if not name:
         raise ConfigError(r.key("name"), "must not be empty")
@@ -424,6 +416,8 @@ def _venue(r: _Reader) -> VenueConfig:
         api_key=r.secret("api_key_env", "api_key_file", required=not simulated),
         api_secret=r.secret("api_secret_env", "api_secret_file", required=not simulated),
         simulated=simulated,
+        orders_per_10s=r.opt_int("orders_per_10s", lo=1),
+        weight_per_minute=r.opt_int("weight_per_minute", lo=1),
     )
 
 

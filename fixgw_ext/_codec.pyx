@@ -82,7 +82,7 @@ cdef struct Span:
 
 
 cdef inline bint _digit(unsigned char c) noexcept nogil:
-    return c - 48 < 10
+    return <unsigned char>(c - 48) < 10
 
 
 cdef inline Py_ssize_t _find_byte(const unsigned char* b, Py_ssize_t lo, Py_ssize_t hi, int c) noexcept nogil:
@@ -326,7 +326,7 @@ cdef Message _parsed(bytes raw, const Span* spans, Py_ssize_t n):
     memset(m._low, 0, LOW_TAGS)
     for i in range(n):
         t = spans[i].tag
-        if t < LOW_TAGS and m._low[t] == 0:
+        if 0 <= t < LOW_TAGS and m._low[t] == 0:
             m._low[t] = <uint8_t>(i + 1 if i < FAR - 1 else FAR)
     return m
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from fixgw.clock import datetime_to_ns
 from fixgw.config import (
     DEFAULT_PORT,
     build_config,
@@ -134,18 +133,21 @@ def test_config_bad_toml_raises_config_error(tmp_path: Path) -> None:
     assert "TOML" in ei.value.problem
 
 
-def test_config_schedule_wrapping_midnight_open_after_start_and_before_end() -> None:
-    data = minimal(schedule={"start": "22:00", "end": "06:00", "weekdays": ["mon"]})
+def test_config_schedule_parsed_with_weekdays_and_zone() -> None:
+    data = minimal(schedule={"start": "22:00", "end": "06:00", "weekdays": ["mon", "Tuesday"],
+                             "timezone": "Europe/London"})
     sched = build_config(data, environ={}).sessions[0].schedule
     assert sched is not None
-    from datetime import datetime, timezone
+    from datetime import time
 
-    monday_23 = datetime_to_ns(datetime(2026, 11, 23, 23, 0, tzinfo=timezone.utc))
-    tuesday_05 = datetime_to_ns(datetime(2026, 11, 24, 5, 0, tzinfo=timezone.utc))
-    tuesday_23 = datetime_to_ns(datetime(2026, 11, 24, 23, 0, tzinfo=timezone.utc))
-    monday_12 = datetime_to_ns(datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc))
-    assert sched.is_open(monday_23) and sched.is_open(tuesday_05)
-    assert not sched.is_open(tuesday_23) and not sched.is_open(monday_12)
+    assert (sched.start, sched.end, sched.timezone, sched.weekdays) == (time(22), time(6), "Europe/London", (0, 1))
+
+
+def test_config_venue_rate_ceilings_read() -> None:
+    data = minimal()
+    data["venues"][0].update(orders_per_10s=5000, weight_per_minute=100000)
+    v = build_config(data, environ={}).venues[0]
+    assert (v.orders_per_10s, v.weight_per_minute) == (5000, 100000)
 
 
 def test_config_default_has_44_and_42_demo_sessions_on_simulated_venue() -> None:

@@ -44,6 +44,7 @@ SOH = 1
 #: Length tag -> data tag, for every *Len/data pair of the FIX 4.2/4.4 dictionaries.
 DEFAULT_DATA_TAGS: dict[int, int] = {
     90: 91,  # SecureDataLen / SecureData
+    93: 89,  # SignatureLength / Signature (trailer)
     95: 96,  # RawDataLength / RawData
     212: 213,  # XmlDataLen / XmlData
     348: 349,  # EncodedIssuerLen / EncodedIssuer

@@ -71,7 +71,8 @@ class OrderFilled:
 
     ``trade_id`` is the venue's execution id, unique per order: a second fill with the same one is a
     duplicate and is dropped. ``fee`` may be negative (a rebate). ``final`` tells a quote-amount order,
-    whose base quantity is not known in advance, that the venue reports it done.
+    whose base quantity is not known in advance, that the venue reports it done; a base-quantity
+    order ignores it (it is done when cumulative reaches quantity).
     """
 
     exec_type: ClassVar[ExecTypeHint] = ExecTypeHint.TRADE

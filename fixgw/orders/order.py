@@ -16,21 +16,13 @@ wide enough never to round; only the average price is a quotient (28 significant
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import Callable
 
 from fixgw.errors import InvalidTransition, OrderError, OverfillError
 
 from .commands import SubmitOrder
-from .enums import (
-    PRICED_TYPES,
-    TERMINAL_STATUSES,
-    TRIGGERED_TYPES,
-    OrderSide,
-    OrderStatus,
-    OrderType,
-    TimeInForce,
-)
+from .enums import PRICED_TYPES, TERMINAL_STATUSES, TRIGGERED_TYPES, OrderStatus
 from .events import (
     OrderAccepted,
     OrderCanceled,
@@ -46,6 +38,7 @@ from .events import (
     OrderSubmitted,
     OrderTriggered,
 )
+from .snapshot import OrderSnapshot
 from .transitions import TRANSITIONS, Rule
 
 __all__ = ["Order", "OrderSnapshot"]
@@ -53,14 +46,12 @@ __all__ = ["Order", "OrderSnapshot"]
 S = OrderStatus
 _ZERO = Decimal(0)
 # Sums and products of finite decimals are exact at this precision; Inexact would mean a bug.
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact])
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact, InvalidOperation, Overflow])
 _AVG = Context(prec=28)
 _CANCEL = "cancel"
 _REPLACE = "replace"
 # Statuses in which a fill that does not complete the order leaves the status as it is.
 _FILL_KEEPS = frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE, S.CANCELED, S.EXPIRED})
-# Statuses a pending request may return to while nothing has filled.
-_UNFILLED_RESTING = frozenset({S.PENDING_NEW, S.NEW, S.TRIGGERED})
 
 Recorder = Callable[[OrderEvent], None] | None
 
@@ -73,42 +64,6 @@ class _Pending:
     quantity: Decimal | None = None
     price: Decimal | None = None
     trigger_price: Decimal | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderSnapshot:
-    """A read-only copy of an order's state (for queries, and to compare books)."""
-
-    order_id: str
-    account: str
-    owner: str
-    symbol: str
-    side: OrderSide
-    order_type: OrderType
-    time_in_force: TimeInForce
-    expire_time_ns: int | None
-    post_only: bool
-    quantity: Decimal | None
-    quote_quantity: Decimal | None
-    price: Decimal | None
-    trigger_price: Decimal | None
-    status: OrderStatus
-    cl_ord_id: str
-    orig_cl_ord_id: str | None
-    cl_ord_ids: tuple[str, ...]
-    venue_order_id: str | None
-    cum_qty: Decimal
-    leaves_qty: Decimal
-    notional: Decimal
-    avg_px: Decimal
-    fees: tuple[tuple[str, Decimal], ...]
-    trade_ids: frozenset[str]
-    event_seq: int
-    pending_kind: str | None
-    pending_cl_ord_id: str | None
-    pending_previous: OrderStatus | None
-    ts_init_ns: int
-    ts_last_ns: int
 
 
 class Order:

@@ -75,7 +75,6 @@ Authenticator = Callable[[SessionID, "str | None", "str | None", Any], bool]
 _S = SessionState
 _ACTIVE = _S.ACTIVE
 _LOGOUT_SENT = _S.LOGOUT_SENT
-_IN_SESSION = frozenset({_S.ACTIVE, _S.LOGOUT_SENT})
 
 
 def _int_or_none(value: bytes | None) -> int | None:
@@ -346,7 +345,8 @@ class Session:
             item = parser.next_event()
             if type(item) is Message or isinstance(item, Message):
                 on_message(item, now_ns)
-                if self._state not in CONNECTED_STATES:
+                state = self._state
+                if state is _S.DISCONNECTING or state is _S.DISCONNECTED:
                     return
             elif isinstance(item, Garbled):
                 log.warning("%s: garbled frame ignored: %s", self.session_id, item.reason)
@@ -396,7 +396,8 @@ class Session:
             return
         if seq == expected:
             self._process(msg, seq, mt, now)
-            if self._state in _IN_SESSION:
+            sequencer = self._seq
+            if sequencer.queue or sequencer.requested is not None:
                 self._drain(now)
             return
         poss_dup = get(43) == b"Y"
@@ -436,7 +437,7 @@ class Session:
         """Process held messages that are now in order; ask for any hole that remains."""
         sequencer = self._seq
         store = self.store
-        while self._state in _IN_SESSION:
+        while self._state is _ACTIVE or self._state is _LOGOUT_SENT:
             expected = store.next_target_seq
             item = sequencer.pop_next(expected)
             if item is None:

@@ -19,7 +19,12 @@ def encode_body(fields: Iterable[tuple[int, Any]]) -> bytes:
     parts = []
     append = parts.append
     for tag, value in fields:
-        append(b"%d=%s\x01" % (tag, encode_value(value)))
+        t = type(value)
+        if t is str:
+            value = value.encode("utf-8")
+        elif t is not bytes:
+            value = encode_value(value)
+        append(b"%d=%s\x01" % (tag, value))
     return b"".join(parts)
 
 

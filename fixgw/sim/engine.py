@@ -483,9 +483,9 @@ class MatchingEngine:
         if taker.remaining == 0:
             taker.is_working = False
         self.last_price[symbol] = price
-        self.trades[symbol].append(
-            PublicTrade(symbol, trade_id, price, qty, now_ms, buyer is maker, buyer.order_id, seller.order_id)
-        )
+        public = PublicTrade(symbol, trade_id, price, qty, now_ms, buyer is maker, buyer.order_id, seller.order_id)
+        self.trades[symbol].append(public)
+        self.events.append(public)
         for o, comm, asset in ((taker, comm_b if taker is buyer else comm_s, base if taker is buyer else quote_asset),
                                (maker, comm_b if maker is buyer else comm_s, base if maker is buyer else quote_asset)):
             fill = Fill(symbol, trade_id, o.order_id, o.order_list_id, price, qty, quote, comm, asset, now_ms,

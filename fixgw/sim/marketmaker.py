@@ -2,7 +2,7 @@
 
 Theory of operation: each ``step(now_ms)`` moves every symbol's mid price by a whole number of ticks
 drawn from a seeded generator (following the last trade when someone else moved the price), replaces
-the maker's ladder (``levels`` bids and asks, ``spread_ticks`` from the mid and ``gap_ticks`` apart),
+the maker's ladder (``levels`` bids and asks, ``spread_bp`` from the mid and ``gap_bp`` apart),
 and now and then sends a small market order so the tape and the stop triggers move. Only the seed and
 the sequence of calls decide what happens, so a test steps it by hand and gets the same book every
 time; the server calls ``step`` on a timer. Pure: no I/O, no clock reads.
@@ -28,8 +28,8 @@ class MakerConfig:
     """Shape of the maker's ladder; notionals in quote currency."""
 
     levels: int = 10
-    spread_ticks: int = 5
-    gap_ticks: int = 10
+    spread_bp: Decimal = Decimal("1")  # best quotes this far from the mid, in basis points
+    gap_bp: Decimal = Decimal("1")  # distance between levels, in basis points
     level_notional: Decimal = Decimal("20000")
     volatility_bp: Decimal = Decimal("5")  # standard deviation of one step, in basis points of the price
     trade_probability: float = 0.3
@@ -76,7 +76,9 @@ class MarketMaker:
             self.mid[symbol] = last  # someone traded: follow the tape
         sigma_ticks = float(self.mid[symbol] * cfg.volatility_bp / Decimal(10000) / tick)
         move = round(self.rng.gauss(0.0, sigma_ticks))
-        floor = max(spec.min_price, tick) + tick * (cfg.spread_ticks + cfg.gap_ticks * cfg.levels)
+        spread = self._ticks(self.mid[symbol], cfg.spread_bp, tick)
+        gap = self._ticks(self.mid[symbol], cfg.gap_bp, tick)
+        floor = max(spec.min_price, tick) + tick * (spread + gap * cfg.levels)
         mid = max(self.mid[symbol] + tick * move, floor)
         mid = (mid / tick).to_integral_value() * tick
         self.mid[symbol] = mid
@@ -86,7 +88,7 @@ class MarketMaker:
             base_qty = spec.floor_to_step(cfg.level_notional / mid)
             base_qty = max(base_qty, spec.min_qty)
             for i in range(cfg.levels):
-                offset = tick * (cfg.spread_ticks + i * cfg.gap_ticks)
+                offset = tick * (spread + i * gap)
                 for side, price in (("BUY", mid - offset), ("SELL", mid + offset)):
                     qty = base_qty * self.rng.randint(1, 3)
                     self._place(NewOrder(symbol, side, "LIMIT", qty, price, "GTC"), now_ms)
@@ -95,6 +97,10 @@ class MarketMaker:
                 qty = max(spec.floor_to_step(cfg.trade_notional / mid), spec.min_qty)
                 self._place(NewOrder(symbol, side, "MARKET", qty), now_ms)
         self._seen_last[symbol] = engine.last_price[symbol]
+
+    @staticmethod
+    def _ticks(price: Decimal, bp: Decimal, tick: Decimal) -> int:
+        return max(1, int(price * bp / Decimal(10000) / tick))
 
     def _place(self, req: NewOrder, now_ms: int) -> None:
         try:

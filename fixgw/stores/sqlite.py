@@ -19,6 +19,14 @@ Durability: ``synchronous=NORMAL`` (the default here) with WAL makes every commi
 last commits (the database stays consistent). Pass ``synchronous="FULL"`` to fsync the WAL on every
 commit and survive power loss as well, at the price of one fsync per commit.
 
+Checkpoints: SQLite's automatic WAL checkpoint runs inside the ``COMMIT`` that crosses 1000 pages and
+copies the WAL into the database there and then, a stall of several milliseconds on the event loop.
+With ``checkpoint="background"`` (the default for files) automatic checkpoints are off and a daemon
+thread with its own connection runs a PASSIVE checkpoint every ``checkpoint_interval`` seconds when
+something was committed; writers never wait for it (WAL lets the writer append while pages are copied)
+and the WAL restarts from its beginning once a checkpoint has caught up, so it stays small.
+``checkpoint="auto"`` keeps SQLite's built-in behaviour.
+
 A store object must be used from one thread at a time (the gateway uses it from its event loop thread).
 """
 
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from typing import Any, Callable
 
@@ -84,16 +93,24 @@ class SqliteMessageStore:
         *,
         synchronous: str = "NORMAL",
         now_ns: Callable[[], int] = time.time_ns,
+        checkpoint: str = "background",
+        checkpoint_interval: float = float(os.environ.get("XX_CI", "0.5")),
     ) -> None:
         sync = synchronous.upper()
         if sync not in _SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
+        if checkpoint not in ("background", "auto"):
+            raise ValueError(f"checkpoint must be 'background' or 'auto', not {checkpoint!r}")
+        if checkpoint_interval <= 0:
+            raise ValueError("checkpoint_interval must be positive")
         self._path = os.fspath(path)
         self._now_ns = now_ns
         self._in_transaction = False
         self._dirty: set[SqliteSessionStore] = set()
         self._sessions: dict[tuple[str, str, str], SqliteSessionStore] = {}
         self._closed = False
+        self._commits = 0
+        self._checkpointer: _Checkpointer | None = None
         try:
             # isolation_level=None: the module never opens transactions behind our back.
             self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -105,6 +122,10 @@ class SqliteMessageStore:
                 raise StoreError(f"{self._path}: unknown store schema version {version}")
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            in_memory = self._path == ":memory:" or self._path.startswith("file::memory:")
+            if checkpoint == "background" and not in_memory:
+                self._db.execute("PRAGMA wal_autocheckpoint=0")
+                self._checkpointer = _Checkpointer(self, checkpoint_interval)
         except sqlite3.Error as exc:
             raise StoreError(f"{self._path}: cannot open message store: {exc}") from exc
 
@@ -161,6 +182,7 @@ class SqliteMessageStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self._path}: commit failed: {exc}") from exc
         self._in_transaction = False
+        self._commits += 1
 
     def close(self) -> None:
         """Commit pending writes and close the file; the store cannot be used afterwards."""
@@ -170,6 +192,8 @@ class SqliteMessageStore:
             self.commit()
         finally:
             self._closed = True
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
             try:
                 self._db.close()
             except sqlite3.Error as exc:  # pragma: no cover - close failing is exotic
@@ -192,6 +216,41 @@ class SqliteMessageStore:
                 raise StoreError(f"{self._path}: store is closed")
             self._db.execute("BEGIN")
             self._in_transaction = True
+
+
+class _Checkpointer:
+    """A daemon thread that runs PASSIVE WAL checkpoints off the writer's thread."""
+
+    def __init__(self, owner: SqliteMessageStore, interval: float) -> None:
+        self._owner = owner
+        self._interval = interval
+        self._stop = threading.Event()
+        self._seen = 0
+        self._thread = threading.Thread(target=self._run, name=f"sqlite-checkpoint:{owner._path}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            db = sqlite3.connect(self._owner._path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:  # pragma: no cover - the owner opened the same file a moment ago
+            return
+        try:
+            db.execute("PRAGMA busy_timeout=1000")
+            while not self._stop.wait(self._interval):
+                commits = self._owner._commits
+                if commits == self._seen:
+                    continue
+                self._seen = commits
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:  # busy or locked: try again next time
+                    pass
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 class SqliteSessionStore:

@@ -31,6 +31,7 @@ from .outbound import (
     mass_cancel_report,
     order_reject,
 )
+from .reports import order_report, reject_reason_for_text, reply_for_event, status_report, unknown_order_status
 from .symbols import SymbolMap
 from .tables import FIX42, FIX44, REJ, ExecKind, VersionTable, kind_for_hint, table_for
 
@@ -55,6 +56,11 @@ __all__ = [
     "mass_cancel_report",
     "order_reject",
     "SymbolMap",
+    "order_report",
+    "reject_reason_for_text",
+    "reply_for_event",
+    "status_report",
+    "unknown_order_status",
     "FIX42",
     "FIX44",
     "REJ",

@@ -148,6 +148,10 @@ class Acceptor:
                     _fmt(handle.peer_address),
                 )
                 return
+            if handle.config.reset_on_logon:
+                # ResetOnLogon for an acceptor: both numbers restart at 1 on every Logon, whether or
+                # not the peer asked with 141=Y (the engine only honours a peer's 141=Y by itself).
+                handle.session.store.reset(self._clock.now_ns())
             await handle._run_connection(byte_stream, peer, initial)
         except TransportError as exc:
             log.warning("connection from %s: %s", _fmt(peer), exc)

@@ -101,6 +101,7 @@ class _Connection:
         "recv_scope",
         "task_group",
         "drained",
+        "resume_when_drained",
     )
 
     def __init__(self, stream: ByteStream, peer_address: Any) -> None:
@@ -117,6 +118,7 @@ class _Connection:
         self.recv_scope: anyio.CancelScope | None = None
         self.task_group: Any = None
         self.drained = anyio.Event()
+        self.resume_when_drained = False
 
 
 class SessionHandle:
@@ -288,8 +290,14 @@ class SessionHandle:
         read_size = self._read_size
         current_time = anyio.current_time
         wire = self._wire
+        half_backlog = self._max_backlog // 2
         while not conn.closing:
             deadline_ns = session.next_deadline_ns()
+            if deadline_ns is not None and conn.backlog > half_backlog and session.has_data_to_send:
+                # A big resend comes out chunk by chunk: wait for the writer to drain before the next
+                # chunk rather than racing the backlog bound (the writer wakes us when it is done).
+                deadline_ns = None
+                conn.resume_when_drained = True
             with anyio.CancelScope() as scope:
                 if deadline_ns is not None:
                     scope.deadline = current_time() + (deadline_ns - now_ns()) / 1e9
@@ -343,6 +351,11 @@ class SessionHandle:
                 conn.backlog -= len(data)
             if conn.closing:
                 conn.drained.set()
+            elif conn.resume_when_drained:
+                conn.resume_when_drained = False
+                scope = conn.recv_scope
+                if scope is not None:
+                    scope.cancel()
 
     # -- turn processing ---------------------------------------------------------------------------
     async def _process(self, conn: _Connection, dispatch_only: bool = False) -> None:

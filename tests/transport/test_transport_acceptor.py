@@ -172,6 +172,7 @@ async def test_acceptor_port_in_use_raises_transport_error():
 
 async def test_acceptor_wire_log_records_each_message_in_and_out(caplog):
     caplog.set_level(logging.INFO, logger="fixgw.wire")
+    caplog.set_level(logging.INFO, logger="fixgw.session")
     acceptor = acceptor_for([GW])
     async with anyio.create_task_group() as tg:
         port = await start(tg, acceptor)

@@ -131,3 +131,11 @@ def test_tracker_fill_after_out_of_order_snapshot_not_counted_twice():
     # an older snapshot arrives late: nothing new
     assert t.observe(OrderUpdate(status=OrderStatus.NEW, kind=UpdateKind.SNAPSHOT, cum_qty=D(0), **base)) == []
     assert t.cum_qty("1") == D(1)
+
+
+def test_tracker_events_reversed_come_out_in_order():
+    t = OrderTracker("binance")
+    events = _feed(t, list(reversed(_market_sequence())))
+    assert [type(e) for e in events] == [OrderAccepted, OrderFilled, OrderFilled, OrderExpired]
+    assert [e.trade_id for e in events if isinstance(e, OrderFilled)] == ["7", "8"]
+    assert t.needing_reconcile() == []

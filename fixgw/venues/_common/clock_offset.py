@@ -17,8 +17,8 @@ __all__ = ["ServerClock"]
 _NS_PER_MS = 1_000_000
 
 
-class ServerClock:
-    """Local clock corrected by the venue's clock."""
+class ServerClock(Clock):
+    """Local clock corrected by the venue's clock (itself a ``Clock``: ``now_ns`` is venue time)."""
 
     def __init__(self, clock: Clock, *, keep: int = 5) -> None:
         self._clock = clock

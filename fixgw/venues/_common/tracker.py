@@ -104,6 +104,7 @@ class _Tracked:
     trade_ids: set[str] = field(default_factory=set)
     needs_reconcile: bool = False
     last_ts_ns: int = 0
+    held: list[OrderUpdate] = field(default_factory=list)  # updates waiting for a gap to close
 
 
 class OrderTracker:
@@ -148,7 +149,27 @@ class OrderTracker:
     def observe(
         self, u: OrderUpdate, *, synthesize_gaps: bool = False, from_reconciliation: bool = False
     ) -> list[VenueOrderEvent]:
-        """Fold one observation in; return the events it reveals (possibly none)."""
+        """Fold one observation in; return the events it reveals (possibly none).
+
+        An update held back for a gap is retried whenever a later one moves the order forward, so
+        events that arrive out of order (a later trade before an earlier one) come out in order.
+        """
+        out = self._observe_one(u, synthesize_gaps, from_reconciliation)
+        t = self._orders[u.venue_order_id]
+        while t.held and out:
+            before = (t.cum_qty, t.terminal, len(t.held))
+            held, t.held = sorted(t.held, key=lambda h: (h.cum_qty or _ZERO, h.status.is_terminal)), []
+            for h in held:
+                out.extend(self._observe_one(h, False, from_reconciliation))
+            if (t.cum_qty, t.terminal, len(t.held)) == before:
+                break
+        if t.terminal or not t.needs_reconcile:
+            t.held.clear()
+        return out
+
+    def _observe_one(
+        self, u: OrderUpdate, synthesize_gaps: bool, from_reconciliation: bool
+    ) -> list[VenueOrderEvent]:
         t = self._orders.get(u.venue_order_id)
         if t is None:
             t = _Tracked(u.symbol, u.venue_order_id, u.orig_client_order_id or u.client_order_id)
@@ -208,6 +229,7 @@ class OrderTracker:
             if gap > 0:
                 if not synthesize_gaps:
                     t.needs_reconcile = True
+                    t.held.append(u)
                     return out  # hold fills and terminal state back: never report out of order
                 quote = None
                 if u.cum_quote is not None:
@@ -235,6 +257,7 @@ class OrderTracker:
         if u.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED) and not t.terminal:
             if u.cum_qty is not None and u.cum_qty > t.cum_qty:
                 t.needs_reconcile = True
+                t.held.append(u)
                 return out
             t.terminal, t.status = True, u.status
             cls = OrderCanceled if u.status is OrderStatus.CANCELED else OrderExpired

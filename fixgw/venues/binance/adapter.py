@@ -118,6 +118,7 @@ class BinanceAdapter(VenueAdapter):
         transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
         maintenance_interval_s: float = 0.5,
+        stream_sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -130,7 +131,7 @@ class BinanceAdapter(VenueAdapter):
                 Bucket(WEIGHT_BUCKET, config.weight_limit_per_minute, 60.0, reserve=config.weight_reserve),
                 Bucket(ORDER_BUCKET, config.orders_per_10s, 10.0),
             ],
-            clock=self._clock,
+            clock=self.server_clock,  # the venue's windows follow the venue's clock
             sleep=self._sleep,
         )
         self.http = BinanceHttp(config, server_clock=self.server_clock, limiter=self.limiter, transport=transport)
@@ -140,6 +141,7 @@ class BinanceAdapter(VenueAdapter):
             self.server_clock,
             on_event=self._on_stream_event,
             on_reconnect=self.reconcile,
+            sleep=stream_sleep,
             rng=rng,
         )
         self._instruments: dict[str, Instrument] = {}
@@ -256,7 +258,9 @@ class BinanceAdapter(VenueAdapter):
         with anyio.move_on_after(wait_s):
             while True:
                 try:
-                    return await self._query_raw(p.order.symbol, p.venue_symbol, client_order_id=cid)
+                    report = await self._query_raw(p.order.symbol, p.venue_symbol, client_order_id=cid)
+                    self._unresolved.pop(cid, None)
+                    return report
                 except VenueRejected as exc:
                     if getattr(exc, "reason", "") != "unknown_order":
                         raise
@@ -351,7 +355,13 @@ class BinanceAdapter(VenueAdapter):
     # -- queries -------------------------------------------------------------------------------
 
     async def _query_raw(
-        self, symbol: str, venue_symbol: str, *, client_order_id: str | None = None, venue_order_id: str | None = None
+        self,
+        symbol: str,
+        venue_symbol: str,
+        *,
+        client_order_id: str | None = None,
+        venue_order_id: str | None = None,
+        fetch_trades: bool = False,
     ) -> OrderReport:
         params: list[tuple[str, object]] = [("symbol", venue_symbol)]
         if venue_order_id is not None:
@@ -362,18 +372,22 @@ class BinanceAdapter(VenueAdapter):
             raise rejected("INVALID", "query needs a client order id or a venue order id")
         body = await self.http.request("GET", "/api/v3/order", params, signed=True)
         u = parse_order(body, symbol)
-        await self._settle(u)
+        await self._settle(u, fetch_trades=fetch_trades)
         return self.tracker.report(u.venue_order_id) or update_to_report(u)
 
-    async def _settle(self, u: OrderUpdate) -> None:
-        """Fold a snapshot in; if it shows quantity we never saw fills for, fetch the trades."""
+    async def _settle(self, u: OrderUpdate, *, fetch_trades: bool) -> None:
+        """Fold a snapshot in; if it shows quantity we never saw fills for, complete it.
+
+        With the stream up, a gap in a fresh snapshot is usually trades still in flight on the
+        stream, so unless ``fetch_trades`` the maintenance task comes back after a grace period.
+        """
         self._observe(u, from_reconciliation=True)
         if u.cum_qty is None or u.cum_qty <= self.tracker.cum_qty(u.venue_order_id):
             self._gap_seen_ns.pop(u.venue_order_id, None)
             return
-        first = self._gap_seen_ns.setdefault(u.venue_order_id, self._clock.now_ns())
-        if self._clock.now_ns() - first < _GAP_GRACE_NS and self.stream.state is StreamState.SUBSCRIBED:
-            return  # the stream usually brings the trades; the maintenance task comes back
+        self._gap_seen_ns.setdefault(u.venue_order_id, self._clock.now_ns())
+        if not fetch_trades and self.stream.state is StreamState.SUBSCRIBED:
+            return
         fills = await self._trades(u)
         self._observe(replace(u, fills=fills), from_reconciliation=True, synthesize=True)
         self._gap_seen_ns.pop(u.venue_order_id, None)
@@ -406,7 +420,7 @@ class BinanceAdapter(VenueAdapter):
             symbol, inst.venue_symbol, client_order_id=client_order_id, venue_order_id=venue_order_id
         )
 
-    async def open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+    async def open_orders(self, symbol: str | None = None, *, fetch_trades: bool = False) -> list[OrderReport]:
         params: list[tuple[str, object]] = []
         if symbol is not None:
             params.append(("symbol", self.instrument(symbol).venue_symbol))
@@ -414,7 +428,7 @@ class BinanceAdapter(VenueAdapter):
         out = []
         for row in rows or []:
             u = parse_order(row, self._symbol(row.get("symbol", "")))
-            await self._settle(u)
+            await self._settle(u, fetch_trades=fetch_trades)
             out.append(self.tracker.report(u.venue_order_id) or update_to_report(u))
         return out
 
@@ -440,7 +454,7 @@ class BinanceAdapter(VenueAdapter):
 
     async def reconcile(self) -> None:
         """Compare every order we track (and every open order at the venue) with the venue's view."""
-        open_at_venue = await self.open_orders()
+        open_at_venue = await self.open_orders(fetch_trades=True)
         seen = {r.venue_order_id for r in open_at_venue}
         for symbol, vid, cid in self.tracker.open_orders():
             if vid in seen:
@@ -449,7 +463,7 @@ class BinanceAdapter(VenueAdapter):
             if inst is None:
                 continue
             try:
-                await self._query_raw(symbol, inst.venue_symbol, venue_order_id=vid)
+                await self._query_raw(symbol, inst.venue_symbol, venue_order_id=vid, fetch_trades=True)
             except VenueRejected as exc:
                 log.warning("reconcile: order %s/%s not found: %s", cid, vid, exc)
         for cid, p in list(self._unresolved.items()):
@@ -458,6 +472,7 @@ class BinanceAdapter(VenueAdapter):
     async def _resolve_background(self, cid: str, p: _Unresolved) -> None:
         try:
             await self._query_raw(p.order.symbol, p.venue_symbol, client_order_id=cid)
+            self._unresolved.pop(cid, None)
         except VenueRejected as exc:
             if getattr(exc, "reason", "") == "unknown_order" and self.server_clock.now_ms() > p.absent_after_ms:
                 self._unresolved.pop(cid, None)
@@ -478,10 +493,12 @@ class BinanceAdapter(VenueAdapter):
                 if time.monotonic() - self._last_clock_sync > self.config.clock_resync_s:
                     await self.http.sync_time()
                     self._last_clock_sync = time.monotonic()
+                now = self._clock.now_ns()
                 for symbol, vid, _cid in self.tracker.needing_reconcile():
+                    first = self._gap_seen_ns.setdefault(vid, now)
                     inst = self._instruments.get(symbol)
-                    if inst is not None:
-                        await self._query_raw(symbol, inst.venue_symbol, venue_order_id=vid)
+                    if inst is not None and now - first >= _GAP_GRACE_NS:
+                        await self._query_raw(symbol, inst.venue_symbol, venue_order_id=vid, fetch_trades=True)
                 for cid, p in list(self._unresolved.items()):
                     await self._resolve_background(cid, p)
             except (VenueError, TransportError) as exc:

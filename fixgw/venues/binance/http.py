@@ -47,8 +47,11 @@ Params = list[tuple[str, object]]
 
 def weight_of(method: str, path: str, params: Params) -> int:
     """Request weight of one call (rest-api.md)."""
-    if (method, path) == ("GET", "/api/v3/openOrders") and not any(k == "symbol" for k, _ in params):
+    names = {k for k, _ in params}
+    if (method, path) == ("GET", "/api/v3/openOrders") and "symbol" not in names:
         return 80
+    if (method, path) == ("GET", "/api/v3/myTrades") and "orderId" in names:
+        return 5
     return WEIGHTS.get((method, path), 1)
 
 
@@ -84,10 +87,11 @@ class BinanceHttp:
 
     async def sync_time(self) -> int:
         """Read the venue's time and update the offset; return the offset in ns."""
-        sent = self.clock.now_ns()
-        body = await self.request("GET", "/api/v3/time")
+        stamps: list[int] = []
+        body = await self.request("GET", "/api/v3/time", _sent_at=stamps)
         received = self.clock.now_ns()
-        return self.server_clock.record(sent, int(body["serverTime"]), received)
+        # the round trip starts when the request leaves, not when it queued at the limiter
+        return self.server_clock.record(stamps[-1], int(body["serverTime"]), received)
 
     async def request(
         self,
@@ -97,6 +101,7 @@ class BinanceHttp:
         *,
         signed: bool = False,
         urgent: bool = False,
+        _sent_at: list[int] | None = None,
     ) -> Any:
         """Send one request and return the decoded JSON body; raise a typed ``VenueError``."""
         params = list(params or [])
@@ -109,6 +114,8 @@ class BinanceHttp:
             await self.limiter.acquire(costs, urgent=urgent)
             query, headers = self._prepare(params, signed)
             url = path + ("?" + query if query else "")
+            if _sent_at is not None:
+                _sent_at.append(self.clock.now_ns())
             try:
                 resp = await self._client.request(method, url, headers=headers)
             except httpx.ConnectError as exc:

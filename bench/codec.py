@@ -1,0 +1,213 @@
+"""Codec throughput: compiled vs pure-Python twin vs simplefix, in one process.
+
+    .venv/bin/python bench/codec.py [--messages 100000] [--repeat 3] [--chunk 4096]
+
+Parses one stream of NewOrderSingle (~180 bytes), ExecutionReport (~250 bytes) and Heartbeat frames fed
+in fixed-size chunks, and encodes one ExecutionReport many times. Each figure is the best of
+``--repeat`` runs. Every parser must return every message of the stream, or the run aborts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import simplefix  # noqa: E402
+
+from fixgw.codec import _encoder as py_encoder  # noqa: E402
+from fixgw.codec import _parser as py_parser  # noqa: E402
+from fixgw.codec import format_utc_timestamp  # noqa: E402
+
+try:
+    import fixgw_ext._codec as ext
+except ImportError:  # pragma: no cover - reported below
+    ext = None
+
+NOW_NS = 1_732_500_000_123_456_789
+TS = format_utc_timestamp(NOW_NS, 3)
+
+
+def header(seq: int) -> list[tuple[int, object]]:
+    return [(49, b"CLIENT01"), (56, b"FIXGW"), (34, seq), (52, TS)]
+
+
+def new_order(seq: int) -> list[tuple[int, object]]:
+    return header(seq) + [
+        (11, b"ORD-%010d" % seq),
+        (1, b"ACC-001"),
+        (55, b"BTCUSDT"),
+        (54, b"1"),
+        (60, TS),
+        (38, Decimal("0.00150000")),
+        (40, b"2"),
+        (44, Decimal("97123.45")),
+        (59, b"1"),
+    ]
+
+
+def exec_report(seq: int) -> list[tuple[int, object]]:
+    return header(seq) + [
+        (37, b"8899776655"),
+        (11, b"ORD-%010d" % seq),
+        (17, b"EXEC-%012d" % seq),
+        (150, b"F"),
+        (39, b"1"),
+        (55, b"BTCUSDT"),
+        (54, b"1"),
+        (38, Decimal("0.00150000")),
+        (44, Decimal("97123.45")),
+        (32, Decimal("0.00050000")),
+        (31, Decimal("97120.10")),
+        (14, Decimal("0.00100000")),
+        (151, Decimal("0.00050000")),
+        (6, Decimal("97121.2700")),
+        (60, TS),
+    ]
+
+
+def heartbeat(seq: int) -> list[tuple[int, object]]:
+    return header(seq)
+
+
+def build_stream(count: int) -> tuple[bytes, dict[str, int]]:
+    parts = []
+    sizes: dict[str, int] = {}
+    for seq in range(1, count + 1):
+        k = seq % 10
+        if k == 0:
+            kind, mt, fields = "Heartbeat", b"0", heartbeat(seq)
+        elif k % 2:
+            kind, mt, fields = "NewOrderSingle", b"D", new_order(seq)
+        else:
+            kind, mt, fields = "ExecutionReport", b"8", exec_report(seq)
+        frame = py_encoder.encode(b"FIX.4.4", mt, fields)
+        sizes.setdefault(kind, len(frame))
+        parts.append(frame)
+    return b"".join(parts), sizes
+
+
+def chunks(stream: bytes, size: int) -> list[bytes]:
+    return [stream[i : i + size] for i in range(0, len(stream), size)]
+
+
+def parse_fixgw(mod, pieces: list[bytes], touch_fields: bool = False) -> int:
+    parser = mod.Parser()
+    count = 0
+    Message = mod.Message
+    for piece in pieces:
+        parser.feed(piece)
+        for item in parser:
+            if type(item) is not Message:
+                raise SystemExit(f"unexpected {item!r}")
+            if touch_fields:
+                item.fields
+            count += 1
+    return count
+
+
+def parse_simplefix(pieces: list[bytes]) -> int:
+    parser = simplefix.FixParser()
+    count = 0
+    for piece in pieces:
+        parser.append_buffer(piece)
+        while parser.get_message() is not None:
+            count += 1
+    return count
+
+
+def best(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
+    times = []
+    result = 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), result
+
+
+def encode_simplefix(fields: list[tuple[int, object]]) -> bytes:
+    msg = simplefix.FixMessage()
+    msg.append_pair(8, b"FIX.4.4")
+    msg.append_pair(35, b"8")
+    for tag, value in fields:
+        msg.append_pair(tag, value)
+    return msg.encode()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--chunk", type=int, default=4096)
+    ap.add_argument("--encodes", type=int, default=100_000)
+    args = ap.parse_args()
+
+    stream, sizes = build_stream(args.messages)
+    pieces = chunks(stream, args.chunk)
+    n = args.messages
+    print(f"stream: {n} messages, {len(stream)} bytes, {len(pieces)} chunks of {args.chunk} bytes")
+    print("frame sizes: " + ", ".join(f"{k} {v} B" for k, v in sizes.items()))
+    if ext is None:
+        print("WARNING: fixgw_ext._codec is not built; compiled figures skipped")
+
+    rows: list[tuple[str, float]] = []
+
+    def run(name: str, fn: Callable[[], int], count: int, repeat: int) -> float:
+        secs, got = best(fn, repeat)
+        if got != count:
+            raise SystemExit(f"{name}: expected {count} items, got {got}")
+        rate = count / secs
+        rows.append((name, rate))
+        print(f"  {name:<44} {rate:>14,.0f} msg/s   ({secs * 1e3:8.1f} ms)")
+        return rate
+
+    print("\nparse (framing, BodyLength and CheckSum checks, field splitting):")
+    sf = run("simplefix FixParser", lambda: parse_simplefix(pieces), n, max(1, min(args.repeat, 2)))
+    pp = run("fixgw pure", lambda: parse_fixgw(py_parser, pieces), n, args.repeat)
+    cp = cpf = 0.0
+    if ext is not None:
+        cp = run("fixgw compiled", lambda: parse_fixgw(ext, pieces), n, args.repeat)
+        cpf = run("fixgw compiled, .fields materialised", lambda: parse_fixgw(ext, pieces, True), n, args.repeat)
+
+    er = exec_report(42)
+    expected = py_encoder.encode(b"FIX.4.4", b"8", er)
+    if encode_simplefix(er) != expected:
+        raise SystemExit("simplefix and fixgw encode the ExecutionReport differently")
+    k = args.encodes
+
+    def loop(fn: Callable[[], bytes], count: int) -> Callable[[], int]:
+        def go() -> int:
+            for _ in range(count):
+                fn()
+            return count
+
+        return go
+
+    print(f"\nencode one ExecutionReport ({len(expected)} bytes, {len(er) + 2} fields before CheckSum):")
+    se = run("simplefix FixMessage append_pair + encode", loop(lambda: encode_simplefix(er), k // 5), k // 5, 2)
+    pe = run("fixgw pure encode", loop(lambda: py_encoder.encode(b"FIX.4.4", b"8", er), k), k, args.repeat)
+    ce = 0.0
+    if ext is not None:
+        if ext.encode(b"FIX.4.4", b"8", er) != expected:
+            raise SystemExit("compiled and pure encoders disagree")
+        ce = run("fixgw compiled encode", loop(lambda: ext.encode(b"FIX.4.4", b"8", er), k), k, args.repeat)
+
+    print("\nratios (targets in brackets):")
+    if ext is not None:
+        print(f"  compiled parse            {cp:>12,.0f} msg/s  [>= 1,000,000]  {'ok' if cp >= 1e6 else 'MISSED'}")
+        print(f"  compiled / simplefix parse {cp / sf:>10.1f}x      [>= 50x]       {'ok' if cp / sf >= 50 else 'MISSED'}")
+        print(f"  compiled+fields / simplefix {cpf / sf:>9.1f}x      (informative)")
+    print(f"  pure / simplefix parse     {pp / sf:>10.1f}x      [>= 3x]        {'ok' if pp / sf >= 3 else 'MISSED'}")
+    if ext is not None:
+        print(f"  compiled / simplefix encode {ce / se:>9.1f}x      [>= 10x]       {'ok' if ce / se >= 10 else 'MISSED'}")
+    print(f"  pure / simplefix encode    {pe / se:>10.1f}x      (informative)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""``fixgw sim``: run the simulated exchange in the foreground until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser(prog: str = "fixgw sim") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Run the Binance-spot-compatible simulated exchange.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port to bind (default 8765; 0 = any free port)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the market maker and generated ids")
+    p.add_argument("--maker-interval", type=float, default=1.0,
+                   help="seconds between market-maker steps (0 = step only via POST /sim/market-maker/step)")
+    p.add_argument("--no-market-maker", action="store_true", help="start with empty books")
+    p.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (without the program name) and serve until Ctrl-C."""
+    import uvicorn
+
+    from .app import build_app
+    from .config import SimConfig
+    from .marketmaker import MakerConfig
+    from .state import SimState
+
+    args = build_parser().parse_args(argv)
+    config = SimConfig(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        market_maker=None if args.no_market_maker else MakerConfig(),
+        maker_interval_s=args.maker_interval or None,
+        log_level=args.log_level,
+    )
+    state = SimState(config)
+    keys = ", ".join(sorted(state.keys))
+    print(
+        f"fixgw sim: REST http://{args.host}:{args.port}  WS API ws://{args.host}:{args.port}/ws-api/v3  "
+        f"streams ws://{args.host}:{args.port}/ws/<symbol>@depth\n"
+        f"symbols: {', '.join(sorted(state.engine.instruments))}; API key(s): {keys} "
+        "(demo-only test credentials; override with FIXGW_SIM_API_KEY / FIXGW_SIM_API_SECRET)",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        build_app(state),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        http="h11",
+        ws="websockets-sansio",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main(sys.argv[1:]))

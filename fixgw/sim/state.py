@@ -1,0 +1,289 @@
+"""The running simulator's state: engine, maker, limits, faults, keys and the WebSocket fan-out.
+
+Theory of operation: every request runs on the server's event loop, calls the engine synchronously
+and then ``publish()``es what the engine emitted: user-data events go to the user-data subscriptions
+of the account, trades and depth changes to the market-data subscribers. Each WebSocket connection
+has an ``Outbox`` (a queue drained by its own writer task), so a slow reader never blocks a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.parse
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fixgw.clock import Clock, SystemClock
+
+from . import formats
+from .config import SimConfig
+from .engine import MatchingEngine
+from .errors import ApiError, mandatory
+from .faults import Faults
+from .limits import RateLimiter
+from .marketmaker import MarketMaker
+from .model import DepthUpdate, PublicTrade
+from .ops import Params
+from .signing import ApiKey, rest_payload, verify, ws_payload
+
+__all__ = ["SimState", "Outbox"]
+
+_MAX_RECV_WINDOW = Decimal(60000)
+
+
+class Outbox:
+    """Messages waiting to be written to one WebSocket connection."""
+
+    def __init__(self, websocket: Any) -> None:
+        self.websocket = websocket
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.closed = False
+
+    def send(self, obj: Any) -> None:
+        if not self.closed:
+            self.queue.put_nowait(json.dumps(obj))
+
+    async def run(self) -> None:
+        while True:
+            text = await self.queue.get()
+            if text is None:
+                return
+            try:
+                await self.websocket.send_text(text)
+            except Exception:  # the peer went away; the reader notices too
+                self.closed = True
+                return
+
+    def close(self) -> None:
+        self.closed = True
+        self.queue.put_nowait(None)
+
+    def drop(self) -> None:
+        """Cut the connection without a close frame (as a network fault would)."""
+        self.closed = True
+        receive = getattr(self.websocket, "_receive", None)
+        transport = getattr(getattr(receive, "__self__", None), "transport", None)
+        if transport is not None:
+            transport.abort()
+        else:  # pragma: no cover - another server implementation
+            self.queue.put_nowait(None)
+
+
+class SimState:
+    """One simulator instance; lives on the server's event loop."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.clock: Clock = config.clock or SystemClock()
+        self.faults = Faults()
+        self.limiter = RateLimiter(config.limits)
+        self.engine = MatchingEngine(
+            config.instruments,
+            maker_commission=config.maker_commission,
+            taker_commission=config.taker_commission,
+            seed=config.seed,
+        )
+        self.keys: dict[str, ApiKey] = {k.api_key: k for k in config.keys()}
+        for key in self.keys.values():
+            if key.account_id not in self.engine.accounts:
+                self.engine.add_account(key.account_id, dict(config.balances))
+        self.maker: MarketMaker | None = None
+        if config.market_maker is not None:
+            self.maker = MarketMaker(self.engine, seed=config.seed, config=config.market_maker)
+            for _ in range(config.warm_up_steps):
+                self.maker.step(self.now_ms())
+            self.engine.drain_events()
+        self.user_subs: dict[str, list[tuple[Outbox, int]]] = {}
+        self.market_subs: dict[str, list[tuple[Outbox, bool]]] = {}
+        self.connections: set[Outbox] = set()
+        self._events_until_drop = 0
+
+    # == time and limits ==========================================================================
+    def now_ms(self) -> int:
+        return self.clock.now_ns() // 1_000_000 + self.faults.clock_skew_ms
+
+    def set_faults(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply fault switches (see ``Faults``); returns the new state."""
+        self.faults.update(changes)
+        if self.faults.ban_seconds > 0:
+            self.limiter.forced_ban_until = self.now_ms() + self.faults.ban_seconds * 1000
+            self.faults.ban_seconds = 0
+        if "ban_seconds" in changes and changes["ban_seconds"] == 0:
+            self.limiter.forced_ban_until = 0
+        if "drop_user_streams_after" in changes:
+            self._events_until_drop = self.faults.drop_user_streams_after
+        return self.faults_json()
+
+    def reset_faults(self) -> dict[str, Any]:
+        self.faults.reset()
+        self.limiter.forced_ban_until = 0
+        self.limiter.forced_429 = 0
+        self._events_until_drop = 0
+        return self.faults_json()
+
+    def faults_json(self) -> dict[str, Any]:
+        out = self.faults.to_json()
+        out["banned_until_ms"] = self.limiter.forced_ban_until
+        return out
+
+    async def delay(self) -> None:
+        if self.faults.latency_ms > 0:
+            await asyncio.sleep(self.faults.latency_ms / 1000)
+
+    def charge(self, ip: str, weight: int, now_ms: int) -> int:
+        if self.faults.rate_limit_burst > 0:
+            self.faults.rate_limit_burst -= 1
+            self.limiter.forced_429 += 1
+        return self.limiter.charge(ip, weight, now_ms)
+
+    # == authentication ===========================================================================
+    def _key(self, api_key: str | None) -> ApiKey:
+        if not api_key:
+            raise ApiError(-2014, "API-key format invalid.", status=401)
+        key = self.keys.get(api_key)
+        if key is None:
+            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
+        return key
+
+    def check_timestamp(self, params: Params, now_ms: int) -> None:
+        ts_raw = params.str("timestamp", True)
+        assert ts_raw is not None
+        if not ts_raw.isdigit():
+            raise mandatory("timestamp")
+        ts = Decimal(ts_raw)
+        if ts >= Decimal(10) ** 14:  # microseconds
+            ts = ts / 1000
+        window = Decimal(5000)
+        raw_window = params.str("recvWindow")
+        if raw_window is not None:
+            try:
+                window = Decimal(raw_window)
+            except InvalidOperation:
+                raise ApiError(-1100, "Illegal characters found in parameter 'recvWindow'.") from None
+            if window > _MAX_RECV_WINDOW or window <= 0 or window.as_tuple().exponent < -3:  # type: ignore[operator]
+                raise ApiError(-1131, "recvWindow must be less than 60000")
+        if ts >= now_ms + 1000:
+            raise ApiError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+        if now_ms - ts > window:
+            raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+    def authenticate_rest(self, api_key: str | None, query: str, body: str, params: Params, now_ms: int) -> str:
+        """Check key, signature and timing of a SIGNED REST request; returns the account id."""
+        key = self._key(api_key)
+        params.str("timestamp", True)
+        payload, signature = rest_payload(query, body)
+        if not signature:
+            raise mandatory("signature")
+        if not verify(key, payload, urllib.parse.unquote_plus(signature)):
+            raise ApiError(-1022, "Signature for this request is not valid.")
+        self.check_timestamp(params, now_ms)
+        return key.account_id
+
+    def authenticate_ws(self, raw: dict[str, Any], params: Params, now_ms: int, session_account: str | None) -> str:
+        """Check a SIGNED WebSocket API request (or use the logged-on session's account)."""
+        if "signature" not in raw and session_account is not None:
+            self.check_timestamp(params, now_ms)
+            return session_account
+        key = self._key(raw.get("apiKey"))
+        params.str("timestamp", True)
+        signature = raw.get("signature")
+        if not signature:
+            raise mandatory("signature")
+        if not verify(key, ws_payload(raw), str(signature)):
+            raise ApiError(-1022, "Signature for this request is not valid.")
+        self.check_timestamp(params, now_ms)
+        return key.account_id
+
+    def key_for(self, api_key: str | None) -> ApiKey:
+        return self._key(api_key)
+
+    # == fan-out ==================================================================================
+    def publish(self) -> None:
+        """Send what the engine emitted since the last call to the WebSocket subscribers."""
+        events = self.engine.drain_events()
+        if not events:
+            return
+        per_account: dict[str, list[dict[str, Any]]] = {}
+        for ev in events:
+            if isinstance(ev, (PublicTrade, DepthUpdate)):
+                self._publish_market(ev)
+                continue
+            payload = formats.user_event(ev)
+            if payload is not None:
+                per_account.setdefault(ev.account_id, []).append(payload)  # type: ignore[union-attr]
+        for account, payloads in per_account.items():
+            subs = self.user_subs.get(account)
+            if not subs:
+                continue
+            if self.faults.reorder_events:
+                payloads = list(reversed(payloads))
+            for payload in payloads:
+                for outbox, sub_id in list(subs):
+                    message = {"subscriptionId": sub_id, "event": payload}
+                    outbox.send(message)
+                    if self.faults.duplicate_events:
+                        outbox.send(message)
+                self._count_for_drop()
+
+    def _count_for_drop(self) -> None:
+        if self._events_until_drop <= 0:
+            return
+        self._events_until_drop -= 1
+        if self._events_until_drop == 0:
+            self.faults.drop_user_streams_after = 0
+            for subs in list(self.user_subs.values()):
+                for outbox, _ in list(subs):
+                    outbox.drop()
+
+    def _publish_market(self, ev: PublicTrade | DepthUpdate) -> None:
+        sym = ev.symbol.lower()
+        now = self.now_ms()
+        if isinstance(ev, PublicTrade):
+            self._send_stream(f"{sym}@trade", lambda: formats.trade_event(ev, now))
+            return
+        for suffix in ("@depth", "@depth@100ms", "@depth@1000ms"):
+            self._send_stream(sym + suffix, lambda: formats.depth_event(ev))
+        for levels in (5, 10, 20):
+            for speed in ("", "@100ms", "@1000ms"):
+                self._send_stream(
+                    f"{sym}@depth{levels}{speed}",
+                    lambda n=levels: formats.depth_snapshot(self.engine, ev.symbol, n),
+                )
+
+    def _send_stream(self, name: str, make: Any) -> None:
+        subs = self.market_subs.get(name)
+        if not subs:
+            return
+        data = make()
+        for outbox, combined in list(subs):
+            outbox.send({"stream": name, "data": data} if combined else data)
+
+    def subscribe_market(self, outbox: Outbox, name: str, combined: bool) -> None:
+        subs = self.market_subs.setdefault(name, [])
+        if not any(o is outbox for o, _ in subs):
+            subs.append((outbox, combined))
+
+    def unsubscribe_market(self, outbox: Outbox, name: str | None = None) -> None:
+        for stream, subs in list(self.market_subs.items()):
+            if name is None or stream == name:
+                self.market_subs[stream] = [(o, c) for o, c in subs if o is not outbox]
+
+    def unsubscribe_user(self, outbox: Outbox, sub_id: int | None = None) -> None:
+        for account, subs in list(self.user_subs.items()):
+            self.user_subs[account] = [(o, s) for o, s in subs if not (o is outbox and (sub_id is None or s == sub_id))]
+
+    def drop_websockets(self) -> int:
+        """Cut every WebSocket connection (API and streams); returns how many."""
+        outboxes = list(self.connections)
+        for outbox in outboxes:
+            outbox.drop()
+        return len(outboxes)
+
+    # == maker ====================================================================================
+    def step_market_maker(self, steps: int = 1) -> None:
+        if self.maker is None:
+            return
+        for _ in range(steps):
+            self.maker.step(self.now_ms())
+        self.publish()

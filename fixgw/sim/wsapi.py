@@ -1,0 +1,273 @@
+"""WebSocket endpoints: the WebSocket API (requests, sessions, user-data subscriptions) and the
+public market streams.
+
+WebSocket API requests are ``{"id", "method", "params"}``; answers ``{"id", "status", "result" |
+"error", "rateLimits"}``. User-data events arrive as ``{"subscriptionId": n, "event": {...}}`` after
+``userDataStream.subscribe.signature`` (any key type) or ``session.logon`` (Ed25519 keys only)
+followed by ``userDataStream.subscribe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+
+from .errors import ApiError
+from .ops import WS_METHODS, Context, Params
+from .signing import verify, ws_payload
+from .state import Outbox, SimState
+
+__all__ = ["serve_ws_api", "serve_market_stream"]
+
+_STREAM = re.compile(r"^([a-z0-9]+)@(trade|depth(?:5|10|20)?(?:@100ms|@1000ms)?)$")
+_TIMEOUT_ERROR = {
+    "code": -1007,
+    "msg": "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+class _Session:
+    """Per-connection state of the WebSocket API."""
+
+    def __init__(self, state: SimState, outbox: Outbox, ip: str) -> None:
+        self.state = state
+        self.outbox = outbox
+        self.ip = ip
+        self.account: str | None = None
+        self.api_key: str | None = None
+        self.authorized_since: int | None = None
+        self.connected_since = state.now_ms()
+        self.subscriptions: dict[str, int] = {}  # account -> subscription id
+        self.next_sub_id = 0
+
+    def rate_limits(self, used: int, order_counts: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+        cfg = self.state.config.limits
+        out = [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                "limit": cfg.weight_per_minute, "count": used}]
+        if order_counts is not None:
+            out.insert(0, {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+                           "limit": cfg.orders_per_10s, "count": order_counts[0]})
+            out.insert(1, {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1,
+                           "limit": cfg.orders_per_day, "count": order_counts[1]})
+        return out
+
+    async def handle(self, text: str) -> None:
+        state = self.state
+        now = state.now_ms()
+        try:
+            msg = json.loads(text, parse_float=str)
+        except ValueError:
+            self.outbox.send({"id": None, "status": 400, "error": {"code": -1135, "msg": "Invalid JSON Request"}})
+            return
+        if not isinstance(msg, dict):
+            self.outbox.send({"id": None, "status": 400, "error": {"code": -1135, "msg": "Invalid JSON Request"}})
+            return
+        req_id = msg.get("id")
+        method = msg.get("method")
+        raw = msg.get("params") or {}
+        used = state.limiter.used_weight(self.ip, now)
+        order_counts = None
+        await state.delay()
+        try:
+            if not isinstance(raw, dict):
+                raise ApiError(-1135, "Invalid JSON Request")
+            params = Params((k, _text(v)) for k, v in raw.items())
+            local = _LOCAL.get(method)  # type: ignore[arg-type]
+            if local is not None:
+                used = state.charge(self.ip, 2, now)
+                result = local(self, raw, params, now)
+            else:
+                op = WS_METHODS.get(method)  # type: ignore[arg-type]
+                if op is None:
+                    raise ApiError(-1020, "This operation is not supported.")
+                used = state.charge(self.ip, op.weight(params), now)
+                account = None
+                if op.signed:
+                    account = state.authenticate_ws(raw, params, now, self.account)
+                if op.places_order:
+                    assert account is not None
+                    order_counts = state.limiter.charge_order(account, now)
+                ctx = Context(state.engine, account, now, ws_api=True,
+                              rate_limits=state.config.limits.rate_limits_json())
+                result = op.fn(ctx, params)
+                state.publish()
+                if op.places_order and state.faults.order_timeouts > 0:
+                    await self._lost_answer(req_id)
+                    return
+        except ApiError as err:
+            state.publish()
+            error: dict[str, Any] = {"code": err.code, "msg": err.msg}
+            if err.data is not None:
+                error["data"] = err.data
+            if err.retry_after_ms is not None:
+                error["data"] = {"retryAfter": err.retry_after_ms}
+            used = max(used, state.limiter.used_weight(self.ip, now))
+            self.outbox.send({"id": req_id, "status": err.status, "error": error,
+                              "rateLimits": self.rate_limits(used, order_counts)})
+            return
+        self.outbox.send({"id": req_id, "status": 200, "result": result,
+                          "rateLimits": self.rate_limits(used, order_counts)})
+
+    async def _lost_answer(self, req_id: Any) -> None:
+        faults = self.state.faults
+        faults.order_timeouts -= 1
+        if faults.order_timeout_mode == "drop":
+            self.outbox.drop()
+            return
+        if faults.order_timeout_mode == "hang":
+            await asyncio.sleep(faults.hang_seconds)
+        self.outbox.send({"id": req_id, "status": 503, "error": dict(_TIMEOUT_ERROR)})
+
+    # -- session and user-data methods ---------------------------------------------------------
+    def _status(self, now: int) -> dict[str, Any]:
+        return {
+            "apiKey": self.api_key,
+            "authorizedSince": self.authorized_since,
+            "connectedSince": self.connected_since,
+            "returnRateLimits": True,
+            "serverTime": now,
+            "userDataStream": bool(self.subscriptions),
+        }
+
+    def logon(self, raw: dict[str, Any], params: Params, now: int) -> Any:
+        key = self.state.key_for(raw.get("apiKey"))
+        if not key.is_ed25519:
+            raise ApiError(-4056, "HMAC_SHA256 API key is not supported.")
+        params.str("timestamp", True)
+        if not raw.get("signature") or not verify(key, ws_payload(raw), str(raw["signature"])):
+            raise ApiError(-1022, "Signature for this request is not valid.")
+        self.state.check_timestamp(params, now)
+        self.account, self.api_key, self.authorized_since = key.account_id, key.api_key, now
+        return self._status(now)
+
+    def session_status(self, raw: dict[str, Any], params: Params, now: int) -> Any:
+        return self._status(now)
+
+    def logout(self, raw: dict[str, Any], params: Params, now: int) -> Any:
+        self.account = self.api_key = self.authorized_since = None
+        return self._status(now)
+
+    def _subscribe(self, account: str) -> dict[str, Any]:
+        if account in self.subscriptions:
+            raise ApiError(-2035, "User Data Stream subscription already active.")
+        sub_id = self.next_sub_id
+        self.next_sub_id += 1
+        self.subscriptions[account] = sub_id
+        self.state.user_subs.setdefault(account, []).append((self.outbox, sub_id))
+        return {"subscriptionId": sub_id}
+
+    def subscribe(self, raw: dict[str, Any], params: Params, now: int) -> Any:
+        if self.account is None:
+            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
+        return self._subscribe(self.account)
+
+    def subscribe_signature(self, raw: dict[str, Any], params: Params, now: int) -> Any:
+        if "signature" not in raw:
+            raise ApiError(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
+        account = self.state.authenticate_ws(raw, params, now, None)
+        return self._subscribe(account)
+
+    def unsubscribe(self, raw: dict[str, Any], params: Params, now: int) -> Any:
+        sub_id = params.int("subscriptionId")
+        if sub_id is not None and sub_id not in self.subscriptions.values():
+            raise ApiError(-2036, "User Data Stream subscription not active.")
+        for account, sid in list(self.subscriptions.items()):
+            if sub_id is None or sid == sub_id:
+                del self.subscriptions[account]
+                self.state.unsubscribe_user(self.outbox, sid)
+        return {}
+
+    def list_subscriptions(self, raw: dict[str, Any], params: Params, now: int) -> Any:
+        return [{"subscriptionId": sid} for sid in sorted(self.subscriptions.values())]
+
+
+_LOCAL = {
+    "session.logon": _Session.logon,
+    "session.status": _Session.session_status,
+    "session.logout": _Session.logout,
+    "userDataStream.subscribe": _Session.subscribe,
+    "userDataStream.subscribe.signature": _Session.subscribe_signature,
+    "userDataStream.unsubscribe": _Session.unsubscribe,
+    "session.subscriptions": _Session.list_subscriptions,
+}
+
+
+async def _serve(state: SimState, websocket: WebSocket, on_text: Any, outbox: Outbox) -> None:
+    state.connections.add(outbox)
+    writer = asyncio.create_task(outbox.run())
+    try:
+        while not outbox.closed:
+            text = await websocket.receive_text()
+            await on_text(text)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        state.unsubscribe_user(outbox)
+        state.unsubscribe_market(outbox)
+        state.connections.discard(outbox)
+        outbox.close()
+        try:
+            await asyncio.wait_for(writer, timeout=1)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            writer.cancel()
+
+
+async def serve_ws_api(state: SimState, websocket: WebSocket) -> None:
+    """Serve one WebSocket API connection."""
+    await websocket.accept()
+    outbox = Outbox(websocket)
+    session = _Session(state, outbox, websocket.client.host if websocket.client else "unknown")
+    await _serve(state, websocket, session.handle, outbox)
+
+
+def _valid_stream(state: SimState, name: str) -> bool:
+    m = _STREAM.match(name)
+    return bool(m) and m.group(1).upper() in state.engine.instruments  # type: ignore[union-attr]
+
+
+async def serve_market_stream(state: SimState, websocket: WebSocket, names: list[str], combined: bool) -> None:
+    """Serve raw (``/ws/<stream>``) or combined (``/stream?streams=``) market data."""
+    await websocket.accept()
+    outbox = Outbox(websocket)
+    for name in names:
+        if _valid_stream(state, name):
+            state.subscribe_market(outbox, name, combined)
+
+    async def on_text(text: str) -> None:
+        try:
+            msg = json.loads(text)
+            method, params, req_id = msg.get("method"), msg.get("params") or [], msg.get("id")
+        except (ValueError, AttributeError):
+            outbox.send({"error": {"code": 3, "msg": "Invalid JSON"}})
+            return
+        if method == "SUBSCRIBE":
+            for name in params:
+                if not _valid_stream(state, str(name)):
+                    outbox.send({"error": {"code": 2, "msg": f"Invalid request: unknown stream {name}"}, "id": req_id})
+                    return
+            for name in params:
+                state.subscribe_market(outbox, str(name), combined)
+            outbox.send({"result": None, "id": req_id})
+        elif method == "UNSUBSCRIBE":
+            for name in params:
+                state.unsubscribe_market(outbox, str(name))
+            outbox.send({"result": None, "id": req_id})
+        elif method == "LIST_SUBSCRIPTIONS":
+            mine = sorted(n for n, subs in state.market_subs.items() if any(o is outbox for o, _ in subs))
+            outbox.send({"result": mine, "id": req_id})
+        else:
+            outbox.send({"error": {"code": 2, "msg": "Invalid request: unknown method"}, "id": req_id})
+
+    await _serve(state, websocket, on_text, outbox)

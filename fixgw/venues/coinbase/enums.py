@@ -1,0 +1,27 @@
+"""Coinbase Exchange enumerations and their mapping to the normalised port."""
+
+from __future__ import annotations
+
+from fixgw.venues.base import OrderStatus, OrderType, Side, TimeInForce
+
+__all__ = ["STATUS", "DONE_REASON", "SIDE_OUT", "SIDE_IN", "TIF_OUT", "TYPE_OUT", "TYPE_IN"]
+
+# "open", "pending", "done" are documented; "active"/"received"/"rejected" are seen in client code.
+STATUS: dict[str, OrderStatus] = {
+    "pending": OrderStatus.PENDING_NEW,
+    "received": OrderStatus.PENDING_NEW,
+    "open": OrderStatus.NEW,
+    "active": OrderStatus.NEW,
+    "rejected": OrderStatus.REJECTED,
+}
+# a finished order is "done" with a done_reason
+DONE_REASON: dict[str, OrderStatus] = {
+    "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "rejected": OrderStatus.REJECTED,
+}
+SIDE_OUT = {Side.BUY: "buy", Side.SELL: "sell"}
+SIDE_IN = {v: k for k, v in SIDE_OUT.items()}
+TIF_OUT = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK", TimeInForce.GTD: "GTT"}
+TYPE_OUT = {OrderType.LIMIT: "limit", OrderType.MARKET: "market"}
+TYPE_IN = {v: k for k, v in TYPE_OUT.items()}

@@ -1,0 +1,24 @@
+"""Kraken spot enumerations and their mapping to the normalised port."""
+
+from __future__ import annotations
+
+from fixgw.venues.base import OrderStatus, OrderType, Side, TimeInForce
+
+__all__ = ["STATUS", "SIDE_OUT", "SIDE_IN", "TYPE_OUT", "TYPE_IN", "TIF_OUT", "ASSET_ALIASES"]
+
+STATUS = {
+    "pending": OrderStatus.PENDING_NEW,
+    "open": OrderStatus.NEW,
+    "closed": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "expired": OrderStatus.EXPIRED,
+}
+SIDE_OUT = {Side.BUY: "buy", Side.SELL: "sell"}
+SIDE_IN = {v: k for k, v in SIDE_OUT.items()}
+TYPE_OUT = {OrderType.LIMIT: "limit", OrderType.MARKET: "market", OrderType.STOP: "stop-loss",
+            OrderType.STOP_LIMIT: "stop-loss-limit", OrderType.TAKE_PROFIT: "take-profit",
+            OrderType.TAKE_PROFIT_LIMIT: "take-profit-limit"}
+TYPE_IN = {v: k for k, v in TYPE_OUT.items()}
+TIF_OUT = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.GTD: "GTD"}
+# Kraken's legacy asset codes
+ASSET_ALIASES = {"XBT": "BTC", "XXBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR", "XDG": "DOGE"}

@@ -1,0 +1,145 @@
+"""examples/echo_acceptor.py: echo D/C/d, drop PossResend duplicates, 380=3 for others, validation."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from fixgw.stores.sqlite import SqliteMessageStore
+
+from transport_fix_client import RawFixClient
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "echo_acceptor.py"
+EMAIL = [(164, "T1"), (94, 0), (147, "subject"), (33, 1), (58, "body")]
+ORDER = [(21, 1), (55, "BTC/USDT"), (54, 1), (60, "20260101-00:00:00"), (38, "2"), (40, 1)]
+
+
+def _load_example():
+    spec = importlib.util.spec_from_file_location("echo_acceptor_example", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+echo = _load_example()
+
+
+async def _serve(tg, tmp_path, *extra: str):
+    args = echo.build_parser().parse_args(
+        ["--port", "0", "--store", str(tmp_path / "echo.db"),
+         "--session", "FIX.4.4:ECHO:C44", "--session", "FIX.4.2:ECHO:C42", *extra]
+    )
+    store = SqliteMessageStore(args.store)
+    acceptor = echo.build_acceptor(args, store)
+    port = await tg.start(acceptor.serve)
+    return port, store, acceptor
+
+
+async def test_echo_example_echoes_order_email_and_security_definition(tmp_path):
+    async with anyio.create_task_group() as tg:
+        port, store, acceptor = await _serve(tg, tmp_path)
+        for begin, comp in (("FIX.4.4", "C44"), ("FIX.4.2", "C42")):
+            client = await RawFixClient.connect(port, begin, comp, "ECHO")
+            await client.logon()
+            await client.send("D", [(11, "O1")] + ORDER)
+            assert (await client.expect("D")).get(11) == b"O1"
+            await client.send("C", EMAIL)
+            assert (await client.expect("C")).get(147) == b"subject"
+            total = [(393, 1)] if begin == "FIX.4.2" else []  # TotalNumSecurities: required in 4.2 only
+            await client.send("d", [(320, "R1"), (322, "S1"), (323, 1)] + total + [(55, "BTC/USDT")])
+            assert (await client.expect("d")).get(320) == b"R1"
+            await client.aclose()
+        tg.cancel_scope.cancel()
+    store.close()
+
+
+async def test_echo_example_poss_resend_seen_cl_ord_id_dropped(tmp_path):
+    async with anyio.create_task_group() as tg:
+        port, store, acceptor = await _serve(tg, tmp_path)
+        client = await RawFixClient.connect(port, "FIX.4.4", "C44", "ECHO")
+        await client.logon()
+        await client.send("D", [(11, "DUP")] + ORDER)
+        assert (await client.expect("D")).get(11) == b"DUP"
+        # Same ClOrdID with PossResend: dropped. A new ClOrdID with PossResend: echoed.
+        await client.send("D", [(11, "DUP")] + ORDER, extra_header=[(97, "Y")])
+        await client.send("D", [(11, "NEW")] + ORDER, extra_header=[(97, "Y")])
+        assert (await client.expect("D")).get(11) == b"NEW"
+        # The dropped order still consumed its number: a heartbeat-free TestRequest round trip proves
+        # the session is in sequence and nothing else is queued.
+        await client.send("1", [(112, "PING")])
+        pong = await client.receive()
+        assert pong.get(35) == b"0" and pong.get(112) == b"PING"
+        await client.aclose()
+        tg.cancel_scope.cancel()
+    store.close()
+
+
+async def test_echo_example_other_app_message_answered_business_reject_380_3(tmp_path):
+    async with anyio.create_task_group() as tg:
+        port, store, acceptor = await _serve(tg, tmp_path)
+        client = await RawFixClient.connect(port, "FIX.4.4", "C44", "ECHO")
+        await client.logon()
+        sent = await client.send("F", [(41, "O1"), (11, "O2"), (55, "BTC/USDT"), (54, 1), (60, "20260101-00:00:00")])
+        reject = await client.expect("j")
+        assert reject.get(380) == b"3" and reject.get(372) == b"F"
+        assert reject.get(45) == sent.split(b"\x0134=")[1].split(b"\x01")[0]
+        await client.aclose()
+        tg.cancel_scope.cancel()
+    store.close()
+
+
+async def test_echo_example_invalid_order_rejected_by_dictionary(tmp_path):
+    async with anyio.create_task_group() as tg:
+        port, store, acceptor = await _serve(tg, tmp_path)
+        client = await RawFixClient.connect(port, "FIX.4.4", "C44", "ECHO")
+        await client.logon()
+        # Side (54) missing: required by the FIX 4.4 dictionary.
+        await client.send("D", [(11, "BAD"), (55, "BTC/USDT"), (60, "20260101-00:00:00"), (38, "1"), (40, 1)])
+        reject = await client.expect("3")
+        assert reject.get(373) == b"1" and reject.get(371) == b"54"
+        await client.aclose()
+        tg.cancel_scope.cancel()
+    store.close()
+
+
+async def test_echo_example_reset_on_logon_restarts_numbers(tmp_path):
+    async with anyio.create_task_group() as tg:
+        port, store, acceptor = await _serve(tg, tmp_path, "--reset-on-logon")
+        client = await RawFixClient.connect(port, "FIX.4.4", "C44", "ECHO")
+        await client.logon()
+        await client.send("C", EMAIL)
+        assert (await client.expect("C")).get(34) == b"2"
+        await client.aclose()
+        # A new connection starting again at 1 is accepted and answered from 1.
+        await acceptor.handles[echo.SessionID("FIX.4.4", "ECHO", "C44")].wait_disconnected()
+        again = await RawFixClient.connect(port, "FIX.4.4", "C44", "ECHO")
+        reply = await again.logon()
+        assert reply.get(34) == b"1"
+        await again.aclose()
+        tg.cancel_scope.cancel()
+    store.close()
+
+
+def test_echo_example_help_documents_options():
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--help"], capture_output=True, text=True, cwd=str(ROOT), check=True
+    ).stdout
+    for option in ("--port", "--session", "--reset-on-logon", "--store"):
+        assert option in out
+
+
+def test_echo_example_bad_session_spec_rejected():
+    with pytest.raises(SystemExit):
+        echo.build_parser().parse_args(["--session", "FIX.4.4:ONLYTWO"])
+    with pytest.raises(SystemExit):
+        echo.build_parser().parse_args(["--session", "FIX.5.0:A:B"])
