@@ -55,7 +55,7 @@ def exec_report(seq: int) -> list[tuple[int, object]]:
     return header(seq) + [
         (37, b"8899776655"),
         (11, b"ORD-%010d" % seq),
-        (17, b"EXEC-%012d" % seq),
+        (17, b"EXEC-%08d" % seq),
         (150, b"F"),
         (39, b"1"),
         (55, b"BTCUSDT"),
@@ -65,7 +65,6 @@ def exec_report(seq: int) -> list[tuple[int, object]]:
         (32, Decimal("0.00050000")),
         (31, Decimal("97120.10")),
         (14, Decimal("0.00100000")),
-        (151, Decimal("0.00050000")),
         (6, Decimal("97121.2700")),
         (60, TS),
     ]
@@ -189,7 +188,7 @@ def main() -> None:
 
         return go
 
-    print(f"\nencode one ExecutionReport ({len(expected)} bytes, {len(er) + 2} fields before CheckSum):")
+    print(f"\nencode one ExecutionReport ({len(expected)} bytes, {len(er) + 3} fields before CheckSum):")
     se = run("simplefix FixMessage append_pair + encode", loop(lambda: encode_simplefix(er), k // 5), k // 5, 2)
     pe = run("fixgw pure encode", loop(lambda: py_encoder.encode(b"FIX.4.4", b"8", er), k), k, args.repeat)
     ce = 0.0

@@ -375,8 +375,10 @@ class Session:
         mt = get(35)
         store = self.store
         expected = store.next_target_seq
-        if get(49) != self._peer or get(56) != self._us:  # 2k
-            reject = check_comp_ids(get(49), get(56), self._peer, self._us)
+        sender = get(49)
+        target = get(56)
+        if sender != self._peer or target != self._us:  # 2k
+            reject = check_comp_ids(sender, target, self._peer, self._us)
             assert reject is not None
             self._reject(seq, mt, reject, now)
             if seq == expected:
@@ -395,7 +397,7 @@ class Session:
             self._on_sequence_reset(msg, seq, now)  # 11: Reset mode ignores MsgSeqNum
             return
         if seq == expected:
-            self._process(msg, seq, mt, now)
+            self._process(msg, seq, mt, now, st, sending_ns)
             sequencer = self._seq
             if sequencer.queue or sequencer.requested is not None:
                 self._drain(now)
@@ -448,18 +450,20 @@ class Session:
             if item is SKIP:
                 store.set_next_target_seq(expected + 1)
                 continue
-            self._process(item, expected, item.get(35), now)  # type: ignore[attr-defined]
+            get = item.get  # type: ignore[attr-defined]
+            st = get(52)
+            self._process(item, expected, get(35), now, st, None if st is None else parse_sending_time(st))
 
-    def _process(self, msg: Any, seq: int, mt: bytes, now: int) -> None:
+    def _process(self, msg: Any, seq: int, mt: bytes, now: int, sending_time: bytes | None, sending_ns: int | None) -> None:
         """Handle the message numbered ``seq`` == expected; consume its number unless it moves it itself."""
         get = msg.get
         store = self.store
         poss_dup = get(43) == b"Y"
-        if get(52) is None:
+        if sending_time is None:
             self._reject_and_consume(seq, mt, SessionReject(REQUIRED_TAG_MISSING, 52, "Required tag missing"), now)
             return
         if poss_dup and mt != b"4":
-            reject = check_poss_dup(get(122), parse_sending_time(get(52)))  # 2f, 2g
+            reject = check_poss_dup(get(122), sending_ns)  # 2f, 2g
             if reject is not None:
                 self._reject_and_consume(seq, mt, reject, now)
                 return

@@ -226,6 +226,8 @@ class _Checkpointer:
         self._interval = interval
         self._stop = threading.Event()
         self._seen = 0
+        #: WAL length (in frames) past which the WAL is restarted from its beginning.
+        self.restart_frames = int(os.environ.get("XX_RF", "16384"))
         self._thread = threading.Thread(target=self._run, name=f"sqlite-checkpoint:{owner._path}", daemon=True)
         self._thread.start()
 
@@ -235,14 +237,19 @@ class _Checkpointer:
         except sqlite3.Error:  # pragma: no cover - the owner opened the same file a moment ago
             return
         try:
-            db.execute("PRAGMA busy_timeout=1000")
+            db.execute("PRAGMA busy_timeout=200")
             while not self._stop.wait(self._interval):
                 commits = self._owner._commits
                 if commits == self._seen:
                     continue
                 self._seen = commits
                 try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    _busy, wal_frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if wal_frames > self.restart_frames and copied >= 0:
+                        # Under steady writing a PASSIVE checkpoint never catches up with the writer,
+                        # so the WAL would never start over. RESTART holds the writer back only while
+                        # it copies the few frames written since the PASSIVE pass.
+                        db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
                 except sqlite3.Error:  # busy or locked: try again next time
                     pass
         finally:

@@ -40,7 +40,7 @@ class WarpClock(Clock):
 
     async def sleep(self, seconds: float) -> None:
         # let requests already in flight land first (real time never jumps under them), then jump
-        real = min(seconds, 0.05)
+        real = min(seconds, 0.2)
         await anyio.sleep(real)
         with self._lock:
             self._jump += int((seconds - real) * 1e9)

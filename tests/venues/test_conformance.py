@@ -355,7 +355,7 @@ async def test_c16_duplicated_and_reordered_stream_events_reported_once_in_order
         depth = await ad.http.request("GET", "/api/v3/depth", [("symbol", "SOLUSDT"), ("limit", 5)])
         asks = [(D(p), D(q)) for p, q in depth["asks"][:2]]
         step = ad.instrument("SOL/USDT").lot_step
-        qty = (asks[0][1] + asks[1][1] / 2).quantize(step, rounding="ROUND_DOWN")
+        qty = (asks[0][1] + asks[1][1] / 2) // step * step
         c = cid("c16")
         # through the raw client, so the events come only from the (faulty) stream
         await ad.http.request("POST", "/api/v3/order",
