@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import anyio
 
 from fixgw.session import SessionConfig, SessionID
-from fixgw.transport import Acceptor, Application, SessionHandle, body_fields, server_tls_context
+from fixgw.transport import Acceptor, Application, SessionHandle, body_bytes, server_tls_context
 
 log = logging.getLogger("fixgw.examples.echo")
 
@@ -52,7 +52,7 @@ class EchoApplication(Application):
                 log.info("%s: dropping PossResend order %r already seen", session.session_id, cl_ord_id)
                 return
             seen.add(cl_ord_id)
-        session.send(msg_type, body_fields(message))
+        session.send(msg_type, body_bytes(message))
 
 
 def parse_session(text: str) -> SessionID:

@@ -47,7 +47,7 @@ from .events import (
 )
 from .heartbeat import HeartbeatTimer
 from .messages import FrameWriter, encode_body
-from .resend import GapFill, Resend, as_poss_dup, plan_resend
+from .outbox import Outbox
 from .sequencing import SKIP, InboundSequencer
 from .states import CONNECTED_STATES, SessionState, Trigger, next_state
 from .store import SessionStore
@@ -116,10 +116,7 @@ class Session:
 
         self._state = _S.DISCONNECTED
         self._events: deque[Event] = deque()
-        self._out: list[bytes] = []
-        self._held: list[bytes] = []
-        self._held_from: int | None = None
-        self._resend_cursor: tuple[int, int] | None = None
+        self._outbox = Outbox(config.resend_chunk_size)
         self._parser: Parser | None = None
         self._seq = InboundSequencer(config.resend_request_chunk_size, config.max_queued_messages)
         self._hb = HeartbeatTimer(0, 0.0, 0)
@@ -166,7 +163,7 @@ class Session:
 
     @property
     def has_data_to_send(self) -> bool:
-        return bool(self._out) or self._resend_cursor is not None
+        return self._outbox.pending
 
     def in_schedule(self, now_ns: int) -> bool:
         """Tell whether the session's schedule (if any) allows it to run at ``now_ns``."""
@@ -183,10 +180,7 @@ class Session:
         self._peer_address = peer_address
         self._parser = Parser(self._data_tags) if self._data_tags is not None else Parser()
         self._seq.clear()
-        self._out.clear()
-        self._held.clear()
-        self._held_from = None
-        self._resend_cursor = None
+        self._outbox.clear()
         self._disconnect_reported = False
         self._sent_reset = False
         self._sent_789 = False
@@ -215,10 +209,7 @@ class Session:
         if not self._disconnect_reported:
             self._disconnect_reported = True
             self._events.append(Disconnected("connection lost"))
-        self._out.clear()
-        self._held.clear()
-        self._held_from = None
-        self._resend_cursor = None
+        self._outbox.clear()
         self._seq.clear()
         self._parser = None
         self._timer_ns = None
@@ -254,17 +245,24 @@ class Session:
             msg_type = msg_type.encode("ascii")
         if msg_type in ADMIN_MSG_TYPES:
             raise LocalProtocolError(f"MsgType {msg_type!r} is a session message; the engine sends those")
-        try:
-            body = body_fields if type(body_fields) is bytes else encode_body(body_fields)  # type: ignore[arg-type]
-            extra = encode_body(header_fields) if header_fields else b""
-        except (TypeError, ValueError) as exc:
-            raise LocalProtocolError(f"cannot encode message: {exc}") from None
         self._last_now = now_ns
-        if self._state is _ACTIVE:
-            return self._send_new(msg_type, body, now_ns, extra)
+        writer = self._writer
         store = self.store
         seq = store.next_sender_seq
-        store.save_outbound(seq, self._writer.frame(msg_type, seq, self._writer.timestamp(now_ns), body, extra))
+        sending_time = writer.timestamp(now_ns)
+        try:
+            if type(body_fields) is bytes:
+                extra = encode_body(header_fields) if header_fields else b""
+                frame = writer.frame(msg_type, seq, sending_time, body_fields, extra)  # type: ignore[arg-type]
+            elif header_fields:
+                frame = writer.frame_fields(msg_type, seq, sending_time, [*header_fields, *body_fields])
+            else:
+                frame = writer.frame_fields(msg_type, seq, sending_time, body_fields)
+        except (TypeError, ValueError) as exc:
+            raise LocalProtocolError(f"cannot encode message: {exc}") from None
+        store.save_outbound(seq, frame)
+        if self._state is _ACTIVE:
+            self._queue_frame(seq, frame, now_ns)
         return seq
 
     def next_event(self) -> Event | Any:
@@ -274,22 +272,21 @@ class Session:
 
     def data_to_send(self) -> bytes:
         """Return the bytes to write now (b"" if none), after committing the store."""
-        out = self._out
-        if not out:
-            if self._resend_cursor is None:
+        outbox = self._outbox
+        if not outbox.frames:
+            if outbox.cursor is None:
                 return b""
-            self._produce_resend(self._last_now)
-            if not out:
+            outbox.produce(self.store, self._writer, self._last_now)
+            self._hb.last_sent_ns = self._last_now
+            if not outbox.frames:
                 return b""
         self.store.commit()
-        data = b"".join(out) if len(out) > 1 else out[0]
-        out.clear()
-        return data
+        return outbox.take()
 
     def next_deadline_ns(self) -> int | None:
         """Return when ``on_tick`` must next run, or None when no timer is armed."""
         state = self._state
-        if self._resend_cursor is not None:
+        if self._outbox.cursor is not None:
             return self._last_now
         if state is _ACTIVE:
             deadline = self._hb.next_deadline_ns()
@@ -691,14 +688,12 @@ class Session:
         seq = store.next_sender_seq
         frame = self._writer.frame(msg_type, seq, self._writer.timestamp(now), body, extra_header)
         store.save_outbound(seq, frame)
-        if self._resend_cursor is not None:
-            if self._held_from is None:
-                self._held_from = seq
-            self._held.append(frame)
-        else:
-            self._out.append(frame)
-        self._hb.last_sent_ns = now
+        self._queue_frame(seq, frame, now)
         return seq
+
+    def _queue_frame(self, seq: int, frame: bytes, now: int) -> None:
+        self._outbox.push(seq, frame)
+        self._hb.last_sent_ns = now
 
     def _send_resend_request(self, begin: int, end: int, now: int) -> None:
         log.info("%s: sequence gap, asking for %d..%d", self.session_id, begin, end)
@@ -756,9 +751,7 @@ class Session:
         if begin < 1 or (end != 0 and end < begin):
             self._reject(seq, b"2", SessionReject(VALUE_INCORRECT, 7, "Value is incorrect (out of range)"), now)
             return
-        last = self.store.next_sender_seq - 1
-        if self._held_from is not None:
-            last = self._held_from - 1  # held messages go out afterwards, in order
+        last = self._outbox.last_resendable(self.store.next_sender_seq)
         if end == 0 or end > last or (not self._fix44 and end == 999_999):
             end = last
         if begin > end:
@@ -766,48 +759,8 @@ class Session:
         self._start_resend(begin, end, now)
 
     def _start_resend(self, begin: int, end: int, now: int) -> None:
-        cursor = self._resend_cursor
-        if cursor is not None:
-            begin = min(begin, cursor[0])
-            end = max(end, cursor[1])
-        self._resend_cursor = (begin, end)
-        if self.config.resend_chunk_size == 0:
-            self._produce_resend(now)
-
-    def _produce_resend(self, now: int) -> None:
-        """Queue the next chunk of the resend in progress; release held messages when it is done."""
-        cursor = self._resend_cursor
-        if cursor is None:
-            return
-        begin, end = cursor
-        chunk = self.config.resend_chunk_size
-        hi = end if chunk == 0 else min(end, begin + chunk - 1)
-        writer = self._writer
-        sending_time = writer.timestamp(now)
-        out = self._out
-        for item in plan_resend(self.store.fetch(begin, hi), begin, hi):
-            if type(item) is Resend:
-                frame = as_poss_dup(item.raw, sending_time)
-                if frame is not None:
-                    out.append(frame)
-                    continue
-                item = GapFill(item.seq, item.seq + 1)
-            assert isinstance(item, GapFill)
-            out.append(
-                writer.frame(
-                    b"4",
-                    item.seq,
-                    sending_time,
-                    b"123=Y\x0136=%d\x01" % item.new_seq,
-                    b"43=Y\x01122=%s\x01" % sending_time,
-                )
-            )
-        self._hb.last_sent_ns = now
-        if hi >= end:
-            self._resend_cursor = None
-            if self._held:
-                out.extend(self._held)
-                self._held.clear()
-            self._held_from = None
-        else:
-            self._resend_cursor = (hi + 1, end)
+        outbox = self._outbox
+        outbox.start_resend(begin, end)
+        if outbox.chunk == 0:
+            outbox.produce(self.store, self._writer, now)
+            self._hb.last_sent_ns = now

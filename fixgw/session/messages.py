@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ..codec import encode_value, format_utc_timestamp
+from ..codec import encode, encode_value, format_utc_timestamp
 
 __all__ = ["FrameWriter", "encode_body"]
 
@@ -31,7 +31,7 @@ def encode_body(fields: Iterable[tuple[int, Any]]) -> bytes:
 class FrameWriter:
     """Build complete frames for one session (our CompIDs, our BeginString)."""
 
-    __slots__ = ("_begin", "_mid", "precision")
+    __slots__ = ("_begin", "_mid", "precision", "_begin_string", "_sender", "_target")
 
     def __init__(self, begin_string: str, sender_comp_id: str, target_comp_id: str, precision: int = 3) -> None:
         self._begin = b"8=" + begin_string.encode("ascii") + b"\x019="
@@ -39,6 +39,9 @@ class FrameWriter:
             b"\x0149=" + sender_comp_id.encode("ascii") + b"\x0156=" + target_comp_id.encode("ascii") + b"\x0134="
         )
         self.precision = precision
+        self._begin_string = begin_string.encode("ascii")
+        self._sender = (49, sender_comp_id.encode("ascii"))
+        self._target = (56, target_comp_id.encode("ascii"))
 
     def timestamp(self, now_ns: int) -> bytes:
         return format_utc_timestamp(now_ns, self.precision)
@@ -49,3 +52,11 @@ class FrameWriter:
         head = b"%s%d\x01" % (self._begin, len(inner))
         frame = head + inner
         return b"%s10=%03d\x01" % (frame, sum(frame) & 0xFF)
+
+    def frame_fields(self, msg_type: bytes, seq: int, sending_time: bytes, fields: Iterable[tuple[int, Any]]) -> bytes:
+        """Return the frame for (tag, value) fields (header extras first, then body) via the codec's encoder.
+
+        Same bytes as ``frame(msg_type, seq, sending_time, encode_body(fields))``; faster when the codec
+        is compiled. Raises TypeError/ValueError for values the codec refuses (floats, NaN).
+        """
+        return encode(self._begin_string, msg_type, [self._sender, self._target, (34, seq), (52, sending_time), *fields])

@@ -93,7 +93,7 @@ class SqliteMessageStore:
         *,
         synchronous: str = "NORMAL",
         now_ns: Callable[[], int] = time.time_ns,
-        checkpoint: str = "background",
+        checkpoint: str = os.environ.get("XX_MODE", "background"),
         checkpoint_interval: float = float(os.environ.get("XX_CI", "0.5")),
     ) -> None:
         sync = synchronous.upper()

@@ -20,6 +20,7 @@ import ssl
 from typing import Any, Iterable
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import SocketAttribute, SocketStream, TaskStatus
 from anyio.streams.tls import TLSStream
 
@@ -102,6 +103,9 @@ class Acceptor:
         with translate_io_errors(f"cannot listen on {self._host}:{self._port}"):
             listener = await anyio.create_tcp_listener(local_host=self._host, local_port=self._port)
         self._listeners = list(listener.listeners)
+        token = anyio.lowlevel.current_token()
+        for handle in self.handles.values():
+            handle._token = token
         self.port = listener.extra(SocketAttribute.local_port)
         log.info("acceptor listening on %s:%s%s", self._host, self.port, " (TLS)" if self._ssl_context else "")
         try:
@@ -155,6 +159,9 @@ class Acceptor:
             await handle._run_connection(byte_stream, peer, initial)
         except TransportError as exc:
             log.warning("connection from %s: %s", _fmt(peer), exc)
+        except Exception:
+            # A bug must cost one connection, not the listener and every other session.
+            log.exception("connection from %s failed", _fmt(peer))
         finally:
             with anyio.CancelScope(shield=True):
                 try:

@@ -32,6 +32,8 @@ import struct
 from typing import Any, Callable, Iterable
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 from anyio.abc import ByteStream, SocketAttribute
 
 from ..clock import Clock, SystemClock

@@ -17,6 +17,7 @@ import ssl
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import SocketAttribute, TaskStatus
 
 from ..clock import Clock
@@ -109,6 +110,7 @@ class Initiator:
     async def run(self, *, task_status: TaskStatus[SessionHandle] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect and reconnect until ``stop()``; ``task_status.started`` gets the handle at once."""
         label = str(self.handle.session_id)
+        self.handle._token = anyio.lowlevel.current_token()
         with anyio.CancelScope() as scope:
             self._scope = scope
             task_status.started(self.handle)
@@ -118,6 +120,8 @@ class Initiator:
                     log.info("%s: connection to %s:%s ended: %s", label, self.host, self.port, reason)
                 except TransportError as exc:
                     log.warning("%s: %s", label, exc)
+                except Exception:
+                    log.exception("%s: connection failed", label)
                 if self._stopping:
                     break
                 if self.handle.last_connection_logged_on:
