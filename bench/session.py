@@ -45,7 +45,7 @@ def start_acceptor(store: str, validate: bool, profile: str | None) -> tuple[sub
     if profile:
         cmd += ["-m", "cProfile", "-o", profile]
     cmd += [
-        str(ROOT / "examples" / "echo_acceptor.py"),
+        os.environ.get("BENCH_ACCEPTOR", str(ROOT / "examples" / "echo_acceptor.py")),
         "--port", "0", "--print-port", "--store", store,
         "--session", f"{BEGIN}:ECHO:BENCH1", "--session", f"{BEGIN}:ECHO:BENCH2",
         "--max-backlog", str(64 << 20),

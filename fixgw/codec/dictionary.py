@@ -343,11 +343,19 @@ def _pair_data_fields(fields: Iterable[FieldDef]) -> dict[int, int]:
 
 
 def default_specs_dir() -> Path:
-    """Return the folder of the dictionaries: ``$FIXGW_SPECS_DIR`` or ``specs/fix`` in the repository."""
+    """Return the folder of the dictionaries.
+
+    ``$FIXGW_SPECS_DIR`` when set; else ``specs/fix`` of the source checkout; else the copy that a
+    wheel install carries in ``fixgw/_specs/fix`` (see ``setup.py``).
+    """
     env = os.environ.get(_SPECS_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "specs" / "fix"
+    here = Path(__file__).resolve()
+    checkout = here.parents[2] / "specs" / "fix"
+    if checkout.is_dir():
+        return checkout
+    return here.parents[1] / "_specs" / "fix"
 
 
 def load_dictionary(begin_string: str | bytes, specs_dir: str | Path | None = None) -> Dictionary:

@@ -708,7 +708,8 @@ class Session:
             parts.append(b"371=%d\x01" % reject.ref_tag)
         if mt:
             parts.append(b"372=%s\x01" % mt)
-        parts.append(b"373=%d\x01" % reject.reason)
+        if self._fix44 or reject.reason <= 11:  # FIX 4.2 defines 373 values 0-11 only
+            parts.append(b"373=%d\x01" % reject.reason)
         parts.append(encode_body([(58, reject.text)]))
         self._send_new(b"3", b"".join(parts), now)
         log.info("%s: rejected %d (373=%d): %s", self.session_id, seq, reject.reason, reject.text)

@@ -11,7 +11,7 @@ from fixgw.clock import FakeClock, datetime_to_ns
 from fixgw.errors import ConfigError
 from fixgw.session import Disconnected, LoggedOn, SessionSchedule
 
-from .helpers import INITIATOR_ID, Peer, drain, make_session, sent, types
+from .helpers import INITIATOR_ID, Peer, drain, make_session, sent
 
 NY = ZoneInfo("America/New_York")
 

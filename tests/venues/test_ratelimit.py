@@ -97,3 +97,15 @@ def test_server_clock_offset_from_round_trip_midpoint():
     clock.advance(2.0)
     sc.record(sent, 1_000_000, clock.now_ns())
     assert sc.offset_ns == 5 * 10**9
+
+
+async def test_limiter_in_flight_weight_carried_into_next_window():
+    lim, clock, sleeps = _limiter(limit=10)
+    await lim.acquire({"W": 4})  # not answered yet
+    await lim.acquire({"W": 2})
+    lim.release({"W": 2})
+    clock.advance(20)  # next window
+    assert lim.usage("W") == (4, 10)
+    lim.release({"W": 4})
+    clock.advance(60)
+    assert lim.usage("W") == (0, 10)

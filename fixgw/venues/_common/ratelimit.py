@@ -39,12 +39,14 @@ class Bucket:
     reserve: int = 0  # units kept free for urgent requests (cancels)
     used: int = 0
     window: int = -1
+    in_flight: int = 0  # acquired but not answered yet: may land in the next window
 
     def roll(self, now_ns: int) -> None:
         w = int(now_ns // int(self.interval_s * _NS))
         if w != self.window:
             self.window = w
-            self.used = 0
+            # a request sent just before the boundary may be counted by the venue just after it
+            self.used = self.in_flight
 
     def next_window_ns(self) -> int:
         span = int(self.interval_s * _NS)
@@ -107,7 +109,8 @@ class RateLimiter:
     async def acquire(self, costs: dict[str, int], *, urgent: bool = False) -> None:
         """Wait until the request fits every bucket, then count it. Raise ``VenueBanned`` during a ban.
 
-        ``urgent`` requests (cancels) may use the reserve.
+        ``urgent`` requests (cancels) may use the reserve. Call ``release(costs)`` once the answer
+        is in: until then the request's weight is carried into the next window too.
         """
         async with self._lock:  # one waiter at a time keeps the accounting simple and fair (FIFO)
             while True:
@@ -130,9 +133,17 @@ class RateLimiter:
                         b = self._buckets.get(name)
                         if b is not None:
                             b.used += cost
+                            b.in_flight += cost
                     return
                 self.waited_s += wait_ns / _NS
                 await self._sleep(wait_ns / _NS)
+
+    def release(self, costs: dict[str, int]) -> None:
+        """Mark an acquired request as answered (or abandoned): it no longer straddles windows."""
+        for name, cost in costs.items():
+            b = self._buckets.get(name)
+            if b is not None:
+                b.in_flight = max(b.in_flight - cost, 0)
 
     def observe_used(self, name: str, used: int) -> None:
         """Correct a bucket from the venue's used-weight header (only ever upwards within a window)."""

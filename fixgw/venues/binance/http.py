@@ -126,6 +126,8 @@ class BinanceHttp:
                 raise VenueUnknownOutcome(f"{method} {path}: {exc!r}") from exc
             except httpx.HTTPError as exc:
                 raise TransportError(f"{method} {path}: {exc!r}") from exc
+            finally:
+                self.limiter.release(costs)  # answered or failed: it no longer straddles windows
             for name, used in used_weight_headers(resp.headers):
                 self.limiter.observe_used(name, used)
             try:

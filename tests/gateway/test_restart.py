@@ -1,0 +1,76 @@
+"""A gateway killed with orders open, a fill while it is down, a restart: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import pytest
+
+from fixgw.sim import SimServer
+
+from .conftest import gateway_config, place, running_gateway
+from .fixclient import FixClient, dec
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+D = Decimal
+
+
+@pytest.mark.parametrize(("begin", "comp"), [("FIX.4.2", "CLIENT42"), ("FIX.4.4", "CLIENT44")])
+async def test_restart_fill_while_down_reported_once_after_resume(sim: SimServer, tmp_path: Path, begin: str,
+                                                                  comp: str) -> None:
+    config = gateway_config(sim, store=tmp_path / "gw.db")
+    c = FixClient(begin, comp, "FIXGW")
+    async with running_gateway(config) as gw:
+        await c.connect(gw.port)
+        place(sim, "SELL", "0.1", "60000")
+        await c.new_order("P1", "1", "0.5", price="60000")
+        await c.new_order("P2", "1", "0.2", price="50000")
+        await c.reports("P1", 2)
+        await c.reports("P2", 1)
+        # No logout: the gateway goes away with the client connected and two orders open.
+    await c.close()
+
+    place(sim, "SELL", "0.4", "60000")  # fills the rest of P1 while the gateway is down
+
+    async with running_gateway(config) as gw:
+        await c.connect(gw.port)  # same sequence numbers: the session resumes
+        final = await c.wait_for(lambda m: m.get(11) == b"P1" and m.get(39) == b"2", timeout=15)
+        assert (dec(final, 32), dec(final, 14), dec(final, 151), dec(final, 6)) == (
+            D("0.4"), D("0.5"), D(0), D("60000"))
+        await c.send_raw("H", [(11, "P2"), (55, "BTC/USDT"), (54, "1")])
+        status = (await c.reports("P2", 2))[1]
+        assert (status[39], dec(status, 151)) == (b"0", D("0.2"))
+        await c.pump(1.5)  # anything late or repeated would show up here
+        await c.logout()
+
+    reports = [m for m in c.inbox if m.msg_type == b"8" and m.get(150) not in (b"I",) and m.get(20) != b"3"]
+    exec_ids = Counter(m[17] for m in reports)
+    assert all(n == 1 for n in exec_ids.values()), exec_ids
+    p1 = [m for m in reports if m[11] == b"P1"]
+    assert [m[39] for m in p1] == [b"0", b"1", b"2"]
+    assert [dec(m, 32) for m in p1 if 32 in m] == [D("0.1"), D("0.4")]
+    seqs = Counter(int(m[34]) for m in c.inbox)
+    assert all(n == 1 for n in seqs.values()), seqs
+
+
+async def test_restart_open_order_canceled_after_restart_keeps_ids(sim: SimServer, tmp_path: Path) -> None:
+    config = gateway_config(sim, store=tmp_path / "gw.db")
+    c = FixClient("FIX.4.4", "CLIENT44", "FIXGW")
+    async with running_gateway(config) as gw:
+        await c.connect(gw.port)
+        await c.new_order("K1", "2", "0.3", price="70000")
+        first = (await c.reports("K1", 1))[0]
+        await c.logout()
+    async with running_gateway(config) as gw:
+        await c.connect(gw.port)
+        await c.cancel("K2", "K1", "2")
+        canceled = await c.wait_for(lambda m: m.get(11) == b"K2" and m.get(39) == b"4")
+        assert canceled[37] == first[37]  # the same OrderID across the restart
+        await c.new_order("K3", "2", "0.3", price="70000")
+        new = (await c.reports("K3", 1))[0]
+        assert new[37] != first[37]  # order ids keep counting after replay
+        await c.logout()
+    await anyio.sleep(0)

@@ -1,0 +1,82 @@
+"""The engine with the real FIX dictionaries: case 14 rejects carry the dictionary's reason and tag."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixgw.session import Rejected, SessionID
+
+from .helpers import FakeDictionary, Peer, drain, logged_on_acceptor, make_session, new_clock, sent
+
+dictionary = pytest.importorskip("fixgw.codec.dictionary")
+
+ORDER = [(11, "x"), (55, "BTCUSDT"), (54, "1"), (60, "20240101-00:00:00"), (38, "1"), (40, "2"), (44, "100")]
+
+
+@pytest.fixture(scope="module")
+def fix44():
+    return dictionary.load_dictionary("FIX.4.4")
+
+
+def _reject_of(fix44, fields):
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock, dictionary=fix44)
+    s.receive_data(peer.frame("D", fields), clock.now_ns())
+    events = drain(s)
+    assert len(events) == 1 and isinstance(events[0], Rejected), events
+    (reject,) = sent(s)
+    assert reject.get(35) == b"3" and reject.get(45) == b"2" and reject.get(372) == b"D"
+    assert s.next_target_seq == 3
+    return events[0]
+
+
+def test_14_valid_order_passes_real_dictionary(fix44):
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock, dictionary=fix44)
+    s.receive_data(peer.frame("D", ORDER), clock.now_ns())
+    assert drain(s)[0].message.get(11) == b"x"
+
+
+def test_14b_required_tag_missing_rejected_373_1(fix44):
+    event = _reject_of(fix44, [f for f in ORDER if f[0] != 60])
+    assert (event.reason, event.ref_tag) == (1, 60)
+
+
+def test_14a_undefined_tag_rejected(fix44):
+    event = _reject_of(fix44, [*ORDER, (9999, "x")])
+    assert event.reason in (0, 3) and event.ref_tag == 9999
+
+
+def test_14c_tag_not_defined_for_message_rejected_373_2(fix44):
+    event = _reject_of(fix44, [*ORDER, (108, "30")])
+    assert (event.reason, event.ref_tag) == (2, 108)
+
+
+def test_14e_incorrect_enum_value_rejected_373_5(fix44):
+    event = _reject_of(fix44, [(t, "Z" if t == 54 else v) for t, v in ORDER])
+    assert (event.reason, event.ref_tag) == (5, 54)
+
+
+def test_14h_repeated_tag_rejected_373_13(fix44):
+    event = _reject_of(fix44, [*ORDER, (11, "again")])
+    assert (event.reason, event.ref_tag) == (13, 11)
+
+
+def test_logon_with_real_dictionary_accepted(fix44):
+    clock = new_clock()
+    s, _ = logged_on_acceptor(clock, dictionary=fix44)
+    assert s.is_logged_on
+
+
+def test_fix42_reject_omits_reason_codes_fix42_lacks():
+    clock = new_clock()
+    sid = SessionID("FIX.4.2", "GW", "CLIENT")
+    s = make_session(clock, session_id=sid, dictionary=FakeDictionary())
+    peer = Peer(sid.reversed(), clock)
+    s.connection_made(clock.now_ns())
+    s.receive_data(peer.logon(), clock.now_ns())
+    sent(s)
+    s.receive_data(peer.frame("D", [*ORDER, (11, "again")]), clock.now_ns())
+    assert drain(s)[-1].reason == 13
+    (reject,) = sent(s)
+    assert 373 not in reject and reject.get(371) == b"11" and reject.get(58) == b"Tag appears more than once"
