@@ -177,7 +177,7 @@ def stored_messages(store: str, sender: str) -> int:
     db = sqlite3.connect(store)
     try:
         return db.execute(
-            "SELECT count(*) FROM fix_messages m JOIN fix_sessions s ON s.id = m.session_id"
+            "SELECT count(*) FROM fix_messages m JOIN fix_sessions s ON s.id = (m.key >> 32)"
             " WHERE s.target_comp_id = ?", (sender,)
         ).fetchone()[0]
     finally:

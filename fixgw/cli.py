@@ -24,6 +24,9 @@ from . import __version__
 from .config import DEFAULT_PORT, DEMO_PASSWORD, Config, default_config, load_config
 from .errors import FixgwError
 
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup  # anyio's dependency on 3.10
+
 __all__ = ["main", "build_parser"]
 
 log = logging.getLogger("fixgw.cli")
@@ -70,20 +73,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = getattr(logging, str(args.log_level).upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per venue request is noise
     try:
         if args.command == "run":
             return anyio.run(_run, args)
         if args.command == "client":
             return anyio.run(_client, args)
-    except FixgwError as e:
-        print(f"fixgw: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except BaseException as e:  # FixgwError, possibly inside a task group's exception group
+        err = _first_fixgw_error(e)
+        if err is None:
+            raise
+        print(f"fixgw: {err}", file=sys.stderr)
+        return 1
     parser.print_help()
     return 2
+
+
+def _first_fixgw_error(exc: BaseException) -> FixgwError | None:
+    if isinstance(exc, FixgwError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first_fixgw_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 # ------------------------------------------------------------------------------------------------

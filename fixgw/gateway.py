@@ -627,8 +627,8 @@ class Gateway(Application):
             liquidity = LiquiditySide.NONE if ev.is_maker is None else (
                 LiquiditySide.MAKER if ev.is_maker else LiquiditySide.TAKER)
             self._apply(ctx, order, OrderFilled(
-                order_id=oid, ts_ns=ts, trade_id=f"{ev.symbol}:{ev.trade_id}", last_qty=ev.last_qty,
-                last_px=ev.last_px, fee=ev.fee, fee_currency=ev.fee_asset or "", liquidity=liquidity,
+                order_id=oid, ts_ns=ts, trade_id=f"{ev.symbol}:{ev.trade_id}", last_qty=_plain(ev.last_qty),
+                last_px=_plain(ev.last_px), fee=ev.fee, fee_currency=ev.fee_asset or "", liquidity=liquidity,
                 venue_order_id=ev.venue_order_id if leg == cur else None))
         elif isinstance(ev, V.OrderAccepted):
             if replacing and leg == pend and leg != cur:
@@ -736,6 +736,12 @@ def _session_key(s: SessionSettings) -> str:
     """The session's order account: short and made of venue-safe characters (order ids start with it)."""
     target = re.sub(r"[^A-Za-z0-9]", "", s.target_comp_id)[:14] or "S"
     return f"{target}_{s.begin_string[4:].replace('.', '')}"
+
+
+def _plain(d: Decimal) -> Decimal:
+    """Drop a venue's padding zeros (``0.10000000`` -> ``0.1``) without changing the value."""
+    n = d.normalize()
+    return n if n.as_tuple().exponent <= 0 else n.quantize(Decimal(1))
 
 
 def _legs(order: Any) -> tuple[int, int]:

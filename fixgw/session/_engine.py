@@ -73,6 +73,7 @@ NS = 1_000_000_000
 Authenticator = Callable[[SessionID, "str | None", "str | None", Any], bool]
 
 _S = SessionState
+_LOGON_EXTRA_TAGS = frozenset({553, 554, 789})
 _ACTIVE = _S.ACTIVE
 _LOGOUT_SENT = _S.LOGOUT_SENT
 
@@ -596,8 +597,10 @@ class Session:
             try:
                 self.dictionary.validate(msg)
             except (ValidationError, FieldValueError) as exc:
-                self._logout_and_close(f"Invalid Logon: {exc}", now)
-                return None
+                # Username/Password are not in the FIX 4.2 dictionary but widely used there.
+                if getattr(exc, "ref_tag", None) not in _LOGON_EXTRA_TAGS:
+                    self._logout_and_close(f"Invalid Logon: {exc}", now)
+                    return None
         return seq, _int_or_none(get(108))
 
     def _on_acceptor_logon(self, msg: Any, now: int) -> None:
@@ -625,9 +628,14 @@ class Session:
         if heartbeat_interval is None:
             self._logout_and_close("HeartBtInt(108) missing or invalid", now)
             return
-        reset = get(141) == b"Y"
+        # 141=Y from the peer: both sides restart at 1. Our own reset_on_logon policy: we restart at 1
+        # (and our answer says so with 141=Y) but take the peer's numbering as it stands, with no gap.
+        peer_reset = get(141) == b"Y"
+        reset = peer_reset or cfg.reset_on_logon
         if reset:
             self.store.reset(now)
+            if not peer_reset:
+                self.store.set_next_target_seq(seq)
         self._start_session(msg, seq, heartbeat_interval, reset, now, answer=True)
 
     def _on_initiator_logon(self, msg: Any, now: int) -> None:

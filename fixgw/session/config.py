@@ -39,8 +39,9 @@ class SessionConfig:
     """How one session behaves. Times are in seconds; the engine converts them once.
 
     - ``heartbeat_interval``: HeartBtInt (108) an initiator proposes; an acceptor adopts the peer's.
-    - ``reset_on_logon``: the initiator resets both numbers and sends ResetSeqNumFlag (141=Y). An
-      acceptor always honours a peer's 141=Y and echoes it.
+    - ``reset_on_logon``: restart both numbers at 1 at every Logon. The initiator sends
+      ResetSeqNumFlag (141=Y); the acceptor resets when a Logon arrives and answers with 141=Y. An
+      acceptor always honours a peer's 141=Y and echoes it, whatever this setting.
     - ``send_next_expected_msg_seq_num``: put NextExpectedMsgSeqNum (789) on our Logon (FIX 4.4 only).
       A received 789 is always honoured: what the peer missed is resent after the Logon.
     - ``allowed_addresses``: IP addresses or networks a peer may connect from (acceptor); None = any.

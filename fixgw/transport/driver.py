@@ -300,6 +300,7 @@ class SessionHandle:
                 # chunk rather than racing the backlog bound (the writer wakes us when it is done).
                 deadline_ns = None
                 conn.resume_when_drained = True
+            data = None
             with anyio.CancelScope() as scope:
                 if deadline_ns is not None:
                     scope.deadline = current_time() + (deadline_ns - now_ns()) / 1e9
@@ -315,19 +316,23 @@ class SessionHandle:
                     conn.closing = True
                     return
             conn.recv_scope = None
-            if scope.cancel_called:
-                session.on_tick(now_ns())
+            now = now_ns()
+            if data is None:
+                # Woken by the deadline (or by the writer/application): run the timers.
+                session.on_tick(now)
+            elif data:
+                wire.inbound(data)
+                session.receive_data(data, now)
+                if deadline_ns is not None and now >= deadline_ns:
+                    # A peer that never pauses must not starve our timers (heartbeats, resends).
+                    session.on_tick(now)
             else:
-                if data:
-                    wire.inbound(data)
-                else:
-                    conn.reason = "connection closed by peer"
-                session.receive_data(data, now_ns())
-                if not data:
-                    # The engine saw EOF; whatever it says now, the stream is gone.
-                    await self._process(conn)
-                    conn.closing = True
-                    return
+                conn.reason = "connection closed by peer"
+                session.receive_data(data, now)
+                # The engine saw EOF; whatever it says now, the stream is gone.
+                await self._process(conn)
+                conn.closing = True
+                return
             await self._process(conn)
 
     async def _writer(self, conn: _Connection) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 import anyio
 import pytest
 
+from fixgw.orders import OrderStatus
+from fixgw.session import SessionID
 from fixgw.sim import SimServer
 
 from .conftest import gateway_config, place, running_gateway
@@ -36,8 +38,14 @@ async def test_restart_fill_while_down_reported_once_after_resume(sim: SimServer
     place(sim, "SELL", "0.4", "60000")  # fills the rest of P1 while the gateway is down
 
     async with running_gateway(config) as gw:
+        # Let reconciliation find the fill before the client is back: its report must come by resend.
+        book = gw.book(SessionID(begin, "FIXGW", comp))
+        with anyio.fail_after(10):
+            while book.find(cl_ord_id="P1").status is not OrderStatus.FILLED:  # type: ignore[union-attr]
+                await anyio.sleep(0.05)
         await c.connect(gw.port)  # same sequence numbers: the session resumes
         final = await c.wait_for(lambda m: m.get(11) == b"P1" and m.get(39) == b"2", timeout=15)
+        assert final.get(43) == b"Y"  # it came through the session's resend
         assert (dec(final, 32), dec(final, 14), dec(final, 151), dec(final, 6)) == (
             D("0.4"), D("0.5"), D(0), D("60000"))
         await c.send_raw("H", [(11, "P2"), (55, "BTC/USDT"), (54, "1")])

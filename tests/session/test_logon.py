@@ -307,3 +307,23 @@ def test_logon_next_expected_msg_seq_num_ignored_in_fix42():
     s.connection_made(clock.now_ns())
     s.receive_data(Peer(sid.reversed(), clock).logon(extra=[(789, 40)]), clock.now_ns())
     assert drain(s) == [LoggedOn(30, False)]
+
+
+def test_1S_acceptor_reset_on_logon_resets_and_tells_peer():
+    pair = ConnectionPair(acceptor={"reset_on_logon": True})
+    pair.connect()
+    pair.initiator.send(b"D", [(11, "a")], pair.clock.now_ns())
+    pair.pump()
+    for s in (pair.acceptor, pair.initiator):
+        s.connection_lost(pair.clock.now_ns())
+    pair.events = {"acceptor": [], "initiator": []}
+    pair.wire = {"acceptor": [], "initiator": []}
+    pair.connect()
+    answer = pair.wire["acceptor"][0]
+    assert (answer.get(35), answer.get(34), answer.get(141)) == (b"A", b"1", b"Y")
+    assert pair.acceptor.is_logged_on and pair.initiator.is_logged_on
+    pair.initiator.send(b"D", [(11, "b")], pair.clock.now_ns())
+    pair.pump()
+    assert [e.message.get(11) for e in pair.app("acceptor")] == [b"b"]
+    assert pair.initiator.next_target_seq == pair.acceptor.next_sender_seq
+    assert pair.acceptor.next_target_seq == pair.initiator.next_sender_seq
