@@ -40,15 +40,15 @@ _CLORDID = re.compile(rb"\x0111=(\d+)\x01")
 _ECHO_END = b"\x0135=D\x01"
 
 
-def start_acceptor(store: str, validate: bool, profile: str | None) -> tuple[subprocess.Popen, int]:
+def start_acceptor(store: str, validate: bool, profile: str | None, checkpoint: str) -> tuple[subprocess.Popen, int]:
     cmd = [sys.executable]
     if profile:
         cmd += ["-m", "cProfile", "-o", profile]
     cmd += [
-        os.environ.get("BENCH_ACCEPTOR", str(ROOT / "examples" / "echo_acceptor.py")),
+        str(ROOT / "examples" / "echo_acceptor.py"),
         "--port", "0", "--print-port", "--store", store,
         "--session", f"{BEGIN}:ECHO:BENCH1", "--session", f"{BEGIN}:ECHO:BENCH2",
-        "--max-backlog", str(64 << 20),
+        "--max-backlog", str(64 << 20), "--store-checkpoint", checkpoint,
     ]
     if not validate:
         cmd.append("--no-validate")
@@ -189,21 +189,25 @@ def main() -> None:
     p.add_argument("--count", type=int, default=100_000, help="messages in the throughput run")
     p.add_argument("--rate", type=int, default=5_000, help="messages per second in the latency run")
     p.add_argument("--seconds", type=float, default=5.0, help="length of the latency run")
+    p.add_argument("--settle", type=float, default=3.0, help="seconds between the two runs")
     p.add_argument("--validate", action="store_true", help="validate against the FIX 4.4 dictionary")
     p.add_argument("--profile", help="write a cProfile of the acceptor process to this file")
+    p.add_argument("--checkpoint", choices=("background", "auto"), default="background",
+                   help="SQLite WAL checkpoints off the event loop (default) or inside commits")
     args = p.parse_args()
     from fixgw.codec import IMPLEMENTATION
 
     with tempfile.TemporaryDirectory() as tmp:
         store = os.path.join(tmp, "bench.db")
-        proc, port = start_acceptor(store, args.validate, args.profile)
+        proc, port = start_acceptor(store, args.validate, args.profile, args.checkpoint)
         try:
             rate = throughput(port, args.count)
+            time.sleep(args.settle)  # let the store's background checkpoint absorb run 1
             lat = latency(port, args.rate, args.seconds)
         finally:
             proc.terminate() if not args.profile else proc.send_signal(2)
             proc.wait(timeout=30)
-        print(f"codec: {IMPLEMENTATION}; validation: {'on' if args.validate else 'off'}; store: SQLite WAL, synchronous=NORMAL")
+        print(f"codec: {IMPLEMENTATION}; validation: {'on' if args.validate else 'off'}; store: SQLite WAL, synchronous=NORMAL, {args.checkpoint} checkpoints")
         print(f"throughput: {args.count} NewOrderSingles echoed at {rate:,.0f} msg/s")
         if lat:
             us = 1e6

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from typing import Any, Sequence
 
@@ -91,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="reset both sequence numbers to 1 on every Logon (the peer's and ours)",
     )
     p.add_argument("--store", default="echo_acceptor.db", help="SQLite message store file (default: %(default)s); ':memory:' keeps nothing")
+    p.add_argument(
+        "--store-checkpoint",
+        choices=("background", "auto"),
+        default="background",
+        help="WAL checkpoints in a background thread (default) or inside commits (SQLite's own)",
+    )
     p.add_argument("--sending-time-tolerance", type=float, default=120.0, help="SendingTime tolerance in seconds (default: %(default)s)")
     p.add_argument("--no-validate", action="store_true", help="do not validate messages against the FIX dictionaries")
     p.add_argument("--tls-cert", help="serve TLS with this certificate (PEM)")
@@ -156,13 +163,18 @@ def build_acceptor(args: argparse.Namespace, store: Any) -> Acceptor:
 async def serve(args: argparse.Namespace) -> None:
     from fixgw.stores.sqlite import SqliteMessageStore
 
-    store = SqliteMessageStore(args.store)
+    store = SqliteMessageStore(args.store, checkpoint=args.store_checkpoint)
     try:
         acceptor = build_acceptor(args, store)
         async with anyio.create_task_group() as tg:
             port = await tg.start(acceptor.serve)
             if args.print_port:
                 print(f"PORT {port}", flush=True)
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    log.warning("shutting down: logging out every session")
+                    await acceptor.shutdown("Server shutting down")
+                    break
     finally:
         store.close()
 

@@ -129,6 +129,11 @@ def default_adapter_factory(venue: VenueConfig) -> V.VenueAdapter:
     raise ConfigError(f"venues.{venue.name}.kind", f"no order-entry adapter for {venue.kind!r} yet")
 
 
+#: Venue requests in flight at once per venue. HTTP clients keep a bounded set of warm connections;
+#: past it every request opens (and the venue accepts) a new one, which costs more than waiting here.
+VENUE_CONCURRENCY = 16
+
+
 class _Venue:
     """One venue adapter with the symbol map its instrument list gives."""
 
@@ -136,6 +141,7 @@ class _Venue:
         self.config = config
         self.adapter = adapter
         self.symbols = SymbolMap(())
+        self.slots = anyio.Semaphore(VENUE_CONCURRENCY)
 
 
 class _Ctx:
@@ -320,6 +326,7 @@ class Gateway(Application):
         req = parse_request(message, ctx.venue.symbols)
         now = self._clock.now_ns()
         try:
+            self._flush_messages()
             if isinstance(req, NewOrderRequest):
                 self._new_order(ctx, req, now)
             elif isinstance(req, CancelRequest):
@@ -405,7 +412,8 @@ class Gateway(Application):
 
     async def _submit(self, ctx: _Ctx, order_id: str, venue_order: V.NewOrder) -> None:
         try:
-            await ctx.venue.adapter.submit(venue_order)
+            async with ctx.venue.slots:
+                await ctx.venue.adapter.submit(venue_order)
         except VenueUnknownOutcome as exc:
             log.warning("%s: submit %s outcome unknown (%s); the venue adapter reconciles", ctx.key, order_id, exc)
         except VenueError as exc:
@@ -453,7 +461,8 @@ class Gateway(Application):
         request = V.CancelOrder(symbol=order.symbol, client_order_id=_venue_cl_id(order, cur),
                                 venue_order_id=order.venue_order_id)
         try:
-            await ctx.venue.adapter.cancel(request)
+            async with ctx.venue.slots:
+                await ctx.venue.adapter.cancel(request)
         except VenueRejected as exc:
             if order.pending_kind == "cancel":
                 self._apply(ctx, order, OrderCancelRejected(order_id=order_id, ts_ns=self._clock.now_ns(),
@@ -664,14 +673,26 @@ class Gateway(Application):
 
     # -- applying and reporting ----------------------------------------------------------------
 
+    def _flush_messages(self) -> None:
+        """Commit the message store's open batch before the journal writes.
+
+        The message store and the journals are two connections to one SQLite file; a write transaction
+        left open by one would make the other wait for a lock that this same thread holds. So the
+        journal writes only while no message-store batch is open, and commits before anything else
+        writes (see ``_apply``).
+        """
+        self._message_store.commit()
+
     def _apply(self, ctx: _Ctx, order: Any, event: Any, *, reason: str | None = None) -> None:
         """Apply ``event`` to ``order``, commit the journal, then report it to the owning session."""
+        self._flush_messages()
         try:
             reported = ctx.book.apply(event)
         except (InvalidTransition, OrderError) as exc:
             log.warning("%s: %s not applied to %s: %s", ctx.key, type(event).__name__, order.order_id, exc)
-            return
-        ctx.journal.commit()
+            reported = False
+        finally:
+            ctx.journal.commit()  # also what a command appended before this event (never left open)
         if reported:
             reply = reply_for_event(ctx.table, order, event, ctx.venue.symbols.client(order.symbol))
             if reply is not None and reason is not None and reply[0] == b"8":

@@ -82,3 +82,8 @@ def test_cli_run_demo_and_client_walkthrough_prints_reports() -> None:
             run.kill()
             run.wait()
     assert run.returncode in (0, 130, -signal.SIGINT)
+
+
+def test_cli_example_client_script_delegates_to_client_command() -> None:
+    text = (Path(__file__).resolve().parents[1] / "examples" / "client.py").read_text()
+    assert 'main(["client", *sys.argv[1:]])' in text

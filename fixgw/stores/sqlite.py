@@ -21,14 +21,17 @@ last commits (the database stays consistent). Pass ``synchronous="FULL"`` to fsy
 commit and survive power loss as well, at the price of one fsync per commit.
 
 Checkpoints: SQLite's automatic WAL checkpoint runs inside the ``COMMIT`` that crosses 1000 pages and
-copies the WAL into the database there and then, a stall of several milliseconds on the event loop.
-With ``checkpoint="background"`` (the default for files) automatic checkpoints are off and a daemon
-thread with its own connection runs a PASSIVE checkpoint every ``checkpoint_interval`` seconds when
-something was committed; writers never wait for it (WAL lets the writer append while pages are copied)
-and the WAL restarts from its beginning once a checkpoint has caught up, so it stays small.
+copies the WAL into the database (with two fsyncs) there and then: a stall of milliseconds on the event
+loop, for every few hundred messages. With ``checkpoint="background"`` (the default for files) automatic
+checkpoints are off and a daemon thread with its own connection runs a PASSIVE checkpoint every
+``checkpoint_interval`` seconds when something was committed; the writer never waits for it (WAL lets it
+append while pages are copied). Under steady writing a PASSIVE pass never quite catches up, so the WAL
+would not start over; once it holds ``wal_restart_pages`` pages the thread runs a RESTART checkpoint,
+which holds the writer back only while it copies the few frames written since the PASSIVE pass.
 ``checkpoint="auto"`` keeps SQLite's built-in behaviour.
 
-A store object must be used from one thread at a time (the gateway uses it from its event loop thread).
+A store object must be used from one thread at a time (the gateway uses it from its event loop thread),
+and one process owns a file at a time: sequence numbers are kept in memory between commits.
 """
 
 from __future__ import annotations
@@ -91,6 +94,10 @@ class SqliteMessageStore:
     ``path`` may be ``":memory:"`` for a throw-away store. ``synchronous`` is SQLite's setting:
     ``"NORMAL"`` survives a process crash, ``"FULL"`` also a power loss (see the module docstring).
     ``now_ns`` gives the creation time of sessions seen for the first time (default: system time).
+    ``checkpoint`` is ``"background"`` or ``"auto"``; with background checkpoints, every
+    ``checkpoint_interval`` seconds a PASSIVE checkpoint runs off-thread and, once the WAL holds more
+    than ``wal_restart_pages`` pages (1 KiB each), a RESTART checkpoint lets it start over (see the
+    module docstring).
     """
 
     def __init__(
@@ -101,6 +108,7 @@ class SqliteMessageStore:
         now_ns: Callable[[], int] = time.time_ns,
         checkpoint: str = "background",
         checkpoint_interval: float = 0.1,
+        wal_restart_pages: int = 65536,
     ) -> None:
         sync = synchronous.upper()
         if sync not in _SYNCHRONOUS:
@@ -132,7 +140,7 @@ class SqliteMessageStore:
             in_memory = self._path == ":memory:" or self._path.startswith("file::memory:")
             if checkpoint == "background" and not in_memory:
                 self._db.execute("PRAGMA wal_autocheckpoint=0")
-                self._checkpointer = _Checkpointer(self, checkpoint_interval)
+                self._checkpointer = _Checkpointer(self, checkpoint_interval, wal_restart_pages)
         except sqlite3.Error as exc:
             raise StoreError(f"{self._path}: cannot open message store: {exc}") from exc
 
@@ -228,13 +236,13 @@ class SqliteMessageStore:
 class _Checkpointer:
     """A daemon thread that runs PASSIVE WAL checkpoints off the writer's thread."""
 
-    def __init__(self, owner: SqliteMessageStore, interval: float) -> None:
+    def __init__(self, owner: SqliteMessageStore, interval: float, restart_frames: int) -> None:
         self._owner = owner
         self._interval = interval
         self._stop = threading.Event()
         self._seen = 0
         #: WAL length (in frames) past which the WAL is restarted from its beginning.
-        self.restart_frames = 32768
+        self.restart_frames = restart_frames
         self._thread = threading.Thread(target=self._run, name=f"sqlite-checkpoint:{owner._path}", daemon=True)
         self._thread.start()
 
@@ -307,11 +315,11 @@ class SqliteSessionStore:
             f" next_target_seq={self.next_target_seq})"
         )
 
-    def _touch(self) -> None:
-        owner = self._owner
-        if not owner._in_transaction:
-            owner._begin()
-        owner._dirty.add(self)
+    def _begin(self) -> None:
+        try:
+            self._owner._begin()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._owner._path}: cannot begin a transaction: {exc}") from exc
 
     def save_outbound(self, seq: int, raw: bytes) -> None:
         """Store outbound message ``seq`` and set the next sender number to ``seq + 1`` in one step."""
@@ -329,12 +337,18 @@ class SqliteSessionStore:
 
     def set_next_sender_seq(self, n: int) -> None:
         """Set the sequence number of the next message we send."""
-        self._wrap(self._touch)
+        owner = self._owner
+        if not owner._in_transaction:
+            self._begin()
+        owner._dirty.add(self)
         self.next_sender_seq = n
 
     def set_next_target_seq(self, n: int) -> None:
-        """Set the sequence number we expect from the peer next."""
-        self._wrap(self._touch)
+        """Set the sequence number we expect from the peer next (called for every inbound message)."""
+        owner = self._owner
+        if not owner._in_transaction:
+            self._begin()
+        owner._dirty.add(self)
         self.next_target_seq = n
 
     def fetch(self, begin: int, end: int) -> list[tuple[int, bytes]]:
@@ -356,7 +370,9 @@ class SqliteSessionStore:
         """Set both sequence numbers to 1, drop the stored messages and restart the creation time."""
         owner = self._owner
         try:
-            self._touch()
+            if not owner._in_transaction:
+                owner._begin()
+            owner._dirty.add(self)
             owner._db.execute(_DELETE, (self._base, self._base | _SEQ_MASK))
         except sqlite3.Error as exc:
             raise StoreError(f"{owner._path}: cannot reset: {exc}") from exc
@@ -367,9 +383,3 @@ class SqliteSessionStore:
     def commit(self) -> None:
         """Make every pending write durable (commits the whole file, every session)."""
         self._owner.commit()
-
-    def _wrap(self, fn: Callable[[], None]) -> None:
-        try:
-            fn()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self._owner._path}: write failed: {exc}") from exc

@@ -29,7 +29,9 @@ from ..codec import NEED_MORE, Message, Parser
 from ..errors import ConfigError, TransportError
 from ..session import Session, SessionConfig, SessionID
 from ._errors import IO_ERRORS, describe, translate_io_errors
-from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, Application, SessionHandle, _reset_on_close
+from ._connection import fmt_addr
+from ._connection import reset_on_close as _reset_on_close
+from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, Application, SessionHandle
 
 __all__ = ["Acceptor", "MAX_FIRST_MESSAGE_BYTES"]
 
@@ -91,7 +93,6 @@ class Acceptor:
             )
             self.handles[sid] = handle
             self._by_key[key] = handle
-        self._listeners: list[Any] = []
         self._scope: anyio.CancelScope | None = None
         self.port: int | None = None
 
@@ -102,7 +103,6 @@ class Acceptor:
         """
         with translate_io_errors(f"cannot listen on {self._host}:{self._port}"):
             listener = await anyio.create_tcp_listener(local_host=self._host, local_port=self._port)
-        self._listeners = list(listener.listeners)
         token = anyio.lowlevel.current_token()
         for handle in self.handles.values():
             handle._token = token
@@ -123,6 +123,23 @@ class Acceptor:
         if self._scope is not None:
             self._scope.cancel()
 
+    async def shutdown(self, text: str = "", timeout: float = 5.0) -> None:
+        """Log out every logged-on session, wait up to ``timeout`` for the connections to end, then
+        stop listening and drop whatever is left."""
+        handles = [h for h in self.handles.values() if h.is_connected]
+        for handle in handles:
+            try:
+                if handle.is_logged_on:
+                    handle.logout(text)
+                else:
+                    handle.disconnect("acceptor shutting down")
+            except Exception:  # a session that cannot log out now is dropped below
+                log.exception("%s: logout failed", handle.session_id)
+        with anyio.move_on_after(timeout):
+            for handle in handles:
+                await handle.wait_disconnected()
+        await self.aclose()
+
     def __getitem__(self, session_id: SessionID) -> SessionHandle:
         return self.handles[session_id]
 
@@ -138,18 +155,18 @@ class Acceptor:
                             stream, server_side=True, ssl_context=self._ssl_context, standard_compatible=False
                         )
                 except (TimeoutError, *IO_ERRORS) as exc:
-                    log.warning("TLS handshake with %s failed: %s", _fmt(peer), describe(exc))
+                    log.warning("TLS handshake with %s failed: %s", fmt_addr(peer), describe(exc))
                     return
             routed = await self._read_logon(byte_stream, peer)
             if routed is None:
                 return
             handle, initial = routed
-            if handle.is_connected or handle._conn is not None:
+            if handle._conn is not None:
                 log.warning(
                     "%s: second connection from %s refused (already connected from %s)",
                     handle.session_id,
-                    _fmt(peer),
-                    _fmt(handle.peer_address),
+                    fmt_addr(peer),
+                    fmt_addr(handle.peer_address),
                 )
                 return
             if handle.config.reset_on_logon:
@@ -158,12 +175,12 @@ class Acceptor:
                 handle.session.store.reset(self._clock.now_ns())
             await handle._run_connection(byte_stream, peer, initial)
         except TransportError as exc:
-            log.warning("connection from %s: %s", _fmt(peer), exc)
+            log.warning("connection from %s: %s", fmt_addr(peer), exc)
         except Exception:
             # A bug must cost one connection, not the listener and every other session.
-            log.exception("connection from %s failed", _fmt(peer))
+            log.exception("connection from %s failed", fmt_addr(peer))
         finally:
-            with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(2.0, shield=True):
                 try:
                     await byte_stream.aclose()
                 except IO_ERRORS:
@@ -180,7 +197,7 @@ class Acceptor:
                 try:
                     chunk = await stream.receive(MAX_FIRST_MESSAGE_BYTES)
                 except IO_ERRORS as exc:
-                    log.info("connection from %s closed before a Logon: %s", _fmt(peer), describe(exc))
+                    log.info("connection from %s closed before a Logon: %s", fmt_addr(peer), describe(exc))
                     return None
                 received.append(chunk)
                 total += len(chunk)
@@ -189,14 +206,14 @@ class Acceptor:
                 if first is NEED_MORE and total > MAX_FIRST_MESSAGE_BYTES:
                     break
         if scope.cancelled_caught:
-            log.warning("connection from %s: no Logon within %.1fs; closed", _fmt(peer), self._logon_timeout)
+            log.warning("connection from %s: no Logon within %.1fs; closed", fmt_addr(peer), self._logon_timeout)
             return None
         if not isinstance(first, Message):
-            log.warning("connection from %s: first bytes are not a FIX message; closed", _fmt(peer))
+            log.warning("connection from %s: first bytes are not a FIX message; closed", fmt_addr(peer))
             _reset_on_close(stream)
             return None
         if first.get(35) != b"A":
-            log.warning("connection from %s: first message is %r, not a Logon; closed", _fmt(peer), first.get(35))
+            log.warning("connection from %s: first message is %r, not a Logon; closed", fmt_addr(peer), first.get(35))
             return None
         key = (
             _text(first.get(8)),
@@ -205,10 +222,10 @@ class Acceptor:
         )
         handle = self._by_key.get(key)
         if handle is None:
-            log.warning("connection from %s: Logon for unknown session %s:%s->%s; closed", _fmt(peer), *key)
+            log.warning("connection from %s: Logon for unknown session %s:%s->%s; closed", fmt_addr(peer), *key)
             return None
         if not handle.config.address_allowed(peer):
-            log.warning("%s: Logon from %s refused: address not allowed", handle.session_id, _fmt(peer))
+            log.warning("%s: Logon from %s refused: address not allowed", handle.session_id, fmt_addr(peer))
             return None
         return handle, b"".join(received)
 
@@ -230,9 +247,3 @@ def _peer(stream: Any) -> Any:
         return stream.extra(SocketAttribute.remote_address)
     except Exception:
         return None
-
-
-def _fmt(addr: Any) -> str:
-    if isinstance(addr, tuple) and len(addr) >= 2:
-        return f"{addr[0]}:{addr[1]}"
-    return str(addr)

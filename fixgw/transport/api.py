@@ -70,6 +70,9 @@ HEADER_TAGS = frozenset(
      213, 347, 369, 627, 628, 629, 630, 10, 93, 89}
 )
 
+#: Bytes a header field takes besides its value: the tag's digits, "=" and SOH.
+_HEADER_TAG_WIDTH = {tag: len(str(tag)) + 2 for tag in HEADER_TAGS}
+
 
 def body_bytes(message: Any) -> bytes:
     """Return the body of a received message as ready ``tag=value SOH`` bytes, cut from its raw frame.
@@ -81,13 +84,14 @@ def body_bytes(message: Any) -> bytes:
     raw = message.raw
     if raw is None or 89 in message:
         return b"".join(b"%d=%s\x01" % (tag, value) for tag, value in body_fields(message))
-    fields = message.fields
-    header = HEADER_TAGS
+    width = _HEADER_TAG_WIDTH
     start = 0
+    fields = message.fields
     for tag, value in fields:
-        if tag not in header:
+        w = width.get(tag)
+        if w is None:
             break
-        start += len(b"%d" % tag) + len(value) + 2
+        start += w + len(value)
     else:
         return b""
     return raw[start : len(raw) - len(fields[-1][1]) - 4]

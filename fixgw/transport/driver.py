@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import inspect
 import logging
-import socket
-import struct
 from typing import Any, Callable, Iterable
 
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
-from anyio.abc import ByteStream, SocketAttribute
+from anyio.abc import ByteStream
 
 from ..clock import Clock, SystemClock
 from ..errors import LocalProtocolError, TransportError
@@ -49,6 +47,10 @@ from ..session import (
     SessionID,
 )
 from ._errors import IO_ERRORS, describe
+from ._connection import Connection as _Connection
+from ._connection import fmt_addr as _fmt_addr
+from ._connection import reset_on_close as _reset_on_close
+from .application import Application
 from .wirelog import WireLog
 
 __all__ = ["Application", "SessionHandle", "DEFAULT_MAX_BACKLOG", "DEFAULT_READ_SIZE"]
@@ -59,68 +61,10 @@ log = logging.getLogger("fixgw.session")
 DEFAULT_MAX_BACKLOG = 4 << 20
 #: Bytes asked from the socket per read: one batch per turn.
 DEFAULT_READ_SIZE = 64 << 10
-_LINGER_RESET = struct.pack("ii", 1, 0)
-
-
-class Application:
-    """Callbacks of an embedding application; override what you need.
-
-    Callbacks run on the event loop: keep them short (they may be ``async def`` if they must await).
-    ``on_event`` receives the session events that have no callback of their own.
-    """
-
-    def on_logon(self, session: SessionHandle) -> Any:
-        """The session logged on (both Logons exchanged)."""
-
-    def on_logout(self, session: SessionHandle) -> Any:
-        """The session stopped being logged on (Logout exchanged or connection lost)."""
-
-    def on_message(self, session: SessionHandle, message: Any) -> Any:
-        """An application message arrived in sequence (``message`` is a ``fixgw.codec.Message``)."""
-
-    def on_event(self, session: SessionHandle, event: Any) -> Any:
-        """Any other session event (rejects, resets, ...); ignored by default."""
 
 
 def _maybe_async(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn)
-
-
-class _Connection:
-    """Per-connection I/O state; lives for one ``_run_connection`` call."""
-
-    __slots__ = (
-        "stream",
-        "peer_address",
-        "pending",
-        "backlog",
-        "wakeup",
-        "flush_requested",
-        "writing",
-        "closing",
-        "aborted",
-        "reason",
-        "recv_scope",
-        "task_group",
-        "drained",
-        "resume_when_drained",
-    )
-
-    def __init__(self, stream: ByteStream, peer_address: Any) -> None:
-        self.stream = stream
-        self.peer_address = peer_address
-        self.pending: list[bytes] = []
-        self.backlog = 0
-        self.wakeup = anyio.Event()
-        self.flush_requested = False
-        self.writing = False
-        self.closing = False
-        self.aborted = False
-        self.reason = ""
-        self.recv_scope: anyio.CancelScope | None = None
-        self.task_group: Any = None
-        self.drained = anyio.Event()
-        self.resume_when_drained = False
 
 
 class SessionHandle:
@@ -496,21 +440,3 @@ class SessionHandle:
                 await conn.stream.aclose()
             except IO_ERRORS + (TransportError,):
                 pass
-
-
-def _reset_on_close(stream: ByteStream) -> None:
-    """Make the coming close send RST and drop unsent data instead of lingering in the kernel."""
-    sock = stream.extra(SocketAttribute.raw_socket, None)
-    if sock is None:
-        return
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-    except OSError:
-        pass
-
-
-def _fmt_addr(addr: Any) -> str:
-    if isinstance(addr, tuple) and len(addr) >= 2:
-        return f"{addr[0]}:{addr[1]}"
-    return str(addr) if addr is not None else "unknown"
-

@@ -74,6 +74,8 @@ class Initiator:
         self._stopping = False
         #: Connection attempts made so far (successful or not).
         self.attempts = 0
+        #: Seconds between looks at the schedule while outside the session's hours.
+        self.schedule_poll_interval = 1.0
 
     async def connect_once(self) -> str:
         """Connect, run the session until the connection ends and return why it ended.
@@ -115,6 +117,10 @@ class Initiator:
             self._scope = scope
             task_status.started(self.handle)
             while not self._stopping:
+                if not self.handle.session.in_schedule(self.handle._clock.now_ns()):
+                    # Outside the session's hours the engine would refuse to log on: wait.
+                    await anyio.sleep(self.schedule_poll_interval)
+                    continue
                 try:
                     reason = await self.connect_once()
                     log.info("%s: connection to %s:%s ended: %s", label, self.host, self.port, reason)

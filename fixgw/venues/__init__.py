@@ -22,6 +22,8 @@ from fixgw.venues.base import (
     VenueCapabilities,
     VenueHealth,
     VenueOrderEvent,
+    REJECT_REASONS,
+    reject_reason,
 )
 from fixgw.venues.rules import RuleViolation, check_order
 
@@ -49,4 +51,6 @@ __all__ = [
     "VenueOrderEvent",
     "RuleViolation",
     "check_order",
+    "REJECT_REASONS",
+    "reject_reason",
 ]

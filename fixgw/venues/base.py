@@ -53,7 +53,22 @@ __all__ = [
     "VenueAdapter",
     "RuleViolation",
     "check_order",
+    "REJECT_REASONS",
+    "reject_reason",
 ]
+
+# Stable reason keys adapters put on ``VenueRejected.reason`` (the gateway maps them to FIX 103/102).
+# "filter:<VENUE FILTER>" and "rule:<RuleViolation.rule>" are families.
+REJECT_REASONS = frozenset({
+    "unknown_symbol", "unknown_order", "duplicate_order", "insufficient_balance", "would_take",
+    "would_trigger", "market_closed", "cancel_restricted", "cancel_rejected", "amend_rejected",
+    "bad_precision", "invalid_order", "stale_timestamp", "unsupported", "not_placed", "other",
+})
+
+
+def reject_reason(exc: BaseException) -> str:
+    """Return the reason key of a venue refusal (``"other"`` when the adapter gave none)."""
+    return getattr(exc, "reason", None) or "other"
 
 
 class Side(enum.Enum):

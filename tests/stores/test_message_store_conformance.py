@@ -22,16 +22,21 @@ class _Factory:
         self.opened: list = []
 
     def open(self):
-        store = MemoryMessageStore() if self.kind == "memory" else SqliteMessageStore(self.path)
+        if self.kind == "memory":
+            store = MemoryMessageStore()
+        elif self.kind == "sqlite-auto-checkpoint":
+            store = SqliteMessageStore(self.path, checkpoint="auto")
+        else:
+            store = SqliteMessageStore(self.path)
         self.opened.append(store)
         return store
 
     @property
     def persistent(self) -> bool:
-        return self.kind == "sqlite"
+        return self.kind != "memory"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-auto-checkpoint"])
 def factory(request, tmp_path):
     f = _Factory(request.param, tmp_path)
     yield f

@@ -124,3 +124,29 @@ def test_sqlite_store_full_synchronous_round_trips(tmp_path):
         s.commit()
     with SqliteMessageStore(path) as store:
         assert store.session_store(SID).next_sender_seq == 2
+
+
+def test_sqlite_store_seq_out_of_range_raises_store_error(tmp_path):
+    with SqliteMessageStore(tmp_path / "gw.db") as store:
+        s = store.session_store(SID)
+        with pytest.raises(StoreError):
+            s.save_outbound(0, b"m0")
+        with pytest.raises(StoreError):
+            s.save_outbound(1 << 32, b"too big")
+
+
+def test_sqlite_store_background_checkpoint_restarts_wal_under_steady_writes(tmp_path):
+    path = tmp_path / "gw.db"
+    store = SqliteMessageStore(path, checkpoint_interval=0.01, wal_restart_pages=200)
+    s = store.session_store(SID)
+    raw = b"x" * 300
+    for seq in range(1, 6001):
+        s.save_outbound(seq, raw)
+        s.commit()
+    wal_size = (tmp_path / "gw.db-wal").stat().st_size
+    store.close()
+    # Under steady writing a PASSIVE checkpoint never catches up, so without RESTART the WAL would
+    # hold all 6,000 commits (more than 2 pages each, over 12 MB).
+    assert wal_size < 6000 * 2 * 1024
+    with SqliteMessageStore(path) as again:
+        assert len(again.session_store(SID).fetch(1, 0)) == 6000

@@ -143,3 +143,32 @@ def test_echo_example_bad_session_spec_rejected():
         echo.build_parser().parse_args(["--session", "FIX.4.4:ONLYTWO"])
     with pytest.raises(SystemExit):
         echo.build_parser().parse_args(["--session", "FIX.5.0:A:B"])
+
+
+async def test_echo_example_sigterm_logs_out_sessions_and_exits(tmp_path):
+    import os
+    import signal
+
+    def start():
+        proc = subprocess.Popen(
+            [sys.executable, str(EXAMPLE), "--port", "0", "--print-port", "--store", str(tmp_path / "e.db"),
+             "--session", "FIX.4.4:ECHO:C44"],
+            stdout=subprocess.PIPE, text=True, cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        return proc, int(proc.stdout.readline().split()[1])
+
+    proc, port = await anyio.to_thread.run_sync(start)
+    try:
+        client = await RawFixClient.connect(port, "FIX.4.4", "C44", "ECHO")
+        await client.logon()
+        proc.send_signal(signal.SIGTERM)
+        logout = await client.expect("5", timeout=10)
+        assert logout.get(58) == b"Server shutting down"
+        await client.send("5")
+        await client.read_until_closed(timeout=10)
+        await client.aclose()
+        assert await anyio.to_thread.run_sync(proc.wait) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

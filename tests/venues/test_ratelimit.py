@@ -27,6 +27,7 @@ async def test_limiter_burst_over_ceiling_waits_for_next_window():
     lim, clock, sleeps = _limiter(limit=10)
     for _ in range(10):
         await lim.acquire({"W": 1})
+        lim.release({"W": 1})
     assert sleeps == []
     await lim.acquire({"W": 1})
     assert len(sleeps) == 1 and sleeps[0] == pytest.approx(20.0)
@@ -35,22 +36,27 @@ async def test_limiter_burst_over_ceiling_waits_for_next_window():
 
 async def test_limiter_used_weight_header_corrects_upwards_only():
     lim, clock, sleeps = _limiter(limit=10)
-    await lim.acquire({"W": 2})
+    await _take(lim, 2)
     lim.observe_used("W", 9)  # other processes on the same IP
     assert lim.usage("W") == (9, 10)
     lim.observe_used("W", 3)
     assert lim.usage("W") == (9, 10)
-    await lim.acquire({"W": 2})
+    await _take(lim, 2)
     assert len(sleeps) == 1
+
+
+async def _take(lim, cost=1, urgent=False):
+    await lim.acquire({"W": cost}, urgent=urgent)
+    lim.release({"W": cost})
 
 
 async def test_limiter_reserve_kept_for_urgent_requests():
     lim, clock, sleeps = _limiter(limit=10, reserve=3)
     for _ in range(7):
-        await lim.acquire({"W": 1})
-    await lim.acquire({"W": 1}, urgent=True)
+        await _take(lim)
+    await _take(lim, urgent=True)
     assert sleeps == []
-    await lim.acquire({"W": 1})
+    await _take(lim)
     assert len(sleeps) == 1
 
 
@@ -109,3 +115,10 @@ async def test_limiter_in_flight_weight_carried_into_next_window():
     lim.release({"W": 4})
     clock.advance(60)
     assert lim.usage("W") == (0, 10)
+
+
+async def test_limiter_unanswered_requests_never_block_forever():
+    lim, clock, sleeps = _limiter(limit=10)
+    for _ in range(25):
+        await lim.acquire({"W": 1})  # never released
+    assert len(sleeps) <= 4

@@ -45,8 +45,9 @@ class Bucket:
         w = int(now_ns // int(self.interval_s * _NS))
         if w != self.window:
             self.window = w
-            # a request sent just before the boundary may be counted by the venue just after it
-            self.used = self.in_flight
+            # a request sent just before the boundary may be counted by the venue just after it;
+            # carried once, so an unanswered request can never block every later window
+            self.used, self.in_flight = self.in_flight, 0
 
     def next_window_ns(self) -> int:
         span = int(self.interval_s * _NS)

@@ -24,7 +24,7 @@ import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -37,11 +37,11 @@ from fixgw.clock import Clock, SystemClock
 from fixgw.errors import (
     TransportError,
     VenueError,
-    VenueRateLimited,
     VenueRejected,
     VenueUnknownOutcome,
 )
 from fixgw.venues._common.clock_offset import ServerClock
+from fixgw.venues._common.outcome import OutcomeResolver, Pending
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
 from fixgw.venues._common.tracker import OrderTracker, OrderUpdate
 from fixgw.venues.base import (
@@ -99,13 +99,6 @@ BINANCE_CAPABILITIES = VenueCapabilities(
 _GAP_GRACE_NS = 1_000_000_000  # let the stream deliver missing trades before asking for them
 
 
-@dataclass(slots=True)
-class _Unresolved:
-    order: NewOrder
-    venue_symbol: str
-    absent_after_ms: int  # venue time after which "not found" is final
-
-
 class BinanceAdapter(VenueAdapter):
     """Binance spot (or a compatible server) behind the venue port."""
 
@@ -146,7 +139,9 @@ class BinanceAdapter(VenueAdapter):
         )
         self._instruments: dict[str, Instrument] = {}
         self._by_venue_symbol: dict[str, str] = {}
-        self._unresolved: dict[str, _Unresolved] = {}
+        self.outcomes: OutcomeResolver[OrderReport] = OutcomeResolver(
+            self.server_clock, poll_s=config.unknown_poll_s
+        )
         self._gap_seen_ns: dict[str, int] = {}
         self._send: MemoryObjectSendStream[VenueOrderEvent]
         self._recv: MemoryObjectReceiveStream[VenueOrderEvent]
@@ -216,7 +211,7 @@ class BinanceAdapter(VenueAdapter):
     def _publish(self, events: list[VenueOrderEvent]) -> None:
         for e in events:
             self._last_event_ns = self._clock.now_ns()
-            self._unresolved.pop(e.client_order_id, None)
+            self.outcomes.discard(e.client_order_id)
             self._send.send_nowait(e)
 
     def _observe(self, u: OrderUpdate, *, from_reconciliation: bool = False, synthesize: bool = False) -> None:
@@ -225,7 +220,13 @@ class BinanceAdapter(VenueAdapter):
     async def _on_stream_event(self, event: dict[str, Any]) -> None:
         if event.get("e") != "executionReport":
             return
-        self._observe(parse_execution_report(event, self._symbol(event.get("s", ""))))
+        try:
+            update = parse_execution_report(event, self._symbol(event.get("s", "")))
+        except (KeyError, ValueError, TypeError, ArithmeticError):
+            # one malformed event must not take the stream down; reconciliation covers the order
+            log.exception("unreadable executionReport skipped: %r", event)
+            return
+        self._observe(update)
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -241,37 +242,29 @@ class BinanceAdapter(VenueAdapter):
             body = await self.http.request("POST", "/api/v3/order", params, signed=True)
         except VenueUnknownOutcome as exc:
             log.warning("submit %s: outcome unknown (%s); asking the venue", order.client_order_id, exc)
-            pending = _Unresolved(
-                order, inst.venue_symbol,
-                self.server_clock.now_ms() + self.config.recv_window_ms + 1000,
-            )
-            self._unresolved[order.client_order_id] = pending
-            return await self._resolve_submit(pending, wait_s=self.config.unknown_outcome_wait_s)
+            return await self._resolve_unknown(order, inst.venue_symbol)
         u = parse_order(body, order.symbol)
         self._observe(u)
         return self.tracker.report(u.venue_order_id) or update_to_report(u)
 
-    async def _resolve_submit(self, p: _Unresolved, *, wait_s: float) -> OrderReport:
-        """Ask for the order until its fate is known or ``wait_s`` passes."""
-        cid = p.order.client_order_id
-        last_exc: Exception | None = None
-        with anyio.move_on_after(wait_s):
-            while True:
-                try:
-                    report = await self._query_raw(p.order.symbol, p.venue_symbol, client_order_id=cid)
-                    self._unresolved.pop(cid, None)
-                    return report
-                except VenueRejected as exc:
-                    if getattr(exc, "reason", "") != "unknown_order":
-                        raise
-                    if self.server_clock.now_ms() > p.absent_after_ms:
-                        self._unresolved.pop(cid, None)
-                        raise rejected("NOT_PLACED", "order not found after its receive window: not placed") from exc
-                    last_exc = exc
-                except (VenueUnknownOutcome, TransportError, VenueRateLimited) as exc:
-                    last_exc = exc
-                await anyio.sleep(self.config.unknown_poll_s)
-        raise VenueUnknownOutcome(f"order {cid}: fate still unknown ({last_exc!r}); will keep reconciling")
+    async def _resolve_unknown(self, order: NewOrder, venue_symbol: str) -> OrderReport:
+        # the venue can accept the request until its clock passes timestamp + recvWindow (the
+        # timestamp was taken before now); one more second covers the "1000 ms ahead" tolerance
+        window_s = (self.config.recv_window_ms + 1000) / 1000
+        pending = self.outcomes.add(order.client_order_id, order.symbol, window_s, venue_symbol)
+        return await self.outcomes.resolve(pending, self._lookup, wait_s=self.config.unknown_outcome_wait_s)
+
+    async def _lookup(self, p: Pending) -> OrderReport:
+        return await self._query_raw(p.symbol, p.context, client_order_id=p.client_order_id)
+
+    def _not_placed(self, p: Pending) -> None:
+        self._send.send_nowait(
+            OrderRejected(
+                venue=VENUE, symbol=p.symbol, client_order_id=p.client_order_id, venue_order_id="",
+                status=OrderStatus.REJECTED, cum_qty=Decimal(0), ts_ns=self._clock.now_ns(),
+                reason="not_placed", code="NOT_PLACED", from_reconciliation=True,
+            )
+        )
 
     async def cancel(self, request: CancelOrder) -> OrderReport:
         inst = self.instrument(request.symbol)
@@ -331,9 +324,7 @@ class BinanceAdapter(VenueAdapter):
         try:
             body = await self.http.request("POST", "/api/v3/order/cancelReplace", params, signed=True)
         except VenueUnknownOutcome:
-            pending = _Unresolved(new, inst.venue_symbol, self.server_clock.now_ms() + self.config.recv_window_ms + 1000)
-            self._unresolved[new.client_order_id] = pending
-            return await self._resolve_submit(pending, wait_s=self.config.unknown_outcome_wait_s)
+            return await self._resolve_unknown(new, inst.venue_symbol)
         except VenueRejected as exc:
             data = (getattr(exc, "payload", None) or {}).get("data") if isinstance(getattr(exc, "payload", None), dict) else None
             if not data:
@@ -466,25 +457,7 @@ class BinanceAdapter(VenueAdapter):
                 await self._query_raw(symbol, inst.venue_symbol, venue_order_id=vid, fetch_trades=True)
             except VenueRejected as exc:
                 log.warning("reconcile: order %s/%s not found: %s", cid, vid, exc)
-        for cid, p in list(self._unresolved.items()):
-            await self._resolve_background(cid, p)
-
-    async def _resolve_background(self, cid: str, p: _Unresolved) -> None:
-        try:
-            await self._query_raw(p.order.symbol, p.venue_symbol, client_order_id=cid)
-            self._unresolved.pop(cid, None)
-        except VenueRejected as exc:
-            if getattr(exc, "reason", "") == "unknown_order" and self.server_clock.now_ms() > p.absent_after_ms:
-                self._unresolved.pop(cid, None)
-                self._send.send_nowait(
-                    OrderRejected(
-                        venue=VENUE, symbol=p.order.symbol, client_order_id=cid, venue_order_id="",
-                        status=OrderStatus.REJECTED, cum_qty=Decimal(0), ts_ns=self._clock.now_ns(),
-                        reason="not_placed", code="NOT_PLACED", from_reconciliation=True,
-                    )
-                )
-        except (VenueError, TransportError) as exc:
-            log.info("reconcile: %s still unknown (%s)", cid, exc)
+        await self.outcomes.sweep(self._lookup, self._not_placed)
 
     async def _maintenance(self) -> None:
         while True:
@@ -499,10 +472,11 @@ class BinanceAdapter(VenueAdapter):
                     inst = self._instruments.get(symbol)
                     if inst is not None and now - first >= _GAP_GRACE_NS:
                         await self._query_raw(symbol, inst.venue_symbol, venue_order_id=vid, fetch_trades=True)
-                for cid, p in list(self._unresolved.items()):
-                    await self._resolve_background(cid, p)
+                await self.outcomes.sweep(self._lookup, self._not_placed)
             except (VenueError, TransportError) as exc:
                 log.warning("maintenance: %s", exc)
+            except (KeyError, ValueError, TypeError, ArithmeticError):
+                log.exception("maintenance: unexpected venue payload")
 
     # -- health --------------------------------------------------------------------------------
 
@@ -516,6 +490,6 @@ class BinanceAdapter(VenueAdapter):
             banned_until_ns=self.limiter.banned_until_ns,
             stream_state=self.stream.state,
             stream_reconnects=self.stream.ws.reconnects,
-            unresolved_orders=len(self._unresolved),
+            unresolved_orders=len(self.outcomes),
             last_event_ns=self._last_event_ns,
         )

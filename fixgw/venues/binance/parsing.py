@@ -23,7 +23,6 @@ from fixgw.venues.base import (
     NewOrder,
     OrderReport,
     OrderStatus,
-    OrderType,
     TimeInForce,
 )
 from fixgw.venues._common.tracker import Fill, OrderUpdate, UpdateKind
@@ -35,7 +34,6 @@ from fixgw.venues.binance.enums import (
     SIDE_IN,
     SIDE_OUT,
     STATUS,
-    TIF_IN,
     TIF_OUT,
 )
 

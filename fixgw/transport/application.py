@@ -1,0 +1,30 @@
+"""What an embedding application implements: the session callbacks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .driver import SessionHandle
+
+__all__ = ["Application"]
+
+
+class Application:
+    """Callbacks of an embedding application; override what you need.
+
+    Callbacks run on the event loop: keep them short (they may be ``async def`` if they must await).
+    ``on_event`` receives the session events that have no callback of their own.
+    """
+
+    def on_logon(self, session: SessionHandle) -> Any:
+        """The session logged on (both Logons exchanged)."""
+
+    def on_logout(self, session: SessionHandle) -> Any:
+        """The session stopped being logged on (Logout exchanged or connection lost)."""
+
+    def on_message(self, session: SessionHandle, message: Any) -> Any:
+        """An application message arrived in sequence (``message`` is a ``fixgw.codec.Message``)."""
+
+    def on_event(self, session: SessionHandle, event: Any) -> Any:
+        """Any other session event (rejects, resets, ...); ignored by default."""
