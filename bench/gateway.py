@@ -38,6 +38,15 @@ API_KEY = "bench-key-" + "0" * 30
 API_SECRET = "bench-secret-" + "1" * 40
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), 0 where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -237,7 +246,9 @@ def main() -> int:
             line = gw.stdout.readline()
             if not line or re.search(r"listening on", line):
                 break
+        cpu0 = {"gateway": cpu_seconds(gw.pid), "simulator": cpu_seconds(sim.pid), "client": time.process_time()}
         result = asyncio.run(run_client(gw_port, args.rate, args.seconds, args.warmup))
+        cpu1 = {"gateway": cpu_seconds(gw.pid), "simulator": cpu_seconds(sim.pid), "client": time.process_time()}
     finally:
         gw.send_signal(2)
         try:
@@ -256,6 +267,11 @@ def main() -> int:
     print("  NewOrderSingle -> first ExecutionReport latency (ms): "
           f"p50 {result['p50_ms']:.2f}  p90 {result['p90_ms']:.2f}  p99 {result['p99_ms']:.2f}  "
           f"p99.9 {result['p999_ms']:.2f}  max {result['max_ms']:.2f}  mean {result['mean_ms']:.2f}")
+    n = max(int(result["acked"]), 1)  # type: ignore[call-overload]
+    wall = float(result["elapsed_s"])  # type: ignore[arg-type]
+    print("  CPU per order (ms) and load over the run, by process: " + ", ".join(
+        f"{k} {1000 * (cpu1[k] - cpu0[k]) / n:.2f} ms ({100 * (cpu1[k] - cpu0[k]) / wall:.0f}% of a core)"
+        for k in cpu0))
     if args.profile and prof.exists():
         print("\ngateway process profile (cumulative, top 25):")
         pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(25)

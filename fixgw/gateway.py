@@ -242,6 +242,9 @@ class Gateway(Application):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
+            # The message store's background thread checkpoints the shared file; an automatic checkpoint
+            # inside a journal commit would stall the event loop for the fsyncs.
+            conn.execute("PRAGMA wal_autocheckpoint=0")
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the order journal: {exc}") from exc
         self._journal_conn = conn
@@ -681,7 +684,9 @@ class Gateway(Application):
         journal writes only while no message-store batch is open, and commits before anything else
         writes (see ``_apply``).
         """
-        self._message_store.commit()
+        commit = getattr(self._message_store, "commit", None)  # a memory store has nothing to commit
+        if commit is not None:
+            commit()
 
     def _apply(self, ctx: _Ctx, order: Any, event: Any, *, reason: str | None = None) -> None:
         """Apply ``event`` to ``order``, commit the journal, then report it to the owning session."""

@@ -26,8 +26,9 @@ loop, for every few hundred messages. With ``checkpoint="background"`` (the defa
 checkpoints are off and a daemon thread with its own connection runs a PASSIVE checkpoint every
 ``checkpoint_interval`` seconds when something was committed; the writer never waits for it (WAL lets it
 append while pages are copied). Under steady writing a PASSIVE pass never quite catches up, so the WAL
-would not start over; once it holds ``wal_restart_pages`` pages the thread runs a RESTART checkpoint,
-which holds the writer back only while it copies the few frames written since the PASSIVE pass.
+would not start over; once it holds ``wal_restart_pages`` pages the thread asks the writer to checkpoint
+the few frames written since its last pass at the end of its next ``commit()`` (a short stall, once per
+that many pages), after which the next transaction starts the WAL from its beginning again.
 ``checkpoint="auto"`` keeps SQLite's built-in behaviour.
 
 A store object must be used from one thread at a time (the gateway uses it from its event loop thread),
@@ -96,8 +97,8 @@ class SqliteMessageStore:
     ``now_ns`` gives the creation time of sessions seen for the first time (default: system time).
     ``checkpoint`` is ``"background"`` or ``"auto"``; with background checkpoints, every
     ``checkpoint_interval`` seconds a PASSIVE checkpoint runs off-thread and, once the WAL holds more
-    than ``wal_restart_pages`` pages (1 KiB each), a RESTART checkpoint lets it start over (see the
-    module docstring).
+    than ``wal_restart_pages`` pages (1 KiB each), the writer catches up at its next commit so that the
+    WAL starts over (see the module docstring).
     """
 
     def __init__(
@@ -124,6 +125,7 @@ class SqliteMessageStore:
         self._sessions: dict[tuple[str, str, str], SqliteSessionStore] = {}
         self._closed = False
         self._commits = 0
+        self._catch_up_wanted = False
         self._checkpointer: _Checkpointer | None = None
         try:
             # isolation_level=None: the module never opens transactions behind our back.
@@ -198,6 +200,17 @@ class SqliteMessageStore:
             raise StoreError(f"{self._path}: commit failed: {exc}") from exc
         self._in_transaction = False
         self._commits += 1
+        if self._catch_up_wanted:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Checkpoint the frames the background pass left, so the next write starts the WAL over."""
+        try:
+            busy, wal_frames, copied = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:  # busy with the background pass: try at the next commit
+            return
+        if not busy and copied == wal_frames:
+            self._catch_up_wanted = False
 
     def close(self) -> None:
         """Commit pending writes and close the file; the store cannot be used afterwards."""
@@ -259,12 +272,11 @@ class _Checkpointer:
                     continue
                 self._seen = commits
                 try:
-                    _busy, wal_frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    if wal_frames > self.restart_frames and copied >= 0:
-                        # Under steady writing a PASSIVE checkpoint never catches up with the writer,
-                        # so the WAL would never start over. RESTART holds the writer back only while
-                        # it copies the few frames written since the PASSIVE pass.
-                        db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                    _busy, wal_frames, _copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if wal_frames > self.restart_frames:
+                        # Under steady writing this pass never quite catches up with the writer, so
+                        # the WAL would never start over: ask the writer to copy the last few frames.
+                        self._owner._catch_up_wanted = True
                 except sqlite3.Error:  # busy or locked: try again next time
                     pass
         finally:

@@ -26,7 +26,7 @@ class FixClient:
         self.password = password
         self.next_out = 1
         self.next_in = 1
-        self.stream: SocketStream | None = None
+        self.stream: Any = None
         self.parser = Parser()
         self.inbox: list[Message] = []  # application messages, in sequence order, PossDup ones included
         self.seen_seqs: set[int] = set()
@@ -39,8 +39,11 @@ class FixClient:
 
     # -- connection --------------------------------------------------------------------------------
     async def connect(self, port: int, *, host: str = "127.0.0.1", reset: bool = False,
-                      timeout: float = 10.0) -> Message:
-        self.stream = await anyio.connect_tcp(host, port)
+                      timeout: float = 10.0, ssl_context: Any = None) -> Message:
+        if ssl_context is not None:
+            self.stream = await anyio.connect_tcp(host, port, ssl_context=ssl_context, tls_standard_compatible=False)
+        else:
+            self.stream = await anyio.connect_tcp(host, port)
         self.parser = Parser()
         self.logged_on = False
         if reset:

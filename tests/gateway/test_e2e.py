@@ -166,6 +166,7 @@ async def test_e2e_ioc_partial_fill_then_expired_and_fok_expired_unfilled(sim: S
         ({"qty": "0.00001", "price": "60000"}, b"0", b"99", "below minimum 5"),  # 0.6 < min notional
         ({"qty": "150", "price": "60000"}, b"3", b"3", "exceeds the limit 100"),  # session limit
         ({"qty": "0.1", "price": "60000", "symbol": "DOGE/USDT"}, b"1", b"1", "unknown symbol"),
+        ({"qty": "0.1", "price": "60000", "tif": "0"}, b"0", b"11", "time in force DAY"),  # no DAY on the venue
     ],
 )
 async def test_e2e_invalid_order_rejected_with_reason(sim: SimServer, begin: str, comp: str, order: dict,
@@ -173,12 +174,31 @@ async def test_e2e_invalid_order_rejected_with_reason(sim: SimServer, begin: str
     async with running_gateway(gateway_config(sim)) as gw:
         c = FixClient(begin, comp, "FIXGW")
         await c.connect(gw.port)
-        await c.new_order("X1", "1", order["qty"], price=order["price"], symbol=order.get("symbol", "BTC/USDT"))
+        await c.new_order("X1", "1", order["qty"], price=order["price"], symbol=order.get("symbol", "BTC/USDT"),
+                          tif=order.get("tif"))
         rej = (await c.reports("X1", 1))[0]
         assert (rej[150], rej[39]) == (b"8", b"8")
         assert rej[103] == (code42 if begin == "FIX.4.2" else code44)
         assert fragment in rej[58].decode()
         assert sim.call(lambda st: st.engine.open_orders("gw")) == []
+        await c.logout()
+
+
+@pytest.mark.parametrize(("begin", "comp"), VERSIONS)
+async def test_e2e_replace_unknown_or_filled_order_cancel_rejected_434_2(sim: SimServer, begin: str,
+                                                                         comp: str) -> None:
+    async with running_gateway(gateway_config(sim)) as gw:
+        c = FixClient(begin, comp, "FIXGW")
+        await c.connect(gw.port)
+        await c.replace("G2", "NOPE", "1", "0.2", "50000")
+        rej = await c.wait_for(lambda m: m.msg_type == b"9" and m.get(11) == b"G2")
+        assert (rej[434], rej[102]) == (b"2", b"1")
+        place(sim, "SELL", "0.1", "60000")
+        await c.new_order("G3", "1", "0.1", price="60000")
+        await c.wait_for(lambda m: m.get(11) == b"G3" and m.get(39) == b"2")
+        await c.replace("G4", "G3", "1", "0.2", "60000")
+        late = await c.wait_for(lambda m: m.msg_type == b"9" and m.get(11) == b"G4")
+        assert (late[434], late[102], late[39], late[37]) == (b"2", b"0", b"2", (await c.reports("G3", 1))[0][37])
         await c.logout()
 
 

@@ -138,3 +138,29 @@ def test_parse_execution_report_documented_wrapped_event_fields():
     u = parse_execution_report(e, "ETH/BTC")
     assert (u.venue_order_id, u.client_order_id, u.quantity, u.price) == ("4293153", e["c"], D("1"), D("0.10264410"))
     assert u.fills == () and u.cum_qty == 0
+
+
+async def test_outcome_resolver_sweep_reports_not_placed_once_window_passed():
+    from fixgw.venues._common.outcome import OutcomeResolver, not_placed_event
+    from fixgw.venues.base import OrderRejected
+
+    clock = FakeClock(start_ns=1_700_000_000 * 10**9)
+    resolver = OutcomeResolver(clock, poll_s=0)
+    resolver.add("gone", "BTC/USDT", window_s=2.0)
+    resolver.add("found", "BTC/USDT", window_s=2.0)
+
+    async def lookup(p):
+        if p.client_order_id == "found":
+            return "report"
+        exc = VenueRejected(-2013, "Order does not exist.")
+        exc.reason = "unknown_order"
+        raise exc
+
+    closed = []
+    await resolver.sweep(lookup, closed.append)
+    assert closed == [] and list(resolver.pending) == ["gone"]  # still inside its window
+    clock.advance(3)
+    await resolver.sweep(lookup, closed.append)
+    assert [p.client_order_id for p in closed] == ["gone"] and len(resolver) == 0
+    ev = not_placed_event("binance", closed[0], clock.now_ns())
+    assert isinstance(ev, OrderRejected) and ev.reason == "not_placed" and ev.from_reconciliation

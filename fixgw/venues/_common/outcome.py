@@ -21,15 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import anyio
 
 from fixgw.clock import Clock
 from fixgw.errors import TransportError, VenueRateLimited, VenueRejected, VenueUnknownOutcome
-from fixgw.venues.base import reject_reason
+from fixgw.venues.base import OrderRejected, OrderStatus, reject_reason
 
-__all__ = ["Pending", "OutcomeResolver", "not_placed"]
+__all__ = ["Pending", "OutcomeResolver", "not_placed", "not_placed_event"]
 
 R = TypeVar("R")
 
@@ -46,6 +47,15 @@ def not_placed(client_order_id: str) -> VenueRejected:
     exc = VenueRejected("NOT_PLACED", f"order {client_order_id} not found after its acceptance window: not placed")
     exc.reason = "not_placed"  # type: ignore[attr-defined]
     return exc
+
+
+def not_placed_event(venue: str, p: Pending, ts_ns: int) -> OrderRejected:
+    """The event that closes an order found, in the background, never to have been placed."""
+    return OrderRejected(
+        venue=venue, symbol=p.symbol, client_order_id=p.client_order_id, venue_order_id="",
+        status=OrderStatus.REJECTED, cum_qty=Decimal(0), ts_ns=ts_ns, reason="not_placed",
+        code="NOT_PLACED", from_reconciliation=True,
+    )
 
 
 class OutcomeResolver(Generic[R]):

@@ -25,7 +25,6 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -41,7 +40,7 @@ from fixgw.errors import (
     VenueUnknownOutcome,
 )
 from fixgw.venues._common.clock_offset import ServerClock
-from fixgw.venues._common.outcome import OutcomeResolver, Pending
+from fixgw.venues._common.outcome import OutcomeResolver, Pending, not_placed_event
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
 from fixgw.venues._common.tracker import OrderTracker, OrderUpdate
 from fixgw.venues.base import (
@@ -49,9 +48,7 @@ from fixgw.venues.base import (
     CancelOrder,
     Instrument,
     NewOrder,
-    OrderRejected,
     OrderReport,
-    OrderStatus,
     ReplaceOrder,
     StreamState,
     TimeInForce,
@@ -258,13 +255,7 @@ class BinanceAdapter(VenueAdapter):
         return await self._query_raw(p.symbol, p.context, client_order_id=p.client_order_id)
 
     def _not_placed(self, p: Pending) -> None:
-        self._send.send_nowait(
-            OrderRejected(
-                venue=VENUE, symbol=p.symbol, client_order_id=p.client_order_id, venue_order_id="",
-                status=OrderStatus.REJECTED, cum_qty=Decimal(0), ts_ns=self._clock.now_ns(),
-                reason="not_placed", code="NOT_PLACED", from_reconciliation=True,
-            )
-        )
+        self._send.send_nowait(not_placed_event(VENUE, p, self._clock.now_ns()))
 
     async def cancel(self, request: CancelOrder) -> OrderReport:
         inst = self.instrument(request.symbol)
@@ -435,7 +426,7 @@ class BinanceAdapter(VenueAdapter):
             raise
         out = []
         for row in rows or []:
-            for r in row.get("orderReports", [row]) if "orderReports" in row else [row]:
+            for r in row.get("orderReports") or [row]:  # an order list carries its orders' reports
                 u = parse_order(r, symbol)
                 self._observe(u)
                 out.append(update_to_report(u))

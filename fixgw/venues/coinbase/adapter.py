@@ -17,6 +17,7 @@ from fixgw.clock import Clock, SystemClock
 from fixgw.errors import VenueRejected, VenueUnknownOutcome
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.eventsink import EventSink
+from fixgw.venues._common.outcome import OutcomeResolver, Pending, not_placed_event
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
 from fixgw.venues.base import (
     AmendOrder,
@@ -49,6 +50,9 @@ COINBASE_CAPABILITIES = VenueCapabilities(
 )
 
 
+_ACCEPT_WINDOW_S = 30.0
+
+
 def _unsupported(what: str) -> VenueRejected:
     exc = VenueRejected("UNSUPPORTED", f"{what} is not supported by Coinbase Exchange")
     exc.reason = "unsupported"  # type: ignore[attr-defined]
@@ -66,6 +70,7 @@ class CoinbaseExchangeAdapter(VenueAdapter):
         self.limiter = RateLimiter([Bucket("REQUESTS:1S", config.requests_per_second, 1.0)], clock=clock)
         self.http = CoinbaseHttp(config, server_clock=self.server_clock, limiter=self.limiter, transport=transport)
         self.sink = EventSink(config.name)
+        self.outcomes: OutcomeResolver[OrderReport] = OutcomeResolver(self.server_clock)
         self._instruments: dict[str, Instrument] = {}
         self._by_product: dict[str, str] = {}
 
@@ -110,8 +115,13 @@ class CoinbaseExchangeAdapter(VenueAdapter):
         try:
             row = await self.http.request("POST", "/orders", order_body(order, inst.venue_symbol))
         except VenueUnknownOutcome:
-            row = await self.http.request("GET", f"/orders/client:{order.client_order_id}")
+            # the venue accepts a request up to 30 s after its timestamp
+            pending = self.outcomes.add(order.client_order_id, order.symbol, _ACCEPT_WINDOW_S)
+            return await self.outcomes.resolve(pending, self._lookup, wait_s=_ACCEPT_WINDOW_S + 5)
         return self._settle(row, order.symbol)
+
+    async def _lookup(self, p: Pending) -> OrderReport:
+        return await self.query(p.symbol, client_order_id=p.client_order_id)
 
     async def cancel(self, request: CancelOrder) -> OrderReport:
         ref = request.venue_order_id or f"client:{request.client_order_id}"
@@ -145,10 +155,13 @@ class CoinbaseExchangeAdapter(VenueAdapter):
         for symbol, vid, _cid in self.sink.tracker.open_orders():
             if vid not in open_ids:
                 await self.query(symbol, venue_order_id=vid)
+        await self.outcomes.sweep(
+            self._lookup, lambda p: self.sink.publish([not_placed_event(self.name, p, self.server_clock.now_ns())])
+        )
 
     def health(self) -> VenueHealth:
         used, limit = self.limiter.usage("REQUESTS:1S")
         return VenueHealth(venue=self.name, clock_offset_ms=self.server_clock.offset_ms, weight_used=used,
                            weight_limit=limit, banned_until_ns=self.limiter.banned_until_ns,
-                           stream_state=StreamState.DISCONNECTED, stream_reconnects=0, unresolved_orders=0,
+                           stream_state=StreamState.DISCONNECTED, stream_reconnects=0, unresolved_orders=len(self.outcomes),
                            last_event_ns=self.sink.last_event_ns)

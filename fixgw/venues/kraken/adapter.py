@@ -16,6 +16,7 @@ from fixgw.clock import Clock, SystemClock
 from fixgw.errors import VenueRejected, VenueUnknownOutcome
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.eventsink import EventSink
+from fixgw.venues._common.outcome import OutcomeResolver, Pending, not_placed_event
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
 from fixgw.venues.base import (
     AmendOrder,
@@ -49,6 +50,9 @@ KRAKEN_CAPABILITIES = VenueCapabilities(
 )
 
 
+_ACCEPT_WINDOW_S = 10.0
+
+
 def _unsupported(what: str) -> VenueRejected:
     exc = VenueRejected("UNSUPPORTED", f"{what} is not supported by this Kraken adapter")
     exc.reason = "unsupported"  # type: ignore[attr-defined]
@@ -68,6 +72,7 @@ class KrakenAdapter(VenueAdapter):
         self.limiter = RateLimiter([Bucket("COUNTER", config.counter_limit, window_s)], clock=clock)
         self.http = KrakenHttp(config, server_clock=self.server_clock, limiter=self.limiter, transport=transport)
         self.sink = EventSink(config.name)
+        self.outcomes: OutcomeResolver[OrderReport] = OutcomeResolver(self.server_clock)
         self._instruments: dict[str, Instrument] = {}
         self._by_pair: dict[str, str] = {}
 
@@ -115,8 +120,13 @@ class KrakenAdapter(VenueAdapter):
             result = await self.http.private("AddOrder", fields)
             txid = result["txid"][0]
         except VenueUnknownOutcome:
-            return await self.query(order.symbol, client_order_id=order.client_order_id)
+            # Kraken has no receive window by default: bound the wait ourselves
+            pending = self.outcomes.add(order.client_order_id, order.symbol, _ACCEPT_WINDOW_S)
+            return await self.outcomes.resolve(pending, self._lookup, wait_s=_ACCEPT_WINDOW_S + 5)
         return await self.query(order.symbol, venue_order_id=txid)
+
+    async def _lookup(self, p: Pending) -> OrderReport:
+        return await self.query(p.symbol, client_order_id=p.client_order_id)
 
     async def cancel(self, request: CancelOrder) -> OrderReport:
         ref = [("txid", request.venue_order_id)] if request.venue_order_id else [("cl_ord_id", request.client_order_id or "")]
@@ -155,10 +165,13 @@ class KrakenAdapter(VenueAdapter):
         for symbol, vid, _cid in self.sink.tracker.open_orders():
             if vid not in open_ids:
                 await self.query(symbol, venue_order_id=vid)
+        await self.outcomes.sweep(
+            self._lookup, lambda p: self.sink.publish([not_placed_event(self.name, p, self.server_clock.now_ns())])
+        )
 
     def health(self) -> VenueHealth:
         used, limit = self.limiter.usage("COUNTER")
         return VenueHealth(venue=self.name, clock_offset_ms=self.server_clock.offset_ms, weight_used=used,
                            weight_limit=limit, banned_until_ns=self.limiter.banned_until_ns,
-                           stream_state=StreamState.DISCONNECTED, stream_reconnects=0, unresolved_orders=0,
+                           stream_state=StreamState.DISCONNECTED, stream_reconnects=0, unresolved_orders=len(self.outcomes),
                            last_event_ns=self.sink.last_event_ns)
