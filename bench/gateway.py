@@ -8,9 +8,13 @@ Each order is a limit IOC buy far below the market: the venue accepts it (Execut
 expires it (ExecutionReport Expired), so every order is one signed REST call plus two stream events,
 and the books stay empty. The client paces orders at ``--rate`` (open loop: a slow gateway cannot slow
 the sender down, so queueing shows up in the latency) for ``--seconds``, then prints throughput and
-latency percentiles. ``--profile`` runs the gateway under cProfile and prints where its time goes.
+latency percentiles, and the CPU each process spent per order. ``--profile`` runs the gateway under
+cProfile and prints where its time goes, by layer. ``--venue null`` replaces the simulator and the venue
+adapter by an in-process venue that answers at once: what remains is the gateway's own path (FIX session,
+translate, risk, order book, journal, reports), so the two runs together split the cost.
 
     python bench/gateway.py --rate 1000 --seconds 10
+    python bench/gateway.py --rate 1000 --seconds 10 --venue null
 """
 
 from __future__ import annotations
@@ -54,8 +58,16 @@ def free_port() -> int:
 
 
 def serve_sim(port: int) -> None:
-    """Child process: the simulated exchange with generous limits, until killed."""
-    from fixgw.sim import ApiKey, LimitConfig, SimConfig, SimServer
+    """Child process: the simulated exchange with generous limits, served by uvicorn until killed.
+
+    Served as ``fixgw sim`` serves it (uvicorn binds the port itself, so accepted sockets get TCP_NODELAY
+    from asyncio; see the note on ``SimServer`` in the report).
+    """
+    import uvicorn
+
+    from fixgw.sim import ApiKey, LimitConfig, SimConfig
+    from fixgw.sim.app import build_app
+    from fixgw.sim.state import SimState
 
     cfg = SimConfig(
         port=port,
@@ -63,13 +75,77 @@ def serve_sim(port: int) -> None:
         api_keys=(ApiKey(api_key=API_KEY, account_id="bench", secret=API_SECRET),),
         limits=LimitConfig(weight_per_minute=10**9, orders_per_10s=10**9, orders_per_day=10**10),
     )
-    server = SimServer(cfg).start()
-    print("ready", flush=True)
+    uvicorn.run(build_app(SimState(cfg)), host="127.0.0.1", port=port, log_level="warning", http="h11",
+                ws="websockets-sansio", access_log=False)
+
+
+def serve_gateway_on_null_venue(config_path: str) -> None:
+    """Child process: the gateway on an in-process venue that answers at once (no HTTP, no simulator).
+
+    What is left is the gateway's own path: FIX session, translate, risk, order book, journal, reports.
+    """
+    import math
+
+    import anyio
+
+    from fixgw.config import load_config
+    from fixgw.gateway import Gateway
+    from fixgw.venues import base as V
+
+    class NullVenue(V.VenueAdapter):
+        def __init__(self) -> None:
+            self.name = "sim"
+            self.capabilities = V.VenueCapabilities()
+            self.send, self.recv = anyio.create_memory_object_stream[V.VenueOrderEvent](math.inf)
+            self.n = 0
+            self.btc = V.Instrument(symbol="BTC/USDT", venue_symbol="BTCUSDT", base="BTC", quote="USDT",
+                                    tick_size=Decimal("0.01"), lot_step=Decimal("0.00001"), min_notional=Decimal(5))
+
+        async def start(self) -> None: ...
+        async def close(self) -> None: ...
+        async def load_instruments(self): return {"BTC/USDT": self.btc}  # noqa: E704
+        def instrument(self, symbol): return self.btc  # noqa: E704
+
+        async def submit(self, order):  # type: ignore[no-untyped-def]
+            self.n += 1
+            common = dict(venue="sim", symbol=order.symbol, client_order_id=order.client_order_id,
+                          venue_order_id=str(self.n), cum_qty=Decimal(0), ts_ns=time.time_ns())
+            self.send.send_nowait(V.OrderAccepted(status=V.OrderStatus.NEW, **common))
+            self.send.send_nowait(V.OrderExpired(status=V.OrderStatus.EXPIRED, **common))
+            return V.OrderReport(venue="sim", symbol=order.symbol, client_order_id=order.client_order_id,
+                                 venue_order_id=str(self.n), status=V.OrderStatus.EXPIRED)
+
+        async def cancel(self, request): raise NotImplementedError  # noqa: E704
+        async def amend(self, request): raise NotImplementedError  # noqa: E704
+        async def replace(self, request): raise NotImplementedError  # noqa: E704
+        async def query(self, symbol, **kw): raise NotImplementedError  # noqa: E704
+        async def open_orders(self, symbol=None): return []  # noqa: E704
+        async def cancel_all(self, symbol): return []  # noqa: E704
+        async def reconcile(self) -> None: ...
+        def events(self): return self.recv  # noqa: E704
+        def health(self): raise NotImplementedError  # noqa: E704
+
+    async def run() -> None:
+        gateway = Gateway(load_config(config_path), adapter_factory=lambda vc: NullVenue())
+        async with anyio.create_task_group() as tg:
+            await tg.start(gateway.run)
+            print("listening on", flush=True)
+
     try:
-        while True:
-            time.sleep(3600)
-    finally:
-        server.stop()
+        anyio.run(run)
+    except KeyboardInterrupt:
+        pass
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
 
 
 CONFIG = """
@@ -206,6 +282,35 @@ async def run_client(port: int, rate: float, seconds: float, warmup: int) -> dic
     }
 
 
+_GROUPS = (
+    ("HTTP client (httpx, httpcore, h11)", ("/httpx/", "/httpcore/", "/h11/")),
+    ("venue adapter (fixgw.venues)", ("fixgw/venues",)),
+    ("websockets (venue order stream)", ("/websockets/",)),
+    ("FIX session + transport + codec", ("fixgw/session", "fixgw/transport", "fixgw/codec", "fixgw_ext")),
+    ("orders + journal + stores", ("fixgw/orders", "fixgw/stores")),
+    ("gateway + translate + risk", ("fixgw/gateway", "fixgw/translate", "fixgw/risk")),
+    ("anyio", ("/anyio/",)),
+    ("asyncio event loop", ("/asyncio/", "selectors")),
+)
+
+
+def print_profile(path: Path) -> None:
+    """Print the gateway's own time grouped by layer, then the top functions."""
+    st = pstats.Stats(str(path))
+    groups: dict[str, float] = {}
+    for (filename, _line, func), (_cc, _nc, tottime, _ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+        name = next((g for g, keys in _GROUPS if any(k in filename for k in keys)), None)
+        if name is None:
+            name = "sqlite3" if "sqlite3" in func else "other (builtins: socket send/recv, dict, isinstance; json; imports)"
+        groups[name] = groups.get(name, 0.0) + tottime
+    total = sum(groups.values()) or 1.0
+    print("\ngateway process: where the time goes (own time by layer, cProfile adds overhead):")
+    for name, t in sorted(groups.items(), key=lambda kv: -kv[1]):
+        print(f"  {100 * t / total:5.1f}%  {t:6.2f} s  {name}")
+    print("\ngateway process profile (own time, top 20):")
+    st.sort_stats("tottime").print_stats(20)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=1000.0, help="orders per second to send (default 1000)")
@@ -214,10 +319,17 @@ def main() -> int:
     ap.add_argument("--store", choices=("memory", "sqlite"), default="sqlite",
                     help="gateway state: SQLite file (default, as in production) or memory")
     ap.add_argument("--profile", action="store_true", help="profile the gateway process (cProfile)")
+    ap.add_argument("--venue", choices=("sim", "null"), default="sim",
+                    help="sim: the simulated exchange in its own process (default); null: an in-process venue "
+                         "that answers at once, to measure the gateway's own path")
     ap.add_argument("--serve-sim", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--serve-null-gateway", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_sim is not None:
         serve_sim(args.serve_sim)
+        return 0
+    if args.serve_null_gateway is not None:
+        serve_gateway_on_null_venue(args.serve_null_gateway)
         return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="fixgw-bench-"))
@@ -226,17 +338,21 @@ def main() -> int:
     cfg = tmp / "bench.toml"
     cfg.write_text(CONFIG.format(port=gw_port, sim_port=sim_port, store=store))
     env = dict(os.environ, BENCH_API_KEY=API_KEY, BENCH_API_SECRET=API_SECRET, PYTHONPATH=str(ROOT))
-    sim = subprocess.Popen([sys.executable, __file__, "--serve-sim", str(sim_port)], stdout=subprocess.PIPE, text=True,
-                           env=env)
-    assert sim.stdout is not None
-    if sim.stdout.readline().strip() != "ready":
-        print("simulator did not start", file=sys.stderr)
-        return 1
+    sim = None
+    if args.venue == "sim":
+        sim = subprocess.Popen([sys.executable, __file__, "--serve-sim", str(sim_port)], env=env)
+        if not wait_for_port(sim_port):
+            print("simulator did not start", file=sys.stderr)
+            sim.kill()
+            return 1
     gw_cmd = [sys.executable]
     prof = tmp / "gateway.prof"
     if args.profile:
         gw_cmd += ["-m", "cProfile", "-o", str(prof)]
-    gw_cmd += ["-m", "fixgw", "run", "--config", str(cfg), "--log-level", os.environ.get("BENCH_LOG", "WARNING")]
+    if args.venue == "null":
+        gw_cmd += [__file__, "--serve-null-gateway", str(cfg)]
+    else:
+        gw_cmd += ["-m", "fixgw", "run", "--config", str(cfg), "--log-level", os.environ.get("BENCH_LOG", "WARNING")]
     log = open(tmp / "gateway.log", "w")
     gw = subprocess.Popen(gw_cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     try:
@@ -246,21 +362,24 @@ def main() -> int:
             line = gw.stdout.readline()
             if not line or re.search(r"listening on", line):
                 break
-        cpu0 = {"gateway": cpu_seconds(gw.pid), "simulator": cpu_seconds(sim.pid), "client": time.process_time()}
+        procs = {"gateway": gw.pid, **({"simulator": sim.pid} if sim is not None else {})}
+        cpu0 = {**{k: cpu_seconds(pid) for k, pid in procs.items()}, "client": time.process_time()}
         result = asyncio.run(run_client(gw_port, args.rate, args.seconds, args.warmup))
-        cpu1 = {"gateway": cpu_seconds(gw.pid), "simulator": cpu_seconds(sim.pid), "client": time.process_time()}
+        cpu1 = {**{k: cpu_seconds(pid) for k, pid in procs.items()}, "client": time.process_time()}
     finally:
         gw.send_signal(2)
         try:
             gw.wait(20)
         except subprocess.TimeoutExpired:
             gw.kill()
-        sim.kill()
-        sim.wait()
+        if sim is not None:
+            sim.kill()
+            sim.wait()
         log.close()
         print(f"(gateway log: {tmp / 'gateway.log'})")
+    where = "simulator in its own process" if args.venue == "sim" else "null in-process venue (no HTTP)"
     print(f"fixgw gateway benchmark: {args.rate:.0f} orders/s offered for {args.seconds:.0f} s, "
-          f"store={args.store}, FIX.4.4, IOC limit orders, simulator in its own process")
+          f"store={args.store}, FIX.4.4, IOC limit orders, {where}")
     print(f"  sent {result['orders_sent']}, first report for {result['acked']}, "
           f"terminal report for {result['completed']}")
     print(f"  throughput (first reports / span): {result['orders_per_s']:.0f} orders/s")
@@ -273,10 +392,7 @@ def main() -> int:
         f"{k} {1000 * (cpu1[k] - cpu0[k]) / n:.2f} ms ({100 * (cpu1[k] - cpu0[k]) / wall:.0f}% of a core)"
         for k in cpu0))
     if args.profile and prof.exists():
-        print("\ngateway process profile (cumulative, top 25):")
-        pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(25)
-        print("gateway process profile (own time, top 25):")
-        pstats.Stats(str(prof)).sort_stats("tottime").print_stats(25)
+        print_profile(prof)
     return 0
 
 

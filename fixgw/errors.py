@@ -171,12 +171,18 @@ class VenueError(FixgwError):
 
 
 class VenueRejected(VenueError):
-    """The venue refused the request for certain."""
+    """The venue refused the request for certain.
 
-    def __init__(self, code: int | str | None, message: str) -> None:
+    ``code`` and ``message`` are the venue's own; ``reason`` is a stable, venue-neutral key
+    (``unknown_symbol``, ``duplicate_order``, ``filter:<NAME>``, ... see ``fixgw.venues.REJECT_REASONS``)
+    that the gateway maps to FIX reject reasons.
+    """
+
+    def __init__(self, code: int | str | None, message: str, reason: str = "other") -> None:
         super().__init__(f"{code}: {message}" if code is not None else message)
         self.code = code
         self.message = message
+        self.reason = reason
 
 
 class VenueUnknownOutcome(VenueError):

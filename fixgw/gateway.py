@@ -23,7 +23,16 @@ the new one; that cancel is held back until the replace is settled, and reported
 failed.
 
 Persist before acting: every book change is committed to the journal before the venue is called and
-before a report is sent. Only this module and the transport read the clock.
+before a report is sent. The journals share the message store's SQLite file through their own
+connection; the message store's open batch is committed before the journal writes (see
+``_flush_messages``), and the message store's background thread checkpoints the file. Only this module
+and the transport read the clock.
+
+Reporting choices: an order sent to the venue is acknowledged by ExecType New when the venue confirms
+it (no PendingNew report); cancel and replace requests are acknowledged at once with PendingCancel /
+PendingReplace; a mass cancel is answered with OrderMassCancelReport and each order is then reported
+Canceled under its own ClOrdID; a NewOrderSingle with PossResend (97=Y) whose ClOrdID we already hold is
+answered with a status report instead of being placed again.
 """
 
 from __future__ import annotations
@@ -331,7 +340,13 @@ class Gateway(Application):
         try:
             self._flush_messages()
             if isinstance(req, NewOrderRequest):
-                self._new_order(ctx, req, now)
+                known = ctx.book.find(cl_ord_id=req.cl_ord_id) if message.get(97) == b"Y" else None
+                if known is not None:
+                    # PossResend: the client is not sure we got this order; we did. Say where it stands.
+                    ctx.send(status_report(ctx.table, known, ctx.venue.symbols.client(known.symbol),
+                                           exec_id=self._status_exec_id(known), ts_ns=now))
+                else:
+                    self._new_order(ctx, req, now)
             elif isinstance(req, CancelRequest):
                 self._cancel(ctx, req, now)
             elif isinstance(req, ReplaceRequest):
@@ -397,7 +412,7 @@ class Gateway(Application):
             except VenueRejected as exc:
                 violation = V.RuleViolation("symbol", exc.message)
             refusal = check_order(cmd, ctx.settings.limits, client_symbol=req.client_symbol,
-                                  open_orders=len(ctx.book.open_orders()), last_price=self._last_px.get(cmd.symbol),
+                                  open_orders=self._open_count(ctx), last_price=self._last_px.get(cmd.symbol),
                                   venue_violation=violation)
         try:
             order = ctx.book.submit(cmd)
@@ -412,6 +427,11 @@ class Gateway(Application):
         venue_order = _venue_order(cmd, _venue_cl_id(order, 0))
         assert self._tg is not None and venue_order is not None
         self._tg.start_soon(self._submit, ctx, order.order_id, venue_order)
+
+    @staticmethod
+    def _open_count(ctx: _Ctx) -> int:
+        # Counting is O(open orders); only a session with that limit pays for it.
+        return len(ctx.book.open_orders()) if ctx.settings.limits.max_open_orders is not None else 0
 
     async def _submit(self, ctx: _Ctx, order_id: str, venue_order: V.NewOrder) -> None:
         try:
@@ -493,7 +513,7 @@ class Gateway(Application):
             else:
                 probe = _venue_order(terms, "probe")
                 violation = ctx.venue.adapter.check(probe) if probe is not None else None
-                others = len(ctx.book.open_orders()) - 1
+                others = self._open_count(ctx) - 1
                 refusal = check_order(terms, ctx.settings.limits, client_symbol=req.client_symbol, open_orders=others,
                                       last_price=self._last_px.get(order.symbol), venue_violation=violation)
                 if refusal is not None:
@@ -524,17 +544,18 @@ class Gateway(Application):
         pending_qty = terms.quantity + order.cum_qty
         same_price = terms.price == order.price and terms.trigger_price == order.trigger_price
         try:
-            if same_price and pending_qty < (order.quantity or _ZERO) and adapter.capabilities.amend_keeps_priority:
-                # A pure quantity decrease keeps queue priority on venues that can amend in place.
-                leg_qty = pending_qty - order.cum_qty + self._leg_filled(order, cur)
-                await adapter.amend(V.AmendOrder(symbol=order.symbol, new_quantity=leg_qty,
-                                                 orig_client_order_id=old_id, venue_order_id=order.venue_order_id,
-                                                 new_client_order_id=new_id))
-            else:
-                new = _venue_order(terms, new_id)
-                assert new is not None
-                await adapter.replace(V.ReplaceOrder(orig_client_order_id=old_id, new=new,
-                                                     venue_order_id=order.venue_order_id))
+            async with ctx.venue.slots:
+                if same_price and pending_qty < (order.quantity or _ZERO) and adapter.capabilities.amend_keeps_priority:
+                    # A pure quantity decrease keeps queue priority on venues that can amend in place.
+                    leg_qty = pending_qty - order.cum_qty + self._leg_filled(order, cur)
+                    await adapter.amend(V.AmendOrder(symbol=order.symbol, new_quantity=leg_qty,
+                                                     orig_client_order_id=old_id,
+                                                     venue_order_id=order.venue_order_id, new_client_order_id=new_id))
+                else:
+                    new = _venue_order(terms, new_id)
+                    assert new is not None
+                    await adapter.replace(V.ReplaceOrder(orig_client_order_id=old_id, new=new,
+                                                         venue_order_id=order.venue_order_id))
         except VenueRejected as exc:
             self._settle_replace(ctx, order, OrderReplaceRejected(order_id=order_id, ts_ns=self._clock.now_ns(),
                                                                   cl_ord_id=order.pending_cl_ord_id,
@@ -720,13 +741,17 @@ class Gateway(Application):
                                                           reason="not sent to the venue before a restart"))
                     continue
                 cur, pend = _legs(order)
-                await self._query(ctx, order, cur)
+                report = await self._query(ctx, order, cur)
                 if order.pending_kind == "replace" and pend != cur:
                     await self._query(ctx, order, pend)
+                elif order.pending_kind == "cancel" and report is not None and not report.status.is_terminal:
+                    # The cancel was journaled but the venue never got it (or its answer was lost): again.
+                    assert self._tg is not None
+                    self._tg.start_soon(self._venue_cancel, ctx, order.order_id)
 
-    async def _query(self, ctx: _Ctx, order: Any, leg: int) -> None:
+    async def _query(self, ctx: _Ctx, order: Any, leg: int) -> V.OrderReport | None:
         try:
-            await ctx.venue.adapter.query(order.symbol, client_order_id=_venue_cl_id(order, leg))
+            return await ctx.venue.adapter.query(order.symbol, client_order_id=_venue_cl_id(order, leg))
         except VenueRejected as exc:
             log.info("%s: %s leg %d not at the venue: %s", ctx.key, order.order_id, leg, exc)
             now = self._clock.now_ns()
@@ -739,6 +764,7 @@ class Gateway(Application):
                                                       reason="not found at the venue"))
         except (VenueError, TransportError) as exc:
             log.warning("%s: cannot reconcile %s yet: %s", ctx.key, order.order_id, exc)
+        return None
 
     # -- introspection (tests, bridge) ---------------------------------------------------------
 

@@ -55,6 +55,11 @@ class SessionConfig:
       380=3 (2r). None = all.
     - ``max_queued_messages``: messages above a sequence gap kept while waiting for the gap fill; past
       it the session logs out (protects memory from a peer that never fills the gap).
+    - ``gap_fill_timeout``: seconds a ResendRequest of ours may go without the expected number moving
+      before we ask again for the same hole; None never asks again (the FIX specification leaves an
+      unanswered ResendRequest open).
+    - ``max_resend_requests``: unanswered ResendRequests in a row for one hole before we log out; the
+      next Logon's sequencing finds the gap again.
     """
 
     session_id: SessionID
@@ -75,6 +80,8 @@ class SessionConfig:
     supported_app_msg_types: frozenset[bytes] | None = None
     schedule: SessionSchedule | None = None
     max_queued_messages: int = 100_000
+    gap_fill_timeout: float | None = 30.0
+    max_resend_requests: int = 3
 
     def __post_init__(self) -> None:
         if self.session_id.begin_string not in BEGIN_STRINGS:
@@ -89,6 +96,10 @@ class SessionConfig:
             raise ConfigError("resend_chunk_size", "must be >= 0")
         if self.logon_timeout <= 0 or self.logout_timeout <= 0:
             raise ConfigError("logon_timeout", "timeouts must be > 0")
+        if self.gap_fill_timeout is not None and self.gap_fill_timeout <= 0:
+            raise ConfigError("gap_fill_timeout", "must be > 0 or None")
+        if self.max_resend_requests < 1:
+            raise ConfigError("max_resend_requests", "must be >= 1")
         if self.test_request_margin < 0:
             raise ConfigError("test_request_margin", "must be >= 0")
         if self.supported_app_msg_types is not None:

@@ -19,6 +19,8 @@ __all__ = [
     "check_sending_time",
     "check_poss_dup",
     "check_msg_type",
+    "int_or_none",
+    "field_text",
 ]
 
 NS = 1_000_000_000
@@ -55,6 +57,18 @@ class SessionReject:
     ref_tag: int | None
     text: str
     fatal: bool = False
+
+
+def int_or_none(value: bytes | None) -> int | None:
+    """Return a field's non-negative integer value, or None when absent or not all digits."""
+    if value is None or not value.isdigit():
+        return None
+    return int(value)
+
+
+def field_text(value: bytes | None) -> str:
+    """Return a text field (58 and the like) as str; "" when absent."""
+    return "" if value is None else value.decode("utf-8", "replace")
 
 
 _cache_prefix = b""

@@ -10,7 +10,8 @@ not allow, or names a session that already has a connection: answering a strange
 exists, and answering the second connection would disturb the live one's sequence numbers.
 
 Otherwise the bytes read so far (the Logon and anything after it) go to that session's handle, which
-drives the engine until the connection ends; the engine itself validates and answers the Logon.
+drives the engine until the connection ends; the engine itself validates and answers the Logon, and
+applies the session's ``reset_on_logon`` once that Logon is accepted (a refused Logon resets nothing).
 """
 
 from __future__ import annotations
@@ -169,10 +170,6 @@ class Acceptor:
                     fmt_addr(handle.peer_address),
                 )
                 return
-            if handle.config.reset_on_logon:
-                # ResetOnLogon for an acceptor: both numbers restart at 1 on every Logon, whether or
-                # not the peer asked with 141=Y (the engine only honours a peer's 141=Y by itself).
-                handle.session.store.reset(self._clock.now_ns())
             await handle._run_connection(byte_stream, peer, initial)
         except TransportError as exc:
             log.warning("connection from %s: %s", fmt_addr(peer), exc)

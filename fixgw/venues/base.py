@@ -26,6 +26,9 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
+
+import anyio
 
 from fixgw.venues.rules import RuleViolation, check_order
 
@@ -353,6 +356,13 @@ class VenueAdapter(ABC):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run inside a task group the caller owns: ``await tg.start(adapter.run)`` returns once
+        started (with the adapter); cancelling the task closes it."""
+        async with self:
+            task_status.started(self)
+            await anyio.sleep_forever()
 
     @abstractmethod
     async def start(self) -> None:

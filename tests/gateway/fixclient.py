@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any, Callable
 
 import anyio
-from anyio.abc import SocketStream
 
 from fixgw.codec import NEED_MORE, Garbled, Message, Parser, encode, format_utc_timestamp
 
@@ -76,7 +75,7 @@ class FixClient:
 
     # -- sending -----------------------------------------------------------------------------------
     async def send_raw(self, msg_type: str, fields: list[tuple[int, Any]], *, seq: int | None = None,
-                       poss_dup: bool = False) -> int:
+                       poss_dup: bool = False, poss_resend: bool = False) -> int:
         assert self.stream is not None
         if seq is None:
             seq = self.next_out
@@ -85,12 +84,14 @@ class FixClient:
         if poss_dup:
             header.append((43, "Y"))
         header.append((52, format_utc_timestamp(time.time_ns())))
+        if poss_resend:
+            header.append((97, "Y"))
         await self.stream.send(encode(self.begin, msg_type, header + fields))
         return seq
 
     async def new_order(self, cl: str, side: str, qty: str, *, symbol: str = "BTC/USDT", price: str | None = None,
                         ord_type: str | None = None, tif: str | None = None, stop: str | None = None,
-                        extra: list[tuple[int, Any]] = ()) -> None:  # type: ignore[assignment]
+                        extra: list[tuple[int, Any]] = (), poss_resend: bool = False) -> None:  # type: ignore[assignment]
         if ord_type is None:
             ord_type = "2" if price is not None else "1"
         f: list[tuple[int, Any]] = [(11, cl), (21, "1"), (55, symbol), (54, side), (60, _now()), (38, qty),
@@ -102,7 +103,7 @@ class FixClient:
         if tif is not None:
             f.append((59, tif))
         f += list(extra)
-        await self.send_raw("D", f)
+        await self.send_raw("D", f, poss_resend=poss_resend)
 
     async def cancel(self, cl: str, orig: str, side: str, *, symbol: str = "BTC/USDT") -> None:
         await self.send_raw("F", [(41, orig), (11, cl), (55, symbol), (54, side), (60, _now())])

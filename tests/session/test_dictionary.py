@@ -80,3 +80,23 @@ def test_fix42_reject_omits_reason_codes_fix42_lacks():
     assert drain(s)[-1].reason == 13
     (reject,) = sent(s)
     assert 373 not in reject and reject.get(371) == b"11" and reject.get(58) == b"Tag appears more than once"
+
+
+def test_14d_tag_without_value_rejected_373_4(fix44):
+    event = _reject_of(fix44, [(t, "" if t == 38 else v) for t, v in ORDER])
+    assert (event.reason, event.ref_tag) == (4, 38)
+
+
+def test_14f_incorrect_data_format_rejected_373_6(fix44):
+    event = _reject_of(fix44, [(t, "abc" if t == 38 else v) for t, v in ORDER])
+    assert (event.reason, event.ref_tag) == (6, 38)
+
+
+def test_14g_header_field_after_body_rejected_373_14(fix44):
+    event = _reject_of(fix44, [*ORDER[:2], (115, "ONBEHALF"), *ORDER[2:]])
+    assert (event.reason, event.ref_tag) == (14, 115)
+
+
+def test_14i_num_in_group_count_wrong_rejected_373_16(fix44):
+    event = _reject_of(fix44, [*ORDER, (453, 2), (448, "P1"), (447, "D"), (452, 1)])
+    assert (event.reason, event.ref_tag) == (16, 453)

@@ -327,3 +327,53 @@ def test_1S_acceptor_reset_on_logon_resets_and_tells_peer():
     assert [e.message.get(11) for e in pair.app("acceptor")] == [b"b"]
     assert pair.initiator.next_target_seq == pair.acceptor.next_sender_seq
     assert pair.acceptor.next_target_seq == pair.initiator.next_sender_seq
+
+
+def test_1S_acceptor_reset_on_logon_without_peer_flag_restarts_ours_and_keeps_peer_numbering():
+    clock = new_clock()
+    s, peer = _acceptor(clock, reset_on_logon=True)
+    s.store.save_outbound(1, b"old")
+    s.store.set_next_sender_seq(10)
+    s.store.set_next_target_seq(7)
+    peer.next_seq = 7
+    s.receive_data(peer.logon(), clock.now_ns())  # no 141=Y from the peer
+    assert drain(s) == [LoggedOn(30, True)]
+    (answer,) = sent(s)
+    assert (answer.get(35), answer.get(34), answer.get(141)) == (b"A", b"1", b"Y")
+    assert (s.next_sender_seq, s.next_target_seq) == (2, 8)
+    assert [seq for seq, _raw in s.store.fetch(1, 0)] == [1] and s.store.fetch(1, 1)[0][1] != b"old"
+
+
+def test_1S_acceptor_reset_on_logon_refused_logon_leaves_store_untouched():
+    clock = new_clock()
+    s, peer = _acceptor(clock, reset_on_logon=True, authenticator=lambda *a: False)
+    s.store.set_next_sender_seq(10)
+    s.store.set_next_target_seq(7)
+    s.receive_data(peer.logon(seq=7), clock.now_ns())
+    assert [type(e) for e in drain(s)] == [Disconnected]
+    assert s.data_to_send() == b""
+    assert (s.next_sender_seq, s.next_target_seq) == (10, 7)
+
+
+def test_logon_next_expected_msg_seq_num_gap_not_filled_unasked_requested_after_timeout():
+    clock = new_clock()
+    s, peer = _acceptor(clock, send_next_expected_msg_seq_num=True, gap_fill_timeout=5.0)
+    s.receive_data(peer.logon(seq=5, extra=[(789, 1)]), clock.now_ns())
+    assert drain(s) == [LoggedOn(30, False), SequenceGap(1, 4)]
+    (answer,) = sent(s)  # 789 on both Logons: the peer resends unasked, no ResendRequest yet
+    assert (answer.get(35), answer.get(789)) == (b"A", b"1")
+    clock.advance(5)
+    s.on_tick(clock.now_ns())
+    (request,) = sent(s)
+    assert (request.get(35), request.get(7), request.get(16)) == (b"2", b"1", b"0")
+
+
+def test_config_gap_fill_settings_validated():
+    from fixgw.errors import ConfigError
+    from fixgw.session import SessionConfig
+
+    with pytest.raises(ConfigError):
+        SessionConfig(ACCEPTOR_ID, gap_fill_timeout=0)
+    with pytest.raises(ConfigError):
+        SessionConfig(ACCEPTOR_ID, max_resend_requests=0)
+    assert SessionConfig(ACCEPTOR_ID, gap_fill_timeout=None).gap_fill_timeout is None

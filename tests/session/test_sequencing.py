@@ -182,3 +182,72 @@ def test_queue_overflow_logs_out():
         s.receive_data(peer.order(), clock.now_ns())
     assert isinstance(drain(s)[-1], Disconnected)
     assert types(sent(s)) == [b"2", b"5"]
+
+
+def _run_timers_until(s, clock, seconds):
+    target = clock.now_ns() + int(seconds * 1_000_000_000)
+    while (deadline := s.next_deadline_ns()) is not None and deadline <= target and s.is_logged_on:
+        clock.set(max(deadline, clock.now_ns()))
+        s.on_tick(clock.now_ns())
+    clock.set(max(target, clock.now_ns()))
+
+
+def test_2b_unanswered_resend_request_asked_again_after_gap_fill_timeout():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock, gap_fill_timeout=5.0)
+    peer.next_seq = 5
+    s.receive_data(peer.order("o5"), clock.now_ns())
+    (first,) = sent(s)
+    assert (first.get(35), first.get(7), first.get(16)) == (b"2", b"2", b"0")
+    _run_timers_until(s, clock, 4.9)
+    assert s.data_to_send() == b""
+    _run_timers_until(s, clock, 0.2)
+    (again,) = sent(s)
+    assert (again.get(35), again.get(7), again.get(16)) == (b"2", b"2", b"0")
+    assert SequenceGap(2, 0) in drain(s)
+    # Answered this time: the queued message is released and nobody asks again.
+    t = clock.now_ns()
+    s.receive_data(peer.frame("4", [(123, "Y"), (36, 5)], seq=2, poss_dup=True, orig_sending_time_ns=t), t)
+    assert _order_ids(drain(s)) == [b"o5"]
+    _run_timers_until(s, clock, 20)
+    assert b"2" not in types(sent(s))
+
+
+def test_2b_resend_request_never_answered_logs_out_after_max_requests():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock, gap_fill_timeout=5.0, max_resend_requests=3)
+    peer.next_seq = 5
+    s.receive_data(peer.order("o5"), clock.now_ns())
+    _run_timers_until(s, clock, 16)
+    out = sent(s)
+    assert types(out) == [b"2", b"2", b"2", b"5"]
+    assert out[-1].get(58) == b"ResendRequest for 2..4 not answered"
+    assert isinstance(drain(s)[-1], Disconnected) and s.wants_disconnect
+
+
+def test_2b_gap_being_filled_slowly_not_asked_again():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock, gap_fill_timeout=5.0)
+    peer.next_seq = 6
+    s.receive_data(peer.order("o6"), clock.now_ns())
+    assert types(sent(s)) == [b"2"]
+    for n in (2, 3, 4):  # one resent message every 4 s: progress within each period
+        _run_timers_until(s, clock, 4)
+        t = clock.now_ns()
+        s.receive_data(peer.order("o%d" % n, seq=n, poss_dup=True, orig_sending_time_ns=t), t)
+    _run_timers_until(s, clock, 4)
+    assert s.data_to_send() == b""
+    t = clock.now_ns()
+    s.receive_data(peer.order("o5", seq=5, poss_dup=True, orig_sending_time_ns=t), t)
+    assert _order_ids(drain(s)) == [b"o2", b"o3", b"o4", b"o5", b"o6"]
+    assert not s.awaiting_gap_fill
+
+
+def test_2b_gap_fill_timeout_none_never_asks_again():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock, gap_fill_timeout=None)
+    peer.next_seq = 5
+    s.receive_data(peer.order("o5"), clock.now_ns())
+    assert types(sent(s)) == [b"2"]
+    _run_timers_until(s, clock, 25)
+    assert s.data_to_send() == b"" and s.awaiting_gap_fill and s.is_logged_on

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fixgw.codec import encode, format_utc_timestamp
 from fixgw.session import Disconnected, RejectReceived, Rejected
 
@@ -252,3 +254,111 @@ def test_rejects_counted_in_types_of_outbound():
     s, peer = logged_on_acceptor(clock)
     s.receive_data(peer.frame("ZZ") + peer.order(poss_dup=True), clock.now_ns())
     assert types(sent(s)) == [b"3", b"3"]
+
+
+def test_2h_expected_begin_string_accepted():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock)
+    s.receive_data(peer.order("a", begin="FIX.4.4"), clock.now_ns())
+    assert _ids(drain(s)) == [b"a"] and s.next_target_seq == 3
+
+
+def test_2j_expected_comp_ids_accepted():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock)
+    s.receive_data(peer.order("a", sender="CLIENT", target="GW"), clock.now_ns())
+    assert _ids(drain(s)) == [b"a"] and s.data_to_send() == b""
+
+
+def test_2l_correct_body_length_accepted():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock)
+    frame = peer.order("a")
+    head, body = frame.split(b"\x0135=", 1)
+    length = int(head.split(b"\x019=", 1)[1])
+    assert length == len(b"35=" + body[: body.rindex(b"10=")])  # from 35= up to the CheckSum field
+    s.receive_data(frame, clock.now_ns())
+    assert _ids(drain(s)) == [b"a"]
+
+
+def test_2n_sending_time_within_default_tolerance_accepted():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock)  # default tolerance 120 s
+    s.receive_data(peer.order("late", sending_time_ns=clock.now_ns() - 119 * NS), clock.now_ns())
+    s.receive_data(peer.order("early", sending_time_ns=clock.now_ns() + 119 * NS), clock.now_ns())
+    assert _ids(drain(s)) == [b"late", b"early"] and s.data_to_send() == b""
+
+
+def test_2p_valid_msg_type_accepted():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock)
+    s.receive_data(peer.frame("F", [(41, "a"), (11, "b")]), clock.now_ns())
+    (event,) = drain(s)
+    assert event.msg_type == b"F" and s.next_target_seq == 3
+
+
+def test_2s_first_three_fields_in_order_accepted():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock)
+    frame = peer.order("a")
+    assert frame.startswith(b"8=FIX.4.4\x019=") and frame.split(b"\x01")[2].startswith(b"35=")
+    s.receive_data(frame, clock.now_ns())
+    assert _ids(drain(s)) == [b"a"]
+
+
+def test_3a_valid_checksum_accepted():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock)
+    frame = peer.order("a")
+    assert int(frame[-4:-1]) == sum(frame[: frame.rindex(b"10=")]) & 0xFF
+    s.receive_data(frame, clock.now_ns())
+    assert _ids(drain(s)) == [b"a"]
+
+
+def test_3c_checksum_not_last_field_ignored_without_incrementing():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock)
+    frame = peer.order("x")
+    body_end = frame.rindex(b"10=")
+    # Move the last body field behind the CheckSum: BodyLength no longer ends where 10= starts.
+    last_field_start = frame.rindex(b"\x01", 0, body_end - 1) + 1
+    moved = frame[:last_field_start] + frame[body_end:] + frame[last_field_start:body_end]
+    s.receive_data(moved, clock.now_ns())
+    assert drain(s) == [] and s.data_to_send() == b""
+    assert s.next_target_seq == 2
+    s.receive_data(peer.order("y", seq=2), clock.now_ns())
+    assert _ids(drain(s)) == [b"y"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["2f", "2g", "2k", "2o", "2q", "2r", "10e", "14", "52-missing", "112-missing", "7-missing"],
+)
+def test_every_reject_and_business_reject_consumes_inbound_seq(case):
+    clock = new_clock()
+    config = {}
+    if case == "2r":
+        config["supported_app_msg_types"] = frozenset({"D", "F"})
+    if case == "14":
+        config["dictionary"] = FakeDictionary()
+    s, peer = logged_on_acceptor(clock, **config)
+    now = clock.now_ns()
+    frames = {
+        "2f": lambda: peer.order(poss_dup=True, orig_sending_time_ns=now + NS),
+        "2g": lambda: peer.order(poss_dup=True),
+        "2k": lambda: peer.order(sender="INTRUDER"),
+        "2o": lambda: peer.order(sending_time_ns=now - 600 * NS),
+        "2q": lambda: peer.frame("ZZ", [(11, "x")]),
+        "2r": lambda: peer.frame("R", [(131, "q")]),
+        "10e": lambda: peer.frame("4", [(123, "Y"), (36, 2)]),
+        "14": lambda: peer.frame("D", [(11, "x"), (54, "1"), (38, "1"), (40, "2")]),
+        "52-missing": lambda: peer.order(omit=[52]),
+        "112-missing": lambda: peer.frame("1"),
+        "7-missing": lambda: peer.frame("2", [(16, 0)]),
+    }
+    s.receive_data(frames[case](), now)
+    rejects = [e for e in drain(s) if isinstance(e, Rejected)]
+    assert len(rejects) == 1 and rejects[0].ref_seq == 2
+    out = sent(s)
+    assert out[0].get(35) in (b"3", b"j") and out[0].get(45) == b"2"
+    assert s.next_target_seq == 3

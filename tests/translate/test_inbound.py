@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from fixgw.orders.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from fixgw.orders.enums import OrderSide, OrderType, TimeInForce
 
 from fixgw.codec import Message, Parser, encode
 from fixgw.translate import (

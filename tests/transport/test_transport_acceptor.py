@@ -161,6 +161,36 @@ async def test_acceptor_address_not_allowed_closed_without_reply():
         tg.cancel_scope.cancel()
 
 
+async def test_acceptor_reset_on_logon_applied_by_engine_only_when_logon_accepted():
+    from fixgw.session import Session
+
+    store = MemoryMessageStore()
+    config = SessionConfig(GW, reset_on_logon=True)
+    allowed = {"ok": False}
+    session = Session(config, store.session_store(GW), authenticator=lambda *a: allowed["ok"])
+    session.store.set_next_sender_seq(10)
+    session.store.set_next_target_seq(7)
+    acceptor = Acceptor([session], Echo(), store)
+    async with anyio.create_task_group() as tg:
+        port = await start(tg, acceptor)
+        refused = await RawFixClient.connect(port)
+        refused.seq = 7
+        await refused.send("A", [(98, 0), (108, 30)])
+        assert await refused.receive() is CLOSED and refused.received_bytes == 0
+        await refused.aclose()
+        await acceptor.handles[GW].wait_disconnected()
+        # A refused Logon must not wipe the session's numbers.
+        assert (session.next_sender_seq, session.next_target_seq) == (10, 7)
+        allowed["ok"] = True
+        client = await RawFixClient.connect(port)
+        client.seq = 7
+        reply = await client.logon()
+        assert (reply.get(34), reply.get(141)) == (b"1", b"Y")
+        assert (session.next_sender_seq, session.next_target_seq) == (2, 8)
+        await client.aclose()
+        tg.cancel_scope.cancel()
+
+
 async def test_acceptor_port_in_use_raises_transport_error():
     first = acceptor_for([GW])
     async with anyio.create_task_group() as tg:

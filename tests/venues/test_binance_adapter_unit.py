@@ -13,7 +13,7 @@ from fixgw.errors import VenueRejected, VenueUnknownOutcome
 from fixgw.venues.base import NewOrder, OrderCanceled, OrderType, ReplaceOrder, Side
 from fixgw.venues.binance import BinanceAdapter, BinanceConfig
 from fixgw.venues.binance.parsing import parse_exchange_info, parse_execution_report
-from tests.venues.conftest import documented
+from .conftest import documented
 
 pytestmark = pytest.mark.anyio
 
@@ -164,3 +164,11 @@ async def test_outcome_resolver_sweep_reports_not_placed_once_window_passed():
     assert [p.client_order_id for p in closed] == ["gone"] and len(resolver) == 0
     ev = not_placed_event("binance", closed[0], clock.now_ns())
     assert isinstance(ev, OrderRejected) and ev.reason == "not_placed" and ev.from_reconciliation
+
+
+def test_amend_params_keep_client_order_id_when_no_new_one_given():
+    from fixgw.venues.base import AmendOrder
+    from fixgw.venues.binance.parsing import amend_params
+
+    params = dict(amend_params(AmendOrder("BTC/USDT", D("0.5"), orig_client_order_id="abc"), "BTCUSDT"))
+    assert params == {"symbol": "BTCUSDT", "origClientOrderId": "abc", "newClientOrderId": "abc", "newQty": D("0.5")}

@@ -20,7 +20,7 @@ from fixgw.venues.kraken import KrakenConfig
 from fixgw.venues.kraken.http import KrakenHttp
 from fixgw.venues.kraken.parsing import add_order_params, error_from_envelope, parse_asset_pairs
 from fixgw.venues.kraken.parsing import parse_order as kr_parse_order
-from tests.venues.conftest import vectors
+from .conftest import vectors
 
 pytestmark = pytest.mark.anyio
 

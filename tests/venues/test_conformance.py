@@ -31,7 +31,7 @@ from fixgw.venues.base import (
     TimeInForce,
 )
 from fixgw.venues.rules import check_order
-from tests.venues.simharness import Counterparty, adapter, book_top, collect, fills_of, start_sim
+from .simharness import Counterparty, adapter, book_top, collect, fills_of, start_sim
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -384,3 +384,20 @@ async def test_c17_cancel_all_and_open_orders(sim):
         events = await collect(ad)
         assert sorted(e.client_order_id for e in events if isinstance(e, OrderCanceled)) == sorted(ids)
         assert await ad.open_orders("BTC/USDT") == []
+
+
+async def test_c18_run_in_caller_task_group_started_and_cancelled(sim):
+    from .simharness import config
+    from fixgw.venues.binance import BinanceAdapter
+
+    ad = BinanceAdapter(config(sim), clock=sim.warp, sleep=sim.warp.sleep)
+    async with anyio.create_task_group() as tg:
+        started = await tg.start(ad.run)
+        assert started is ad and ad.health().stream_state is StreamState.SUBSCRIBED
+        bid, _ = await book_top(ad, "BTCUSDT")
+        c = cid("c18")
+        await ad.submit(_limit(c, Side.BUY, "0.001", bid - 1000))
+        await ad.cancel(CancelOrder("BTC/USDT", client_order_id=c))
+        assert [type(e) for e in await collect(ad)] == [OrderAccepted, OrderCanceled]
+        tg.cancel_scope.cancel()
+    assert ad.health().stream_state is StreamState.DISCONNECTED

@@ -12,7 +12,7 @@ from fixgw.venues.base import Instrument, NewOrder, OrderType, Side, TimeInForce
 from fixgw.venues.binance.adapter import BINANCE_CAPABILITIES
 from fixgw.venues.binance.parsing import parse_exchange_info
 from fixgw.venues.rules import check_order, is_multiple
-from tests.venues.conftest import vectors
+from .conftest import vectors
 
 CASES = vectors("filter_check_cases_DERIVED")[0]["cases"]
 

@@ -16,7 +16,7 @@ from fixgw.venues._common.signing import (
     hmac_sha256_hex,
     kraken_signature,
 )
-from tests.venues.conftest import vectors
+from .conftest import vectors
 
 REST = vectors("hmac_sha256_query")
 WS = vectors("hmac_sha256_ws_sorted")

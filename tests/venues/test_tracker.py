@@ -15,7 +15,7 @@ from fixgw.venues.base import (
 )
 from fixgw.venues._common.tracker import Fill, OrderTracker, OrderUpdate, UpdateKind
 from fixgw.venues.binance.parsing import parse_amend, parse_execution_report, parse_order
-from tests.venues.conftest import documented
+from .conftest import documented
 
 
 def _feed(tracker, updates, **kw):

@@ -66,6 +66,7 @@ class RateLimiter:
         backoff_base_s: float = 1.0,
         backoff_cap_s: float = 60.0,
         default_ban_s: float = 120.0,
+        boundary_margin_s: float = 0.25,
     ) -> None:
         self._buckets = {b.name: b for b in buckets}
         self._clock = clock or SystemClock()
@@ -73,6 +74,9 @@ class RateLimiter:
         self._base = backoff_base_s
         self._cap = backoff_cap_s
         self._default_ban_s = default_ban_s
+        # our idea of the venue's clock can be off by a little: treat a new window as started only
+        # this long after its boundary, so a full window is never topped up early
+        self._margin_ns = int(boundary_margin_s * _NS)
         self._strikes = 0
         self._backoff_until_ns = 0
         self._banned_until_ns: int | None = None
@@ -102,7 +106,7 @@ class RateLimiter:
     def usage(self, name: str) -> tuple[int, int]:
         """Return (used, limit) of a bucket in the current window."""
         b = self._buckets[name]
-        b.roll(self._clock.now_ns())
+        b.roll(self._clock.now_ns() - self._margin_ns)
         return b.used, b.limit
 
     # -- the request path ------------------------------------------------------------------------
@@ -121,14 +125,15 @@ class RateLimiter:
                     raise VenueBanned("venue ban in force", until_ns=banned)
                 wait_ns = max(self._backoff_until_ns - now, 0)
                 if wait_ns == 0:
+                    lagged = now - self._margin_ns
                     for name, cost in costs.items():
                         b = self._buckets.get(name)
                         if b is None or cost <= 0:
                             continue
-                        b.roll(now)
+                        b.roll(lagged)
                         ceiling = b.limit - (0 if urgent else b.reserve)
                         if b.used + cost > ceiling and b.used > 0:
-                            wait_ns = max(wait_ns, b.next_window_ns() - now)
+                            wait_ns = max(wait_ns, b.next_window_ns() - lagged)
                 if wait_ns <= 0:
                     for name, cost in costs.items():
                         b = self._buckets.get(name)
@@ -151,7 +156,7 @@ class RateLimiter:
         b = self._buckets.get(name)
         if b is None:
             return
-        b.roll(self._clock.now_ns())
+        b.roll(self._clock.now_ns() - self._margin_ns)
         if used > b.used:
             b.used = used
 

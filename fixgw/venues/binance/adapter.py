@@ -157,13 +157,17 @@ class BinanceAdapter(VenueAdapter):
         await self.load_instruments()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
-        self._tg.start_soon(self.stream.run)
-        with anyio.move_on_after(self.config.request_timeout_s):
-            await self.stream.ws.subscribed.wait()
-        if self.stream.state is not StreamState.SUBSCRIBED:
-            log.warning("user-data stream not subscribed yet; continuing, it keeps retrying")
-        await self.reconcile()
-        self._tg.start_soon(self._maintenance)
+        try:
+            self._tg.start_soon(self.stream.run)
+            with anyio.move_on_after(self.config.request_timeout_s):
+                await self.stream.ws.subscribed.wait()
+            if self.stream.state is not StreamState.SUBSCRIBED:
+                log.warning("user-data stream not subscribed yet; continuing, it keeps retrying")
+            await self.reconcile()
+            self._tg.start_soon(self._maintenance)
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         if self._tg is not None:

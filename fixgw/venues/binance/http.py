@@ -144,7 +144,11 @@ class BinanceHttp:
             if isinstance(err, VenueRateLimited) and resp.status_code == 429:
                 delay = self.limiter.on_rate_limited(err.retry_after)
                 rate_limited += 1
-                log.warning("429 on %s %s; holding requests %.1f s", method, path, delay)
+                used, limit = self.limiter.usage(WEIGHT_BUCKET)
+                log.warning(
+                    "429 on %s %s (local count %d/%d, venue time %d ms); holding requests %.1f s",
+                    method, path, used, limit, self.server_clock.now_ms(), delay,
+                )
                 if rate_limited > self._config.max_429_retries:
                     raise err
                 continue

@@ -230,8 +230,10 @@ def amend_params(req: AmendOrder, venue_symbol: str) -> list[tuple[str, object]]
         params.append(("origClientOrderId", req.orig_client_order_id))
     else:
         raise VenueRejected("INVALID", "amend needs a client order id or a venue order id")
-    if req.new_client_order_id:
-        params.append(("newClientOrderId", req.new_client_order_id))
+    # without newClientOrderId the venue would give the order a random new id; keep ours instead
+    new_id = req.new_client_order_id or req.orig_client_order_id
+    if new_id:
+        params.append(("newClientOrderId", new_id))
     params.append(("newQty", req.new_quantity))
     return params
 
