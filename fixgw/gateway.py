@@ -318,12 +318,6 @@ class Gateway(Application):
         )
         dictionary = load_dictionary(s.begin_string) if self._validate else None
         creds = s.credentials
-        if dictionary is not None and creds is not None and dictionary.field(553) is None:
-            # FIX 4.2 defines no Username/Password (553/554); validating would refuse every Logon that
-            # carries them. Until the 4.2 dictionary lists them as extensions, such sessions go unchecked.
-            log.warning("%s: the %s dictionary has no Username (553); messages are not validated",
-                        ctx.session_id, s.begin_string)
-            dictionary = None
 
         def authenticate(_sid: Any, username: str | None, password: str | None, _peer: Any) -> bool:
             return creds is None or creds.matches(username, password)

@@ -44,6 +44,7 @@ class AdminHandlers:
         self.store.set_next_target_seq(new_seq)  # 10b
 
     def _on_sequence_reset(self: Session, msg: Any, seq: int, now: int) -> None:
+        # Reset mode ignores MsgSeqNum (11), so its Rejects consume no number: the expected one stays.
         new_seq = int_or_none(msg.get(36))
         expected = self.store.next_target_seq
         if new_seq is None:

@@ -2,13 +2,15 @@
 
 The peer sends numbered application messages through a FIFO channel and may also lose frames (their
 numbers stay used, as after a crash), duplicate old ones with PossDupFlag, garble bytes, swap the two
-frames at the head of the channel, and let the clock jump. It answers the acceptor's ResendRequests
-from its own store and its TestRequests with Heartbeats, and logs on again after a disconnect.
+frames at the head of the channel, ignore one of our ResendRequests, and let the clock jump (our clock
+also backwards, as a stepped host clock does). It answers the acceptor's other ResendRequests from its
+own store and its TestRequests with Heartbeats, and logs on again after a disconnect.
 
 Invariants: the application never sees a number twice or out of order and always sees what the peer
-sent under that number; held messages always have a ResendRequest outstanding (every gap is
-requested); every new outbound frame is in the store, byte for byte, when it leaves
-``data_to_send()``; after everything in flight is delivered, the application has every message.
+sent under that number; every gap is eventually requested (held messages always have a ResendRequest
+outstanding and the watchdog that asks again armed, and an ignored request is asked again); every new
+outbound frame is committed to the store, byte for byte, before it leaves ``data_to_send()``; after
+everything in flight is delivered, the application has every message.
 """
 
 from __future__ import annotations
@@ -19,16 +21,59 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from fixgw.clock import FakeClock
 from fixgw.session import ApplicationMessage, Disconnected
+from fixgw.stores import MemoryMessageStore
 
-from .helpers import INITIATOR_ID, T0, ConnectionPair, Peer, drain, make_session, parse_frames
+from .helpers import ACCEPTOR_ID, INITIATOR_ID, T0, ConnectionPair, Peer, drain, make_session, parse_frames
+
+
+class DurabilityTrackingStore:
+    """A session store that tells saved from committed: ``durable`` holds what the last commit made safe."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.pending: dict[int, bytes] = {}
+        self.durable: dict[int, bytes] = {}
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    @property
+    def next_sender_seq(self) -> int:
+        return self.inner.next_sender_seq
+
+    @property
+    def next_target_seq(self) -> int:
+        return self.inner.next_target_seq
+
+    @property
+    def creation_time_ns(self) -> int:
+        return self.inner.creation_time_ns
+
+    def save_outbound(self, seq: int, raw: bytes) -> None:
+        self.inner.save_outbound(seq, raw)
+        self.pending[seq] = raw
+
+    def reset(self, now_ns: int) -> None:
+        self.inner.reset(now_ns)
+        self.pending.clear()
+        self.durable.clear()
+
+    def commit(self) -> None:
+        self.inner.commit()
+        self.durable.update(self.pending)
+        self.pending.clear()
 
 
 class AcceptorUnderStress(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.clock = FakeClock(T0)
-        self.s = make_session(self.clock, max_sending_time_skew=None, resend_chunk_size=3)
-        self.peer = Peer(INITIATOR_ID, self.clock)
+        self.clock = FakeClock(T0)  # ours: may step backwards
+        self.peer_clock = FakeClock(T0)  # the peer's: only moves forward
+        self.store = DurabilityTrackingStore(MemoryMessageStore(now_ns=self.clock.now_ns).session_store(ACCEPTOR_ID))
+        self.s = make_session(self.clock, store=self.store, max_sending_time_skew=None, resend_chunk_size=3,
+                              gap_fill_timeout=10.0)
+        self.peer = Peer(INITIATOR_ID, self.peer_clock)
+        self.deaf = False  # the peer ignores our next ResendRequest
         self.peer_store: dict[int, tuple[str, list, int]] = {}  # seq -> (msg_type, fields, sending ns)
         self.channel: list[bytes] = []
         self.delivered: list[int] = []
@@ -39,7 +84,7 @@ class AcceptorUnderStress(RuleBasedStateMachine):
     # -- the peer -------------------------------------------------------------------------------
     def _new(self, msg_type: str, fields: list) -> bytes:
         seq = self.peer.next_seq
-        self.peer_store[seq] = (msg_type, fields, self.clock.now_ns())
+        self.peer_store[seq] = (msg_type, fields, self.peer_clock.now_ns())
         if msg_type == "D":
             self.app_seqs.add(seq)
         return self.peer.frame(msg_type, fields)
@@ -54,11 +99,12 @@ class AcceptorUnderStress(RuleBasedStateMachine):
         for msg in parse_frames(data):
             seq = int(msg.get(34))
             if msg.get(43) != b"Y":
-                stored = self.s.store.fetch(seq, seq)
-                assert stored == [(seq, msg.raw)], "sent before stored"
+                assert self.store.durable.get(seq) == msg.raw, "sent before committed to the store"
             mt = msg.get(35)
             if mt == b"1":
                 self.channel.append(self._new("0", [(112, msg.get(112))]))
+            elif mt == b"2" and self.deaf:
+                self.deaf = False  # lost on the peer's side: only our watchdog can recover it
             elif mt == b"2":
                 begin, end = int(msg.get(7)), int(msg.get(16))
                 last = self.peer.next_seq - 1 if end == 0 else end
@@ -136,8 +182,14 @@ class AcceptorUnderStress(RuleBasedStateMachine):
     def deliver(self, count: int, split: int) -> None:
         self._deliver(count, split)
 
-    @rule(seconds=st.integers(0, 40))
+    @rule()
+    def ignore_next_resend_request(self) -> None:
+        self.deaf = True
+
+    @rule(seconds=st.integers(-30, 40))
     def clock_jump(self, seconds: int) -> None:
+        # Our clock steps either way; the peer's only moves forward (its SendingTimes stay ordered).
+        self.peer_clock.advance(max(seconds, 0))
         self.s.on_tick(self.clock.advance(seconds))
         self._pump()
 
@@ -146,9 +198,18 @@ class AcceptorUnderStress(RuleBasedStateMachine):
         # A lost last message shows only when something follows it: the peer's next Heartbeat.
         self.channel.append(self._new("0", []))
         for _ in range(200):
-            if not self.channel:
+            if self.channel:
+                self._deliver(len(self.channel))
+            elif self.s.awaiting_gap_fill:
+                # Nothing in flight and a hole open: our ResendRequest was ignored. Wait for the watchdog.
+                deadline = self.s.next_deadline_ns()
+                assert deadline is not None
+                self.clock.set(max(deadline, self.clock.now_ns()))
+                self.peer_clock.advance(1)
+                self.s.on_tick(self.clock.now_ns())
+                self._pump()
+            else:
                 break
-            self._deliver(len(self.channel))
         assert not self.channel
         assert self.s.is_logged_on
         assert self.s.next_target_seq == self.peer.next_seq
@@ -157,10 +218,12 @@ class AcceptorUnderStress(RuleBasedStateMachine):
 
     # -- invariants -----------------------------------------------------------------------------
     @invariant()
-    def held_messages_have_a_request_outstanding(self) -> None:
+    def every_gap_is_requested_and_watched(self) -> None:
         sequencer = self.s._seq
         if sequencer.queue and self.s.is_logged_on:
             assert sequencer.requested is not None
+        if sequencer.requested is not None and self.s.is_logged_on:
+            assert self.s._gap_deadline_ns is not None  # an ignored request will be asked again
 
     @invariant()
     def delivered_strictly_increasing(self) -> None:
