@@ -4,6 +4,9 @@ Logger ``fixgw.wire.<session>`` where ``<session>`` is ``BeginString:SenderCompI
 view) with dots replaced by ``_`` so the name stays one level below ``fixgw.wire``. Records are emitted at
 INFO with ``extra={"direction": "in" | "out"}``; the message text has SOH shown as ``|``. When the logger
 is disabled (the default), the cost is one ``isEnabledFor`` check per read or write.
+
+Secrets never reach the log: the values of Password (554), NewPassword (925) and the data fields that
+carry logon signatures or credentials (RawData 96, SecureData 91) are written as ``***``.
 """
 
 from __future__ import annotations
@@ -12,11 +15,19 @@ import logging
 import re
 from typing import Any
 
-__all__ = ["WireLog", "wire_logger_name"]
+__all__ = ["WireLog", "wire_logger_name", "mask_secrets", "SECRET_TAGS"]
 
 # End of a frame: SOH 10=ddd SOH. Only used to split batches for logging.
 _FRAME_END = re.compile(rb"\x0110=\d{3}\x01")
 _MAX_REMAINDER = 1 << 20
+#: Tags whose values are secrets: Password, NewPassword, RawData, SecureData.
+SECRET_TAGS = (554, 925, 96, 91)
+_SECRET = re.compile(rb"(?:(?<=\x01)|^)(" + b"|".join(b"%d" % t for t in SECRET_TAGS) + rb")=[^\x01]*")
+
+
+def mask_secrets(frame: bytes) -> bytes:
+    """Return ``frame`` with the values of secret tags replaced by ``***``."""
+    return _SECRET.sub(rb"\1=***", frame)
 
 
 def wire_logger_name(session_id: Any) -> str:
@@ -53,7 +64,7 @@ class WireLog:
         arrow = "<<" if direction == "in" else ">>"
         for m in _FRAME_END.finditer(buf):
             end = m.end()
-            text = buf[start:end].replace(b"\x01", b"|").decode("ascii", "replace")
+            text = mask_secrets(buf[start:end]).replace(b"\x01", b"|").decode("ascii", "replace")
             log("%s %s", arrow, text, extra={"direction": direction})
             start = end
         rest = buf[start:]
