@@ -1,8 +1,16 @@
-"""Implementations of the persistence ports (``fixgw.session.store``): memory and SQLite."""
+"""Implementations of the persistence ports: message stores (``fixgw.session.store``) and order journals
+(``fixgw.orders.journal``), in memory and in SQLite.
+
+A message store's ``journal(account)`` gives the order journal that belongs with it: for SQLite, one in
+the same file that writes in the store's own transactions, so journal records and outbound FIX messages
+commit together (see ``fixgw.stores.sqlite``).
+"""
 
 from __future__ import annotations
 
+from .journal_memory import MemoryOrderJournal
+from .journal_sqlite import SqliteOrderJournal
 from .memory import MemoryMessageStore
 from .sqlite import SqliteMessageStore
 
-__all__ = ["MemoryMessageStore", "SqliteMessageStore"]
+__all__ = ["MemoryMessageStore", "SqliteMessageStore", "MemoryOrderJournal", "SqliteOrderJournal"]

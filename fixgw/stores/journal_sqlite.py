@@ -5,21 +5,28 @@ body in the JSON of ``fixgw.orders.serial``), which may live in the same databas
 store. ``append`` opens a transaction if none is open and inserts; ``commit`` ends it. The database
 runs in WAL mode with ``synchronous=NORMAL`` by default: a committed transaction survives the process
 being killed (the WAL is in the OS's hands once the commit returns); it may not survive a power loss
-or kernel crash, for which pass ``synchronous="FULL"``. Several journals (one per account) may share
-a connection; a commit on it commits every journal's appends.
+or kernel crash, for which pass ``synchronous="FULL"``.
+
+Whoever owns the connection owns its transactions. A journal opened from a path owns both. A journal
+given a ``TransactionOwner`` (``SqliteMessageStore.journal(account)`` builds one so) writes in the
+owner's open batch, and its ``commit()`` is the owner's: the journal's records and whatever else the
+owner wrote since its last commit (outbound FIX messages, sequence numbers) become durable together,
+and a commit by the owner commits the journal's records as well. A bare ``sqlite3.Connection`` is
+shared the simple way: the journal begins and commits on it. Several journals (one per account) may
+share a connection; a commit on it commits every journal's appends.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Iterator
+from typing import Iterator, Protocol
 
 from fixgw.errors import StoreError
 from fixgw.orders.journal import Record
 from fixgw.orders.serial import record_from_json, record_to_json
 
-__all__ = ["SqliteOrderJournal"]
+__all__ = ["SqliteOrderJournal", "TransactionOwner"]
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS order_journal ("
@@ -36,16 +43,55 @@ _SELECT = "SELECT seq, body FROM order_journal WHERE account = ? ORDER BY seq"
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
-class SqliteOrderJournal:
-    """An ``OrderJournal`` in a SQLite database (a path, or a connection shared with other stores).
+class TransactionOwner(Protocol):
+    """The owner of a connection and of its write transactions (``SqliteMessageStore`` is one)."""
 
-    A journal opened from a path owns its connection and closes it; one given a connection leaves it
-    open and sets no pragmas on it (the owner chooses WAL and ``synchronous``).
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection every writer shares."""
+        ...
+
+    @property
+    def commits(self) -> int:
+        """How many transactions the owner has committed so far."""
+        ...
+
+    def begin(self) -> None:
+        """Open a transaction unless one is open."""
+        ...
+
+    def commit(self) -> None:
+        """Commit the open transaction, with everything every writer put in it."""
+        ...
+
+
+class _OwnTransactions:
+    """A journal's own transactions on a connection no ``TransactionOwner`` manages."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self.commits = 0
+
+    def begin(self) -> None:
+        if not self.connection.in_transaction:
+            self.connection.execute("BEGIN")
+
+    def commit(self) -> None:
+        if self.connection.in_transaction:
+            self.connection.commit()
+            self.commits += 1
+
+
+class SqliteOrderJournal:
+    """An ``OrderJournal`` in a SQLite database: a path, a connection, or a ``TransactionOwner``.
+
+    A journal opened from a path owns its connection and closes it; one given a connection or an owner
+    leaves it open and sets no pragmas on it (the owner chooses WAL, ``synchronous`` and checkpoints).
     """
 
     def __init__(
         self,
-        database: str | os.PathLike[str] | sqlite3.Connection,
+        database: str | os.PathLike[str] | sqlite3.Connection | TransactionOwner,
         account: str = "default",
         *,
         synchronous: str = "NORMAL",
@@ -53,23 +99,28 @@ class SqliteOrderJournal:
         if synchronous.upper() not in _SYNCHRONOUS:
             raise StoreError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
         self._account = account
-        self._uncommitted = 0
+        self._pending = 0
+        self._owns = False
         try:
             if isinstance(database, sqlite3.Connection):
-                self._conn = database
-                self._owns = False
-            else:
-                self._conn = sqlite3.connect(os.fspath(database), isolation_level=None)
+                self._tx: TransactionOwner | _OwnTransactions = _OwnTransactions(database)
+            elif isinstance(database, (str, os.PathLike)):
+                conn = sqlite3.connect(os.fspath(database), isolation_level=None)
                 self._owns = True
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+                self._tx = _OwnTransactions(conn)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            else:
+                self._tx = database
+            self._conn = self._tx.connection
             with _errors():
+                self._tx.begin()
                 for statement in _SCHEMA:
                     self._conn.execute(statement)
-                if self._conn.in_transaction:
-                    self._conn.commit()
+                self._tx.commit()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open order journal: {exc}") from exc
+        self._epoch = self._tx.commits
 
     @property
     def account(self) -> str:
@@ -77,30 +128,32 @@ class SqliteOrderJournal:
 
     @property
     def uncommitted(self) -> int:
-        return self._uncommitted
+        # A commit by the connection's owner commits our records too.
+        return self._pending if self._tx.commits == self._epoch else 0
 
     def append(self, record: Record) -> int:
         """Insert ``record`` in the open transaction (opening one); return its sequence number."""
         body = record_to_json(record)
         # Only events name our order id; a command's order_id (if any) is the client's reference.
         order_id = record.order_id if hasattr(type(record), "exec_type") else None
-        conn = self._conn
         with _errors():
-            if not conn.in_transaction:
-                conn.execute("BEGIN")
-            cursor = conn.execute(
+            self._tx.begin()
+            cursor = self._conn.execute(
                 _INSERT,
                 (self._account, type(record).__name__, order_id, record.ts_ns, body),
             )
-        self._uncommitted += 1
+        if self._tx.commits != self._epoch:
+            self._epoch = self._tx.commits
+            self._pending = 0
+        self._pending += 1
         return cursor.lastrowid
 
     def commit(self) -> None:
         """Commit the open transaction: every appended record is durable when this returns."""
         with _errors():
-            if self._conn.in_transaction:
-                self._conn.commit()
-        self._uncommitted = 0
+            self._tx.commit()
+        self._pending = 0
+        self._epoch = self._tx.commits
 
     def append_and_commit(self, record: Record) -> int:
         """Append ``record`` and commit; return its sequence number."""
@@ -110,7 +163,7 @@ class SqliteOrderJournal:
 
     def records(self) -> Iterator[tuple[int, Record]]:
         """Yield this account's committed ``(seq, record)`` pairs in order."""
-        if self._uncommitted:
+        if self.uncommitted:
             raise StoreError("records() while appends are uncommitted")
         with _errors():
             cursor = self._conn.execute(_SELECT, (self._account,))
@@ -128,7 +181,7 @@ class SqliteOrderJournal:
                 if self._conn.in_transaction:
                     self._conn.rollback()
                 self._conn.close()
-        self._uncommitted = 0
+        self._pending = 0
 
 
 class _errors:

@@ -10,6 +10,7 @@ import time
 from typing import Any, Callable
 
 from ..errors import StoreError
+from .journal_memory import MemoryOrderJournal
 
 __all__ = ["MemoryMessageStore", "MemorySessionStore"]
 
@@ -89,6 +90,12 @@ class MemoryMessageStore:
         if store is None:
             store = self._sessions[key] = MemorySessionStore(self._now_ns())
         return store
+
+    def journal(self, account: str) -> MemoryOrderJournal:
+        """Return a new in-memory order journal of ``account`` (gone with the process, as the store is)."""
+        if self._closed:
+            raise StoreError("message store is closed")
+        return MemoryOrderJournal(account)
 
     def close(self) -> None:
         """Forget nothing (tests may still inspect session stores) but refuse new sessions."""

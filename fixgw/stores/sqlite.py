@@ -31,6 +31,13 @@ the few frames written since its last pass at the end of its next ``commit()`` (
 that many pages), after which the next transaction starts the WAL from its beginning again.
 ``checkpoint="auto"`` keeps SQLite's built-in behaviour.
 
+Order journals share the file and the transaction: ``journal(account)`` returns a
+``SqliteOrderJournal`` that writes through this store's connection, into the same open batch. The
+journal's records and the outbound messages written in one event-loop turn therefore commit together,
+and a commit from either side (``journal.commit()`` or the session's ``data_to_send()``) commits both:
+after a crash a journaled event and the report it produced are both in the file or neither is. The
+journal sets no pragmas, so it never runs an automatic checkpoint of its own.
+
 A store object must be used from one thread at a time (the gateway uses it from its event loop thread),
 and one process owns a file at a time: sequence numbers are kept in memory between commits.
 """
@@ -44,6 +51,7 @@ import time
 from typing import Any, Callable
 
 from ..errors import StoreError
+from .journal_sqlite import SqliteOrderJournal
 
 __all__ = ["SqliteMessageStore", "SqliteSessionStore"]
 
@@ -149,6 +157,28 @@ class SqliteMessageStore:
     @property
     def path(self) -> str:
         return self._path
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The store's one connection; whatever writes through it must open writes with ``begin()``."""
+        return self._db
+
+    @property
+    def commits(self) -> int:
+        """How many transactions this store has committed (a journal tells its pending records by it)."""
+        return self._commits
+
+    def begin(self) -> None:
+        """Open the batch transaction unless one is open; ``commit()`` ends it for every writer."""
+        try:
+            self._begin()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path}: cannot begin a transaction: {exc}") from exc
+
+    def journal(self, account: str) -> SqliteOrderJournal:
+        """Return the order journal of ``account`` in this file, writing in this store's transactions."""
+        self._check_open()
+        return SqliteOrderJournal(self, account)
 
     def session_store(self, session_id: Any) -> SqliteSessionStore:
         """Return the store of one session, creating its row on first use.
@@ -327,12 +357,6 @@ class SqliteSessionStore:
             f" next_target_seq={self.next_target_seq})"
         )
 
-    def _begin(self) -> None:
-        try:
-            self._owner._begin()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self._owner._path}: cannot begin a transaction: {exc}") from exc
-
     def save_outbound(self, seq: int, raw: bytes) -> None:
         """Store outbound message ``seq`` and set the next sender number to ``seq + 1`` in one step."""
         owner = self._owner
@@ -351,7 +375,7 @@ class SqliteSessionStore:
         """Set the sequence number of the next message we send."""
         owner = self._owner
         if not owner._in_transaction:
-            self._begin()
+            owner.begin()
         owner._dirty.add(self)
         self.next_sender_seq = n
 
@@ -359,7 +383,7 @@ class SqliteSessionStore:
         """Set the sequence number we expect from the peer next (called for every inbound message)."""
         owner = self._owner
         if not owner._in_transaction:
-            self._begin()
+            owner.begin()
         owner._dirty.add(self)
         self.next_target_seq = n
 

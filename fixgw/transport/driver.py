@@ -6,12 +6,22 @@ A ``SessionHandle`` owns one ``fixgw.session.Session`` for its whole life; each 
 one call of ``_run_connection``, which runs two tasks:
 
 - the *reader* receives up to ``read_size`` bytes (one batch), feeds them to the session, drains every
-  event to the application, then pulls ``data_to_send()`` (which commits the store first) into the
-  connection's backlog and wakes the writer. When nothing arrives it sleeps until the session's next
-  deadline (a cancel scope whose deadline is moved earlier when the application acts from elsewhere)
-  and calls ``on_tick``.
-- the *writer* sends the whole backlog in one write whenever woken. It is the only task that writes,
-  so a peer that stops reading blocks the writer, never the reader or the timers.
+  event to the application, then pulls ``data_to_send()`` (which commits the store first: one commit
+  per batch) and writes it. All session work happens in this task, so turns never interleave.
+- the *writer* sends whatever the socket did not take at once, in one write whenever woken. A peer
+  that stops reading blocks the writer, never the reader or the timers.
+
+Writing: on a plain TCP socket, when the writer is idle (nothing queued, no send in progress) the
+reader hands the batch to the kernel itself with one non-blocking ``send`` and queues only what the
+socket did not take; the writer is woken for that remainder alone. The order of bytes is safe because
+an anyio stream's ``send`` returns only once the kernel holds every byte, so an idle writer means
+nothing is buffered above the socket. TLS and other streams always go through the writer.
+
+Timers: the reader receives inside one cancel scope whose deadline is the session's next deadline; the
+scope is only replaced when it fires, when the writer or the application wakes the reader, or when a
+turn brings the deadline earlier, so a steady stream of reads creates none. When it fires the reader
+calls ``on_tick``. A peer that never pauses cannot starve the timers: the deadline also cuts a run of
+reads short. An async callback runs shielded, so a timer never interrupts it half-way.
 
 Backpressure: the backlog (bytes pulled from the session and not yet taken by the socket) is bounded
 by ``max_backlog``. Passing it aborts the connection (RST, nothing more is buffered) instead of growing
@@ -49,6 +59,7 @@ from ..session import (
 from ._errors import IO_ERRORS, describe
 from ._connection import Connection as _Connection
 from ._connection import fmt_addr as _fmt_addr
+from ._connection import direct_socket as _direct_socket
 from ._connection import reset_on_close as _reset_on_close
 from .application import Application
 from .wirelog import WireLog
@@ -183,6 +194,7 @@ class SessionHandle:
         if self._conn is not None:
             raise LocalProtocolError(f"{self._label} already has a connection")
         conn = _Connection(stream, peer_address)
+        conn.sock = _direct_socket(stream)
         self._conn = conn
         self._disconnected = anyio.Event()
         self.last_connection_logged_on = False
@@ -236,48 +248,72 @@ class SessionHandle:
         read_size = self._read_size
         current_time = anyio.current_time
         wire = self._wire
-        half_backlog = self._max_backlog // 2
+        shield = self._async_cb
+        woken = False
         while not conn.closing:
-            deadline_ns = session.next_deadline_ns()
-            if deadline_ns is not None and conn.backlog > half_backlog and session.has_data_to_send:
-                # A big resend comes out chunk by chunk: wait for the writer to drain before the next
-                # chunk rather than racing the backlog bound (the writer wakes us when it is done).
-                deadline_ns = None
-                conn.resume_when_drained = True
-            data = None
-            with anyio.CancelScope() as scope:
-                if deadline_ns is not None:
-                    scope.deadline = current_time() + (deadline_ns - now_ns()) / 1e9
-                conn.recv_scope = scope
-                try:
-                    data = await stream.receive(read_size)
-                except anyio.EndOfStream:
-                    data = b""
-                except IO_ERRORS as exc:
-                    conn.recv_scope = None
-                    conn.reason = f"receive failed: {describe(exc)}"
-                    conn.aborted = True  # nothing more can be written either
-                    conn.closing = True
+            if woken:
+                # The deadline passed, or the writer or the application woke us: run the timers.
+                session.on_tick(now_ns())
+                await self._turn(conn, shield)
+                if conn.closing:
                     return
+            armed = self._wanted_deadline(conn)
+            with anyio.CancelScope() as scope:
+                conn.recv_scope = scope
+                conn.armed_ns = armed
+                if armed is not None:
+                    scope.deadline = current_time() + (armed - now_ns()) / 1e9
+                while True:
+                    try:
+                        data = await stream.receive(read_size)
+                    except anyio.EndOfStream:
+                        data = b""
+                    except IO_ERRORS as exc:
+                        conn.recv_scope = None
+                        conn.reason = f"receive failed: {describe(exc)}"
+                        conn.aborted = True  # nothing more can be written either
+                        conn.closing = True
+                        return
+                    now = now_ns()
+                    if not data:
+                        conn.recv_scope = None
+                        conn.reason = "connection closed by peer"
+                        session.receive_data(data, now)
+                        # The engine saw EOF; whatever it says now, the stream is gone.
+                        await self._turn(conn, shield)
+                        conn.closing = True
+                        return
+                    wire.inbound(data)
+                    session.receive_data(data, now)
+                    await self._turn(conn, shield)
+                    if conn.closing:
+                        break
+                    wanted = self._wanted_deadline(conn)
+                    if wanted is not None and (conn.armed_ns is None or wanted < conn.armed_ns):
+                        # Due now (a peer that never pauses must not starve the timers) or brought
+                        # earlier by this turn: re-arm through the outer loop.
+                        break
             conn.recv_scope = None
-            now = now_ns()
-            if data is None:
-                # Woken by the deadline (or by the writer/application): run the timers.
-                session.on_tick(now)
-            elif data:
-                wire.inbound(data)
-                session.receive_data(data, now)
-                if deadline_ns is not None and now >= deadline_ns:
-                    # A peer that never pauses must not starve our timers (heartbeats, resends).
-                    session.on_tick(now)
-            else:
-                conn.reason = "connection closed by peer"
-                session.receive_data(data, now)
-                # The engine saw EOF; whatever it says now, the stream is gone.
+            woken = True
+
+    def _wanted_deadline(self, conn: _Connection) -> int | None:
+        """The session's next deadline, or None while a big resend waits for the writer to drain."""
+        session = self.session
+        deadline_ns = session.next_deadline_ns()
+        if deadline_ns is not None and conn.backlog > self._max_backlog // 2 and session.has_data_to_send:
+            # A big resend comes out chunk by chunk: wait for the writer to drain before the next
+            # chunk rather than racing the backlog bound (the writer wakes us when it is done).
+            conn.resume_when_drained = True
+            return None
+        return deadline_ns
+
+    async def _turn(self, conn: _Connection, shield: bool) -> None:
+        if shield:
+            # An async callback must not be cut half-way by the reader's own timer deadline.
+            with anyio.CancelScope(shield=True):
                 await self._process(conn)
-                conn.closing = True
-                return
-            await self._process(conn)
+        else:
+            await self._process(conn)  # no suspension point: nothing can interrupt it
 
     async def _writer(self, conn: _Connection) -> None:
         stream = conn.stream
@@ -382,13 +418,28 @@ class SessionHandle:
             log.exception("%s: %s failed", self._label, name)
 
     def _pull(self, conn: _Connection) -> None:
-        """Move the session's output into the backlog; cut the connection if the backlog overflows."""
+        """Move the session's output to the socket or the backlog; cut the connection if the backlog
+        overflows."""
         if conn.aborted:
             return
         out = self.session.data_to_send()
         if not out:
             return
         self._wire.outbound(out)
+        sock = conn.sock
+        if sock is not None and not conn.pending and not conn.writing:
+            # The writer is idle, so nothing sits above the socket: hand the batch to the kernel now
+            # and queue only what it did not take.
+            try:
+                sent = sock.send(out)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self._abort(conn, f"send failed: {describe(exc)}", reset=False)
+                return
+            if sent == len(out):
+                return
+            out = out[sent:]
         conn.pending.append(out)
         conn.backlog += len(out)
         if conn.backlog > self._max_backlog:
@@ -414,10 +465,9 @@ class SessionHandle:
         scope = conn.recv_scope
         if scope is not None:
             deadline_ns = self.session.next_deadline_ns()
-            if deadline_ns is not None:
-                when = anyio.current_time() + (deadline_ns - self._clock.now_ns()) / 1e9
-                if when < scope.deadline:
-                    scope.deadline = when
+            if deadline_ns is not None and (conn.armed_ns is None or deadline_ns < conn.armed_ns):
+                conn.armed_ns = deadline_ns
+                scope.deadline = anyio.current_time() + (deadline_ns - self._clock.now_ns()) / 1e9
             if self.session.wants_disconnect:
                 scope.cancel()
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import anyio
 
+from fixgw.errors import VenueRejected
 from fixgw.venues.rules import RuleViolation, check_order
 
 __all__ = [
@@ -69,9 +70,9 @@ REJECT_REASONS = frozenset({
 })
 
 
-def reject_reason(exc: BaseException) -> str:
+def reject_reason(exc: VenueRejected) -> str:
     """Return the reason key of a venue refusal (``"other"`` when the adapter gave none)."""
-    return getattr(exc, "reason", None) or "other"
+    return exc.reason
 
 
 class Side(enum.Enum):

@@ -26,6 +26,7 @@ from fixgw.orders import (
 )
 from fixgw.stores.journal_memory import MemoryOrderJournal
 from fixgw.stores.journal_sqlite import SqliteOrderJournal
+from fixgw.stores.sqlite import SqliteMessageStore
 
 D = Decimal
 
@@ -56,7 +57,24 @@ class SqliteKind:
         return SqliteOrderJournal(self.path, journal.account)
 
 
-@pytest.fixture(params=[MemoryKind, SqliteKind], ids=["memory", "sqlite"])
+class StoreJournalKind:
+    """Journals from ``SqliteMessageStore.journal``: the store's connection and transactions."""
+
+    def __init__(self, tmp_path):
+        self.path = tmp_path / "gateway.sqlite"
+        self.store = SqliteMessageStore(self.path, checkpoint="auto")
+
+    def open(self, account="acct"):
+        return self.store.journal(account)
+
+    def reopen(self, journal):
+        # A crash: the open transaction is rolled back, nothing is committed on the way out.
+        self.store.connection.close()
+        self.store = SqliteMessageStore(self.path, checkpoint="auto")
+        return self.store.journal(journal.account)
+
+
+@pytest.fixture(params=[MemoryKind, SqliteKind, StoreJournalKind], ids=["memory", "sqlite", "store"])
 def kind(request, tmp_path):
     return request.param(tmp_path)
 

@@ -47,13 +47,14 @@ class WarpClock(Clock):
             self.slept += seconds
 
 
-def start_sim(*, limits: LimitConfig | None = None) -> tuple[SimServer, WarpClock]:
+def start_sim(*, limits: LimitConfig | None = None, extra_keys: tuple[ApiKey, ...] = ()) -> tuple[SimServer, WarpClock]:
     warp = WarpClock()
     cfg = SimConfig(
         maker_interval_s=None,
         api_keys=(
             ApiKey(api_key=DEMO_API_KEY, account_id=DEMO_ACCOUNT, secret=DEMO_API_SECRET),
             ApiKey(api_key=OTHER_KEY, account_id="counterparty", secret=OTHER_SECRET),
+            *extra_keys,
         ),
         clock=warp,
         limits=limits or LimitConfig(),

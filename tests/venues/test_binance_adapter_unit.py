@@ -152,9 +152,7 @@ async def test_outcome_resolver_sweep_reports_not_placed_once_window_passed():
     async def lookup(p):
         if p.client_order_id == "found":
             return "report"
-        exc = VenueRejected(-2013, "Order does not exist.")
-        exc.reason = "unknown_order"
-        raise exc
+        raise VenueRejected(-2013, "Order does not exist.", reason="unknown_order")
 
     closed = []
     await resolver.sweep(lookup, closed.append)

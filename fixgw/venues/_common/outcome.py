@@ -44,9 +44,9 @@ class Pending:
 
 
 def not_placed(client_order_id: str) -> VenueRejected:
-    exc = VenueRejected("NOT_PLACED", f"order {client_order_id} not found after its acceptance window: not placed")
-    exc.reason = "not_placed"  # type: ignore[attr-defined]
-    return exc
+    return VenueRejected(
+        "NOT_PLACED", f"order {client_order_id} not found after its acceptance window: not placed", reason="not_placed"
+    )
 
 
 def not_placed_event(venue: str, p: Pending, ts_ns: int) -> OrderRejected:

@@ -1,4 +1,4 @@
-"""What the REST clients of the partial adapters share: one send with foreign errors translated.
+"""What venue REST clients share: a send with foreign errors translated, and JSON body decoding.
 
 A request that failed before it could reach the venue is a ``TransportError``; one that may have
 reached it is a ``VenueUnknownOutcome`` — except a GET, which changes nothing and is simply retried

@@ -6,15 +6,9 @@ Entering the adapter syncs the server clock, loads exchangeInfo (instruments and
 starts the user-data subscription and reconciles open orders. Every fact about an order — REST
 answer, stream event, query — goes through one ``OrderTracker``, which publishes each event once.
 
-Unknown outcomes (timeout, 5XX, -1007) are never rejects. ``submit`` then asks for the order by
-client order id until it is found, or until the venue's clock has passed the request's timestamp
-plus the receive window (after that the venue can no longer accept it) and it is still absent:
-only then is the order reported as not placed. If the venue cannot be asked in time, ``submit``
-raises ``VenueUnknownOutcome`` and a background task keeps asking; the answer arrives as events.
-
-A maintenance task resyncs the clock, resolves those orders, and completes orders whose
-cumulative quantity got ahead of the fills we saw (trade list first; a synthesized fill only if
-the venue cannot tell us the trades).
+This module is order entry: commands go out, answers and stream events are folded in. Asking the
+venue when an answer is missing — unknown outcomes, gaps in fills, reconciliation, the maintenance
+task — is ``reconcile.py`` (``BinanceReconciliation``, the other half of the adapter).
 """
 
 from __future__ import annotations
@@ -22,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -33,15 +26,11 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from fixgw.clock import Clock, SystemClock
-from fixgw.errors import (
-    TransportError,
-    VenueError,
-    VenueRejected,
-    VenueUnknownOutcome,
-)
+from fixgw.errors import VenueRejected, VenueUnknownOutcome
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.outcome import OutcomeResolver, Pending, not_placed_event
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
+from fixgw.venues._common.refusals import refuse_if_breaking_rules
 from fixgw.venues._common.tracker import OrderTracker, OrderUpdate
 from fixgw.venues.base import (
     AmendOrder,
@@ -57,7 +46,6 @@ from fixgw.venues.base import (
     VenueHealth,
     VenueOrderEvent,
 )
-from fixgw.venues.rules import check_order
 from fixgw.venues.binance.config import BinanceConfig
 from fixgw.venues.binance.http import ORDER_BUCKET, WEIGHT_BUCKET, BinanceHttp
 from fixgw.venues.binance.parsing import (
@@ -70,10 +58,10 @@ from fixgw.venues.binance.parsing import (
     parse_execution_report,
     parse_order,
     parse_rate_limits,
-    parse_trades,
     rejected,
     update_to_report,
 )
+from fixgw.venues.binance.reconcile import BinanceReconciliation
 from fixgw.venues.binance.websocket import BinanceUserStream
 
 __all__ = ["BinanceAdapter", "BINANCE_CAPABILITIES"]
@@ -93,10 +81,8 @@ BINANCE_CAPABILITIES = VenueCapabilities(
     time_in_force=frozenset({TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK}),
 )
 
-_GAP_GRACE_NS = 1_000_000_000  # let the stream deliver missing trades before asking for them
 
-
-class BinanceAdapter(VenueAdapter):
+class BinanceAdapter(BinanceReconciliation, VenueAdapter):
     """Binance spot (or a compatible server) behind the venue port."""
 
     def __init__(
@@ -139,21 +125,18 @@ class BinanceAdapter(VenueAdapter):
         self.outcomes: OutcomeResolver[OrderReport] = OutcomeResolver(
             self.server_clock, poll_s=config.unknown_poll_s
         )
-        self._gap_seen_ns: dict[str, int] = {}
         self._send: MemoryObjectSendStream[VenueOrderEvent]
         self._recv: MemoryObjectReceiveStream[VenueOrderEvent]
         self._send, self._recv = anyio.create_memory_object_stream(math.inf)
         self._tg: TaskGroup | None = None
         self._maintenance_interval_s = maintenance_interval_s
         self._last_event_ns: int | None = None
-        self._last_clock_sync = 0.0
-        self._trades_supported = True
+        self._init_reconciliation()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.http.sync_time()
-        self._last_clock_sync = time.monotonic()
+        await self._sync_clock()
         await self.load_instruments()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -233,11 +216,7 @@ class BinanceAdapter(VenueAdapter):
 
     async def submit(self, order: NewOrder) -> OrderReport:
         inst = self.instrument(order.symbol)
-        violation = check_order(inst, order, self.capabilities)
-        if violation is not None:
-            exc = VenueRejected("LOCAL", violation.reason)
-            exc.reason = "unsupported" if violation.unsupported else f"rule:{violation.rule}"  # type: ignore[attr-defined]
-            raise exc
+        refuse_if_breaking_rules(inst, order, self.capabilities)
         params = new_order_params(order, inst.venue_symbol)
         try:
             body = await self.http.request("POST", "/api/v3/order", params, signed=True)
@@ -246,68 +225,61 @@ class BinanceAdapter(VenueAdapter):
             return await self._resolve_unknown(order, inst.venue_symbol)
         u = parse_order(body, order.symbol)
         self._observe(u)
-        return self.tracker.report(u.venue_order_id) or update_to_report(u)
-
-    async def _resolve_unknown(self, order: NewOrder, venue_symbol: str) -> OrderReport:
-        # the venue can accept the request until its clock passes timestamp + recvWindow (the
-        # timestamp was taken before now); one more second covers the "1000 ms ahead" tolerance
-        window_s = (self.config.recv_window_ms + 1000) / 1000
-        pending = self.outcomes.add(order.client_order_id, order.symbol, window_s, venue_symbol)
-        return await self.outcomes.resolve(pending, self._lookup, wait_s=self.config.unknown_outcome_wait_s)
-
-    async def _lookup(self, p: Pending) -> OrderReport:
-        return await self._query_raw(p.symbol, p.context, client_order_id=p.client_order_id)
+        return self._report(u)
 
     def _not_placed(self, p: Pending) -> None:
         self._send.send_nowait(not_placed_event(VENUE, p, self._clock.now_ns()))
 
-    async def cancel(self, request: CancelOrder) -> OrderReport:
-        inst = self.instrument(request.symbol)
-        if request.venue_order_id is None and request.client_order_id is not None:
-            vid = self.tracker.venue_order_id(request.client_order_id)
-            if vid is not None:
-                request = replace(request, venue_order_id=vid)
+    def _known_venue_id(self, venue_order_id: str | None, client_order_id: str | None) -> str | None:
+        """The venue order id to name an order by: the one given, else the one we track for the client id."""
+        if venue_order_id is None and client_order_id is not None:
+            return self.tracker.venue_order_id(client_order_id)
+        return venue_order_id
+
+    async def _change(
+        self,
+        method: str,
+        path: str,
+        params: list[tuple[str, object]],
+        symbol: str,
+        client_order_id: str | None,
+        venue_order_id: str | None,
+        parse: Callable[[Any, str], OrderUpdate],
+        *,
+        urgent: bool = False,
+    ) -> OrderReport:
+        """Send a change to a live order; if its outcome is unknown, report what a query finds."""
         try:
-            body = await self.http.request(
-                "DELETE", "/api/v3/order", cancel_params(request, inst.venue_symbol), signed=True, urgent=True
-            )
+            body = await self.http.request(method, path, params, signed=True, urgent=urgent)
         except VenueUnknownOutcome:
-            return await self.query(
-                request.symbol, client_order_id=request.client_order_id, venue_order_id=request.venue_order_id
-            )
-        u = parse_order(body, request.symbol)
+            return await self.query(symbol, client_order_id=client_order_id, venue_order_id=venue_order_id)
+        u = parse(body, symbol)
         self._observe(u)
         return update_to_report(u)
 
+    async def cancel(self, request: CancelOrder) -> OrderReport:
+        inst = self.instrument(request.symbol)
+        request = replace(request, venue_order_id=self._known_venue_id(request.venue_order_id, request.client_order_id))
+        return await self._change(
+            "DELETE", "/api/v3/order", cancel_params(request, inst.venue_symbol), request.symbol,
+            request.client_order_id, request.venue_order_id, parse_order, urgent=True,
+        )
+
     async def amend(self, request: AmendOrder) -> OrderReport:
         inst = self.instrument(request.symbol)
-        if request.venue_order_id is None and request.orig_client_order_id is not None:
-            vid = self.tracker.venue_order_id(request.orig_client_order_id)
-            if vid is not None:
-                request = replace(request, venue_order_id=vid)
-        try:
-            body = await self.http.request(
-                "PUT", "/api/v3/order/amend/keepPriority", amend_params(request, inst.venue_symbol), signed=True
-            )
-        except VenueUnknownOutcome:
-            return await self.query(
-                request.symbol, client_order_id=request.orig_client_order_id, venue_order_id=request.venue_order_id
-            )
-        u = parse_amend(body, request.symbol)
-        self._observe(u)
-        return update_to_report(u)
+        request = replace(
+            request, venue_order_id=self._known_venue_id(request.venue_order_id, request.orig_client_order_id)
+        )
+        return await self._change(
+            "PUT", "/api/v3/order/amend/keepPriority", amend_params(request, inst.venue_symbol), request.symbol,
+            request.orig_client_order_id, request.venue_order_id, parse_amend,
+        )
 
     async def replace(self, request: ReplaceOrder) -> OrderReport:
         new = request.new
         inst = self.instrument(new.symbol)
-        violation = check_order(inst, new, self.capabilities)
-        if violation is not None:
-            exc = VenueRejected("LOCAL", violation.reason)
-            exc.reason = "unsupported" if violation.unsupported else f"rule:{violation.rule}"  # type: ignore[attr-defined]
-            raise exc
-        vid = request.venue_order_id
-        if vid is None and request.orig_client_order_id is not None:
-            vid = self.tracker.venue_order_id(request.orig_client_order_id)
+        refuse_if_breaking_rules(inst, new, self.capabilities)
+        vid = self._known_venue_id(request.venue_order_id, request.orig_client_order_id)
         params = new_order_params(new, inst.venue_symbol)
         params.insert(1, ("cancelReplaceMode", "STOP_ON_FAILURE"))
         if vid is not None:
@@ -336,74 +308,17 @@ class BinanceAdapter(VenueAdapter):
         self._observe(parse_order(body["cancelResponse"], new.symbol))
         u = parse_order(body["newOrderResponse"], new.symbol)
         self._observe(u)
-        return self.tracker.report(u.venue_order_id) or update_to_report(u)
+        return self._report(u)
 
     # -- queries -------------------------------------------------------------------------------
-
-    async def _query_raw(
-        self,
-        symbol: str,
-        venue_symbol: str,
-        *,
-        client_order_id: str | None = None,
-        venue_order_id: str | None = None,
-        fetch_trades: bool = False,
-    ) -> OrderReport:
-        params: list[tuple[str, object]] = [("symbol", venue_symbol)]
-        if venue_order_id is not None:
-            params.append(("orderId", venue_order_id))
-        elif client_order_id is not None:
-            params.append(("origClientOrderId", client_order_id))
-        else:
-            raise rejected("INVALID", "query needs a client order id or a venue order id")
-        body = await self.http.request("GET", "/api/v3/order", params, signed=True)
-        u = parse_order(body, symbol)
-        await self._settle(u, fetch_trades=fetch_trades)
-        return self.tracker.report(u.venue_order_id) or update_to_report(u)
-
-    async def _settle(self, u: OrderUpdate, *, fetch_trades: bool) -> None:
-        """Fold a snapshot in; if it shows quantity we never saw fills for, complete it.
-
-        With the stream up, a gap in a fresh snapshot is usually trades still in flight on the
-        stream, so unless ``fetch_trades`` the maintenance task comes back after a grace period.
-        """
-        self._observe(u, from_reconciliation=True)
-        if u.cum_qty is None or u.cum_qty <= self.tracker.cum_qty(u.venue_order_id):
-            self._gap_seen_ns.pop(u.venue_order_id, None)
-            return
-        self._gap_seen_ns.setdefault(u.venue_order_id, self._clock.now_ns())
-        if not fetch_trades and self.stream.state is StreamState.SUBSCRIBED:
-            return
-        fills = await self._trades(u)
-        self._observe(replace(u, fills=fills), from_reconciliation=True, synthesize=True)
-        self._gap_seen_ns.pop(u.venue_order_id, None)
-
-    async def _trades(self, u: OrderUpdate) -> tuple:
-        if not self._trades_supported:
-            return ()
-        inst = self._instruments.get(u.symbol)
-        if inst is None:
-            return ()
-        try:
-            rows = await self.http.request(
-                "GET", "/api/v3/myTrades", [("symbol", inst.venue_symbol), ("orderId", u.venue_order_id)], signed=True
-            )
-        except VenueRejected as exc:
-            log.info("trade list unavailable (%s); synthesizing fills from cumulative quantity", exc)
-            self._trades_supported = False
-            return ()
-        except (VenueError, TransportError):
-            return ()
-        return parse_trades(rows or [], u.venue_order_id)
 
     async def query(
         self, symbol: str, *, client_order_id: str | None = None, venue_order_id: str | None = None
     ) -> OrderReport:
         inst = self.instrument(symbol)
-        if venue_order_id is None and client_order_id is not None:
-            venue_order_id = self.tracker.venue_order_id(client_order_id)
         return await self._query_raw(
-            symbol, inst.venue_symbol, client_order_id=client_order_id, venue_order_id=venue_order_id
+            symbol, inst.venue_symbol, client_order_id=client_order_id,
+            venue_order_id=self._known_venue_id(venue_order_id, client_order_id),
         )
 
     async def open_orders(self, symbol: str | None = None, *, fetch_trades: bool = False) -> list[OrderReport]:
@@ -415,7 +330,7 @@ class BinanceAdapter(VenueAdapter):
         for row in rows or []:
             u = parse_order(row, self._symbol(row.get("symbol", "")))
             await self._settle(u, fetch_trades=fetch_trades)
-            out.append(self.tracker.report(u.venue_order_id) or update_to_report(u))
+            out.append(self._report(u))
         return out
 
     async def cancel_all(self, symbol: str) -> list[OrderReport]:
@@ -425,7 +340,7 @@ class BinanceAdapter(VenueAdapter):
                 "DELETE", "/api/v3/openOrders", [("symbol", inst.venue_symbol)], signed=True, urgent=True
             )
         except VenueRejected as exc:
-            if getattr(exc, "reason", "") == "unknown_order":
+            if exc.reason == "unknown_order":
                 return []  # nothing open
             raise
         out = []
@@ -435,43 +350,6 @@ class BinanceAdapter(VenueAdapter):
                 self._observe(u)
                 out.append(update_to_report(u))
         return out
-
-    # -- reconciliation ------------------------------------------------------------------------
-
-    async def reconcile(self) -> None:
-        """Compare every order we track (and every open order at the venue) with the venue's view."""
-        open_at_venue = await self.open_orders(fetch_trades=True)
-        seen = {r.venue_order_id for r in open_at_venue}
-        for symbol, vid, cid in self.tracker.open_orders():
-            if vid in seen:
-                continue
-            inst = self._instruments.get(symbol)
-            if inst is None:
-                continue
-            try:
-                await self._query_raw(symbol, inst.venue_symbol, venue_order_id=vid, fetch_trades=True)
-            except VenueRejected as exc:
-                log.warning("reconcile: order %s/%s not found: %s", cid, vid, exc)
-        await self.outcomes.sweep(self._lookup, self._not_placed)
-
-    async def _maintenance(self) -> None:
-        while True:
-            await anyio.sleep(self._maintenance_interval_s)
-            try:
-                if time.monotonic() - self._last_clock_sync > self.config.clock_resync_s:
-                    await self.http.sync_time()
-                    self._last_clock_sync = time.monotonic()
-                now = self._clock.now_ns()
-                for symbol, vid, _cid in self.tracker.needing_reconcile():
-                    first = self._gap_seen_ns.setdefault(vid, now)
-                    inst = self._instruments.get(symbol)
-                    if inst is not None and now - first >= _GAP_GRACE_NS:
-                        await self._query_raw(symbol, inst.venue_symbol, venue_order_id=vid, fetch_trades=True)
-                await self.outcomes.sweep(self._lookup, self._not_placed)
-            except (VenueError, TransportError) as exc:
-                log.warning("maintenance: %s", exc)
-            except (KeyError, ValueError, TypeError, ArithmeticError):
-                log.exception("maintenance: unexpected venue payload")
 
     # -- health --------------------------------------------------------------------------------
 

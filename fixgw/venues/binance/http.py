@@ -12,10 +12,10 @@ been sent raise ``VenueUnknownOutcome``; no ``httpx`` exception escapes.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import httpx
@@ -30,7 +30,9 @@ from fixgw.errors import (
 )
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.ratelimit import RateLimiter
-from fixgw.venues._common.signing import binance_hmac_signature, binance_rest_payload
+from fixgw.venues._common.rest import json_body
+from fixgw.venues._common.signing import binance_rest_payload
+from fixgw.venues.binance.auth import sign_payload
 from fixgw.venues.binance.config import BinanceConfig
 from fixgw.venues.binance.enums import ORDER_COUNTED, WEIGHTS
 from fixgw.venues.binance.parsing import error_from_response, used_weight_headers
@@ -130,10 +132,7 @@ class BinanceHttp:
                 self.limiter.release(costs)  # answered or failed: it no longer straddles windows
             for name, used in used_weight_headers(resp.headers):
                 self.limiter.observe_used(name, used)
-            try:
-                body = resp.json() if resp.content else None
-            except json.JSONDecodeError:
-                body = None
+            body = json_body(resp)
             err = error_from_response(resp.status_code, body, resp.headers, self.clock.now_ns())
             if err is None:
                 self.limiter.on_success()
@@ -170,6 +169,7 @@ class BinanceHttp:
             ("timestamp", self.server_clock.now_ms()),
         ]
         query = binance_rest_payload(full)
-        query += "&signature=" + binance_hmac_signature(self._config.api_secret, query)
+        signature = sign_payload(query, self._config.api_secret, self._config.ed25519_private_key_pem)
+        query += "&signature=" + quote(signature, safe="")  # an Ed25519 signature is base64: "+", "/", "="
         headers["X-MBX-APIKEY"] = self._config.api_key
         return query, headers

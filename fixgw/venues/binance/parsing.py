@@ -45,6 +45,7 @@ __all__ = [
     "parse_exchange_info",
     "parse_rate_limits",
     "new_order_params",
+    "order_ref_params",
     "cancel_params",
     "amend_params",
     "parse_order",
@@ -209,27 +210,29 @@ def new_order_params(order: NewOrder, venue_symbol: str) -> list[tuple[str, obje
     return params
 
 
-def cancel_params(req: CancelOrder, venue_symbol: str) -> list[tuple[str, object]]:
+def order_ref_params(
+    what: str, venue_symbol: str, venue_order_id: str | None, client_order_id: str | None
+) -> list[tuple[str, object]]:
+    """Name one order: by venue order id when known (the cheaper lookup), else by client order id."""
     params: list[tuple[str, object]] = [("symbol", venue_symbol)]
-    if req.venue_order_id is not None:
-        params.append(("orderId", req.venue_order_id))
-    elif req.client_order_id is not None:
-        params.append(("origClientOrderId", req.client_order_id))
+    if venue_order_id is not None:
+        params.append(("orderId", venue_order_id))
+    elif client_order_id is not None:
+        params.append(("origClientOrderId", client_order_id))
     else:
-        raise VenueRejected("INVALID", "cancel needs a client order id or a venue order id")
+        raise VenueRejected("INVALID", f"{what} needs a client order id or a venue order id")
+    return params
+
+
+def cancel_params(req: CancelOrder, venue_symbol: str) -> list[tuple[str, object]]:
+    params = order_ref_params("cancel", venue_symbol, req.venue_order_id, req.client_order_id)
     if req.cancel_client_order_id:
         params.append(("newClientOrderId", req.cancel_client_order_id))
     return params
 
 
 def amend_params(req: AmendOrder, venue_symbol: str) -> list[tuple[str, object]]:
-    params: list[tuple[str, object]] = [("symbol", venue_symbol)]
-    if req.venue_order_id is not None:
-        params.append(("orderId", req.venue_order_id))
-    elif req.orig_client_order_id is not None:
-        params.append(("origClientOrderId", req.orig_client_order_id))
-    else:
-        raise VenueRejected("INVALID", "amend needs a client order id or a venue order id")
+    params = order_ref_params("amend", venue_symbol, req.venue_order_id, req.orig_client_order_id)
     # without newClientOrderId the venue would give the order a random new id; keep ours instead
     new_id = req.new_client_order_id or req.orig_client_order_id
     if new_id:
@@ -414,9 +417,7 @@ def reject_reason(code: int | str | None, msg: str) -> str:
 
 def rejected(code: int | str | None, msg: str) -> VenueRejected:
     """Build a ``VenueRejected`` carrying a ``reason`` key (see ``reject_reason``)."""
-    exc = VenueRejected(code, msg)
-    exc.reason = reject_reason(code, msg)  # type: ignore[attr-defined]
-    return exc
+    return VenueRejected(code, msg, reason=reject_reason(code, msg))
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

@@ -23,9 +23,10 @@ from websockets.asyncio.client import ClientConnection
 
 from fixgw.errors import VenueAuthError, VenueError
 from fixgw.venues._common.clock_offset import ServerClock
-from fixgw.venues._common.signing import binance_ws_payload, hmac_sha256_hex
+from fixgw.venues._common.signing import binance_ws_payload
 from fixgw.venues._common.ws import ReconnectingWebSocket
 from fixgw.venues.base import StreamState
+from fixgw.venues.binance.auth import sign_payload
 from fixgw.venues.binance.config import BinanceConfig
 
 __all__ = ["BinanceUserStream", "subscribe_request"]
@@ -33,10 +34,11 @@ __all__ = ["BinanceUserStream", "subscribe_request"]
 log = logging.getLogger("fixgw.venues.binance")
 
 
-def subscribe_request(request_id: str, api_key: str, api_secret: str, timestamp_ms: int, recv_window_ms: int) -> dict:
-    """Build the signed ``userDataStream.subscribe.signature`` request."""
+def subscribe_request(request_id: str, api_key: str, api_secret: str, timestamp_ms: int, recv_window_ms: int,
+                      *, ed25519_private_key_pem: str = "") -> dict:
+    """Build the signed ``userDataStream.subscribe.signature`` request (Ed25519 if a key is given)."""
     params: dict[str, Any] = {"apiKey": api_key, "recvWindow": recv_window_ms, "timestamp": timestamp_ms}
-    params["signature"] = hmac_sha256_hex(api_secret, binance_ws_payload(params))
+    params["signature"] = sign_payload(binance_ws_payload(params), api_secret, ed25519_private_key_pem)
     return {"id": request_id, "method": "userDataStream.subscribe.signature", "params": params}
 
 
@@ -85,6 +87,7 @@ class BinanceUserStream:
         req = subscribe_request(
             rid, self._config.api_key, self._config.api_secret,
             self._server_clock.now_ms(), self._config.recv_window_ms,
+            ed25519_private_key_pem=self._config.ed25519_private_key_pem,
         )
         await conn.send(json.dumps(req))
         with anyio.fail_after(self._config.request_timeout_s):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from fixgw.errors import ConfigError
+from fixgw.venues._common.env import require_env
 
 __all__ = ["CoinbaseConfig"]
 
@@ -34,10 +33,5 @@ class CoinbaseConfig:
         passphrase_env: str = "COINBASE_API_PASSPHRASE",
         **options: Any,
     ) -> CoinbaseConfig:
-        values = {}
-        for name, env in (("api_key", api_key_env), ("api_secret", api_secret_env), ("passphrase", passphrase_env)):
-            v = os.environ.get(env)
-            if not v:
-                raise ConfigError(env, "environment variable not set")
-            values[name] = v
-        return cls(rest_url=rest_url, **values, **options)
+        key, secret, passphrase = require_env(api_key_env, api_secret_env, passphrase_env)
+        return cls(rest_url=rest_url, api_key=key, api_secret=secret, passphrase=passphrase, **options)

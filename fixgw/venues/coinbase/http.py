@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from fixgw.errors import TransportError, VenueUnknownOutcome
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.ratelimit import RateLimiter
+from fixgw.venues._common.rest import json_body, send
 from fixgw.venues._common.signing import coinbase_exchange_signature
 from fixgw.venues.coinbase.config import CoinbaseConfig
 from fixgw.venues.coinbase.parsing import error_from_response
@@ -53,18 +53,8 @@ class CoinbaseHttp:
         if signed:
             ts = format(Decimal(self.server_clock.now_ms()) / 1000, "f")
             headers.update(auth_headers(self._config, ts, method, path, text))
-        try:
-            resp = await self._client.request(method, path, content=text or None, headers=headers)
-        except httpx.ConnectError as exc:
-            raise TransportError(str(exc)) from exc
-        except httpx.HTTPError as exc:
-            if method == "GET":
-                raise TransportError(repr(exc)) from exc
-            raise VenueUnknownOutcome(repr(exc)) from exc
-        try:
-            data = resp.json() if resp.content else None
-        except json.JSONDecodeError:
-            data = None
+        resp = await send(self._client, method, path, content=text or None, headers=headers)
+        data = json_body(resp)
         err = error_from_response(resp.status_code, data)
         if err is not None:
             raise err

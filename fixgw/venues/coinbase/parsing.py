@@ -105,12 +105,11 @@ def error_from_response(status: int, body: Any) -> FixgwError | None:
         return VenueUnknownOutcome(f"HTTP {status}: {msg}")
     if status in (401, 403):
         return VenueAuthError(msg or f"HTTP {status}")
-    exc = VenueRejected(status, msg)
     lowered = msg.lower()
-    exc.reason = (  # type: ignore[attr-defined]
+    reason = (
         "unknown_order" if status == 404 or "not found" in lowered
         else "insufficient_balance" if "insufficient" in lowered
         else "would_take" if "post only" in lowered
         else "other"
     )
-    return exc
+    return VenueRejected(status, msg, reason=reason)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from fixgw.errors import ConfigError
+from fixgw.venues._common.env import require_env
 
 __all__ = ["KrakenConfig"]
 
@@ -27,9 +26,5 @@ class KrakenConfig:
     @classmethod
     def from_env(cls, rest_url: str, *, api_key_env: str = "KRAKEN_API_KEY",
                  api_secret_env: str = "KRAKEN_API_SECRET", **options: Any) -> KrakenConfig:
-        key, secret = os.environ.get(api_key_env), os.environ.get(api_secret_env)
-        if not key:
-            raise ConfigError(api_key_env, "environment variable not set")
-        if not secret:
-            raise ConfigError(api_secret_env, "environment variable not set")
+        key, secret = require_env(api_key_env, api_secret_env)
         return cls(rest_url=rest_url, api_key=key, api_secret=secret, **options)

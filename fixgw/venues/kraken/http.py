@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
-from fixgw.errors import TransportError, VenueUnknownOutcome
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.ratelimit import RateLimiter
+from fixgw.venues._common.rest import json_body, send
 from fixgw.venues._common.signing import kraken_signature
 from fixgw.venues.kraken.config import KrakenConfig
 from fixgw.venues.kraken.parsing import error_from_envelope
@@ -72,18 +71,8 @@ class KrakenHttp:
         return await self._send("POST", path, postdata, headers)
 
     async def _send(self, method: str, path: str, body: str | None, headers: dict[str, str]) -> Any:
-        try:
-            resp = await self._client.request(method, path, content=body, headers=headers)
-        except httpx.ConnectError as exc:
-            raise TransportError(str(exc)) from exc
-        except httpx.HTTPError as exc:
-            if method == "GET":
-                raise TransportError(repr(exc)) from exc
-            raise VenueUnknownOutcome(repr(exc)) from exc
-        try:
-            data = resp.json()
-        except json.JSONDecodeError:
-            data = {}
+        resp = await send(self._client, method, path, content=body, headers=headers)
+        data = json_body(resp, {})
         err = error_from_envelope(resp.status_code, data)
         if err is not None:
             raise err

@@ -114,11 +114,10 @@ def error_from_envelope(http_status: int, body: Any) -> FixgwError | None:
         return VenueRateLimited(text)
     if any(e.startswith("EService:Unavailable") or e.startswith("EService:Busy") for e in errors):
         return VenueUnknownOutcome(text)
-    exc = VenueRejected(errors[0], text)
-    exc.reason = (  # type: ignore[attr-defined]
+    reason = (
         "unknown_order" if "Unknown order" in text else
         "insufficient_balance" if "Insufficient funds" in text else
         "unknown_symbol" if "Unknown asset pair" in text else
         "would_take" if "Post only" in text else "other"
     )
-    return exc
+    return VenueRejected(errors[0], text, reason=reason)
