@@ -2,8 +2,13 @@
 
 Run 1 (throughput): a client writes N pre-encoded NewOrderSingles as fast as the socket takes them and
 counts the echoes; prints messages per second from the first byte sent to the last echo received.
-Run 2 (latency): the same, paced at ``--rate`` messages per second; prints p50/p99/p99.9 of the time
-from handing a message to the socket to reading its echo.
+Run 2 (latency): the same, paced at ``--rate`` messages per second on a fixed schedule (message ``i``
+due at ``start + i / rate``, each sent alone). A message's latency is the client's ``perf_counter``
+from just before its ``send`` to just after the ``recv`` that returned the end of its echo (matched by
+ClOrdID): the client's kernel send, loopback, the acceptor's whole turn (parse, application, store and
+commit, encode, send), loopback back and the client's wakeup. Prints p50/p99/p99.9/max, and how late
+the client sent against its schedule (a late send is measured from when it left, so it does not
+inflate the latency, but a large slip means the run was not paced as asked).
 
 Every echo is saved in the SQLite store and committed before it is written (the engine commits in
 ``data_to_send()``); the script checks the store afterwards holds every echoed message.
@@ -18,9 +23,10 @@ Not a test: nothing here asserts; it prints figures.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
-import selectors
+import select
 import socket
 import sqlite3
 import subprocess
@@ -125,48 +131,62 @@ def throughput(port: int, count: int) -> float:
     return count / elapsed
 
 
-def latency(port: int, rate: int, seconds: float) -> list[float]:
-    """One thread: send each message when due, read echoes while waiting (no GIL hand-offs)."""
+def latency(port: int, rate: int, seconds: float) -> tuple[list[float], list[float]]:
+    """Send on a fixed schedule, read echoes while waiting; return the sorted latencies and slips.
+
+    One thread (no GIL hand-offs). Message ``i`` is due at ``start + i / rate``; the wait for the next
+    due time is a ``select`` on the socket with a microsecond timeout (an epoll timeout is rounded up
+    to whole milliseconds, which would send the messages in bursts of several). A message is stamped
+    just before its ``send`` and its echo just after the ``recv`` that completed it, matched by
+    ClOrdID, so a late send never counts against the acceptor; the slips (send time minus due time)
+    are returned so the schedule can be checked.
+    """
     count = int(rate * seconds)
     msgs = [order("BENCH2", seq, seq) for seq in range(2, count + 2)]
     sock = connect(port, "BENCH2")
     sent_at = [0.0] * (count + 2)
     recv_at = [0.0] * (count + 2)
-    sel = selectors.DefaultSelector()
-    sel.register(sock, selectors.EVENT_READ)
+    slips = [0.0] * count
     interval = 1.0 / rate
+    wait_readable = select.select
+    clock = time.perf_counter
+    rlist = [sock]
     rest = b""
     received = 0
     i = 0
-    start = time.perf_counter()
+    start = clock() + 0.01
+    due = start
     deadline = start + seconds + 30
     while received < count:
-        now = time.perf_counter()
-        if now > deadline:
-            break
-        while i < count and now >= start + i * interval:
+        now = clock()
+        while i < count and now >= due:
             sent_at[i + 2] = now
+            slips[i] = now - due
             sock.sendall(msgs[i])
             i += 1
-            now = time.perf_counter()
-        timeout = max(0.0, start + i * interval - now) if i < count else 1.0
-        if sel.select(timeout):
-            chunk = sock.recv(1 << 20)
-            now = time.perf_counter()
-            if not chunk:
-                break
-            data = rest + chunk
-            cut = data.rfind(b"\x0110=")
-            cut = data.find(b"\x01", cut + 4) + 1 if cut >= 0 else 0
-            for m in _CLORDID.finditer(data, 0, cut):
-                recv_at[int(m.group(1))] = now
-                received += 1
-            rest = data[cut:]
+            due = start + i * interval
+            now = clock()
+        if now > deadline:
+            break
+        timeout = due - now if i < count else 1.0
+        if not wait_readable(rlist, (), (), timeout)[0]:
+            continue
+        chunk = sock.recv(1 << 20)  # readable: returns at once, with every echo buffered so far
+        now = clock()
+        if not chunk:
+            break
+        data = rest + chunk if rest else chunk
+        cut = data.rfind(b"\x0110=")
+        cut = data.find(b"\x01", cut + 4) + 1 if cut >= 0 else 0
+        for m in _CLORDID.finditer(data, 0, cut):
+            recv_at[int(m.group(1))] = now
+            received += 1
+        rest = data[cut:]
     sock.close()
     lat = sorted(recv_at[s] - sent_at[s] for s in range(2, count + 2) if recv_at[s])
     if len(lat) != count:
         print(f"warning: {count - len(lat)} echoes missing", file=sys.stderr)
-    return lat
+    return lat, sorted(slips[:i])
 
 
 def pct(values: list[float], p: float) -> float:
@@ -200,11 +220,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = os.path.join(tmp, "bench.db")
         proc, port = start_acceptor(store, args.validate, args.profile, args.checkpoint)
+        gc.collect()
+        gc.disable()  # the client's own collector pauses must not show in the figures
         try:
             rate = throughput(port, args.count)
             time.sleep(args.settle)  # let the store's background checkpoint absorb run 1
-            lat = latency(port, args.rate, args.seconds)
+            lat, slips = latency(port, args.rate, args.seconds)
         finally:
+            gc.enable()
             proc.terminate() if not args.profile else proc.send_signal(2)
             proc.wait(timeout=30)
         print(f"codec: {IMPLEMENTATION}; validation: {'on' if args.validate else 'off'}; store: SQLite WAL, synchronous=NORMAL, {args.checkpoint} checkpoints")
@@ -215,6 +238,8 @@ def main() -> None:
                 f"latency at {args.rate:,} msg/s ({len(lat)} msgs): p50 {pct(lat, 50) * us:.0f} us,"
                 f" p99 {pct(lat, 99) * us:.0f} us, p99.9 {pct(lat, 99.9) * us:.0f} us, max {lat[-1] * us:.0f} us"
             )
+            print(f"schedule: sends late by p50 {pct(slips, 50) * us:.0f} us, p99 {pct(slips, 99) * us:.0f} us,"
+                  f" max {slips[-1] * us:.0f} us")
         print(f"persisted: BENCH1 {stored_messages(store, 'BENCH1')} and BENCH2 {stored_messages(store, 'BENCH2')} outbound messages in the store")
 
 

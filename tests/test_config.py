@@ -39,6 +39,8 @@ def test_config_example_file_loads_all_sections() -> None:
     assert s44.address_allowed("127.0.0.1") and not s44.address_allowed("10.0.0.1")
     assert s42.address_allowed("10.0.0.1")
     assert cfg.venue("sim").simulated
+    assert (s44.max_sending_time_skew, s44.gap_fill_timeout, s44.validate) == (120.0, 30.0, True)
+    assert (s44.resend_chunk_size, s44.max_resend_requests, s44.send_next_expected_msg_seq_num) == (0, 3, False)
 
 
 def test_config_repr_secret_values_never_shown() -> None:
@@ -79,6 +81,20 @@ def test_config_frozen_assignment_raises() -> None:
         ({"schedule": {"start": "08:00", "end": "10:00", "weekdays": ["funday"]}}, "sessions[0].schedule.weekdays",
          "mon..sun"),
         ({"hearbeat_interval": 30}, "sessions[0].hearbeat_interval", "unknown key"),
+        ({"logon_timeout": 0}, "sessions[0].logon_timeout", "positive"),
+        ({"logout_timeout": "10"}, "sessions[0].logout_timeout", "number of seconds"),
+        ({"logon_timeout": False}, "sessions[0].logon_timeout", "number of seconds"),
+        ({"max_sending_time_skew": -1}, "sessions[0].max_sending_time_skew", "positive"),
+        ({"max_sending_time_skew": True}, "sessions[0].max_sending_time_skew", "or false (off)"),
+        ({"gap_fill_timeout": "30s"}, "sessions[0].gap_fill_timeout", "number of seconds"),
+        ({"gap_fill_timeout": float("inf")}, "sessions[0].gap_fill_timeout", "positive"),
+        ({"max_resend_requests": 0}, "sessions[0].max_resend_requests", "at least 1"),
+        ({"resend_chunk_size": -1}, "sessions[0].resend_chunk_size", "at least 0"),
+        ({"resend_chunk_size": 1.5}, "sessions[0].resend_chunk_size", "integer"),
+        ({"validate": "yes"}, "sessions[0].validate", "true or false"),
+        ({"send_next_expected_msg_seq_num": 1}, "sessions[0].send_next_expected_msg_seq_num", "true or false"),
+        ({"begin_string": "FIX.4.2", "send_next_expected_msg_seq_num": True},
+         "sessions[0].send_next_expected_msg_seq_num", "FIX.4.4 only"),
     ],
 )
 def test_config_invalid_session_key_raises_naming_key(patch: dict, key: str, fragment: str) -> None:
@@ -86,6 +102,32 @@ def test_config_invalid_session_key_raises_naming_key(patch: dict, key: str, fra
         build_config(minimal(**patch), environ={})
     assert ei.value.key == key
     assert fragment in ei.value.problem
+
+
+def test_config_session_engine_settings_read() -> None:
+    s = build_config(minimal(
+        gap_fill_timeout=5, max_resend_requests=7, logon_timeout=2.5, logout_timeout=4, max_sending_time_skew=30,
+        resend_chunk_size=500, send_next_expected_msg_seq_num=True, validate=False,
+    ), environ={}).sessions[0]
+    assert (s.gap_fill_timeout, s.max_resend_requests, s.logon_timeout, s.logout_timeout) == (5.0, 7, 2.5, 4.0)
+    assert (s.max_sending_time_skew, s.resend_chunk_size) == (30.0, 500)
+    assert s.send_next_expected_msg_seq_num is True and s.validate is False
+
+
+def test_config_session_engine_settings_false_turns_check_off() -> None:
+    s = build_config(minimal(gap_fill_timeout=False, max_sending_time_skew=False), environ={}).sessions[0]
+    assert (s.gap_fill_timeout, s.max_sending_time_skew) == (None, None)
+
+
+def test_config_session_engine_settings_absent_equal_engine_defaults() -> None:
+    from fixgw.session import SessionConfig, SessionID
+
+    s = build_config(minimal(), environ={}).sessions[0]
+    engine = SessionConfig(SessionID("FIX.4.4", "GW", "C1"))
+    names = ("gap_fill_timeout", "max_resend_requests", "logon_timeout", "logout_timeout", "max_sending_time_skew",
+             "resend_chunk_size", "send_next_expected_msg_seq_num")
+    assert {n: getattr(s, n) for n in names} == {n: getattr(engine, n) for n in names}
+    assert s.max_sending_time_skew == 120.0 and s.validate is True
 
 
 def test_config_real_venue_without_secret_env_raises() -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from typing import Any
 
 import anyio
-from anyio.abc import ByteStream, SocketAttribute
+from anyio.abc import ByteStream, SocketAttribute, SocketStream
 
-__all__ = ["Connection", "reset_on_close", "fmt_addr"]
+__all__ = ["Connection", "direct_socket", "set_nodelay", "reset_on_close", "fmt_addr"]
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
@@ -32,6 +33,8 @@ class Connection:
         "task_group",
         "drained",
         "resume_when_drained",
+        "sock",
+        "armed_ns",
     )
 
     def __init__(self, stream: ByteStream, peer_address: Any) -> None:
@@ -49,6 +52,46 @@ class Connection:
         self.task_group: Any = None
         self.drained = anyio.Event()
         self.resume_when_drained = False
+        #: A socket the driver may write to directly (plain TCP only; see ``direct_socket``), else None.
+        self.sock: socket.socket | None = None
+        #: The deadline (epoch ns) the receive scope is armed with; None when unarmed.
+        self.armed_ns: int | None = None
+
+
+def direct_socket(stream: ByteStream) -> socket.socket | None:
+    """Return a socket to write straight under a plain (not TLS) socket stream, else None.
+
+    It is a duplicate of the stream's descriptor, owned by the caller (close it before the stream):
+    the backend may close and reuse its own descriptor number on a connection error, and a write
+    must then fail rather than reach whatever opened that number next. Bytes may be written to it
+    only while no ``stream.send`` is in progress: anyio's ``send`` returns once the kernel holds every
+    byte, so nothing is then buffered above the socket.
+    """
+    if not isinstance(stream, SocketStream):
+        return None
+    raw = stream.extra(SocketAttribute.raw_socket, None)
+    if raw is None:
+        return None
+    try:
+        fd = raw.fileno()
+        if fd < 0 or os.get_blocking(fd):
+            return None
+        sock = socket.socket(raw.family, raw.type, raw.proto, fileno=os.dup(fd))
+    except OSError:
+        return None
+    sock.setblocking(False)
+    return sock
+
+
+def set_nodelay(stream: ByteStream) -> None:
+    """Turn Nagle's algorithm off on a TCP stream: FIX messages are small and must leave at once."""
+    sock = stream.extra(SocketAttribute.raw_socket, None)
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass
 
 
 def reset_on_close(stream: ByteStream) -> None:

@@ -61,6 +61,7 @@ from ._connection import Connection as _Connection
 from ._connection import fmt_addr as _fmt_addr
 from ._connection import direct_socket as _direct_socket
 from ._connection import reset_on_close as _reset_on_close
+from ._connection import set_nodelay as _set_nodelay
 from .application import Application
 from .wirelog import WireLog
 
@@ -194,6 +195,7 @@ class SessionHandle:
         if self._conn is not None:
             raise LocalProtocolError(f"{self._label} already has a connection")
         conn = _Connection(stream, peer_address)
+        _set_nodelay(stream)
         conn.sock = _direct_socket(stream)
         self._conn = conn
         self._disconnected = anyio.Event()
@@ -214,7 +216,7 @@ class SessionHandle:
                 if not conn.aborted:
                     # Let the writer send what is left (e.g. our Logout answer) before closing.
                     with anyio.move_on_after(self._close_timeout):
-                        if conn.pending or conn.writing:
+                        if conn.pending or conn.writing or conn.flush_requested:
                             conn.wakeup.set()
                             await conn.drained.wait()
                 tg.cancel_scope.cancel()
@@ -222,6 +224,9 @@ class SessionHandle:
             self._conn = None
             if not conn.reason:
                 conn.reason = "connection closed"
+            sock, conn.sock = conn.sock, None
+            if sock is not None:
+                sock.close()  # only a duplicate: the stream's own close below ends the connection
             with anyio.CancelScope(shield=True):
                 await self._close_stream(conn)
             # Always report the close: it takes the engine from DISCONNECTING (or any connected

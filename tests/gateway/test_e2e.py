@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import anyio
@@ -329,4 +330,17 @@ async def test_e2e_same_venue_order_id_on_two_symbols_both_reported(sim: SimServ
         await c.reports("B1", 1)
         await c.new_order("E1", "1", "1", price="3000", symbol="ETH/USDT")  # venue order id 1 again
         assert (await c.reports("E1", 1, timeout=3))[0][39] == b"0"
+        await c.logout()
+
+
+async def test_e2e_session_with_validate_off_passes_unknown_msg_type_to_the_gateway(sim: SimServer) -> None:
+    # The same message as above on a session configured with validate = false: no session-level reject.
+    config = gateway_config(sim)
+    config = replace(config, sessions=tuple(replace(s, validate=False) for s in config.sessions))
+    async with running_gateway(config) as gw:
+        c = FixClient("FIX.4.2", "CLIENT42", "FIXGW")
+        await c.connect(gw.port)
+        await c.send_raw("q", [(11, "m"), (530, "7")])
+        answer = await c._read_until(lambda m: m.msg_type in (b"3", b"r", b"j"), 10)
+        assert answer.msg_type in (b"r", b"j")  # the gateway's own answer, not a session Reject (3)
         await c.logout()

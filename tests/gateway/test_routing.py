@@ -12,7 +12,9 @@ import pytest
 
 from fixgw.config import default_config
 from fixgw.errors import VenueRejected, VenueUnknownOutcome
-from fixgw.gateway import Gateway, _legs, _plain, _session_key, _venue_cl_id
+from fixgw.gateway import Gateway
+from fixgw.gateway._ids import legs, parse_venue_cl_id, session_key, venue_cl_id
+from fixgw.gateway._venue_events import plain
 from fixgw.venues import base as V
 
 from .conftest import running_gateway
@@ -247,13 +249,16 @@ async def test_routing_events_of_other_orders_ignored() -> None:
 
 def test_routing_helpers_ids_and_decimals() -> None:
     cfg = default_config()
-    assert _session_key(cfg.sessions[0]) == "CLIENT44_44"
-    assert _session_key(cfg.sessions[1]) == "CLIENT42_42"
+    assert session_key(cfg.sessions[0]) == "CLIENT44_44"
+    assert session_key(cfg.sessions[1]) == "CLIENT42_42"
 
     class O:
         order_id = "CLIENT44_44-7"
         events: list = []
 
-    assert _venue_cl_id(O(), 0) == "CLIENT44_44-7" and _venue_cl_id(O(), 2) == "CLIENT44_44-7.r2"
-    assert _legs(O()) == (0, 0)
-    assert [str(_plain(D(x))) for x in ("0.10000000", "60000.00000000", "1E+1", "0")] == ["0.1", "60000", "10", "0"]
+    assert venue_cl_id(O(), 0) == "CLIENT44_44-7" and venue_cl_id(O(), 2) == "CLIENT44_44-7.r2"
+    assert legs(O()) == (0, 0)
+    assert parse_venue_cl_id("CLIENT44_44-7.r2") == ("CLIENT44_44", "CLIENT44_44-7", 2)
+    assert parse_venue_cl_id("CLIENT44_44-7") == ("CLIENT44_44", "CLIENT44_44-7", 0)
+    assert parse_venue_cl_id("CLIENT44_44-7.rx") is None
+    assert [str(plain(D(x))) for x in ("0.10000000", "60000.00000000", "1E+1", "0")] == ["0.1", "60000", "10", "0"]

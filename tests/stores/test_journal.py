@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import textwrap
 from decimal import Decimal
 
@@ -227,23 +223,9 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_sqlite_journal_sigkill_keeps_every_committed_batch_whole(tmp_path):
+def test_sqlite_journal_sigkill_keeps_every_committed_batch_whole(tmp_path, kill_child):
     path = tmp_path / "killed.sqlite"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True)
-    try:
-        last = -1
-        for line in child.stdout:
-            last = int(line)
-            if last >= 200:
-                break
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=10)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        child.stdout.close()
-    assert child.returncode == -signal.SIGKILL
+    last = int(kill_child(CHILD, str(path), at=lambda line: int(line) >= 200))
     assert last >= 200
     ids = [r.order_id for _, r in SqliteOrderJournal(path, "acct").records()]
     assert len(ids) % 10 == 0, "a batch is kept whole or not at all"

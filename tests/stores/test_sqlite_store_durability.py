@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -38,20 +34,9 @@ _WRITER = textwrap.dedent(
 )
 
 
-def test_sqlite_store_process_killed_keeps_committed_drops_pending(tmp_path):
+def test_sqlite_store_process_killed_keeps_committed_drops_pending(tmp_path, kill_child):
     path = tmp_path / "gw.db"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    assert kill_child(_WRITER, str(path), at=lambda line: line == "ready") == "ready"
 
     with SqliteMessageStore(path) as store:
         s = store.session_store(SID)

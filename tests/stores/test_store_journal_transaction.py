@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import textwrap
+
+import pytest
 
 from fixgw.orders import OrderAccepted
 from fixgw.session import SessionID
@@ -32,32 +30,21 @@ def counts(path) -> tuple[int, int]:
     return journal, messages
 
 
-def test_store_journal_commit_also_commits_pending_messages_and_seqs(tmp_path):
+@pytest.mark.parametrize("side", ["journal", "session"])
+def test_store_commit_from_either_side_commits_journal_messages_and_seqs(tmp_path, side):
     path = tmp_path / "gw.db"
     with SqliteMessageStore(path) as store:
         s = store.session_store(SID)
         journal = store.journal("acct")
         journal.append(accepted(1))
         s.save_outbound(1, b"report-1")
-        assert counts(path) == (0, 0)
-        journal.commit()
-        assert counts(path) == (1, 1)
+        assert counts(path) == (0, 0) and journal.uncommitted == 1
+        # The session store's commit is what the session's data_to_send() does before bytes leave.
+        (journal.commit if side == "journal" else s.commit)()
+        assert counts(path) == (1, 1) and journal.uncommitted == 0
+        assert [r for _, r in journal.records()] == [accepted(1)]
         with SqliteMessageStore(path, checkpoint="auto") as other:
             assert other.session_store(SID).next_sender_seq == 2
-
-
-def test_store_session_commit_also_commits_journal_records(tmp_path):
-    path = tmp_path / "gw.db"
-    with SqliteMessageStore(path) as store:
-        s = store.session_store(SID)
-        journal = store.journal("acct")
-        journal.append(accepted(1))
-        s.save_outbound(1, b"report-1")
-        assert journal.uncommitted == 1
-        s.commit()  # what the session's data_to_send() does before bytes leave
-        assert counts(path) == (1, 1)
-        assert journal.uncommitted == 0
-        assert [r for _, r in journal.records()] == [accepted(1)]
 
 
 def test_store_memory_journal_is_a_fresh_memory_journal():
@@ -86,19 +73,9 @@ _CHILD = textwrap.dedent(
 )
 
 
-def test_store_journal_killed_between_append_and_report_keeps_neither(tmp_path):
+def test_store_journal_killed_between_append_and_report_keeps_neither(tmp_path, kill_child):
     path = tmp_path / "gw.db"
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "journaled"
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=10)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        child.stdout.close()
-    assert child.returncode == -signal.SIGKILL
+    assert kill_child(_CHILD, str(path), at=lambda line: line == "journaled") == "journaled"
     # Event 51 was journaled but its report never stored: the crash drops the event as well.
     assert counts(path) == (50, 50)
     with SqliteMessageStore(path) as store:

@@ -122,7 +122,7 @@ class PollingAdapter(VenueAdapter):
     def _fold(self, u: OrderUpdate) -> OrderReport:
         """Fold one snapshot in (gaps become synthesized fills); return the tracked report."""
         self.sink.observe(u, from_reconciliation=True, synthesize=True)
-        return self.sink.tracker.report(u.venue_order_id)  # type: ignore[return-value]
+        return self.sink.tracker.report(u.symbol, u.venue_order_id)  # type: ignore[return-value]
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -148,9 +148,9 @@ class PollingAdapter(VenueAdapter):
     # -- reconciliation ------------------------------------------------------------------------
 
     async def reconcile(self) -> None:
-        open_ids = {r.venue_order_id for r in await self.open_orders()}
+        open_ids = {(r.symbol, r.venue_order_id) for r in await self.open_orders()}
         for symbol, vid, _cid in self.sink.tracker.open_orders():
-            if vid not in open_ids:
+            if (symbol, vid) not in open_ids:
                 await self.query(symbol, venue_order_id=vid)
         await self.outcomes.sweep(
             self._lookup, lambda p: self.sink.publish([not_placed_event(self.name, p, self.server_clock.now_ns())])

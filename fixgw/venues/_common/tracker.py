@@ -7,7 +7,9 @@ private stream (executionReport), and reconciliation (order query, open orders, 
 They race and overlap; after a reconnect they also have holes. Every path feeds ``observe()``
 with a venue-neutral ``OrderUpdate`` and publishes only what it returns.
 
-Per venue order id we keep: acked?, cumulative quantity and quote, trade ids seen, terminal?.
+Orders are keyed by (symbol, venue order id): Binance (like many venues) numbers orders per
+symbol, so order 1 on ETHUSDT is not order 1 on BTCUSDT. Client order ids are looked up per symbol
+too. Per order we keep: acked?, cumulative quantity and quote, trade ids seen, terminal?.
 * The first sighting of an order (not rejected) yields ``OrderAccepted``.
 * A fill yields ``OrderFilled`` only if its trade id is new *and* (when the update carries a
   cumulative quantity) it advances the cumulative quantity: a replayed trade is dropped either way.
@@ -112,16 +114,16 @@ class OrderTracker:
 
     def __init__(self, venue: str) -> None:
         self.venue = venue
-        self._orders: dict[str, _Tracked] = {}
-        self._by_client: dict[str, str] = {}
+        self._orders: dict[tuple[str, str], _Tracked] = {}  # (symbol, venue order id) -> order
+        self._by_client: dict[tuple[str, str], str] = {}  # (symbol, client order id) -> venue order id
 
-    # -- lookups -------------------------------------------------------------------------------
+    # -- lookups (an order is named by its symbol and its venue order id) ------------------------
 
-    def venue_order_id(self, client_order_id: str) -> str | None:
-        return self._by_client.get(client_order_id)
+    def venue_order_id(self, symbol: str, client_order_id: str) -> str | None:
+        return self._by_client.get((symbol, client_order_id))
 
-    def is_known(self, venue_order_id: str) -> bool:
-        return venue_order_id in self._orders
+    def is_known(self, symbol: str, venue_order_id: str) -> bool:
+        return (symbol, venue_order_id) in self._orders
 
     def open_orders(self) -> list[tuple[str, str, str]]:
         """Return (symbol, venue order id, client order id) of every order not yet terminal."""
@@ -130,12 +132,12 @@ class OrderTracker:
     def needing_reconcile(self) -> list[tuple[str, str, str]]:
         return [(t.symbol, t.venue_order_id, t.client_order_id) for t in self._orders.values() if t.needs_reconcile]
 
-    def cum_qty(self, venue_order_id: str) -> Decimal:
-        t = self._orders.get(venue_order_id)
+    def cum_qty(self, symbol: str, venue_order_id: str) -> Decimal:
+        t = self._orders.get((symbol, venue_order_id))
         return t.cum_qty if t else _ZERO
 
-    def report(self, venue_order_id: str) -> OrderReport | None:
-        t = self._orders.get(venue_order_id)
+    def report(self, symbol: str, venue_order_id: str) -> OrderReport | None:
+        t = self._orders.get((symbol, venue_order_id))
         if t is None:
             return None
         return OrderReport(
@@ -155,7 +157,7 @@ class OrderTracker:
         events that arrive out of order (a later trade before an earlier one) come out in order.
         """
         out = self._observe_one(u, synthesize_gaps, from_reconciliation)
-        t = self._orders[u.venue_order_id]
+        t = self._orders[(u.symbol, u.venue_order_id)]
         while t.held and out:
             before = (t.cum_qty, t.terminal, len(t.held))
             held, t.held = sorted(t.held, key=lambda h: (h.cum_qty or _ZERO, h.status.is_terminal)), []
@@ -170,11 +172,12 @@ class OrderTracker:
     def _observe_one(
         self, u: OrderUpdate, synthesize_gaps: bool, from_reconciliation: bool
     ) -> list[VenueOrderEvent]:
-        t = self._orders.get(u.venue_order_id)
+        key = (u.symbol, u.venue_order_id)
+        t = self._orders.get(key)
         if t is None:
             t = _Tracked(u.symbol, u.venue_order_id, u.orig_client_order_id or u.client_order_id)
-            self._orders[u.venue_order_id] = t
-            self._by_client[t.client_order_id] = u.venue_order_id
+            self._orders[key] = t
+            self._by_client[(t.symbol, t.client_order_id)] = u.venue_order_id
         for attr in ("side", "order_type", "price"):
             if getattr(t, attr) is None and getattr(u, attr) is not None:
                 setattr(t, attr, getattr(u, attr))
@@ -211,7 +214,7 @@ class OrderTracker:
             t.quantity = u.quantity
             if new_id != old_id:
                 t.client_order_id = new_id
-                self._by_client[new_id] = t.venue_order_id
+                self._by_client[(t.symbol, new_id)] = t.venue_order_id
             out.append(OrderAmended(
                 client_order_id=new_id, venue_order_id=t.venue_order_id, status=t.status,
                 cum_qty=t.cum_qty, ts_ns=u.ts_ns, orig_client_order_id=old_id, quantity=u.quantity,

@@ -44,6 +44,7 @@ __all__ = [
     "ms_to_ns",
     "parse_exchange_info",
     "parse_rate_limits",
+    "rate_limit_counts",
     "new_order_params",
     "order_ref_params",
     "cancel_params",
@@ -54,6 +55,7 @@ __all__ = [
     "parse_trades",
     "update_to_report",
     "error_from_response",
+    "error_from_ws_api",
     "reject_reason",
     "used_weight_headers",
 ]
@@ -155,14 +157,32 @@ def parse_exchange_info(payload: Mapping[str, Any]) -> list[Instrument]:
 _INTERVAL_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
 
+def _bucket_name(rl: Mapping[str, Any]) -> str | None:
+    """``REQUEST_WEIGHT:1M``, ``ORDERS:10S`` ... for one ``rateLimits`` entry (None if unreadable)."""
+    kind, interval, num = rl.get("rateLimitType"), rl.get("interval"), rl.get("intervalNum")
+    if not kind or interval not in _INTERVAL_S or not num:
+        return None
+    return f"{kind}:{num}{interval[0]}"
+
+
 def parse_rate_limits(payload: Mapping[str, Any]) -> list[tuple[str, int, float]]:
     """Return (bucket name, limit, interval seconds); names like ``REQUEST_WEIGHT:1M``, ``ORDERS:10S``."""
     out = []
     for rl in payload.get("rateLimits", []):
-        kind, interval, num = rl.get("rateLimitType"), rl.get("interval"), rl.get("intervalNum")
-        if not kind or interval not in _INTERVAL_S or not num or "limit" not in rl:
+        name = _bucket_name(rl)
+        if name is None or "limit" not in rl:
             continue
-        out.append((f"{kind}:{num}{interval[0]}", int(rl["limit"]), float(_INTERVAL_S[interval] * int(num))))
+        out.append((name, int(rl["limit"]), float(_INTERVAL_S[rl["interval"]] * int(rl["intervalNum"]))))
+    return out
+
+
+def rate_limit_counts(rate_limits: Any) -> list[tuple[str, int]]:
+    """Read a WebSocket API answer's ``rateLimits`` into (bucket name, used): its ``count`` per limit."""
+    out = []
+    for rl in rate_limits if isinstance(rate_limits, list) else ():
+        name = _bucket_name(rl) if isinstance(rl, Mapping) else None
+        if name is not None and isinstance(rl.get("count"), int):
+            out.append((name, rl["count"]))
     return out
 
 
@@ -431,13 +451,16 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def error_from_response(
-    http_status: int, body: Any, headers: Mapping[str, str], now_ns: int
+    http_status: int, body: Any, headers: Mapping[str, str], now_ns: int, *, retry_after_s: float | None = None
 ) -> FixgwError | None:
-    """Map an HTTP answer to a typed error, or ``None`` if it is a success."""
+    """Map an HTTP answer to a typed error, or ``None`` if it is a success.
+
+    ``retry_after_s`` stands in for the ``Retry-After`` header (the WebSocket API has no headers).
+    """
     code = body.get("code") if isinstance(body, Mapping) else None
     msg = str(body.get("msg", "")) if isinstance(body, Mapping) else ""
+    retry = retry_after_s if retry_after_s is not None else _retry_after(headers)
     if http_status == 418:
-        retry = _retry_after(headers)
         until = None
         m = _BAN_UNTIL.search(msg)
         if m:
@@ -447,7 +470,7 @@ def error_from_response(
             until = now_ns + int(retry * 1e9)
         return VenueBanned(msg or "IP banned", until_ns=until)
     if http_status == 429:
-        return VenueRateLimited(msg or "rate limited", retry_after=_retry_after(headers))
+        return VenueRateLimited(msg or "rate limited", retry_after=retry)
     if http_status >= 500 or code == -1007:
         return VenueUnknownOutcome(f"HTTP {http_status}: {msg or 'execution status unknown'}")
     if http_status in (401,) or code in _AUTH_CODES:
@@ -456,6 +479,18 @@ def error_from_response(
         return VenueError(f"HTTP 403 (WAF): {msg}")
     if http_status >= 400:
         if code == -1015:
-            return VenueRateLimited(msg, retry_after=_retry_after(headers))
+            return VenueRateLimited(msg, retry_after=retry)
         return rejected(code, msg or f"HTTP {http_status}")
     return None
+
+
+def error_from_ws_api(status: int, error: Any, now_ns: int) -> FixgwError | None:
+    """Map a WebSocket API answer's ``status`` and ``error`` to a typed error (``None``: success).
+
+    The same statuses and codes as REST; ``error.data.retryAfter`` is an epoch timestamp in ms,
+    not a number of seconds.
+    """
+    data = error.get("data") if isinstance(error, Mapping) else None
+    retry_ms = data.get("retryAfter") if isinstance(data, Mapping) else None
+    retry_s = max((int(retry_ms) * 1_000_000 - now_ns) / 1e9, 0.0) if isinstance(retry_ms, int) else None
+    return error_from_response(status, error if isinstance(error, Mapping) else {}, {}, now_ns, retry_after_s=retry_s)

@@ -60,7 +60,7 @@ class BinanceReconciliation:
     _maintenance_interval_s: float
 
     def _init_reconciliation(self) -> None:
-        self._gap_seen_ns: dict[str, int] = {}
+        self._gap_seen_ns: dict[tuple[str, str], int] = {}  # (symbol, venue order id) -> first seen
         self._last_clock_sync = 0.0
         self._trades_supported = True
 
@@ -72,7 +72,7 @@ class BinanceReconciliation:
 
     def _report(self, u: OrderUpdate) -> OrderReport:
         """The tracked view of an order just observed (the update itself if it is not tracked)."""
-        return self.tracker.report(u.venue_order_id) or update_to_report(u)
+        return self.tracker.report(u.symbol, u.venue_order_id) or update_to_report(u)
 
     # -- unknown outcomes ----------------------------------------------------------------------
 
@@ -110,15 +110,16 @@ class BinanceReconciliation:
         stream, so unless ``fetch_trades`` the maintenance task comes back after a grace period.
         """
         self._observe(u, from_reconciliation=True)
-        if u.cum_qty is None or u.cum_qty <= self.tracker.cum_qty(u.venue_order_id):
-            self._gap_seen_ns.pop(u.venue_order_id, None)
+        key = (u.symbol, u.venue_order_id)
+        if u.cum_qty is None or u.cum_qty <= self.tracker.cum_qty(*key):
+            self._gap_seen_ns.pop(key, None)
             return
-        self._gap_seen_ns.setdefault(u.venue_order_id, self._clock.now_ns())
+        self._gap_seen_ns.setdefault(key, self._clock.now_ns())
         if not fetch_trades and self.stream.state is StreamState.SUBSCRIBED:
             return
         fills = await self._trades(u)
         self._observe(replace(u, fills=fills), from_reconciliation=True, synthesize=True)
-        self._gap_seen_ns.pop(u.venue_order_id, None)
+        self._gap_seen_ns.pop(key, None)
 
     async def _trades(self, u: OrderUpdate) -> tuple:
         if not self._trades_supported:
@@ -146,9 +147,9 @@ class BinanceReconciliation:
     async def reconcile(self) -> None:
         """Compare every order we track (and every open order at the venue) with the venue's view."""
         open_at_venue = await self.open_orders(fetch_trades=True)
-        seen = {r.venue_order_id for r in open_at_venue}
+        seen = {(r.symbol, r.venue_order_id) for r in open_at_venue}
         for symbol, vid, cid in self.tracker.open_orders():
-            if vid in seen:
+            if (symbol, vid) in seen:
                 continue
             inst = self._instruments.get(symbol)
             if inst is None:
@@ -171,7 +172,7 @@ class BinanceReconciliation:
                     await self._sync_clock()
                 now = self._clock.now_ns()
                 for symbol, vid, _cid in self.tracker.needing_reconcile():
-                    first = self._gap_seen_ns.setdefault(vid, now)
+                    first = self._gap_seen_ns.setdefault((symbol, vid), now)
                     inst = self._instruments.get(symbol)
                     if inst is not None and now - first >= _GAP_GRACE_NS:
                         await self._query_raw(symbol, inst.venue_symbol, venue_order_id=vid, fetch_trades=True)

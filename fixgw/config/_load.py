@@ -1,0 +1,252 @@
+"""Building a ``Config`` from TOML: one function per section, every error naming its key."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import fields
+from datetime import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+from ._reader import Reader
+from .schema import (
+    BEGIN_STRINGS,
+    DEFAULT_PORT,
+    VENUE_KINDS,
+    Config,
+    Credentials,
+    GatewayConfig,
+    Limits,
+    Schedule,
+    SessionSettings,
+    TLSConfig,
+    VenueConfig,
+)
+
+try:  # Python 3.11+
+    import tomllib as _toml
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as _toml  # type: ignore[no-redef]
+
+__all__ = ["load_config", "build_config"]
+
+_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the TOML file at ``path``; relative paths in it are taken from its folder."""
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            data = _toml.load(f)
+    except FileNotFoundError:
+        raise ConfigError(str(p), "file not found") from None
+    except _toml.TOMLDecodeError as e:
+        raise ConfigError(str(p), f"not valid TOML: {e}") from None
+    return build_config(data, base_dir=p.parent, environ=environ)
+
+
+def build_config(
+    data: Mapping[str, Any], *, base_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Validate a parsed TOML table and return the frozen ``Config``."""
+    env = os.environ if environ is None else environ
+    base = base_dir or Path(".")
+    r = Reader(data, "", env, base)
+    r.only({"gateway", "sessions", "venues"})
+    gateway = _gateway(r.table("gateway"))
+    venues = tuple(_venue(v) for v in r.array("venues"))
+    if not venues:
+        raise ConfigError("venues", "at least one [[venues]] entry is required")
+    names = [v.name for v in venues]
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            raise ConfigError(f"venues[{i}].name", f"duplicate venue name {n!r}")
+    sessions = tuple(_session(s, set(names)) for s in r.array("sessions"))
+    if not sessions:
+        raise ConfigError("sessions", "at least one [[sessions]] entry is required")
+    seen: dict[tuple[str, str, str], int] = {}
+    for i, s in enumerate(sessions):
+        key = (s.begin_string, s.sender_comp_id, s.target_comp_id)
+        if key in seen:
+            raise ConfigError(f"sessions[{i}]", f"same session id as sessions[{seen[key]}]")
+        seen[key] = i
+    return Config(gateway=gateway, sessions=sessions, venues=venues)
+
+
+def _gateway(r: Reader) -> GatewayConfig:
+    r.only({"host", "port", "tls", "store_path", "symbol_format"})
+    tls = None
+    if r.has("tls"):
+        t = r.table("tls")
+        t.only({"cert", "key", "client_ca"})
+        cert, key = t.path_("cert"), t.path_("key")
+        if cert is None:
+            raise ConfigError(t.key("cert"), "is required")
+        if key is None:
+            raise ConfigError(t.key("key"), "is required")
+        tls = TLSConfig(cert=cert, key=key, client_ca=t.path_("client_ca"))
+    fmt = r.str("symbol_format", "{base}/{quote}")
+    if "{base}" not in fmt or "{quote}" not in fmt:
+        raise ConfigError(r.key("symbol_format"), "must contain {base} and {quote}")
+    try:
+        fmt.format(base="B", quote="Q")
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(r.key("symbol_format"), "may contain only {base} and {quote}") from None
+    return GatewayConfig(
+        host=r.str("host", "127.0.0.1"),
+        port=r.int("port", DEFAULT_PORT, lo=0, hi=65535),
+        tls=tls,
+        store_path=r.path_("store_path"),
+        symbol_format=fmt,
+    )
+
+
+def _venue(r: Reader) -> VenueConfig:
+    r.only({"name", "kind", "rest_url", "ws_url", "api_key_env", "api_secret_env", "api_key_file",
+            "api_secret_file", "simulated", "orders_per_10s", "weight_per_minute"})
+    name = r.str("name", required=True)
+    if not name:
+        raise ConfigError(r.key("name"), "must not be empty")
+    kind = r.str("kind", required=True)
+    if kind not in VENUE_KINDS:
+        raise ConfigError(r.key("kind"), f"must be one of {', '.join(VENUE_KINDS)}, not {kind!r}")
+    simulated = r.bool("simulated", False)
+    if simulated and kind != "binance":
+        raise ConfigError(r.key("simulated"), "the simulator speaks the binance API only")
+    rest_url = r.str("rest_url", "")
+    ws_url = r.str("ws_url", "")
+    if not simulated:
+        for k, v in (("rest_url", rest_url), ("ws_url", ws_url)):
+            if not v:
+                raise ConfigError(r.key(k), "is required unless simulated = true")
+            if not v.startswith(("http://", "https://", "ws://", "wss://")):
+                raise ConfigError(r.key(k), f"must be a URL, not {v!r}")
+    return VenueConfig(
+        name=name,
+        kind=kind,
+        rest_url=rest_url,
+        ws_url=ws_url,
+        api_key=r.secret("api_key_env", "api_key_file", required=not simulated),
+        api_secret=r.secret("api_secret_env", "api_secret_file", required=not simulated),
+        simulated=simulated,
+        orders_per_10s=r.opt_int("orders_per_10s", lo=1),
+        weight_per_minute=r.opt_int("weight_per_minute", lo=1),
+    )
+
+
+def _comp_id(r: Reader, name: str) -> str:
+    v = r.str(name, required=True)
+    if not v or "\x01" in v or "=" in v or not v.isprintable():
+        raise ConfigError(r.key(name), f"not a usable CompID: {v!r}")
+    return v
+
+
+def _session(r: Reader, venue_names: set[str]) -> SessionSettings:
+    r.only({"begin_string", "sender_comp_id", "target_comp_id", "heartbeat_interval", "username",
+            "password_env", "password_file", "allowed_addresses", "schedule", "reset_on_logon", "venue",
+            "account", "limits", *_ENGINE_KEYS})
+    begin = r.str("begin_string", required=True)
+    if begin not in BEGIN_STRINGS:
+        raise ConfigError(r.key("begin_string"), f"must be one of {', '.join(BEGIN_STRINGS)}, not {begin!r}")
+    venue = r.str("venue", required=True)
+    if venue not in venue_names:
+        raise ConfigError(r.key("venue"), f"no [[venues]] entry named {venue!r}")
+    credentials = None
+    username = r.opt_str("username")
+    if username is not None:
+        credentials = Credentials(username, r.secret("password_env", "password_file", required=True))
+    elif r.has("password_env") or r.has("password_file"):
+        raise ConfigError(r.key("username"), "is required when a password is configured")
+    nets = []
+    for i, a in enumerate(r.str_list("allowed_addresses") or []):
+        try:
+            nets.append(ipaddress.ip_network(a, strict=False))
+        except ValueError:
+            raise ConfigError(f"{r.key('allowed_addresses')}[{i}]", f"not an address or network: {a!r}") from None
+    schedule = _schedule(r.table("schedule")) if r.has("schedule") else None
+    return SessionSettings(
+        begin_string=begin,
+        sender_comp_id=_comp_id(r, "sender_comp_id"),
+        target_comp_id=_comp_id(r, "target_comp_id"),
+        venue=venue,
+        account=r.str("account", "default"),
+        heartbeat_interval=r.int("heartbeat_interval", 30, lo=1, hi=3600),
+        credentials=credentials,
+        allowed_addresses=tuple(nets),
+        schedule=schedule,
+        reset_on_logon=r.bool("reset_on_logon", False),
+        limits=_limits(r.table("limits")),
+        **_engine_settings(r, begin),
+    )
+
+
+#: ``SessionSettings``' defaults by name (a slotted dataclass keeps them out of class attributes).
+_SESSION_DEFAULTS = {f.name: f.default for f in fields(SessionSettings)}
+_ENGINE_KEYS = ("send_next_expected_msg_seq_num", "logon_timeout", "logout_timeout", "max_sending_time_skew",
+                "resend_chunk_size", "gap_fill_timeout", "max_resend_requests", "validate")
+
+
+def _engine_settings(r: Reader, begin_string: str) -> dict[str, Any]:
+    """The session engine's settings of one ``[[sessions]]`` entry (defaults: ``SessionSettings``)."""
+    d = _SESSION_DEFAULTS
+    next_expected = r.bool("send_next_expected_msg_seq_num", d["send_next_expected_msg_seq_num"])
+    if next_expected and begin_string != "FIX.4.4":
+        raise ConfigError(r.key("send_next_expected_msg_seq_num"), f"is FIX.4.4 only, not {begin_string}")
+    return {
+        "send_next_expected_msg_seq_num": next_expected,
+        "logon_timeout": r.seconds("logon_timeout", d["logon_timeout"]),
+        "logout_timeout": r.seconds("logout_timeout", d["logout_timeout"]),
+        "max_sending_time_skew": r.seconds("max_sending_time_skew", d["max_sending_time_skew"], can_be_off=True),
+        "resend_chunk_size": r.int("resend_chunk_size", d["resend_chunk_size"], lo=0),
+        "gap_fill_timeout": r.seconds("gap_fill_timeout", d["gap_fill_timeout"], can_be_off=True),
+        "max_resend_requests": r.int("max_resend_requests", d["max_resend_requests"], lo=1),
+        "validate": r.bool("validate", d["validate"]),
+    }
+
+
+def _clock_time(r: Reader, name: str) -> time:
+    v = r.data.get(name)
+    if isinstance(v, time):
+        return v
+    if not isinstance(v, str):
+        raise ConfigError(r.key(name), "is required (\"HH:MM\" or \"HH:MM:SS\")")
+    try:
+        return time.fromisoformat(v)
+    except ValueError:
+        raise ConfigError(r.key(name), f"not a time of day: {v!r}") from None
+
+
+def _schedule(r: Reader) -> Schedule:
+    r.only({"start", "end", "timezone", "weekdays"})
+    tz = r.str("timezone", "UTC")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(tz)
+    except Exception:  # ZoneInfoNotFoundError, ValueError for malformed keys
+        raise ConfigError(r.key("timezone"), f"unknown time zone {tz!r}") from None
+    days = r.str_list("weekdays")
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+    if days is not None:
+        try:
+            weekdays = tuple(sorted({_WEEKDAYS[d.lower()[:3]] for d in days}))
+        except KeyError:
+            raise ConfigError(r.key("weekdays"), f"days are mon..sun, not {days!r}") from None
+    return Schedule(start=_clock_time(r, "start"), end=_clock_time(r, "end"), timezone=tz, weekdays=weekdays)
+
+
+def _limits(r: Reader) -> Limits:
+    r.only({"max_order_qty", "max_notional", "max_open_orders", "allowed_symbols", "price_band_pct",
+            "kill_switch"})
+    symbols = r.str_list("allowed_symbols")
+    return Limits(
+        max_order_qty=r.decimal("max_order_qty"),
+        max_notional=r.decimal("max_notional"),
+        max_open_orders=r.opt_int("max_open_orders", lo=0),
+        allowed_symbols=frozenset(symbols) if symbols is not None else None,
+        price_band_pct=r.decimal("price_band_pct"),
+        kill_switch=r.bool("kill_switch", False),
+    )

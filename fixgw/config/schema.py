@@ -1,0 +1,217 @@
+"""The configuration's shape: frozen dataclasses, their defaults, and the embedded demo.
+
+Plain data with no TOML in sight: ``fixgw.config._load`` builds these from a file, tests and embedders
+may build them by hand. Secrets sit in ``repr=False`` fields, so printing a config never shows them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field, replace
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "TLSConfig",
+    "GatewayConfig",
+    "Credentials",
+    "Schedule",
+    "Limits",
+    "SessionSettings",
+    "VenueConfig",
+    "Config",
+    "default_config",
+    "DEFAULT_PORT",
+    "DEMO_PASSWORD",
+    "VENUE_KINDS",
+    "BEGIN_STRINGS",
+]
+
+#: The documented port of ``fixgw run`` (the embedded demo).
+DEFAULT_PORT = 9878
+#: The password of the demo sessions of ``default_config()``; for the loopback demo only.
+DEMO_PASSWORD = "demo"
+VENUE_KINDS = ("binance", "coinbase", "kraken")
+BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4")
+
+
+@dataclass(frozen=True, slots=True)
+class TLSConfig:
+    """Server certificate and key; with ``client_ca`` the gateway also requires client certificates."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """The ``[gateway]`` table: where to listen and where to keep state."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    tls: TLSConfig | None = None
+    #: One SQLite file holding the message store and the order journal; ``None`` keeps state in memory.
+    store_path: Path | None = None
+    #: How clients spell symbols; ``{base}`` and ``{quote}`` are replaced by the instrument's assets.
+    symbol_format: str = "{base}/{quote}"
+
+    def client_symbol(self, base: str, quote: str) -> str:
+        """Return the client-side spelling of the instrument ``base``/``quote``."""
+        return self.symbol_format.format(base=base, quote=quote)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Logon credentials a session must present (Username 553 / Password 554)."""
+
+    username: str
+    password: str = field(repr=False)
+
+    def matches(self, username: str | None, password: str | None) -> bool:
+        """Return whether the given pair is the configured one (constant-time on the password)."""
+        import hmac
+
+        if username != self.username or password is None:
+            return False
+        return hmac.compare_digest(password.encode("utf-8"), self.password.encode("utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """The hours a session may be logged on: ``start``..``end`` local time on ``weekdays`` (0 = Monday).
+
+    Plain data: the session engine's ``SessionSchedule`` (built from it by the gateway) applies it; an
+    ``end`` at or before ``start`` wraps past midnight."""
+
+    start: time
+    end: time
+    timezone: str = "UTC"
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Pre-trade limits of one session; ``None`` means no limit."""
+
+    max_order_qty: Decimal | None = None
+    max_notional: Decimal | None = None
+    max_open_orders: int | None = None
+    #: Client-side symbols the session may trade; ``None`` allows every listed instrument.
+    allowed_symbols: frozenset[str] | None = None
+    #: Refuse limit prices further than this percentage from the last trade.
+    price_band_pct: Decimal | None = None
+    kill_switch: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """One ``[[sessions]]`` entry. CompIDs are from the gateway's view: we are ``sender_comp_id``."""
+
+    begin_string: str
+    sender_comp_id: str
+    target_comp_id: str
+    venue: str
+    account: str
+    heartbeat_interval: int = 30
+    credentials: Credentials | None = None
+    #: Networks a client may connect from; empty allows any address.
+    allowed_addresses: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    schedule: Schedule | None = None
+    reset_on_logon: bool = False
+    limits: Limits = Limits()
+    # Session engine settings (``fixgw.session.SessionConfig`` documents each); times in seconds.
+    #: Put NextExpectedMsgSeqNum (789) on our Logon; FIX 4.4 only.
+    send_next_expected_msg_seq_num: bool = False
+    logon_timeout: float = 10.0
+    logout_timeout: float = 10.0
+    #: SendingTime (52) tolerance; ``None`` turns the check off.
+    max_sending_time_skew: float | None = 120.0
+    #: Most resent messages per write when answering a ResendRequest; 0 = all at once.
+    resend_chunk_size: int = 0
+    #: How long a ResendRequest of ours may go unanswered before we ask again; ``None``: never again.
+    gap_fill_timeout: float | None = 30.0
+    #: Unanswered ResendRequests in a row for one gap before we log out.
+    max_resend_requests: int = 3
+    #: Validate inbound messages against the FIX dictionary (rejects carry 373 reasons).
+    validate: bool = True
+
+    def address_allowed(self, address: str | None) -> bool:
+        """Return whether a client at ``address`` may log on to this session."""
+        if not self.allowed_addresses:
+            return True
+        if address is None:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.allowed_addresses)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    """One ``[[venues]]`` entry. With ``simulated`` the command line starts the simulator and fills the URLs."""
+
+    name: str
+    kind: str
+    rest_url: str = ""
+    ws_url: str = ""
+    api_key: str = field(default="", repr=False)
+    api_secret: str = field(default="", repr=False)
+    simulated: bool = False
+    #: Our own ceilings under the venue's published rate limits (``None``: the adapter's defaults).
+    orders_per_10s: int | None = None
+    weight_per_minute: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration."""
+
+    gateway: GatewayConfig
+    sessions: tuple[SessionSettings, ...]
+    venues: tuple[VenueConfig, ...]
+
+    def venue(self, name: str) -> VenueConfig:
+        """Return the venue called ``name`` (``KeyError`` if none)."""
+        for v in self.venues:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def with_venue(self, name: str, **changes: Any) -> "Config":
+        """Return a copy with fields of venue ``name`` replaced (used to fill in a simulator's URLs)."""
+        venues = tuple(replace(v, **changes) if v.name == name else v for v in self.venues)
+        return replace(self, venues=venues)
+
+
+def default_config(*, port: int = DEFAULT_PORT, store_path: Path | None = None) -> Config:
+    """Return the embedded demo: FIX 4.4 and FIX 4.2 sessions on one simulated venue.
+
+    Clients log on as ``CLIENT44`` (FIX.4.4) or ``CLIENT42`` (FIX.4.2) to ``FIXGW``, with username
+    ``demo`` and password ``DEMO_PASSWORD``. The venue's URLs and keys are filled in by whoever starts
+    the simulator (``Config.with_venue``).
+    """
+    limits = Limits(max_order_qty=Decimal("100"), max_notional=Decimal("1000000"), max_open_orders=1000)
+    creds = Credentials("demo", DEMO_PASSWORD)
+    sessions = tuple(
+        SessionSettings(
+            begin_string=begin,
+            sender_comp_id="FIXGW",
+            target_comp_id=target,
+            venue="sim",
+            account="demo",
+            heartbeat_interval=30,
+            credentials=creds,
+            limits=limits,
+        )
+        for begin, target in (("FIX.4.4", "CLIENT44"), ("FIX.4.2", "CLIENT42"))
+    )
+    return Config(
+        gateway=GatewayConfig(port=port, store_path=store_path),
+        sessions=sessions,
+        venues=(VenueConfig(name="sim", kind="binance", simulated=True),),
+    )

@@ -1,0 +1,137 @@
+"""The ``Gateway``: lifecycle, the FIX application callbacks, and what tests and the bridge may look at."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from ..clock import Clock, SystemClock
+from ..config import Config
+from ..errors import FixgwError, StoreError
+from ..orders import OrderBook
+from ..session import SessionID
+from ..translate import parse_request
+from ..transport import Acceptor, Application, SessionHandle
+from ..venues import base as V
+from ._orders import OrderFlow
+from ._recovery import reconcile
+from ._router import Router, VenueContext
+from ._venue_events import on_venue_event
+from ._wiring import AdapterFactory, build_sessions, default_adapter_factory, open_store, open_venues
+
+__all__ = ["Gateway"]
+
+log = logging.getLogger("fixgw.gateway")
+
+
+class Gateway(Application):
+    """Run the gateway of ``config``; ``run`` reports the bound FIX port through ``task_status``.
+
+    ``validate_messages=False`` turns dictionary validation off for every session, whatever their
+    ``validate`` setting says.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        adapter_factory: AdapterFactory = default_adapter_factory,
+        validate_messages: bool = True,
+    ) -> None:
+        self.config = config
+        self._clock = clock or SystemClock()
+        self._adapter_factory = adapter_factory
+        self._validate = validate_messages
+        self._router = Router(self._clock)
+        self._flow = OrderFlow(self._router)
+        self._venues: dict[str, VenueContext] = {}
+        self._scope: anyio.CancelScope | None = None
+        self._store: Any = None
+        self.acceptor: Acceptor | None = None
+        self.port: int | None = None
+        #: Set once the acceptor listens (after recovery and reconciliation).
+        self.ready = anyio.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Start everything, report the FIX port, and serve until cancelled or ``stop()``."""
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            try:
+                self._store = open_store(self.config, self._clock)
+                async with AsyncExitStack() as stack:
+                    self._venues = await open_venues(self.config, self._adapter_factory, stack)
+                    self.acceptor = build_sessions(self.config, self._store, self._venues, self._router, self,
+                                                   self._clock, validate=self._validate)
+                    async with anyio.create_task_group() as tg:
+                        self._router.task_group = tg
+                        for venue in self._venues.values():
+                            tg.start_soon(self._consume, venue)
+                        await reconcile(self._router, self._flow)
+                        self.port = await tg.start(self.acceptor.serve)
+                        log.info("gateway ready on port %s", self.port)
+                        self.ready.set()
+                        task_status.started(self.port)
+            finally:
+                self._router.task_group = None
+                self._close_store()
+
+    def stop(self) -> None:
+        """Stop serving (the task running ``run`` returns)."""
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def _close_store(self) -> None:
+        for ctx in self._router.sessions.values():
+            try:
+                ctx.journal.close()
+            except StoreError:  # pragma: no cover - closing after a failure
+                log.exception("closing a journal")
+        if self._store is not None:
+            self._store.close()  # commits what is pending: journal records and messages together
+            self._store = None
+
+    # -- inbound FIX and venue events ----------------------------------------------------------
+
+    def on_message(self, session: SessionHandle, message: Any) -> None:
+        ctx = self._router.sessions[session.session_id]
+        req = parse_request(message, ctx.venue.symbols)
+        try:
+            self._flow.handle(ctx, req, message.get(97) == b"Y", self._clock.now_ns())
+        except StoreError:
+            log.critical("%s: the journal failed; stopping", ctx.key, exc_info=True)
+            self.stop()
+            raise
+
+    async def _consume(self, venue: VenueContext) -> None:
+        async for event in venue.adapter.events():
+            try:
+                on_venue_event(self._router, event)
+            except StoreError:
+                log.critical("the journal failed; stopping", exc_info=True)
+                self.stop()
+                raise
+            except FixgwError:
+                log.exception("venue event %r not applied", event)
+
+    # -- introspection (tests, bridge) ---------------------------------------------------------
+
+    def book(self, session_id: SessionID) -> OrderBook:
+        """Return the order book of a session."""
+        return self._router.sessions[session_id].book
+
+    def handle(self, session_id: SessionID) -> SessionHandle:
+        """Return the handle of a session (send, log out, look at its engine)."""
+        handle = self._router.sessions[session_id].handle
+        assert handle is not None
+        return handle
+
+    def venue(self, name: str) -> V.VenueAdapter:
+        """Return the adapter of venue ``name``."""
+        return self._venues[name].adapter

@@ -1,0 +1,410 @@
+"""The order flow: FIX request -> checks -> book and journal -> report -> venue call.
+
+``OrderFlow.handle`` takes a request ``translate.parse_request`` made of an application message. A new
+order goes through the duplicate check and ``risk.check_order`` (with the venue's instrument rules),
+into the book, through ``Router.apply`` (journal, report, one commit) and only then to the venue, in a
+task. Cancel and replace requests are checked against the order, journaled with their pending event,
+acknowledged at once with PendingCancel / PendingReplace in the same commit, and then sent. Status
+requests only read the book.
+
+Reporting choices: an order sent to the venue is acknowledged by ExecType New when the venue confirms
+it (no PendingNew report); a mass cancel is answered with OrderMassCancelReport and each order is then
+reported Canceled under its own ClOrdID as the venue confirms it; a NewOrderSingle with PossResend
+(97=Y) whose ClOrdID we already hold is answered with a status report instead of being placed again.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from ..errors import (
+    DuplicateClOrdID,
+    InvalidTransition,
+    OrderError,
+    TransportError,
+    UnknownOrder,
+    VenueError,
+    VenueRejected,
+    VenueUnknownOutcome,
+)
+from ..orders import (
+    CancelOrder,
+    OrderCancelRejected,
+    OrderRejected,
+    OrderReplaceRejected,
+    OrderStatus,
+    OrderSubmitted,
+    ReplaceOrder,
+    SubmitOrder,
+    TimeInForce,
+)
+from ..orders.enums import OrderType
+from ..risk import Refusal, check_order
+from ..translate import (
+    REJ,
+    BusinessReject,
+    CancelReject,
+    CancelRequest,
+    MassCancelReject,
+    MassCancelRequest,
+    MassStatusRequest,
+    NewOrderRequest,
+    OrderReject,
+    ReplaceRequest,
+    StatusRequest,
+    business_reject,
+    cancel_reject,
+    mass_cancel_report,
+    order_reject,
+    status_report,
+    unknown_order_status,
+)
+from ..venues import base as V
+from ._ids import leg_filled, legs, venue_cl_id
+from ._router import Router, SessionContext
+
+__all__ = ["OrderFlow"]
+
+log = logging.getLogger("fixgw.gateway")
+
+_ZERO = Decimal(0)
+_MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.STOP, OrderType.TAKE_PROFIT})
+
+
+class OrderFlow:
+    """Turn the FIX requests of every session into book changes, reports and venue calls."""
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+        self._status_seq = 0
+
+    def handle(self, ctx: SessionContext, req: Any, poss_resend: bool, now: int) -> None:
+        """Act on one parsed request (or answer the reject ``parse_request`` made of it)."""
+        if isinstance(req, NewOrderRequest):
+            known = ctx.book.find(cl_ord_id=req.cl_ord_id) if poss_resend else None
+            if known is not None:
+                # PossResend: the client is not sure we got this order; we did. Say where it stands.
+                ctx.send(status_report(ctx.table, known, ctx.client_symbol(known),
+                                       exec_id=self._status_exec_id(known), ts_ns=now))
+            else:
+                self._new_order(ctx, req, now)
+        elif isinstance(req, CancelRequest):
+            self._cancel(ctx, req, now)
+        elif isinstance(req, ReplaceRequest):
+            self._replace(ctx, req, now)
+        elif isinstance(req, StatusRequest):
+            self._status(ctx, req, now)
+        elif isinstance(req, MassCancelRequest):
+            self._mass_cancel(ctx, req, now)
+        elif isinstance(req, MassStatusRequest):
+            self._mass_status(ctx, req, now)
+        else:
+            self._reject(ctx, req, now)
+
+    # -- answers without an order --------------------------------------------------------------
+
+    def _reject(self, ctx: SessionContext, rej: Any, now: int) -> None:
+        if isinstance(rej, OrderReject):
+            ctx.send(order_reject(ctx.table, rej, exec_id=self._loose_exec_id(ctx), transact_time_ns=now))
+        elif isinstance(rej, CancelReject):
+            order = ctx.book.find(order_id=rej.order_id, cl_ord_id=rej.orig_cl_ord_id)
+            status = order.status if order is not None else None
+            ctx.send(cancel_reject(ctx.table, rej, transact_time_ns=now, status=status,
+                                   order_id=order.order_id if order is not None else None))
+        elif isinstance(rej, MassCancelReject):
+            ctx.send(mass_cancel_report(cl_ord_id=rej.cl_ord_id, report_id=self._loose_exec_id(ctx),
+                                        request_type=rej.request_type, transact_time_ns=now, reject=rej))
+        elif isinstance(rej, BusinessReject):
+            ctx.send(business_reject(rej))
+
+    @staticmethod
+    def _loose_exec_id(ctx: SessionContext) -> str:
+        """An ExecID for a report about no order: the outbound number it is about to get, made unique."""
+        assert ctx.handle is not None
+        session = ctx.handle.session
+        return f"{ctx.key}-X{session.store.creation_time_ns // 1_000_000:x}-{session.next_sender_seq}"
+
+    def _status_exec_id(self, order: Any) -> str:
+        self._status_seq += 1
+        return f"{order.exec_id}.s{self._status_seq}"
+
+    # -- new orders ----------------------------------------------------------------------------
+
+    def _new_order(self, ctx: SessionContext, req: NewOrderRequest, now: int) -> None:
+        try:
+            cmd = SubmitOrder(
+                cl_ord_id=req.cl_ord_id, symbol=req.symbol, side=req.side, order_type=req.order_type, ts_ns=now,
+                quantity=req.quantity, quote_quantity=req.quote_quantity, price=req.price,
+                trigger_price=req.stop_price, time_in_force=req.time_in_force or TimeInForce.GTC,
+                expire_time_ns=req.expire_time_ns, post_only=req.post_only, owner=str(ctx.session_id),
+            )
+        except OrderError as exc:
+            self._reject(ctx, OrderReject(req.cl_ord_id, REJ.OTHER, str(exc), _echo(req)), now)
+            return
+        holder = ctx.book.find(cl_ord_id=req.cl_ord_id)
+        if holder is not None and holder.is_open:
+            self._reject(ctx, OrderReject(req.cl_ord_id, REJ.DUPLICATE_ORDER,
+                                          f"duplicate ClOrdID {req.cl_ord_id}: order {holder.order_id} is live",
+                                          _echo(req)), now)
+            return
+        probe = _venue_order(cmd, "probe")
+        refusal: Refusal | None
+        if probe is None:
+            refusal = Refusal("side", REJ.UNSUPPORTED, f"side {cmd.side.value} is not supported by the venue")
+        else:
+            try:
+                violation = ctx.venue.adapter.check(probe)
+            except VenueRejected as exc:
+                violation = V.RuleViolation("symbol", exc.message)
+            refusal = check_order(cmd, ctx.settings.limits, client_symbol=req.client_symbol,
+                                  open_orders=_open_count(ctx), last_price=self._router.last_px.get(cmd.symbol),
+                                  venue_violation=violation)
+        try:
+            order = ctx.book.submit(cmd)
+        except DuplicateClOrdID as exc:  # pragma: no cover - checked above
+            self._reject(ctx, OrderReject(req.cl_ord_id, REJ.DUPLICATE_ORDER, str(exc), _echo(req)), now)
+            return
+        if refusal is not None:
+            self._router.apply(ctx, order, OrderRejected(order_id=order.order_id, ts_ns=now, reason=refusal.text),
+                               reason=refusal.reason)
+            return
+        self._router.apply(ctx, order, OrderSubmitted(order_id=order.order_id, ts_ns=now))
+        venue_order = _venue_order(cmd, venue_cl_id(order, 0))
+        assert venue_order is not None
+        self._router.spawn(self._submit, ctx, order.order_id, venue_order)
+
+    async def _submit(self, ctx: SessionContext, order_id: str, venue_order: V.NewOrder) -> None:
+        try:
+            async with ctx.venue.slots:
+                await ctx.venue.adapter.submit(venue_order)
+        except VenueUnknownOutcome as exc:
+            log.warning("%s: submit %s outcome unknown (%s); the venue adapter reconciles", ctx.key, order_id, exc)
+        except VenueError as exc:
+            order = ctx.book.get(order_id)
+            if order.status in (OrderStatus.PENDING_NEW, OrderStatus.INITIALIZED):
+                text = getattr(exc, "message", None) or str(exc)
+                self._router.apply(ctx, order, OrderRejected(order_id=order_id, ts_ns=self._router.clock.now_ns(),
+                                                             reason=text))
+        except TransportError as exc:
+            log.warning("%s: submit %s: %s; the venue adapter reconciles", ctx.key, order_id, exc)
+
+    # -- cancels -------------------------------------------------------------------------------
+
+    def _cancel(self, ctx: SessionContext, req: CancelRequest, now: int) -> None:
+        order = ctx.book.find(order_id=req.order_id, cl_ord_id=req.orig_cl_ord_id)
+        rej = _request_refusal(order, req, 1)
+        if rej is not None:
+            self._reject(ctx, rej, now)
+            return
+        assert order is not None
+        try:
+            ctx.book.cancel(CancelOrder(cl_ord_id=req.cl_ord_id, ts_ns=now, orig_cl_ord_id=req.orig_cl_ord_id,
+                                        order_id=req.order_id if req.orig_cl_ord_id is None else None))
+        except (OrderError, InvalidTransition) as exc:
+            self._reject(ctx, _cxl(req, 1, _reason_for(exc), str(exc)), now)
+            return
+        self._router.report_last(ctx, order)
+        self._router.spawn(self.venue_cancel, ctx, order.order_id)
+
+    async def venue_cancel(self, ctx: SessionContext, order_id: str) -> None:
+        """Ask the venue to cancel the current leg of ``order_id`` (journaled before this is called)."""
+        order = ctx.book.get(order_id)
+        cur, _ = legs(order)
+        request = V.CancelOrder(symbol=order.symbol, client_order_id=venue_cl_id(order, cur),
+                                venue_order_id=order.venue_order_id)
+        try:
+            async with ctx.venue.slots:
+                await ctx.venue.adapter.cancel(request)
+        except VenueRejected as exc:
+            if order.pending_kind == "cancel":
+                self._router.apply(ctx, order, OrderCancelRejected(
+                    order_id=order_id, ts_ns=self._router.clock.now_ns(), cl_ord_id=order.pending_cl_ord_id,
+                    reason=exc.message))
+        except (VenueError, TransportError) as exc:
+            log.warning("%s: cancel of %s: %s; waiting for the venue's events", ctx.key, order_id, exc)
+
+    def _mass_cancel(self, ctx: SessionContext, req: MassCancelRequest, now: int) -> None:
+        orders = [o for o in _selected(ctx, req.symbol, req.side)
+                  if o.pending_kind is None and o.status is not OrderStatus.INITIALIZED]
+        ctx.send(mass_cancel_report(cl_ord_id=req.cl_ord_id, report_id=self._loose_exec_id(ctx),
+                                    request_type=req.request_type, transact_time_ns=now,
+                                    affected=[(o.cl_ord_id, o.order_id) for o in orders],
+                                    symbol=req.client_symbol, side=req.side))
+        for o in orders:
+            # Each order is then reported Canceled under its own ClOrdID, as the venue confirms it.
+            self._router.spawn(self.venue_cancel, ctx, o.order_id)
+
+    # -- replaces ------------------------------------------------------------------------------
+
+    def _replace(self, ctx: SessionContext, req: ReplaceRequest, now: int) -> None:
+        order = ctx.book.find(order_id=req.order_id, cl_ord_id=req.orig_cl_ord_id)
+        rej = _request_refusal(order, req, 2)
+        terms = None
+        if rej is None and order is not None:
+            terms, rej = self._replace_terms(ctx, order, req, now)
+        if rej is not None:
+            self._reject(ctx, rej, now)
+            return
+        assert order is not None and terms is not None
+        try:
+            ctx.book.replace(ReplaceOrder(cl_ord_id=req.cl_ord_id, ts_ns=now, orig_cl_ord_id=req.orig_cl_ord_id,
+                                          order_id=req.order_id if req.orig_cl_ord_id is None else None,
+                                          quantity=req.quantity, price=req.price if order.price else None,
+                                          trigger_price=req.stop_price if order.trigger_price else None))
+        except (OrderError, InvalidTransition) as exc:
+            self._reject(ctx, _cxl(req, 2, _reason_for(exc), str(exc)), now)
+            return
+        self._router.report_last(ctx, order)
+        self._router.spawn(self._venue_replace, ctx, order.order_id, terms)
+
+    def _replace_terms(self, ctx: SessionContext, order: Any, req: ReplaceRequest,
+                       now: int) -> tuple[SubmitOrder | None, CancelReject | None]:
+        """The new leg's terms (the open quantity), or the reject that refuses the replace."""
+        if req.order_type is not order.order_type:
+            return None, _cxl(req, 2, REJ.UNSUPPORTED, "the order type cannot be changed")
+        if req.quantity <= order.cum_qty:
+            return None, _cxl(req, 2, REJ.TOO_LATE, f"quantity {req.quantity} is not above the filled {order.cum_qty}")
+        if not _valid_terms(order, req):
+            return None, _cxl(req, 2, REJ.OTHER, "price/stop price do not fit the order type")
+        terms = SubmitOrder(
+            cl_ord_id=req.cl_ord_id, symbol=order.symbol, side=order.side, order_type=order.order_type,
+            ts_ns=now, quantity=req.quantity - order.cum_qty, price=req.price if order.price else None,
+            trigger_price=req.stop_price if order.trigger_price else None, time_in_force=order.time_in_force,
+            expire_time_ns=order.expire_time_ns, post_only=order.post_only,
+        )
+        probe = _venue_order(terms, "probe")
+        violation = ctx.venue.adapter.check(probe) if probe is not None else None
+        refusal = check_order(terms, ctx.settings.limits, client_symbol=req.client_symbol,
+                              open_orders=_open_count(ctx) - 1, last_price=self._router.last_px.get(order.symbol),
+                              venue_violation=violation)
+        if refusal is not None:
+            return None, _cxl(req, 2, REJ.BROKER_OPTION, refusal.text)
+        return terms, None
+
+    async def _venue_replace(self, ctx: SessionContext, order_id: str, terms: SubmitOrder) -> None:
+        order = ctx.book.get(order_id)
+        cur, pend = legs(order)
+        adapter = ctx.venue.adapter
+        old_id = venue_cl_id(order, cur)
+        new_id = venue_cl_id(order, pend)
+        pending_qty = terms.quantity + order.cum_qty
+        same_price = terms.price == order.price and terms.trigger_price == order.trigger_price
+        try:
+            async with ctx.venue.slots:
+                if same_price and pending_qty < (order.quantity or _ZERO) and adapter.capabilities.amend_keeps_priority:
+                    # A pure quantity decrease keeps queue priority on venues that can amend in place.
+                    leg_qty = pending_qty - order.cum_qty + leg_filled(order, cur)
+                    await adapter.amend(V.AmendOrder(symbol=order.symbol, new_quantity=leg_qty,
+                                                     orig_client_order_id=old_id,
+                                                     venue_order_id=order.venue_order_id, new_client_order_id=new_id))
+                else:
+                    new = _venue_order(terms, new_id)
+                    assert new is not None
+                    await adapter.replace(V.ReplaceOrder(orig_client_order_id=old_id, new=new,
+                                                         venue_order_id=order.venue_order_id))
+        except VenueRejected as exc:
+            self._router.settle_replace(ctx, order, OrderReplaceRejected(
+                order_id=order_id, ts_ns=self._router.clock.now_ns(), cl_ord_id=order.pending_cl_ord_id,
+                reason=exc.message))
+        except (VenueError, TransportError) as exc:
+            log.warning("%s: replace of %s: %s; waiting for the venue's events", ctx.key, order_id, exc)
+
+    # -- status --------------------------------------------------------------------------------
+
+    def _status(self, ctx: SessionContext, req: StatusRequest, now: int) -> None:
+        order = ctx.book.find(order_id=req.order_id, cl_ord_id=req.cl_ord_id)
+        if order is None:
+            ctx.send(unknown_order_status(ctx.table, cl_ord_id=req.cl_ord_id, order_id=req.order_id,
+                                          client_symbol=req.client_symbol, side=req.side,
+                                          exec_id=self._loose_exec_id(ctx), ts_ns=now,
+                                          ord_status_req_id=req.ord_status_req_id))
+            return
+        ctx.send(status_report(ctx.table, order, ctx.client_symbol(order), exec_id=self._status_exec_id(order),
+                               ts_ns=now, ord_status_req_id=req.ord_status_req_id))
+
+    def _mass_status(self, ctx: SessionContext, req: MassStatusRequest, now: int) -> None:
+        orders = _selected(ctx, req.symbol)
+        if not orders:
+            ctx.send(unknown_order_status(ctx.table, cl_ord_id=None, order_id=None, client_symbol=req.client_symbol,
+                                          side=None, exec_id=self._loose_exec_id(ctx), ts_ns=now))
+            return
+        for i, o in enumerate(orders, 1):
+            ctx.send(status_report(ctx.table, o, ctx.client_symbol(o), exec_id=self._status_exec_id(o),
+                                   ts_ns=now, mass_status_req_id=req.mass_status_req_id, tot_num_reports=len(orders),
+                                   last_rpt_requested=i == len(orders)))
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _open_count(ctx: SessionContext) -> int:
+    # Counting is O(open orders); only a session with that limit pays for it.
+    return len(ctx.book.open_orders()) if ctx.settings.limits.max_open_orders is not None else 0
+
+
+def _selected(ctx: SessionContext, symbol: str | None, side: Any = None) -> list[Any]:
+    return [o for o in ctx.book.open_orders()
+            if (symbol is None or o.symbol == symbol) and (side is None or o.side is side)]
+
+
+def _request_refusal(order: Any, req: Any, response_to: int) -> CancelReject | None:
+    if order is None:
+        return _cxl(req, response_to, REJ.UNKNOWN_ORDER, "unknown order")
+    if not order.is_open:
+        return _cxl(req, response_to, REJ.TOO_LATE, f"order is {order.status.value}")
+    if order.pending_kind is not None:
+        return _cxl(req, response_to, REJ.PENDING, f"a {order.pending_kind} request is pending")
+    if order.symbol != req.symbol:
+        return _cxl(req, response_to, REJ.OTHER, f"symbol {req.client_symbol} does not match the order's")
+    if req.side is not None and req.side is not order.side:
+        return _cxl(req, response_to, REJ.OTHER, "side does not match the order's")
+    return None
+
+
+def _venue_order(cmd: SubmitOrder, client_order_id: str) -> V.NewOrder | None:
+    """The venue port's order for ``cmd``, or ``None`` when the venue port has no such side."""
+    try:
+        side = V.Side[cmd.side.name]
+        order_type = V.OrderType[cmd.order_type.name]
+        tif = None if cmd.order_type in _MARKET_TYPES else V.TimeInForce[cmd.time_in_force.name]
+    except KeyError:
+        return None
+    return V.NewOrder(client_order_id=client_order_id, symbol=cmd.symbol, side=side, order_type=order_type,
+                      quantity=cmd.quantity, price=cmd.price, stop_price=cmd.trigger_price, time_in_force=tif,
+                      quote_quantity=cmd.quote_quantity, post_only=cmd.post_only)
+
+
+def _valid_terms(order: Any, req: ReplaceRequest) -> bool:
+    if order.price is not None and req.price is None:
+        return False
+    if order.trigger_price is not None and req.stop_price is None:
+        return False
+    return True
+
+
+def _echo(req: NewOrderRequest) -> tuple[tuple[int, bytes], ...]:
+    from ..translate.outbound import ORD_TYPE_CODES, SIDE_CODES
+
+    out: list[tuple[int, bytes]] = [(55, req.client_symbol.encode()), (54, SIDE_CODES[req.side])]
+    if req.quantity is not None:
+        out.append((38, str(req.quantity).encode()))
+    out.append((40, ORD_TYPE_CODES.get(req.order_type, b"2")))
+    if req.price is not None:
+        out.append((44, str(req.price).encode()))
+    return tuple(out)
+
+
+def _cxl(req: Any, response_to: int, reason: str, text: str) -> CancelReject:
+    return CancelReject(req.cl_ord_id, req.orig_cl_ord_id, req.order_id, response_to, reason, text)
+
+
+def _reason_for(exc: Exception) -> str:
+    if isinstance(exc, DuplicateClOrdID):
+        return REJ.DUPLICATE_ORDER
+    if isinstance(exc, UnknownOrder):
+        return REJ.UNKNOWN_ORDER
+    if isinstance(exc, InvalidTransition):
+        return REJ.TOO_LATE
+    return REJ.OTHER

@@ -1,0 +1,59 @@
+"""Start-up: ask the venue about every order the journal says is open.
+
+Runs after the books are rebuilt from the journal and the venue event streams are being consumed,
+before the acceptor listens. What changed while the gateway was down arrives as venue events (or as
+the answers here) and is reported through the sessions' stores, so a returning client gets it by
+resend. An order journaled but never sent is rejected; a cancel journaled but not done is sent again;
+a leg the venue never heard of settles its order (replace rejected, or new order rejected).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..errors import TransportError, VenueError, VenueRejected
+from ..orders import OrderRejected, OrderReplaceRejected, OrderStatus
+from ..venues import base as V
+from ._ids import legs, venue_cl_id
+from ._orders import OrderFlow
+from ._router import Router, SessionContext
+
+__all__ = ["reconcile"]
+
+log = logging.getLogger("fixgw.gateway")
+
+
+async def reconcile(router: Router, flow: OrderFlow) -> None:
+    """Ask the venue about every open order of every session; what changed arrives as events."""
+    for ctx in router.sessions.values():
+        for order in ctx.book.open_orders():
+            if order.status is OrderStatus.INITIALIZED:
+                router.apply(ctx, order, OrderRejected(order_id=order.order_id, ts_ns=router.clock.now_ns(),
+                                                       reason="not sent to the venue before a restart"))
+                continue
+            cur, pend = legs(order)
+            report = await _query(router, ctx, order, cur)
+            if order.pending_kind == "replace" and pend != cur:
+                await _query(router, ctx, order, pend)
+            elif order.pending_kind == "cancel" and report is not None and not report.status.is_terminal:
+                # The cancel was journaled but the venue never got it (or its answer was lost): again.
+                router.spawn(flow.venue_cancel, ctx, order.order_id)
+
+
+async def _query(router: Router, ctx: SessionContext, order: Any, leg: int) -> V.OrderReport | None:
+    try:
+        return await ctx.venue.adapter.query(order.symbol, client_order_id=venue_cl_id(order, leg))
+    except VenueRejected as exc:
+        log.info("%s: %s leg %d not at the venue: %s", ctx.key, order.order_id, leg, exc)
+        now = router.clock.now_ns()
+        cur, pend = legs(order)
+        if leg == pend and leg != cur and order.pending_kind == "replace":
+            router.settle_replace(ctx, order, OrderReplaceRejected(
+                order_id=order.order_id, ts_ns=now, cl_ord_id=order.pending_cl_ord_id, reason="not placed"))
+        elif order.status is OrderStatus.PENDING_NEW and order.cum_qty == 0:
+            router.apply(ctx, order, OrderRejected(order_id=order.order_id, ts_ns=now,
+                                                   reason="not found at the venue"))
+    except (VenueError, TransportError) as exc:
+        log.warning("%s: cannot reconcile %s yet: %s", ctx.key, order.order_id, exc)
+    return None

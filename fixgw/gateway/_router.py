@@ -1,0 +1,141 @@
+"""Where every order belongs, and the one step that changes an order: apply, journal, report, commit.
+
+Each FIX session has a ``SessionContext``: its settings, version table, ``OrderBook`` (whose account
+is the session's key) and venue. The ``Router`` holds them by session id and by account, so a venue
+event finds the session that owns its order from the venue client order id alone (see ``_ids``).
+
+``Router.apply`` is the only way an order event reaches a book. It applies the event (the book
+appends it to the journal), hands the resulting report to the session (``SessionHandle.send`` stores
+it, even while the client is away) and then commits. The journal and the message store share one
+SQLite transaction, so that commit makes the event and its report durable together: after a crash
+both are in the file or neither is. Nothing leaves for the client before the commit (the session
+commits again before any byte is written), and the venue is called only after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any, Callable
+
+import anyio
+
+from ..clock import Clock
+from ..config import SessionSettings, VenueConfig
+from ..errors import InvalidTransition, OrderError
+from ..orders import OrderBook, OrderCanceled, OrderExpired, OrderReplaceRejected
+from ..session import SessionID
+from ..translate import SymbolMap, VersionTable, reply_for_event, table_for
+from ..transport import SessionHandle
+from ..venues import base as V
+from ._ids import parse_venue_cl_id
+
+__all__ = ["VenueContext", "SessionContext", "Router", "VENUE_CONCURRENCY"]
+
+log = logging.getLogger("fixgw.gateway")
+
+#: Venue requests in flight at once per venue. HTTP clients keep a bounded set of warm connections;
+#: past it every request opens (and the venue accepts) a new one, which costs more than waiting here.
+VENUE_CONCURRENCY = 16
+
+
+class VenueContext:
+    """One venue adapter with the symbol map its instrument list gives."""
+
+    def __init__(self, config: VenueConfig, adapter: V.VenueAdapter) -> None:
+        self.config = config
+        self.adapter = adapter
+        self.symbols = SymbolMap(())
+        self.slots = anyio.Semaphore(VENUE_CONCURRENCY)
+
+
+class SessionContext:
+    """One FIX session: its settings, version table, order book and venue."""
+
+    def __init__(self, settings: SessionSettings, key: str, book: OrderBook, journal: Any,
+                 venue: VenueContext) -> None:
+        self.settings = settings
+        self.key = key
+        self.book = book
+        self.journal = journal
+        self.venue = venue
+        self.table: VersionTable = table_for(settings.begin_string)
+        self.session_id = SessionID(settings.begin_string, settings.sender_comp_id, settings.target_comp_id)
+        self.handle: SessionHandle | None = None
+
+    def send(self, reply: tuple[bytes, list[tuple[int, Any]]] | None) -> None:
+        if reply is not None and self.handle is not None:
+            self.handle.send(*reply)
+
+    def client_symbol(self, order: Any) -> str:
+        return self.venue.symbols.client(order.symbol)
+
+
+class Router:
+    """The sessions' contexts, the prices seen, and the apply-journal-report step they share."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.sessions: dict[SessionID, SessionContext] = {}
+        self.accounts: dict[str, SessionContext] = {}
+        #: Last trade price per venue symbol (fills we saw), for the price band check.
+        self.last_px: dict[str, Decimal] = {}
+        #: The end of an old leg that arrived while its replace was pending: reported only if the
+        #: replace fails (our order id -> the venue's cancel or expiry).
+        self.held_cancels: dict[str, V.VenueOrderEvent] = {}
+        self.task_group: Any = None
+
+    def add(self, ctx: SessionContext) -> None:
+        self.sessions[ctx.session_id] = ctx
+        self.accounts[ctx.key] = ctx
+
+    def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run a venue call in the gateway's task group (after the journal commit that allows it)."""
+        assert self.task_group is not None
+        self.task_group.start_soon(fn, *args)
+
+    def locate(self, client_order_id: str) -> tuple[SessionContext, Any, int] | None:
+        """Return (session, order, leg) that a venue client order id names, or ``None`` if not ours."""
+        parsed = parse_venue_cl_id(client_order_id)
+        if parsed is None:
+            return None
+        account, order_id, leg = parsed
+        ctx = self.accounts.get(account)
+        if ctx is None or order_id not in ctx.book:
+            return None
+        return ctx, ctx.book.get(order_id), leg
+
+    def apply(self, ctx: SessionContext, order: Any, event: Any, *, reason: str | None = None) -> None:
+        """Apply ``event`` to ``order``, report it to the owning session, and commit both at once.
+
+        ``reason`` replaces the report's OrdRejReason (103) with the code of a pre-trade refusal.
+        """
+        try:
+            try:
+                reported = ctx.book.apply(event)
+            except (InvalidTransition, OrderError) as exc:
+                log.warning("%s: %s not applied to %s: %s", ctx.key, type(event).__name__, order.order_id, exc)
+                reported = False
+            if reported:
+                reply = reply_for_event(ctx.table, order, event, ctx.client_symbol(order))
+                if reply is not None and reason is not None and reply[0] == b"8":
+                    reply = (reply[0], [(103, ctx.table.ord_rej_reason[reason]) if t == 103 else (t, v)
+                                        for t, v in reply[1]])
+                ctx.send(reply)
+        finally:
+            ctx.journal.commit()  # also what a command appended before this event (never left open)
+
+    def report_last(self, ctx: SessionContext, order: Any) -> None:
+        """Report the event a book command just journaled, and commit the two together."""
+        try:
+            ctx.send(reply_for_event(ctx.table, order, order.events[-1], ctx.client_symbol(order)))
+        finally:
+            ctx.journal.commit()
+
+    def settle_replace(self, ctx: SessionContext, order: Any, event: Any) -> None:
+        """Apply the end of a pending replace; a held cancel of the old leg is reported if it failed."""
+        self.apply(ctx, order, event)
+        held = self.held_cancels.pop(order.order_id, None)
+        if held is not None and isinstance(event, OrderReplaceRejected) and order.is_open:
+            cls = OrderCanceled if isinstance(held, V.OrderCanceled) else OrderExpired
+            self.apply(ctx, order, cls(order_id=order.order_id, ts_ns=held.ts_ns, reason=held.reason))

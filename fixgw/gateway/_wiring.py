@@ -1,0 +1,125 @@
+"""Building the long-lived objects from config: stores, journals, books, venues, sessions, acceptor.
+
+One SQLite file (``gateway.store_path``) holds the FIX message store and every session's order journal;
+the journals come from ``SqliteMessageStore.journal`` and so share its connection and transactions.
+Without a path both live in memory, and order ids get a per-run tag so that their venue client order
+ids never meet an earlier run's.
+"""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import AsyncExitStack
+from typing import Any, Callable
+
+from ..clock import Clock
+from ..codec.dictionary import load_dictionary
+from ..config import Config, SessionSettings, VenueConfig
+from ..errors import ConfigError
+from ..orders import OrderBook
+from ..session import Session, SessionConfig, SessionSchedule
+from ..stores import MemoryMessageStore, SqliteMessageStore
+from ..translate import SymbolMap
+from ..transport import Acceptor, Application, server_tls_context
+from ..venues import base as V
+from ._ids import session_key
+from ._router import Router, SessionContext, VenueContext
+
+__all__ = ["AdapterFactory", "default_adapter_factory", "open_store", "open_venues", "build_sessions",
+           "session_config"]
+
+AdapterFactory = Callable[[VenueConfig], V.VenueAdapter]
+
+
+def default_adapter_factory(venue: VenueConfig) -> V.VenueAdapter:
+    """Build the adapter of a ``[[venues]]`` entry."""
+    if venue.kind == "binance":
+        from ..venues.binance import BinanceAdapter, BinanceConfig
+
+        options: dict[str, Any] = {}
+        if venue.orders_per_10s is not None:
+            options["orders_per_10s"] = venue.orders_per_10s
+        if venue.weight_per_minute is not None:
+            options["weight_limit_per_minute"] = venue.weight_per_minute
+        return BinanceAdapter(BinanceConfig.from_venue_config(venue, **options))
+    raise ConfigError(f"venues.{venue.name}.kind", f"no order-entry adapter for {venue.kind!r} yet")
+
+
+def open_store(config: Config, clock: Clock) -> MemoryMessageStore | SqliteMessageStore:
+    """Open the message store (and so the journals' file) of ``config``."""
+    path = config.gateway.store_path
+    if path is None:
+        return MemoryMessageStore(now_ns=clock.now_ns)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteMessageStore(path, now_ns=clock.now_ns)
+
+
+async def open_venues(config: Config, factory: AdapterFactory, stack: AsyncExitStack) -> dict[str, VenueContext]:
+    """Enter every venue adapter on ``stack`` and load its instruments."""
+    venues = {}
+    for vc in config.venues:
+        adapter = factory(vc)
+        venue = VenueContext(vc, adapter)
+        await stack.enter_async_context(adapter)
+        instruments = await adapter.load_instruments()
+        venue.symbols = SymbolMap(((i.symbol, i.base, i.quote) for i in instruments.values()),
+                                  config.gateway.symbol_format)
+        venues[vc.name] = venue
+    return venues
+
+
+def build_sessions(config: Config, store: Any, venues: dict[str, VenueContext], router: Router,
+                   application: Application, clock: Clock, *, validate: bool = True) -> Acceptor:
+    """Rebuild each session's book from its journal, register it with ``router``; return the acceptor."""
+    # Orders kept only in memory get a per-run tag, so their venue ids never meet an earlier run's.
+    tag = "" if config.gateway.store_path is not None else "_" + secrets.token_hex(2)
+    sessions = []
+    for s in config.sessions:
+        key = session_key(s) + tag
+        if key in router.accounts:
+            raise ConfigError("sessions", f"two sessions share the order account key {key!r}")
+        journal = store.journal(key)
+        ctx = SessionContext(s, key, OrderBook.recover(journal), journal, venues[s.venue])
+        router.add(ctx)
+        dictionary = load_dictionary(s.begin_string) if validate and s.validate else None
+        creds = s.credentials
+
+        def authenticate(_sid: Any, username: str | None, password: str | None, _peer: Any,
+                         creds: Any = creds) -> bool:
+            return creds is None or creds.matches(username, password)
+
+        sessions.append(Session(session_config(s, ctx.session_id), store.session_store(ctx.session_id),
+                                dictionary=dictionary, authenticator=authenticate))
+    tls = config.gateway.tls
+    ssl_context = None
+    if tls is not None:
+        ssl_context = server_tls_context(tls.cert, tls.key, client_ca=tls.client_ca,
+                                         require_client_cert=tls.client_ca is not None)
+    acceptor = Acceptor(sessions, application, store, host=config.gateway.host, port=config.gateway.port,
+                        ssl_context=ssl_context, clock=clock)
+    for sid, handle in acceptor.handles.items():
+        router.sessions[sid].handle = handle
+    return acceptor
+
+
+def session_config(s: SessionSettings, session_id: Any) -> SessionConfig:
+    """The session engine's configuration of one ``[[sessions]]`` entry (the gateway accepts)."""
+    schedule = None
+    if s.schedule is not None:
+        schedule = SessionSchedule(s.schedule.start, s.schedule.end, tz=s.schedule.timezone,
+                                   weekdays=frozenset(s.schedule.weekdays))
+    return SessionConfig(
+        session_id=session_id,
+        role="acceptor",
+        heartbeat_interval=s.heartbeat_interval,
+        reset_on_logon=s.reset_on_logon,
+        send_next_expected_msg_seq_num=s.send_next_expected_msg_seq_num,
+        allowed_addresses=frozenset(str(n) for n in s.allowed_addresses) or None,
+        schedule=schedule,
+        logon_timeout=s.logon_timeout,
+        logout_timeout=s.logout_timeout,
+        max_sending_time_skew=s.max_sending_time_skew,
+        resend_chunk_size=s.resend_chunk_size,
+        gap_fill_timeout=s.gap_fill_timeout,
+        max_resend_requests=s.max_resend_requests,
+    )
