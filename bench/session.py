@@ -16,6 +16,7 @@ Every echo is saved in the SQLite store and committed before it is written (the 
     python bench/session.py                   # 100k messages, then 5,000 msg/s for 5 s
     python bench/session.py --validate        # the acceptor validates against the FIX 4.4 dictionary
     python bench/session.py --profile out.prof  # cProfile the acceptor process
+    python bench/session.py --floor           # also time a bare asyncio echo: the machine's own tail
 
 Not a test: nothing here asserts; it prints figures.
 """
@@ -64,6 +65,33 @@ def start_acceptor(store: str, validate: bool, profile: str | None, checkpoint: 
     if not line.startswith("PORT "):
         proc.kill()
         raise SystemExit(f"acceptor did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
+# The floor: a bare asyncio echo (no FIX engine, no store) answering the bench client over the same
+# loopback. Its latency is what this machine, its scheduler and the client cost by themselves.
+_FLOOR_SERVER = """
+import asyncio, gc
+class Echo(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+    def data_received(self, data):
+        self.transport.write(data)  # the Logon comes back as a Logon, each order as its echo
+async def main():
+    server = await asyncio.get_running_loop().create_server(Echo, "127.0.0.1", 0)
+    print("PORT", server.sockets[0].getsockname()[1], flush=True)
+    gc.freeze()
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+def start_floor() -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen([sys.executable, "-c", _FLOOR_SERVER], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        proc.kill()
+        raise SystemExit(f"floor echo did not start: {line!r}")
     return proc, int(line.split()[1])
 
 
@@ -214,6 +242,8 @@ def main() -> None:
     p.add_argument("--profile", help="write a cProfile of the acceptor process to this file")
     p.add_argument("--checkpoint", choices=("background", "auto"), default="background",
                    help="SQLite WAL checkpoints off the event loop (default) or inside commits")
+    p.add_argument("--floor", action="store_true",
+                   help="also run the latency client against a bare asyncio echo: this machine's floor")
     args = p.parse_args()
     from fixgw.codec import IMPLEMENTATION
 
@@ -230,16 +260,31 @@ def main() -> None:
             gc.enable()
             proc.terminate() if not args.profile else proc.send_signal(2)
             proc.wait(timeout=30)
+        floor = None
+        if args.floor:  # after the acceptor has gone, so the two do not share the machine
+            floor_proc, floor_port = start_floor()
+            gc.disable()
+            try:
+                floor, _ = latency(floor_port, args.rate, args.seconds)
+            finally:
+                gc.enable()
+                floor_proc.kill()
+                floor_proc.wait()
         print(f"codec: {IMPLEMENTATION}; validation: {'on' if args.validate else 'off'}; store: SQLite WAL, synchronous=NORMAL, {args.checkpoint} checkpoints")
         print(f"throughput: {args.count} NewOrderSingles echoed at {rate:,.0f} msg/s")
+        us = 1e6
         if lat:
-            us = 1e6
             print(
                 f"latency at {args.rate:,} msg/s ({len(lat)} msgs): p50 {pct(lat, 50) * us:.0f} us,"
                 f" p99 {pct(lat, 99) * us:.0f} us, p99.9 {pct(lat, 99.9) * us:.0f} us, max {lat[-1] * us:.0f} us"
             )
             print(f"schedule: sends late by p50 {pct(slips, 50) * us:.0f} us, p99 {pct(slips, 99) * us:.0f} us,"
                   f" max {slips[-1] * us:.0f} us")
+        if floor:
+            print(
+                f"floor (bare asyncio echo, same client) at {args.rate:,} msg/s: p50 {pct(floor, 50) * us:.0f} us,"
+                f" p99 {pct(floor, 99) * us:.0f} us, p99.9 {pct(floor, 99.9) * us:.0f} us, max {floor[-1] * us:.0f} us"
+            )
         print(f"persisted: BENCH1 {stored_messages(store, 'BENCH1')} and BENCH2 {stored_messages(store, 'BENCH2')} outbound messages in the store")
 
 

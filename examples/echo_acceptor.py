@@ -48,7 +48,9 @@ class EchoApplication(Application):
         if msg_type not in ECHOED_TYPES:
             return  # the engine already answered 380=3 for unsupported types
         if msg_type == b"D":
-            seen = self._seen_cl_ord_ids.setdefault(session.session_id, set())
+            seen = self._seen_cl_ord_ids.get(session.session_id)
+            if seen is None:  # not setdefault: that would build a set for every order
+                seen = self._seen_cl_ord_ids[session.session_id] = set()
             cl_ord_id = message.get(11)
             if message.get(97) == b"Y" and cl_ord_id in seen:
                 log.info("%s: dropping PossResend order %r already seen", session.session_id, cl_ord_id)

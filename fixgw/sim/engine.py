@@ -84,6 +84,9 @@ class MatchingEngine:
         self.maker_commission = maker_commission
         self.taker_commission = taker_commission
         self.orders: dict[str, dict[int, Order]] = {s: {} for s in self.instruments}
+        # the orders of each symbol not yet done (pruned lazily: a done order never comes back), so
+        # that per-request checks cost the open orders, not every order the run ever placed
+        self._live: dict[str, dict[int, Order]] = {s: {} for s in self.instruments}
         self.stops: dict[str, list[Order]] = {s: [] for s in self.instruments}
         self.last_price: dict[str, Decimal | None] = {s: None for s in self.instruments}
         self.trades: dict[str, deque[PublicTrade]] = {s: deque(maxlen=trade_history) for s in self.instruments}
@@ -167,6 +170,9 @@ class MatchingEngine:
             return order
         if client_order_id is None:
             return None
+        for order in self._live_orders(symbol):
+            if order.account_id == account_id and order.client_order_id == client_order_id:
+                return order
         found = None
         for order in self.orders[symbol].values():
             if order.account_id == account_id and order.client_order_id == client_order_id:
@@ -180,8 +186,15 @@ class MatchingEngine:
         out = []
         for s in symbols:
             self.spec(s)
-            out.extend(o for o in self.orders[s].values() if o.account_id == account_id and not o.is_done)
+            out.extend(o for o in self._live_orders(s) if o.account_id == account_id)
         return out
+
+    def _live_orders(self, symbol: str) -> list[Order]:
+        """The orders of ``symbol`` not done, in the order they were placed."""
+        live = self._live[symbol]
+        for order_id in [i for i, o in live.items() if o.is_done]:
+            del live[order_id]
+        return list(live.values())
 
     def reference_price(self, symbol: str) -> Decimal | None:
         """Last trade price, else the mid of the book, else None."""
@@ -229,6 +242,7 @@ class MatchingEngine:
             strategy_type=req.strategy_type,
         )
         self.orders[symbol][order_id] = order
+        self._live[symbol][order_id] = order
         self._lock_for(acct, spec, order)
         is_stop = order.type in STOP_TYPES
         if not is_stop:
@@ -278,7 +292,7 @@ class MatchingEngine:
             px = req.stop_price if req.type != "MARKET" else ref
             if px is not None:
                 spec.check_notional(px * req.quantity, market=True)
-        mine = [o for o in self.orders[req.symbol].values() if o.account_id == acct.account_id and not o.is_done]
+        mine = [o for o in self._live_orders(req.symbol) if o.account_id == acct.account_id]
         if len(mine) >= spec.max_num_orders:
             raise filter_failure("MAX_NUM_ORDERS")
         if req.type in ALGO_TYPES and sum(1 for o in mine if o.type in ALGO_TYPES) >= spec.max_num_algo_orders:

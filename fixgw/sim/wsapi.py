@@ -104,7 +104,7 @@ class _Session:
                 result = op.fn(ctx, params)
                 state.publish()
                 if op.places_order and state.faults.order_timeouts > 0:
-                    await self._lost_answer(req_id)
+                    self._lost_answer(req_id)
                     return
         except ApiError as err:
             state.publish()
@@ -120,15 +120,19 @@ class _Session:
         self.outbox.send({"id": req_id, "status": 200, "result": result,
                           "rateLimits": self.rate_limits(used, order_counts)})
 
-    async def _lost_answer(self, req_id: Any) -> None:
+    def _lost_answer(self, req_id: Any) -> None:
+        """The order is in the book, but its answer is lost (fault injection). A hung answer holds
+        back only itself: later requests on the connection are answered meanwhile, as at the venue."""
         faults = self.state.faults
         faults.order_timeouts -= 1
         if faults.order_timeout_mode == "drop":
             self.outbox.drop()
             return
+        answer = {"id": req_id, "status": 503, "error": dict(_TIMEOUT_ERROR)}
         if faults.order_timeout_mode == "hang":
-            await asyncio.sleep(faults.hang_seconds)
-        self.outbox.send({"id": req_id, "status": 503, "error": dict(_TIMEOUT_ERROR)})
+            asyncio.get_running_loop().call_later(faults.hang_seconds, self.outbox.send, answer)
+            return
+        self.outbox.send(answer)
 
     # -- session and user-data methods ---------------------------------------------------------
     def _status(self, now: int) -> dict[str, Any]:

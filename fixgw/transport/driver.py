@@ -318,7 +318,7 @@ class SessionHandle:
             with anyio.CancelScope(shield=True):
                 await self._process(conn)
         else:
-            await self._process(conn)  # no suspension point: nothing can interrupt it
+            await self._process(conn)  # plain callbacks: no suspension point, nothing can cut in
 
     async def _writer(self, conn: _Connection) -> None:
         stream = conn.stream

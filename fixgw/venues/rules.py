@@ -8,7 +8,7 @@ Multiples are taken from zero (``price % tick == 0``), the current Binance rule.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,6 +30,12 @@ def is_multiple(value: Decimal, step: Decimal | None) -> bool:
     """Return whether ``value`` is an exact multiple of ``step`` (a missing or zero step always passes)."""
     if not step:
         return True
+    try:  # the common case: the quotient fits the current context and the remainder is exact
+        r = value % step
+        if not r.is_nan():
+            return r == 0
+    except InvalidOperation:
+        pass
     with localcontext() as ctx:
         ctx.prec = 80  # remainder needs the whole quotient; default 28 digits can overflow
         return value % step == 0

@@ -68,6 +68,44 @@ def test_fault_order_timeout_hang_mode_times_the_client_out(sim: SimServer, clie
     assert _status(client, "to-hang") == "NEW"
 
 
+def _ws_place(cid: str) -> dict:
+    return signed_params(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.001",
+                         price="20000", newClientOrderId=cid)
+
+
+def test_fault_order_timeout_error_mode_on_ws_api_is_503_but_order_exists(sim: SimServer, client: SignedClient) -> None:
+    sim.set_faults(order_timeouts=1, order_timeout_mode="error")
+    with connect(sim.ws_api_url) as ws:
+        reply = request(ws, "p1", "order.place", _ws_place("wsto-error"))
+        assert reply["status"] == 503 and reply["error"]["code"] == -1007
+        assert request(ws, "p2", "order.place", _ws_place("wsto-after"))["status"] == 200
+    assert _status(client, "wsto-error") == "NEW"
+
+
+def test_fault_order_timeout_drop_mode_closes_ws_api_connection_after_accepting(
+    sim: SimServer, client: SignedClient
+) -> None:
+    sim.set_faults(order_timeouts=1, order_timeout_mode="drop")
+    with connect(sim.ws_api_url) as ws:
+        ws.send(json.dumps({"id": "p", "method": "order.place", "params": _ws_place("wsto-drop")}))
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
+    assert _status(client, "wsto-drop") == "NEW"
+
+
+def test_fault_order_timeout_hang_mode_on_ws_api_holds_only_that_answer(sim: SimServer, client: SignedClient) -> None:
+    sim.set_faults(order_timeouts=1, order_timeout_mode="hang", hang_seconds=1.0)
+    with connect(sim.ws_api_url) as ws:
+        ws.send(json.dumps({"id": "hung", "method": "order.place", "params": _ws_place("wsto-hang")}))
+        start = time.monotonic()
+        assert request(ws, "ping", "ping")["status"] == 200  # the connection keeps serving
+        assert time.monotonic() - start < 0.5
+        assert _status(client, "wsto-hang") == "NEW"
+        late = json.loads(ws.recv(timeout=5))
+        assert (late["id"], late["status"], late["error"]["code"]) == ("hung", 503, -1007)
+        assert time.monotonic() - start >= 0.9
+
+
 def test_fault_clock_skew_moves_server_time(sim: SimServer, client: SignedClient) -> None:
     sim.set_faults(clock_skew_ms=5000)
     server = client.get("/api/v3/time").json()["serverTime"]

@@ -62,8 +62,12 @@ def start_sim(*, limits: LimitConfig | None = None, extra_keys: tuple[ApiKey, ..
     return SimServer(cfg).start(), warp
 
 
+#: How the adapters built here send orders ("ws" or "rest"); the conformance suite runs under both.
+ORDER_ENTRY = "ws"
+
+
 def config(sim: SimServer, **overrides) -> BinanceConfig:
-    opts = dict(ws_backoff_base_s=0.05, ws_backoff_cap_s=0.2, unknown_poll_s=0.05)
+    opts = dict(ws_backoff_base_s=0.05, ws_backoff_cap_s=0.2, unknown_poll_s=0.05, order_entry=ORDER_ENTRY)
     opts.update(overrides)
     return BinanceConfig(rest_url=sim.base_url, ws_api_url=sim.ws_api_url, api_key=DEMO_API_KEY,
                          api_secret=DEMO_API_SECRET, **opts)

@@ -1,7 +1,8 @@
 """Adapter conformance suite: the Binance adapter against the simulator over real loopback HTTP/WS.
 
 Cases are numbered (c01 ...). Each case uses its own client order ids; the simulator is shared by
-the module and its fault switches are reset after every case.
+the module and its fault switches are reset after every case. Every case runs twice: with orders
+over the WebSocket API (``order_entry="ws"``, the default) and over REST (``"rest"``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from fixgw.venues.base import (
     TimeInForce,
 )
 from fixgw.venues.rules import check_order
+from . import simharness
 from .simharness import Counterparty, adapter, book_top, collect, fills_of, start_sim
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -56,11 +58,25 @@ def _reset_faults(sim):
     sim.reset_faults()
 
 
+@pytest.fixture(autouse=True, params=["ws", "rest"])
+def order_entry(request, monkeypatch):
+    monkeypatch.setattr(simharness, "ORDER_ENTRY", request.param)
+    return request.param
+
+
+def _sent_over(ad, order_entry: str) -> None:
+    """The orders of a case went the configured way."""
+    if order_entry == "ws":
+        assert ad.wsapi is not None and ad.wsapi.requests > 0
+    else:
+        assert ad.wsapi is None
+
+
 def _limit(c: str, side: Side, qty: str, px: D | str, symbol: str = "BTC/USDT", **kw) -> NewOrder:
     return NewOrder(c, symbol, side, OrderType.LIMIT, quantity=D(qty), price=D(px), **kw)
 
 
-async def test_c01_place_limit_ack_event_and_query_agree(sim):
+async def test_c01_place_limit_ack_event_and_query_agree(sim, order_entry):
     async with adapter(sim, sim.warp) as ad:
         bid, _ = await book_top(ad, "BTCUSDT")
         c = cid("c01")
@@ -75,6 +91,7 @@ async def test_c01_place_limit_ack_event_and_query_agree(sim):
         assert q.status is OrderStatus.NEW and q.quantity == D("0.001") and q.cum_qty == 0
         assert ad.health().stream_state is StreamState.SUBSCRIBED
         await ad.cancel(CancelOrder("BTC/USDT", client_order_id=c))
+        _sent_over(ad, order_entry)
 
 
 async def test_c02_partial_then_full_fill_exact_quantities(sim):
@@ -320,7 +337,7 @@ async def test_c13_fill_missed_during_stream_outage_reported_exactly_once(sim):
 
 
 @pytest.mark.parametrize("mode", ["error", "drop", "hang"])
-async def test_c14_timed_out_submit_found_by_reconciliation_not_duplicated(sim, mode):
+async def test_c14_timed_out_submit_found_by_reconciliation_not_duplicated(sim, mode, order_entry):
     async with adapter(sim, sim.warp, request_timeout_s=0.5) as ad:
         bid, _ = await book_top(ad, "BTCUSDT")
         sim.set_faults(order_timeouts=1, order_timeout_mode=mode, hang_seconds=1.0)
@@ -333,6 +350,7 @@ async def test_c14_timed_out_submit_found_by_reconciliation_not_duplicated(sim, 
         assert len(mine) == 1
         assert ad.health().unresolved_orders == 0
         await ad.cancel(CancelOrder("BTC/USDT", client_order_id=c))
+        _sent_over(ad, order_entry)
 
 
 async def test_c15_clock_skew_corrected_at_start_and_mid_session(sim):
@@ -401,3 +419,59 @@ async def test_c18_run_in_caller_task_group_started_and_cancelled(sim):
         assert [type(e) for e in await collect(ad)] == [OrderAccepted, OrderCanceled]
         tg.cancel_scope.cancel()
     assert ad.health().stream_state is StreamState.DISCONNECTED
+
+
+async def test_c19_same_venue_order_id_on_two_symbols_both_reported(sim):
+    async with adapter(sim, sim.warp) as ad:
+        bids = {"BTC/USDT": (await book_top(ad, "BTCUSDT"))[0] - 1000, "ETH/USDT": (await book_top(ad, "ETHUSDT"))[0] - 100}
+
+        async def place(symbol: str):
+            c = cid("c19")
+            return await ad.submit(_limit(c, Side.BUY, "0.01", bids[symbol], symbol))
+
+        # the venue numbers orders per symbol: place until an ETH order has a BTC order's number
+        last = {s: await place(s) for s in bids}
+        while last["BTC/USDT"].venue_order_id != last["ETH/USDT"].venue_order_id:
+            behind = min(last, key=lambda s: int(last[s].venue_order_id))
+            last[behind] = await place(behind)
+        b, e = last["BTC/USDT"].client_order_id, last["ETH/USDT"].client_order_id
+        events = [ev for ev in await collect(ad) if ev.client_order_id in (b, e)]
+        assert sorted((type(ev).__name__, ev.symbol, ev.client_order_id) for ev in events) == sorted([
+            ("OrderAccepted", "BTC/USDT", b), ("OrderAccepted", "ETH/USDT", e)])
+        canceled = await ad.cancel(CancelOrder("ETH/USDT", client_order_id=e))
+        assert canceled.client_order_id == e and canceled.status is OrderStatus.CANCELED
+        assert [(type(ev), ev.client_order_id) for ev in await collect(ad)] == [(OrderCanceled, e)]
+        assert (await ad.query("BTC/USDT", client_order_id=b)).status is OrderStatus.NEW
+        await ad.reconcile()  # both known, one still open: nothing new
+        assert await collect(ad, quiet_s=0.2) == []
+        await ad.cancel_all("BTC/USDT")
+        await ad.cancel_all("ETH/USDT")
+
+
+async def test_c20_ws_order_entry_falls_back_to_rest_while_its_connection_is_down(sim, order_entry):
+    if order_entry != "ws":
+        pytest.skip("WebSocket API order entry only")
+    gate = anyio.Event()
+
+    async def stream_sleep(_s: float) -> None:
+        await gate.wait()
+
+    async with adapter(sim, sim.warp, stream_sleep=stream_sleep) as ad:
+        bid, _ = await book_top(ad, "BTCUSDT")
+        assert ad.wsapi is not None and ad.wsapi.available
+        sim.drop_websockets()
+        with anyio.fail_after(5):
+            while ad.wsapi.available:
+                await anyio.sleep(0.01)
+        sent = ad.wsapi.requests
+        c = cid("c20")
+        report = await ad.submit(_limit(c, Side.BUY, "0.001", bid - 1000))  # over REST
+        assert report.status is OrderStatus.NEW and ad.wsapi.requests == sent
+        gate.set()
+        with anyio.fail_after(5):
+            while not ad.wsapi.available:
+                await anyio.sleep(0.01)
+        canceled = await ad.cancel(CancelOrder("BTC/USDT", client_order_id=c))  # over the WebSocket API again
+        assert canceled.status is OrderStatus.CANCELED and ad.wsapi.requests == sent + 1
+        events = await collect(ad)
+        assert [(type(e), e.client_order_id) for e in events] == [(OrderAccepted, c), (OrderCanceled, c)]

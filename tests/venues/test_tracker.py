@@ -109,7 +109,7 @@ def test_tracker_amend_response_emits_amended_with_new_and_old_ids():
     assert len(ev) == 1 and isinstance(ev[0], OrderAmended)
     assert (ev[0].client_order_id, ev[0].orig_client_order_id, ev[0].quantity) == (
         o["clientOrderId"], o["origClientOrderId"], D("5"))
-    assert t.venue_order_id(o["clientOrderId"]) == "33"
+    assert t.venue_order_id("BTC/USDT", o["clientOrderId"]) == "33"
 
 
 def test_tracker_full_fill_status_filled_on_last_fill():
@@ -130,7 +130,7 @@ def test_tracker_fill_after_out_of_order_snapshot_not_counted_twice():
                           fills=(Fill("t1", D(1), D(10)),), **base))
     # an older snapshot arrives late: nothing new
     assert t.observe(OrderUpdate(status=OrderStatus.NEW, kind=UpdateKind.SNAPSHOT, cum_qty=D(0), **base)) == []
-    assert t.cum_qty("1") == D(1)
+    assert t.cum_qty("S/Q", "1") == D(1)
 
 
 def test_tracker_events_reversed_come_out_in_order():
@@ -139,3 +139,21 @@ def test_tracker_events_reversed_come_out_in_order():
     assert [type(e) for e in events] == [OrderAccepted, OrderFilled, OrderFilled, OrderExpired]
     assert [e.trade_id for e in events if isinstance(e, OrderFilled)] == ["7", "8"]
     assert t.needing_reconcile() == []
+
+
+def test_tracker_same_venue_order_id_on_two_symbols_both_reported():
+    # Binance numbers orders per symbol: order 1 on ETHUSDT is not order 1 on BTCUSDT
+    t = OrderTracker("binance")
+    common = dict(venue_order_id="1", status=OrderStatus.NEW, kind=UpdateKind.NEW, ts_ns=1, cum_qty=D(0))
+    btc = t.observe(OrderUpdate(symbol="BTC/USDT", client_order_id="b1", quantity=D("0.1"), **common))
+    eth = t.observe(OrderUpdate(symbol="ETH/USDT", client_order_id="e1", quantity=D("2"), **common))
+    assert [(type(e), e.symbol, e.client_order_id, e.quantity) for e in btc + eth] == [
+        (OrderAccepted, "BTC/USDT", "b1", D("0.1")), (OrderAccepted, "ETH/USDT", "e1", D("2"))]
+    fill = t.observe(OrderUpdate(symbol="ETH/USDT", client_order_id="e1", venue_order_id="1",
+                                 status=OrderStatus.FILLED, kind=UpdateKind.TRADE, ts_ns=2, cum_qty=D("2"),
+                                 fills=(Fill("7", D("2"), D("3000")),)))
+    assert [(type(e), e.client_order_id, e.status) for e in fill] == [(OrderFilled, "e1", OrderStatus.FILLED)]
+    assert t.report("BTC/USDT", "1").status is OrderStatus.NEW and t.cum_qty("BTC/USDT", "1") == 0
+    assert t.report("ETH/USDT", "1").status is OrderStatus.FILLED
+    assert (t.venue_order_id("BTC/USDT", "b1"), t.venue_order_id("ETH/USDT", "e1")) == ("1", "1")
+    assert sorted(t.open_orders()) == [("BTC/USDT", "1", "b1")]

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Any
 from urllib.parse import quote
 
 __all__ = [
@@ -98,9 +99,12 @@ def load_ed25519_private_key(pem: str | bytes):  # -> Ed25519PrivateKey
     return key
 
 
-def ed25519_sign_base64(private_key_pem: str | bytes, payload: str | bytes) -> str:
-    """Return base64(Ed25519 signature) of ``payload`` (UTF-8): 88 characters, padded."""
-    key = load_ed25519_private_key(private_key_pem)
+def ed25519_sign_base64(private_key_pem: Any, payload: str | bytes) -> str:
+    """Return base64(Ed25519 signature) of ``payload`` (UTF-8): 88 characters, padded.
+
+    The key is a PKCS#8 PEM (text or bytes) or a key ``load_ed25519_private_key`` already loaded.
+    """
+    key = load_ed25519_private_key(private_key_pem) if isinstance(private_key_pem, (str, bytes)) else private_key_pem
     msg = payload.encode("utf-8") if isinstance(payload, str) else payload
     return base64.b64encode(key.sign(msg)).decode("ascii")
 

@@ -108,6 +108,8 @@ class ReconnectingWebSocket:
                         ping_timeout=self._ping_timeout,
                         close_timeout=2,
                         max_size=2**22,
+                        # small JSON frames, latency first: deflate would cost CPU on both ends
+                        compression=None,
                     ) as conn:
                         self._conn = conn
                         self.connects += 1

@@ -1,4 +1,4 @@
-"""Binance spot adapter: the venue port over signed REST and the WebSocket API user-data stream.
+"""Binance spot adapter: the venue port over the WebSocket API (order entry, user-data stream) and signed REST.
 
 Theory of operation
 -------------------
@@ -6,7 +6,10 @@ Entering the adapter syncs the server clock, loads exchangeInfo (instruments and
 starts the user-data subscription and reconciles open orders. Every fact about an order — REST
 answer, stream event, query — goes through one ``OrderTracker``, which publishes each event once.
 
-This module is order entry: commands go out, answers and stream events are folded in. Asking the
+This module is order entry: commands go out, answers and stream events are folded in. Orders go
+over the WebSocket API (``wsapi.py``) when ``order_entry="ws"`` and its connection is up, else over
+REST; both take the same parameters and give the same answers, so everything after the send —
+parsing, unknown outcomes, reconciliation — is shared. Asking the
 venue when an answer is missing — unknown outcomes, gaps in fills, reconciliation, the maintenance
 task — is ``reconcile.py`` (``BinanceReconciliation``, the other half of the adapter).
 """
@@ -63,6 +66,7 @@ from fixgw.venues.binance.parsing import (
 )
 from fixgw.venues.binance.reconcile import BinanceReconciliation
 from fixgw.venues.binance.websocket import BinanceUserStream
+from fixgw.venues.binance.wsapi import BinanceWsApi, WsApiUnavailable
 
 __all__ = ["BinanceAdapter", "BINANCE_CAPABILITIES"]
 
@@ -120,6 +124,11 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
             sleep=stream_sleep,
             rng=rng,
         )
+        # orders over the WebSocket API (REST while it is down), unless configured for REST only
+        self.wsapi: BinanceWsApi | None = None
+        if config.order_entry == "ws" and config.ws_api_url:
+            self.wsapi = BinanceWsApi(config, server_clock=self.server_clock, limiter=self.limiter,
+                                      resync=self.http.resync_time, sleep=stream_sleep, rng=rng)
         self._instruments: dict[str, Instrument] = {}
         self._by_venue_symbol: dict[str, str] = {}
         self.outcomes: OutcomeResolver[OrderReport] = OutcomeResolver(
@@ -142,10 +151,16 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
         await self._tg.__aenter__()
         try:
             self._tg.start_soon(self.stream.run)
+            if self.wsapi is not None:
+                self._tg.start_soon(self.wsapi.run)
             with anyio.move_on_after(self.config.request_timeout_s):
                 await self.stream.ws.subscribed.wait()
+                if self.wsapi is not None:
+                    await self.wsapi.ws.subscribed.wait()
             if self.stream.state is not StreamState.SUBSCRIBED:
                 log.warning("user-data stream not subscribed yet; continuing, it keeps retrying")
+            if self.wsapi is not None and not self.wsapi.available:
+                log.warning("WebSocket API order entry not connected yet; orders go over REST meanwhile")
             await self.reconcile()
             self._tg.start_soon(self._maintenance)
         except BaseException:
@@ -214,12 +229,23 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
 
     # -- commands ------------------------------------------------------------------------------
 
+    async def _order_entry(self, method: str, path: str, params: list[tuple[str, object]], *,
+                           urgent: bool = False) -> Any:
+        """Send an order command: over the WebSocket API while it is up, else (or if it just went
+        down before the request left) over REST. The answers have the same shape either way."""
+        if self.wsapi is not None and self.wsapi.available:
+            try:
+                return await self.wsapi.request(method, path, params, urgent=urgent)
+            except WsApiUnavailable:
+                log.info("%s %s: WebSocket API down, sending over REST", method, path)
+        return await self.http.request(method, path, params, signed=True, urgent=urgent)
+
     async def submit(self, order: NewOrder) -> OrderReport:
         inst = self.instrument(order.symbol)
         refuse_if_breaking_rules(inst, order, self.capabilities)
         params = new_order_params(order, inst.venue_symbol)
         try:
-            body = await self.http.request("POST", "/api/v3/order", params, signed=True)
+            body = await self._order_entry("POST", "/api/v3/order", params)
         except VenueUnknownOutcome as exc:
             log.warning("submit %s: outcome unknown (%s); asking the venue", order.client_order_id, exc)
             return await self._resolve_unknown(order, inst.venue_symbol)
@@ -230,10 +256,10 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
     def _not_placed(self, p: Pending) -> None:
         self._send.send_nowait(not_placed_event(VENUE, p, self._clock.now_ns()))
 
-    def _known_venue_id(self, venue_order_id: str | None, client_order_id: str | None) -> str | None:
+    def _known_venue_id(self, symbol: str, venue_order_id: str | None, client_order_id: str | None) -> str | None:
         """The venue order id to name an order by: the one given, else the one we track for the client id."""
         if venue_order_id is None and client_order_id is not None:
-            return self.tracker.venue_order_id(client_order_id)
+            return self.tracker.venue_order_id(symbol, client_order_id)
         return venue_order_id
 
     async def _change(
@@ -250,7 +276,7 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
     ) -> OrderReport:
         """Send a change to a live order; if its outcome is unknown, report what a query finds."""
         try:
-            body = await self.http.request(method, path, params, signed=True, urgent=urgent)
+            body = await self._order_entry(method, path, params, urgent=urgent)
         except VenueUnknownOutcome:
             return await self.query(symbol, client_order_id=client_order_id, venue_order_id=venue_order_id)
         u = parse(body, symbol)
@@ -259,7 +285,8 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
 
     async def cancel(self, request: CancelOrder) -> OrderReport:
         inst = self.instrument(request.symbol)
-        request = replace(request, venue_order_id=self._known_venue_id(request.venue_order_id, request.client_order_id))
+        request = replace(request, venue_order_id=self._known_venue_id(
+            request.symbol, request.venue_order_id, request.client_order_id))
         return await self._change(
             "DELETE", "/api/v3/order", cancel_params(request, inst.venue_symbol), request.symbol,
             request.client_order_id, request.venue_order_id, parse_order, urgent=True,
@@ -268,7 +295,8 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
     async def amend(self, request: AmendOrder) -> OrderReport:
         inst = self.instrument(request.symbol)
         request = replace(
-            request, venue_order_id=self._known_venue_id(request.venue_order_id, request.orig_client_order_id)
+            request, venue_order_id=self._known_venue_id(
+                request.symbol, request.venue_order_id, request.orig_client_order_id)
         )
         return await self._change(
             "PUT", "/api/v3/order/amend/keepPriority", amend_params(request, inst.venue_symbol), request.symbol,
@@ -279,7 +307,7 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
         new = request.new
         inst = self.instrument(new.symbol)
         refuse_if_breaking_rules(inst, new, self.capabilities)
-        vid = self._known_venue_id(request.venue_order_id, request.orig_client_order_id)
+        vid = self._known_venue_id(new.symbol, request.venue_order_id, request.orig_client_order_id)
         params = new_order_params(new, inst.venue_symbol)
         params.insert(1, ("cancelReplaceMode", "STOP_ON_FAILURE"))
         if vid is not None:
@@ -289,7 +317,7 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
         else:
             raise rejected("INVALID", "replace needs the original order's id")
         try:
-            body = await self.http.request("POST", "/api/v3/order/cancelReplace", params, signed=True)
+            body = await self._order_entry("POST", "/api/v3/order/cancelReplace", params)
         except VenueUnknownOutcome:
             return await self._resolve_unknown(new, inst.venue_symbol)
         except VenueRejected as exc:
@@ -318,7 +346,7 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
         inst = self.instrument(symbol)
         return await self._query_raw(
             symbol, inst.venue_symbol, client_order_id=client_order_id,
-            venue_order_id=self._known_venue_id(venue_order_id, client_order_id),
+            venue_order_id=self._known_venue_id(symbol, venue_order_id, client_order_id),
         )
 
     async def open_orders(self, symbol: str | None = None, *, fetch_trades: bool = False) -> list[OrderReport]:

@@ -10,7 +10,9 @@ from fixgw.errors import ConfigError
 from fixgw.venues._common.env import require_env
 from fixgw.venues._common.signing import load_ed25519_private_key
 
-__all__ = ["BinanceConfig"]
+__all__ = ["BinanceConfig", "ORDER_ENTRY_MODES"]
+
+ORDER_ENTRY_MODES = ("ws", "rest")
 
 _ED25519_OPTIONS = ("ed25519_private_key_pem", "ed25519_private_key_file", "ed25519_private_key_env")
 
@@ -38,7 +40,10 @@ class BinanceConfig:
     """Where and how to reach Binance spot (or a compatible server such as the simulator).
 
     ``ws_api_url`` is the WebSocket API endpoint (``.../ws-api/v3``) used for the user-data
-    subscription (``userDataStream.subscribe.signature``, which accepts every key type).
+    subscription (``userDataStream.subscribe.signature``, which accepts every key type) and, with
+    ``order_entry="ws"`` (the default), for placing, canceling, replacing and amending orders on a
+    second, long-lived connection; REST carries them while that connection is down, and always with
+    ``order_entry="rest"``. Queries, open orders and cancel-all use REST either way.
 
     Requests are signed with ``api_secret`` (an HMAC key) or, instead, with an Ed25519 private key
     (PKCS#8 PEM): give the PEM itself, ``ed25519_private_key_file`` (a path to read it from) or
@@ -66,10 +71,13 @@ class BinanceConfig:
     ed25519_private_key_pem: str = field(default="", repr=False)
     ed25519_private_key_file: str = ""
     ed25519_private_key_env: str = ""
+    order_entry: str = "ws"  # "ws": WebSocket API, REST while it is down; "rest": REST only
 
     def __post_init__(self) -> None:
         if not 0 < self.recv_window_ms <= 60000:
             raise ConfigError("recv_window_ms", "must be in 1..60000 (venue maximum)")
+        if self.order_entry not in ORDER_ENTRY_MODES:
+            raise ConfigError("order_entry", f"must be one of {', '.join(ORDER_ENTRY_MODES)}")
         if not self.rest_url:
             raise ConfigError("rest_url", "required")
         pem = self.ed25519_private_key_pem or _read_ed25519_pem(self.ed25519_private_key_file,

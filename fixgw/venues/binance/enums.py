@@ -16,6 +16,7 @@ __all__ = [
     "SIDE_IN",
     "REJECT_MSG_REASON",
     "WEIGHTS",
+    "WS_API_METHODS",
 ]
 
 # Order status (enums.md). PENDING_CANCEL is "currently unused"; EXPIRED_IN_MATCH is an STP expiry.
@@ -97,6 +98,14 @@ WEIGHTS: dict[tuple[str, str], int] = {
     ("GET", "/api/v3/openOrders"): 6,  # 80 without a symbol: see http.weight_of
     ("GET", "/api/v3/myTrades"): 20,
     ("GET", "/api/v3/account"): 20,
+}
+
+# Order-entry calls the WebSocket API also serves: REST (method, path) -> WebSocket API method.
+WS_API_METHODS: dict[tuple[str, str], str] = {
+    ("POST", "/api/v3/order"): "order.place",
+    ("DELETE", "/api/v3/order"): "order.cancel",
+    ("POST", "/api/v3/order/cancelReplace"): "order.cancelReplace",
+    ("PUT", "/api/v3/order/amend/keepPriority"): "order.amend.keepPriority",
 }
 
 # Requests that count against the ORDERS (unfilled order count) limit.

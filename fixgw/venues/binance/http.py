@@ -8,12 +8,15 @@ Outcomes: 429 is retried after the limiter's back-off (a 429 was refused before 
 retry cannot duplicate); -1021 resyncs the clock and retries once; 418 raises ``VenueBanned`` and
 blocks further requests until the ban ends; 5XX, -1007 and timeouts after the request may have
 been sent raise ``VenueUnknownOutcome``; no ``httpx`` exception escapes.
+
+``call_venue`` is that policy on its own (acquire, send once, release, retry on 429 / -1021): the
+WebSocket API order entry (``wsapi.py``) runs its requests through it too.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +25,7 @@ import httpx
 
 from fixgw.clock import Clock
 from fixgw.errors import (
+    FixgwError,
     TransportError,
     VenueBanned,
     VenueRateLimited,
@@ -37,7 +41,7 @@ from fixgw.venues.binance.config import BinanceConfig
 from fixgw.venues.binance.enums import ORDER_COUNTED, WEIGHTS
 from fixgw.venues.binance.parsing import error_from_response, used_weight_headers
 
-__all__ = ["BinanceHttp", "weight_of", "WEIGHT_BUCKET", "ORDER_BUCKET"]
+__all__ = ["BinanceHttp", "weight_of", "request_costs", "call_venue", "WEIGHT_BUCKET", "ORDER_BUCKET"]
 
 log = logging.getLogger("fixgw.venues.binance")
 
@@ -55,6 +59,67 @@ def weight_of(method: str, path: str, params: Params) -> int:
     if (method, path) == ("GET", "/api/v3/myTrades") and "orderId" in names:
         return 5
     return WEIGHTS.get((method, path), 1)
+
+
+def request_costs(method: str, path: str, params: Params) -> dict[str, int]:
+    """What one call takes from the limiter's buckets (the same over REST and the WebSocket API)."""
+    costs = {WEIGHT_BUCKET: weight_of(method, path, params)}
+    if (method, path) in ORDER_COUNTED:
+        costs[ORDER_BUCKET] = 1
+    return costs
+
+
+#: One send of a request: its status (HTTP, or the WebSocket API's ``status``), decoded answer and the
+#: typed error it carries (``None``: success).
+Attempt = Callable[[], Awaitable[tuple[int, Any, "FixgwError | None"]]]
+
+
+async def call_venue(
+    limiter: RateLimiter,
+    label: str,
+    costs: Mapping[str, int],
+    attempt: Attempt,
+    *,
+    urgent: bool = False,
+    max_429_retries: int = 5,
+    resync: Callable[[], Awaitable[object]] | None = None,
+) -> Any:
+    """Run ``attempt`` under the limiter; retry after a 429 (refused unprocessed) and, once, after
+    -1021 with ``resync`` (signed requests only); raise every other error.
+
+    ``attempt`` translates its transport's failures itself (``TransportError`` when the request
+    cannot have left, ``VenueUnknownOutcome`` when it may have).
+    """
+    costs = dict(costs)
+    resynced = False
+    rate_limited = 0
+    while True:
+        await limiter.acquire(costs, urgent=urgent)
+        try:
+            status, body, err = await attempt()
+        finally:
+            limiter.release(costs)  # answered or failed: it no longer straddles windows
+        if err is None:
+            limiter.on_success()
+            return body
+        if isinstance(err, VenueBanned):
+            limiter.on_banned(until_ns=err.until_ns)
+            raise err
+        if isinstance(err, VenueRateLimited) and status == 429:
+            delay = limiter.on_rate_limited(err.retry_after)
+            rate_limited += 1
+            used, limit = limiter.usage(WEIGHT_BUCKET)
+            log.warning("429 on %s (local count %d/%d); holding requests %.1f s", label, used, limit, delay)
+            if rate_limited > max_429_retries:
+                raise err
+            continue
+        if isinstance(err, VenueRejected):
+            err.payload = body  # type: ignore[attr-defined]  # cancelReplace puts sub-results here
+        if isinstance(err, VenueRejected) and err.code == -1021 and resync is not None and not resynced:
+            resynced = True
+            await resync()
+            continue
+        raise err
 
 
 class BinanceHttp:
@@ -107,13 +172,8 @@ class BinanceHttp:
     ) -> Any:
         """Send one request and return the decoded JSON body; raise a typed ``VenueError``."""
         params = list(params or [])
-        costs = {WEIGHT_BUCKET: weight_of(method, path, params)}
-        if (method, path) in ORDER_COUNTED:
-            costs[ORDER_BUCKET] = 1
-        resynced = False
-        rate_limited = 0
-        while True:
-            await self.limiter.acquire(costs, urgent=urgent)
+
+        async def attempt() -> tuple[int, Any, FixgwError | None]:
             query, headers = self._prepare(params, signed)
             url = path + ("?" + query if query else "")
             if _sent_at is not None:
@@ -128,37 +188,21 @@ class BinanceHttp:
                 raise VenueUnknownOutcome(f"{method} {path}: {exc!r}") from exc
             except httpx.HTTPError as exc:
                 raise TransportError(f"{method} {path}: {exc!r}") from exc
-            finally:
-                self.limiter.release(costs)  # answered or failed: it no longer straddles windows
             for name, used in used_weight_headers(resp.headers):
                 self.limiter.observe_used(name, used)
             body = json_body(resp)
-            err = error_from_response(resp.status_code, body, resp.headers, self.clock.now_ns())
-            if err is None:
-                self.limiter.on_success()
-                return body
-            if isinstance(err, VenueBanned):
-                self.limiter.on_banned(until_ns=err.until_ns)
-                raise err
-            if isinstance(err, VenueRateLimited) and resp.status_code == 429:
-                delay = self.limiter.on_rate_limited(err.retry_after)
-                rate_limited += 1
-                used, limit = self.limiter.usage(WEIGHT_BUCKET)
-                log.warning(
-                    "429 on %s %s (local count %d/%d, venue time %d ms); holding requests %.1f s",
-                    method, path, used, limit, self.server_clock.now_ms(), delay,
-                )
-                if rate_limited > self._config.max_429_retries:
-                    raise err
-                continue
-            if isinstance(err, VenueRejected):
-                err.payload = body  # type: ignore[attr-defined]  # cancelReplace puts sub-results here
-            if isinstance(err, VenueRejected) and err.code == -1021 and signed and not resynced:
-                resynced = True
-                self.server_clock.reset()
-                await self.sync_time()
-                continue
-            raise err
+            return resp.status_code, body, error_from_response(
+                resp.status_code, body, resp.headers, self.clock.now_ns())
+
+        return await call_venue(
+            self.limiter, f"{method} {path}", request_costs(method, path, params), attempt, urgent=urgent,
+            max_429_retries=self._config.max_429_retries, resync=self.resync_time if signed else None,
+        )
+
+    async def resync_time(self) -> None:
+        """Forget the clock offset and measure it again (after the venue refused a stale timestamp)."""
+        self.server_clock.reset()
+        await self.sync_time()
 
     def _prepare(self, params: Params, signed: bool) -> tuple[str, dict[str, str]]:
         headers: dict[str, str] = {}

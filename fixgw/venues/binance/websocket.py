@@ -23,13 +23,12 @@ from websockets.asyncio.client import ClientConnection
 
 from fixgw.errors import VenueAuthError, VenueError
 from fixgw.venues._common.clock_offset import ServerClock
-from fixgw.venues._common.signing import binance_ws_payload
 from fixgw.venues._common.ws import ReconnectingWebSocket
 from fixgw.venues.base import StreamState
-from fixgw.venues.binance.auth import sign_payload
+from fixgw.venues.binance.auth import ws_api_request
 from fixgw.venues.binance.config import BinanceConfig
 
-__all__ = ["BinanceUserStream", "subscribe_request"]
+__all__ = ["BinanceUserStream", "subscribe_request", "ws_api_connection"]
 
 log = logging.getLogger("fixgw.venues.binance")
 
@@ -37,9 +36,25 @@ log = logging.getLogger("fixgw.venues.binance")
 def subscribe_request(request_id: str, api_key: str, api_secret: str, timestamp_ms: int, recv_window_ms: int,
                       *, ed25519_private_key_pem: str = "") -> dict:
     """Build the signed ``userDataStream.subscribe.signature`` request (Ed25519 if a key is given)."""
-    params: dict[str, Any] = {"apiKey": api_key, "recvWindow": recv_window_ms, "timestamp": timestamp_ms}
-    params["signature"] = sign_payload(binance_ws_payload(params), api_secret, ed25519_private_key_pem)
-    return {"id": request_id, "method": "userDataStream.subscribe.signature", "params": params}
+    return ws_api_request(request_id, "userDataStream.subscribe.signature", (), api_key=api_key,
+                          api_secret=api_secret, timestamp_ms=timestamp_ms, recv_window_ms=recv_window_ms,
+                          ed25519_private_key_pem=ed25519_private_key_pem)
+
+
+def ws_api_connection(config: BinanceConfig, **hooks: Any) -> ReconnectingWebSocket:
+    """A reconnecting connection to the WebSocket API with the config's backoff and pings.
+
+    ``hooks`` are ``ReconnectingWebSocket``'s ``on_connect``, ``on_message``, ``on_reconnect``,
+    ``on_state``, ``sleep`` and ``rng``.
+    """
+    return ReconnectingWebSocket(
+        config.ws_api_url,
+        backoff_base_s=config.ws_backoff_base_s,
+        backoff_cap_s=config.ws_backoff_cap_s,
+        ping_interval_s=config.ws_ping_interval_s,
+        ping_timeout_s=config.ws_ping_interval_s,
+        **hooks,
+    )
 
 
 class BinanceUserStream:
@@ -61,19 +76,8 @@ class BinanceUserStream:
         self._on_event = on_event
         self._ids = itertools.count(1)
         self.subscription_id: int | None = None
-        self.ws = ReconnectingWebSocket(
-            config.ws_api_url,
-            on_connect=self._subscribe,
-            on_message=self._handle,
-            on_reconnect=on_reconnect,
-            on_state=on_state,
-            backoff_base_s=config.ws_backoff_base_s,
-            backoff_cap_s=config.ws_backoff_cap_s,
-            ping_interval_s=config.ws_ping_interval_s,
-            ping_timeout_s=config.ws_ping_interval_s,
-            sleep=sleep,
-            rng=rng,
-        )
+        self.ws = ws_api_connection(config, on_connect=self._subscribe, on_message=self._handle,
+                                    on_reconnect=on_reconnect, on_state=on_state, sleep=sleep, rng=rng)
 
     @property
     def state(self) -> StreamState:

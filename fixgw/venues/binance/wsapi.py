@@ -1,0 +1,172 @@
+"""Binance order entry over the WebSocket API: ``order.place``, ``order.cancel``, ``order.cancelReplace``,
+``order.amend.keepPriority`` on one long-lived connection.
+
+Theory of operation
+-------------------
+A REST call costs the gateway an HTTP request and response (and their parsing) per order; the
+WebSocket API carries the same request as one JSON text frame each way on a connection that stays
+open. Requests are ``{"id", "method", "params"}``, signed with the WebSocket API rule (every
+parameter but ``signature``, ``apiKey`` included, sorted by name, raw UTF-8); answers
+``{"id", "status", "result" | "error", "rateLimits"}`` are matched to their request by ``id``.
+
+The parameters are the REST ones (``parsing.py`` builds both), so a call is named by its REST
+method and path and ``WS_API_METHODS`` gives the WebSocket API method. Statuses and error codes
+are REST's too, and every call runs through the REST client's policy (``http.call_venue``): weight
+acquired first, 429 retried, -1021 resynced once. Each answer's ``rateLimits`` counts correct the
+limiter, as REST's used-weight headers do.
+
+Outcomes:
+* the connection is down before the request is written: ``WsApiUnavailable`` (nothing was sent),
+  so the caller can send it over REST instead;
+* no answer within ``request_timeout_s``, or the connection drops while the request is
+  outstanding: ``VenueUnknownOutcome`` — the request may have been executed, exactly as a REST
+  timeout; the adapter resolves it by client order id and never sends it twice;
+* 5XX or -1007: ``VenueUnknownOutcome``, as over REST.
+
+The connection is a ``ReconnectingWebSocket`` (backoff, pings); nothing is subscribed on it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from websockets.asyncio.client import ClientConnection
+
+from fixgw.errors import FixgwError, TransportError, VenueUnknownOutcome
+from fixgw.venues._common.clock_offset import ServerClock
+from fixgw.venues._common.ratelimit import RateLimiter
+from fixgw.venues.base import StreamState
+from fixgw.venues.binance.auth import ws_api_request
+from fixgw.venues.binance.config import BinanceConfig
+from fixgw.venues.binance.enums import WS_API_METHODS
+from fixgw.venues.binance.http import Params, call_venue, request_costs
+from fixgw.venues.binance.parsing import error_from_ws_api, rate_limit_counts
+from fixgw.venues.binance.websocket import ws_api_connection
+
+__all__ = ["BinanceWsApi", "WsApiUnavailable"]
+
+log = logging.getLogger("fixgw.venues.binance")
+
+
+class WsApiUnavailable(TransportError):
+    """The WebSocket API connection is not up: the request was not sent (send it over REST)."""
+
+
+@dataclass(slots=True)
+class _Waiter:
+    done: anyio.Event
+    answer: dict[str, Any] | None = None  # None when set: the connection was lost
+
+
+class BinanceWsApi:
+    """Signed, rate-limited order requests over one WebSocket API connection."""
+
+    def __init__(
+        self,
+        config: BinanceConfig,
+        *,
+        server_clock: ServerClock,
+        limiter: RateLimiter,
+        resync: Callable[[], Awaitable[object]],
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._config = config
+        self._server_clock = server_clock
+        self._limiter = limiter
+        self._resync = resync
+        self._ids = itertools.count(1)
+        self._waiting: dict[str, _Waiter] = {}
+        self.requests = 0  # sent over this connection, for health and tests
+        self.ws = ws_api_connection(config, on_connect=self._on_connect, on_message=self._on_message,
+                                    on_state=self._on_state, sleep=sleep, rng=rng)
+
+    @property
+    def available(self) -> bool:
+        """True while the connection is up (a request sent now is answered on it)."""
+        return self.ws.state is StreamState.SUBSCRIBED
+
+    async def run(self) -> None:
+        await self.ws.run()
+
+    async def request(self, method: str, path: str, params: Params, *, urgent: bool = False) -> Any:
+        """Send the WebSocket API twin of REST ``method path``; return its ``result``.
+
+        Raise ``WsApiUnavailable`` if the connection is down (nothing sent), ``VenueUnknownOutcome``
+        if the answer is lost, or the typed error the venue answered.
+        """
+        ws_method = WS_API_METHODS[(method, path)]
+
+        async def attempt() -> tuple[int, Any, FixgwError | None]:
+            return await self._send_once(ws_method, params)
+
+        return await call_venue(
+            self._limiter, ws_method, request_costs(method, path, params), attempt, urgent=urgent,
+            max_429_retries=self._config.max_429_retries, resync=self._resync,
+        )
+
+    async def _send_once(self, ws_method: str, params: Params) -> tuple[int, Any, FixgwError | None]:
+        cfg = self._config
+        rid = f"o{next(self._ids)}"
+        text = json.dumps(ws_api_request(
+            rid, ws_method, params, api_key=cfg.api_key, api_secret=cfg.api_secret,
+            timestamp_ms=self._server_clock.now_ms(), recv_window_ms=cfg.recv_window_ms,
+            ed25519_private_key_pem=cfg.ed25519_private_key_pem,
+        ), separators=(",", ":"))
+        waiter = _Waiter(anyio.Event())
+        self._waiting[rid] = waiter
+        try:
+            if not self.available:
+                raise WsApiUnavailable(f"{ws_method}: WebSocket API connection down")
+            try:
+                await self.ws.send(text)
+            except ConnectionError as exc:  # no connection at all: the frame was never written
+                raise WsApiUnavailable(f"{ws_method}: {exc}") from exc
+            except Exception as exc:  # the connection failed while writing: it may have left
+                raise VenueUnknownOutcome(f"{ws_method}: connection lost while sending ({exc!r})") from exc
+            self.requests += 1
+            with anyio.move_on_after(cfg.request_timeout_s):
+                await waiter.done.wait()
+        finally:
+            del self._waiting[rid]
+        answer = waiter.answer
+        if not waiter.done.is_set():
+            raise VenueUnknownOutcome(f"{ws_method}: no answer within {cfg.request_timeout_s} s")
+        if answer is None:
+            raise VenueUnknownOutcome(f"{ws_method}: connection lost before the answer")
+        status = int(answer.get("status") or 0)
+        error = error_from_ws_api(status, answer.get("error"), self._server_clock.clock.now_ns())
+        return status, answer.get("error") if error is not None else answer.get("result"), error
+
+    # -- the connection ----------------------------------------------------------------------------
+
+    async def _on_connect(self, conn: ClientConnection) -> None:
+        log.info("WebSocket API order entry connected to %s", self._config.ws_api_url)
+
+    async def _on_message(self, text: str) -> None:
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            log.warning("unreadable WebSocket API frame skipped: %.200r", text)
+            return
+        if not isinstance(msg, dict):
+            return
+        for name, used in rate_limit_counts(msg.get("rateLimits")):
+            self._limiter.observe_used(name, used)  # late answers count too
+        waiter = self._waiting.get(msg.get("id"))  # type: ignore[arg-type]
+        if waiter is not None and not waiter.done.is_set():
+            waiter.answer = msg
+            waiter.done.set()
+
+    def _on_state(self, state: StreamState) -> None:
+        if state is StreamState.SUBSCRIBED:
+            return
+        for waiter in self._waiting.values():  # their answers can no longer arrive
+            waiter.done.set()
