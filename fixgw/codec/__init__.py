@@ -26,11 +26,13 @@ __all__ = [
     "DEFAULT_DATA_TAGS",
     "IMPLEMENTATION",
     "SOH",
+    "checksum",
 ]
 
 SOH = b"\x01"
 DEFAULT_DATA_TAGS = _py_parser.DEFAULT_DATA_TAGS
 format_decimal = _py_encoder.format_decimal
+checksum = _py_parser.checksum
 encode_value = _py_encoder.encode_value
 
 _impl = None

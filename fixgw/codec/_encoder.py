@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Iterable
 
+from ._parser import checksum
+
 __all__ = ["encode", "encode_value", "format_decimal"]
 
 
@@ -67,4 +69,4 @@ def encode(begin_string: bytes | str, msg_type: bytes | str, fields: Iterable[tu
     body = b"".join(parts)
     head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
     frame = head + body
-    return b"%s10=%03d\x01" % (frame, sum(frame) & 0xFF)
+    return b"%s10=%03d\x01" % (frame, checksum(frame))

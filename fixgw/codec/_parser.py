@@ -359,6 +359,11 @@ def _byte_sum(raw: bytes, end: int) -> int:
     return total
 
 
+def checksum(frame: bytes) -> int:
+    """Return the FIX CheckSum(10) of ``frame`` (every byte before the ``10=`` field), mod 256."""
+    return _byte_sum(frame, len(frame)) & 0xFF
+
+
 def _check_data_tags(data_tags: dict[int, int]) -> dict[int, int]:
     out = dict(data_tags)
     for k, v in out.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ..codec import encode, encode_value, format_utc_timestamp
+from ..codec import checksum, encode, encode_value, format_utc_timestamp
 
 __all__ = ["FrameWriter", "encode_body"]
 
@@ -51,7 +51,7 @@ class FrameWriter:
         inner = b"35=%s%s%d\x0152=%s\x01%s%s" % (msg_type, self._mid, seq, sending_time, extra_header, body)
         head = b"%s%d\x01" % (self._begin, len(inner))
         frame = head + inner
-        return b"%s10=%03d\x01" % (frame, sum(frame) & 0xFF)
+        return b"%s10=%03d\x01" % (frame, checksum(frame))
 
     def frame_fields(self, msg_type: bytes, seq: int, sending_time: bytes, fields: Iterable[tuple[int, Any]]) -> bytes:
         """Return the frame for (tag, value) fields (header extras first, then body) via the codec's encoder.

@@ -138,3 +138,11 @@ def test_format_utc_timestamp_bad_precision_value_error():
 def test_format_decimal_plain_notation():
     assert format_decimal(Decimal("1E+3")) == b"1000"
     assert format_decimal(Decimal("5E-10")) == b"0.0000000005"
+
+
+def test_checksum_long_frame_equals_byte_sum_mod_256() -> None:
+    from fixgw.codec import checksum
+
+    for n in (0, 1, 255, 256, 257, 5000, 70000):
+        data = bytes((i * 7 + 3) % 256 for i in range(n))
+        assert checksum(data) == sum(data) % 256
