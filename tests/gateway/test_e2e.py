@@ -320,8 +320,6 @@ async def test_e2e_wrong_password_refused(sim: SimServer) -> None:
             await c.connect(gw.port, timeout=5)
 
 
-@pytest.mark.xfail(reason="venue adapter tracker keys orders by venue order id alone; Binance ids are per symbol",
-                   strict=False)
 async def test_e2e_same_venue_order_id_on_two_symbols_both_reported(sim: SimServer) -> None:
     async with running_gateway(gateway_config(sim)) as gw:
         c = FixClient("FIX.4.4", "CLIENT44", "FIXGW")
