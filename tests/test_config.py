@@ -192,6 +192,40 @@ def test_config_venue_rate_ceilings_read() -> None:
     assert (v.orders_per_10s, v.weight_per_minute) == (5000, 100000)
 
 
+def test_config_venue_order_entry_and_in_flight_defaults_ws_and_256() -> None:
+    v = build_config(minimal(), environ={}).venues[0]
+    assert (v.order_entry, v.max_in_flight) == ("ws", 256)
+
+
+def test_config_venue_order_entry_and_in_flight_read() -> None:
+    data = minimal()
+    data["venues"][0].update(order_entry="rest", max_in_flight=32)
+    v = build_config(data, environ={}).venues[0]
+    assert (v.order_entry, v.max_in_flight) == ("rest", 32)
+
+
+@pytest.mark.parametrize("key,value", [("order_entry", "fix"), ("max_in_flight", 0), ("max_in_flight", "8")])
+def test_config_venue_bad_order_entry_or_in_flight_raises_with_key(key: str, value: object) -> None:
+    data = minimal()
+    data["venues"][0][key] = value
+    with pytest.raises(ConfigError) as ei:
+        build_config(data, environ={})
+    assert ei.value.key == f"venues[0].{key}"
+
+
+def test_config_gc_freeze_interval_defaults_on_reads_seconds_and_false() -> None:
+    assert build_config(minimal(), environ={}).gateway.gc_freeze_interval == 0.1
+    for value, expected in ((0.25, 0.25), (False, None)):
+        data = minimal()
+        data["gateway"] = {"gc_freeze_interval": value}
+        assert build_config(data, environ={}).gateway.gc_freeze_interval == expected
+    data = minimal()
+    data["gateway"] = {"gc_freeze_interval": 0}
+    with pytest.raises(ConfigError) as ei:
+        build_config(data, environ={})
+    assert ei.value.key == "gateway.gc_freeze_interval"
+
+
 def test_config_default_has_44_and_42_demo_sessions_on_simulated_venue() -> None:
     cfg = default_config()
     assert {s.begin_string for s in cfg.sessions} == {"FIX.4.4", "FIX.4.2"}

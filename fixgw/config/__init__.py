@@ -22,8 +22,11 @@ from . import _load, schema
 from ._load import build_config, load_config
 from .schema import (
     BEGIN_STRINGS,
+    DEFAULT_GC_FREEZE_INTERVAL,
+    DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_PORT,
     DEMO_PASSWORD,
+    ORDER_ENTRY_MODES,
     VENUE_KINDS,
     Config,
     Credentials,

@@ -13,7 +13,10 @@ from ..errors import ConfigError
 from ._reader import Reader
 from .schema import (
     BEGIN_STRINGS,
+    DEFAULT_GC_FREEZE_INTERVAL,
+    DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_PORT,
+    ORDER_ENTRY_MODES,
     VENUE_KINDS,
     Config,
     Credentials,
@@ -77,7 +80,7 @@ def build_config(
 
 
 def _gateway(r: Reader) -> GatewayConfig:
-    r.only({"host", "port", "tls", "store_path", "symbol_format"})
+    r.only({"host", "port", "tls", "store_path", "symbol_format", "gc_freeze_interval"})
     tls = None
     if r.has("tls"):
         t = r.table("tls")
@@ -101,12 +104,14 @@ def _gateway(r: Reader) -> GatewayConfig:
         tls=tls,
         store_path=r.path_("store_path"),
         symbol_format=fmt,
+        gc_freeze_interval=r.seconds("gc_freeze_interval", DEFAULT_GC_FREEZE_INTERVAL, can_be_off=True),
     )
 
 
 def _venue(r: Reader) -> VenueConfig:
     r.only({"name", "kind", "rest_url", "ws_url", "api_key_env", "api_secret_env", "api_key_file",
-            "api_secret_file", "simulated", "orders_per_10s", "weight_per_minute"})
+            "api_secret_file", "simulated", "orders_per_10s", "weight_per_minute", "max_in_flight",
+            "order_entry"})
     name = r.str("name", required=True)
     if not name:
         raise ConfigError(r.key("name"), "must not be empty")
@@ -124,6 +129,9 @@ def _venue(r: Reader) -> VenueConfig:
                 raise ConfigError(r.key(k), "is required unless simulated = true")
             if not v.startswith(("http://", "https://", "ws://", "wss://")):
                 raise ConfigError(r.key(k), f"must be a URL, not {v!r}")
+    order_entry = r.str("order_entry", "ws")
+    if order_entry not in ORDER_ENTRY_MODES:
+        raise ConfigError(r.key("order_entry"), f"must be one of {', '.join(ORDER_ENTRY_MODES)}, not {order_entry!r}")
     return VenueConfig(
         name=name,
         kind=kind,
@@ -134,6 +142,8 @@ def _venue(r: Reader) -> VenueConfig:
         simulated=simulated,
         orders_per_10s=r.opt_int("orders_per_10s", lo=1),
         weight_per_minute=r.opt_int("weight_per_minute", lo=1),
+        max_in_flight=r.int("max_in_flight", DEFAULT_MAX_IN_FLIGHT, lo=1),
+        order_entry=order_entry,
     )
 
 

@@ -26,6 +26,9 @@ __all__ = [
     "DEFAULT_PORT",
     "DEMO_PASSWORD",
     "VENUE_KINDS",
+    "ORDER_ENTRY_MODES",
+    "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_GC_FREEZE_INTERVAL",
     "BEGIN_STRINGS",
 ]
 
@@ -34,6 +37,11 @@ DEFAULT_PORT = 9878
 #: The password of the demo sessions of ``default_config()``; for the loopback demo only.
 DEMO_PASSWORD = "demo"
 VENUE_KINDS = ("binance", "coinbase", "kraken")
+ORDER_ENTRY_MODES = ("ws", "rest")
+#: Default ``max_in_flight`` of a venue. A WebSocket API connection pipelines requests, so the bound
+#: only has to stop a stalled venue from collecting an unbounded backlog of calls.
+DEFAULT_MAX_IN_FLIGHT = 256
+DEFAULT_GC_FREEZE_INTERVAL = 0.1
 BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4")
 
 
@@ -57,6 +65,8 @@ class GatewayConfig:
     store_path: Path | None = None
     #: How clients spell symbols; ``{base}`` and ``{quote}`` are replaced by the instrument's assets.
     symbol_format: str = "{base}/{quote}"
+    #: Seconds between heap freezes (``fixgw.gateway`` explains them); ``None`` leaves the collector alone.
+    gc_freeze_interval: float | None = DEFAULT_GC_FREEZE_INTERVAL
 
     def client_symbol(self, base: str, quote: str) -> str:
         """Return the client-side spelling of the instrument ``base``/``quote``."""
@@ -165,6 +175,10 @@ class VenueConfig:
     #: Our own ceilings under the venue's published rate limits (``None``: the adapter's defaults).
     orders_per_10s: int | None = None
     weight_per_minute: int | None = None
+    #: Venue requests the gateway keeps in flight at once; more wait their turn in the gateway.
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    #: How orders reach the venue: "ws" (its WebSocket API, REST while that is down) or "rest".
+    order_entry: str = "ws"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from ..session import SessionID
 from ..translate import parse_request
 from ..transport import Acceptor, Application, SessionHandle
 from ..venues import base as V
+from ._heap import keep_heap_settled, release_heap, settle_heap
 from ._orders import OrderFlow
 from ._recovery import reconcile
 from ._router import Router, VenueContext
@@ -26,6 +27,9 @@ from ._wiring import AdapterFactory, build_sessions, default_adapter_factory, op
 __all__ = ["Gateway"]
 
 log = logging.getLogger("fixgw.gateway")
+
+#: Venue events applied in one event-loop turn at most, so a backlog cannot hold the FIX sessions up.
+_EVENTS_PER_TURN = 64
 
 
 class Gateway(Application):
@@ -70,16 +74,21 @@ class Gateway(Application):
                     self.acceptor = build_sessions(self.config, self._store, self._venues, self._router, self,
                                                    self._clock, validate=self._validate)
                     async with anyio.create_task_group() as tg:
-                        self._router.task_group = tg
                         for venue in self._venues.values():
                             tg.start_soon(self._consume, venue)
+                            tg.start_soon(venue.run_calls)
                         await reconcile(self._router, self._flow)
+                        interval = self.config.gateway.gc_freeze_interval
+                        if interval is not None:
+                            settle_heap()  # start-up's objects (imports, recovered books) once
+                            tg.start_soon(keep_heap_settled, interval)
                         self.port = await tg.start(self.acceptor.serve)
                         log.info("gateway ready on port %s", self.port)
                         self.ready.set()
                         task_status.started(self.port)
             finally:
-                self._router.task_group = None
+                if self.config.gateway.gc_freeze_interval is not None:
+                    release_heap()
                 self._close_store()
 
     def stop(self) -> None:
@@ -110,15 +119,30 @@ class Gateway(Application):
             raise
 
     async def _consume(self, venue: VenueContext) -> None:
-        async for event in venue.adapter.events():
-            try:
-                on_venue_event(self._router, event)
-            except StoreError:
-                log.critical("the journal failed; stopping", exc_info=True)
-                self.stop()
-                raise
-            except FixgwError:
-                log.exception("venue event %r not applied", event)
+        events = venue.adapter.events()
+        # Apply the events already waiting (up to a turn's worth) before yielding: reports made in one
+        # turn leave in one write, and an order's accept and its end often arrive together.
+        waiting = getattr(events, "receive_nowait", None)
+        async for event in events:
+            self._apply_venue_event(event)
+            if waiting is None:
+                continue
+            for _ in range(_EVENTS_PER_TURN):
+                try:
+                    event = waiting()
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+                self._apply_venue_event(event)
+
+    def _apply_venue_event(self, event: V.VenueOrderEvent) -> None:
+        try:
+            on_venue_event(self._router, event)
+        except StoreError:
+            log.critical("the journal failed; stopping", exc_info=True)
+            self.stop()
+            raise
+        except FixgwError:
+            log.exception("venue event %r not applied", event)
 
     # -- introspection (tests, bridge) ---------------------------------------------------------
 

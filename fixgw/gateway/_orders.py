@@ -2,8 +2,9 @@
 
 ``OrderFlow.handle`` takes a request ``translate.parse_request`` made of an application message. A new
 order goes through the duplicate check and ``risk.check_order`` (with the venue's instrument rules),
-into the book, through ``Router.apply`` (journal, report, one commit) and only then to the venue, in a
-task. Cancel and replace requests are checked against the order, journaled with their pending event,
+into the book, through ``Router.apply`` (journal, report, one commit) and only then to the venue, queued
+for one of its workers (``VenueContext``: at most ``max_in_flight`` calls in flight). The gateway runs the
+venue's rule check itself, so the order goes out marked ``prechecked`` and the adapter does not repeat it. Cancel and replace requests are checked against the order, journaled with their pending event,
 acknowledged at once with PendingCancel / PendingReplace in the same commit, and then sent. Status
 requests only read the book.
 
@@ -171,14 +172,13 @@ class OrderFlow:
                                reason=refusal.reason)
             return
         self._router.apply(ctx, order, OrderSubmitted(order_id=order.order_id, ts_ns=now))
-        venue_order = _venue_order(cmd, venue_cl_id(order, 0))
+        venue_order = _venue_order(cmd, venue_cl_id(order, 0), prechecked=True)  # checked above
         assert venue_order is not None
         self._router.spawn(self._submit, ctx, order.order_id, venue_order)
 
     async def _submit(self, ctx: SessionContext, order_id: str, venue_order: V.NewOrder) -> None:
         try:
-            async with ctx.venue.slots:
-                await ctx.venue.adapter.submit(venue_order)
+            await ctx.venue.adapter.submit(venue_order)
         except VenueUnknownOutcome as exc:
             log.warning("%s: submit %s outcome unknown (%s); the venue adapter reconciles", ctx.key, order_id, exc)
         except VenueError as exc:
@@ -215,8 +215,7 @@ class OrderFlow:
         request = V.CancelOrder(symbol=order.symbol, client_order_id=venue_cl_id(order, cur),
                                 venue_order_id=order.venue_order_id)
         try:
-            async with ctx.venue.slots:
-                await ctx.venue.adapter.cancel(request)
+            await ctx.venue.adapter.cancel(request)
         except VenueRejected as exc:
             if order.pending_kind == "cancel":
                 self._router.apply(ctx, order, OrderCancelRejected(
@@ -292,18 +291,17 @@ class OrderFlow:
         pending_qty = terms.quantity + order.cum_qty
         same_price = terms.price == order.price and terms.trigger_price == order.trigger_price
         try:
-            async with ctx.venue.slots:
-                if same_price and pending_qty < (order.quantity or _ZERO) and adapter.capabilities.amend_keeps_priority:
-                    # A pure quantity decrease keeps queue priority on venues that can amend in place.
-                    leg_qty = pending_qty - order.cum_qty + leg_filled(order, cur)
-                    await adapter.amend(V.AmendOrder(symbol=order.symbol, new_quantity=leg_qty,
-                                                     orig_client_order_id=old_id,
-                                                     venue_order_id=order.venue_order_id, new_client_order_id=new_id))
-                else:
-                    new = _venue_order(terms, new_id)
-                    assert new is not None
-                    await adapter.replace(V.ReplaceOrder(orig_client_order_id=old_id, new=new,
-                                                         venue_order_id=order.venue_order_id))
+            if same_price and pending_qty < (order.quantity or _ZERO) and adapter.capabilities.amend_keeps_priority:
+                # A pure quantity decrease keeps queue priority on venues that can amend in place.
+                leg_qty = pending_qty - order.cum_qty + leg_filled(order, cur)
+                await adapter.amend(V.AmendOrder(symbol=order.symbol, new_quantity=leg_qty,
+                                                 orig_client_order_id=old_id,
+                                                 venue_order_id=order.venue_order_id, new_client_order_id=new_id))
+            else:
+                new = _venue_order(terms, new_id, prechecked=True)  # checked with the request
+                assert new is not None
+                await adapter.replace(V.ReplaceOrder(orig_client_order_id=old_id, new=new,
+                                                     venue_order_id=order.venue_order_id))
         except VenueRejected as exc:
             self._router.settle_replace(ctx, order, OrderReplaceRejected(
                 order_id=order_id, ts_ns=self._router.clock.now_ns(), cl_ord_id=order.pending_cl_ord_id,
@@ -363,8 +361,11 @@ def _request_refusal(order: Any, req: Any, response_to: int) -> CancelReject | N
     return None
 
 
-def _venue_order(cmd: SubmitOrder, client_order_id: str) -> V.NewOrder | None:
-    """The venue port's order for ``cmd``, or ``None`` when the venue port has no such side."""
+def _venue_order(cmd: SubmitOrder, client_order_id: str, *, prechecked: bool = False) -> V.NewOrder | None:
+    """The venue port's order for ``cmd``, or ``None`` when the venue port has no such side.
+
+    ``prechecked``: the venue's rules passed on these terms (``VenueAdapter.check`` of the probe).
+    """
     try:
         side = V.Side[cmd.side.name]
         order_type = V.OrderType[cmd.order_type.name]
@@ -373,7 +374,7 @@ def _venue_order(cmd: SubmitOrder, client_order_id: str) -> V.NewOrder | None:
         return None
     return V.NewOrder(client_order_id=client_order_id, symbol=cmd.symbol, side=side, order_type=order_type,
                       quantity=cmd.quantity, price=cmd.price, stop_price=cmd.trigger_price, time_in_force=tif,
-                      quote_quantity=cmd.quote_quantity, post_only=cmd.post_only)
+                      quote_quantity=cmd.quote_quantity, post_only=cmd.post_only, prechecked=prechecked)
 
 
 def _valid_terms(order: Any, req: ReplaceRequest) -> bool:

@@ -15,8 +15,9 @@ commits again before any byte is written), and the venue is called only after it
 from __future__ import annotations
 
 import logging
+import math
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import anyio
 
@@ -30,23 +31,41 @@ from ..transport import SessionHandle
 from ..venues import base as V
 from ._ids import parse_venue_cl_id
 
-__all__ = ["VenueContext", "SessionContext", "Router", "VENUE_CONCURRENCY"]
+__all__ = ["VenueContext", "SessionContext", "Router"]
 
 log = logging.getLogger("fixgw.gateway")
 
-#: Venue requests in flight at once per venue. HTTP clients keep a bounded set of warm connections;
-#: past it every request opens (and the venue accepts) a new one, which costs more than waiting here.
-VENUE_CONCURRENCY = 16
-
 
 class VenueContext:
-    """One venue adapter with the symbol map its instrument list gives."""
+    """One venue adapter with the symbol map its instrument list gives, and the workers that call it.
+
+    Venue calls wait in one queue and ``VenueConfig.max_in_flight`` workers (``run_calls``) carry them
+    out in order, so at most that many are in flight. Over a WebSocket API connection requests
+    pipeline, so a low bound only adds queueing; the bound keeps what a stalled venue collects finite.
+    A queued call costs a hand-over to a parked worker, not a new task per order.
+    """
 
     def __init__(self, config: VenueConfig, adapter: V.VenueAdapter) -> None:
         self.config = config
         self.adapter = adapter
         self.symbols = SymbolMap(())
-        self.slots = anyio.Semaphore(VENUE_CONCURRENCY)
+        self.workers = config.max_in_flight
+        self._calls_in, self._calls_out = anyio.create_memory_object_stream[
+            tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]](math.inf)
+
+    def call(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Queue ``fn(*args)`` for the next free worker."""
+        self._calls_in.send_nowait((fn, args))
+
+    async def run_calls(self) -> None:
+        """Run the workers until cancelled."""
+        async with anyio.create_task_group() as tg:
+            for _ in range(self.workers):
+                tg.start_soon(self._work)
+
+    async def _work(self) -> None:
+        async for fn, args in self._calls_out:
+            await fn(*args)
 
 
 class SessionContext:
@@ -83,16 +102,14 @@ class Router:
         #: The end of an old leg that arrived while its replace was pending: reported only if the
         #: replace fails (our order id -> the venue's cancel or expiry).
         self.held_cancels: dict[str, V.VenueOrderEvent] = {}
-        self.task_group: Any = None
 
     def add(self, ctx: SessionContext) -> None:
         self.sessions[ctx.session_id] = ctx
         self.accounts[ctx.key] = ctx
 
-    def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run a venue call in the gateway's task group (after the journal commit that allows it)."""
-        assert self.task_group is not None
-        self.task_group.start_soon(fn, *args)
+    def spawn(self, fn: Callable[..., Awaitable[Any]], ctx: SessionContext, *args: Any) -> None:
+        """Queue the venue call ``fn(ctx, *args)`` on ``ctx``'s venue (after the commit that allows it)."""
+        ctx.venue.call(fn, ctx, *args)
 
     def locate(self, client_order_id: str) -> tuple[SessionContext, Any, int] | None:
         """Return (session, order, leg) that a venue client order id names, or ``None`` if not ours."""

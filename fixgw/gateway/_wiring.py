@@ -36,7 +36,7 @@ def default_adapter_factory(venue: VenueConfig) -> V.VenueAdapter:
     if venue.kind == "binance":
         from ..venues.binance import BinanceAdapter, BinanceConfig
 
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"order_entry": venue.order_entry}
         if venue.orders_per_10s is not None:
             options["orders_per_10s"] = venue.orders_per_10s
         if venue.weight_per_minute is not None:

@@ -191,6 +191,9 @@ class NewOrder:
     time_in_force: TimeInForce | None = None  # None: GTC for resting types, nothing for MARKET
     quote_quantity: Decimal | None = None
     post_only: bool = False
+    #: The caller already ran ``VenueAdapter.check`` on these terms and it passed: the adapter does
+    #: not run it again before sending. Leave it ``False`` unless you checked the very same terms.
+    prechecked: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,16 @@ async def test_routing_replace_succeeding_hides_old_leg_cancel() -> None:
         await c.logout()
 
 
+async def test_routing_checked_order_sent_prechecked_so_adapter_skips_rules() -> None:
+    venue = ScriptedVenue()
+    async with gateway_with(venue) as gw:
+        c = await logged_on(gw)
+        await c.new_order("b1", "1", "0.5", price="100")
+        await c.reports("b1", 1)
+        assert venue.submitted[0].prechecked
+        await c.logout()
+
+
 async def test_routing_venue_refusal_on_submit_rejected_with_venue_text() -> None:
     venue = ScriptedVenue()
     venue.on_submit = "reject"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from fixgw.config import default_config
 from fixgw.gateway._wiring import session_config
 from fixgw.session import SessionID
@@ -23,3 +25,63 @@ def test_wiring_session_settings_reach_engine_config() -> None:
 def test_wiring_session_defaults_keep_sending_time_check_on() -> None:
     cfg = session_config(default_config().sessions[0], SessionID("FIX.4.4", "FIXGW", "CLIENT44"))
     assert cfg.max_sending_time_skew == 120.0 and cfg.allowed_addresses is None and cfg.schedule is None
+
+
+def test_wiring_venue_order_entry_and_in_flight_reach_adapter_and_workers() -> None:
+    from fixgw.config import VenueConfig
+    from fixgw.gateway._router import VenueContext
+    from fixgw.gateway._wiring import default_adapter_factory
+
+    vc = VenueConfig(name="v", kind="binance", rest_url="http://venue.test", ws_url="ws://venue.test/ws-api/v3",
+                     api_key="k", api_secret="s", order_entry="rest", max_in_flight=7)
+    adapter = default_adapter_factory(vc)
+    assert adapter.config.order_entry == "rest" and adapter.wsapi is None  # type: ignore[attr-defined]
+    assert VenueContext(vc, adapter).workers == 7
+    ws = default_adapter_factory(replace(vc, order_entry="ws"))
+    assert ws.config.order_entry == "ws" and ws.wsapi is not None  # type: ignore[attr-defined]
+
+
+def test_wiring_heap_settle_freezes_and_release_unfreezes() -> None:
+    import gc
+
+    from fixgw.gateway._heap import release_heap, settle_heap
+
+    before = gc.get_freeze_count()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > before
+    finally:
+        release_heap()
+    assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.anyio
+async def test_wiring_venue_calls_run_in_order_at_most_max_in_flight_at_once() -> None:
+    import anyio
+
+    from fixgw.config import VenueConfig
+    from fixgw.gateway._router import VenueContext
+
+    venue = VenueContext(VenueConfig(name="v", kind="binance", simulated=True, max_in_flight=2), None)  # type: ignore[arg-type]
+    started: list[int] = []
+    in_flight = peak = 0
+    release = anyio.Event()
+
+    async def call(n: int) -> None:
+        nonlocal in_flight, peak
+        started.append(n)
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await release.wait()
+        in_flight -= 1
+
+    for n in range(5):
+        venue.call(call, n)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(venue.run_calls)
+        await anyio.sleep(0.05)
+        assert (started, in_flight) == ([0, 1], 2)  # the rest wait in the queue
+        release.set()
+        await anyio.sleep(0.05)
+        tg.cancel_scope.cancel()
+    assert (started, peak, in_flight) == ([0, 1, 2, 3, 4], 2, 0)

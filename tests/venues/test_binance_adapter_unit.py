@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal as D
 
 import httpx
@@ -119,6 +120,26 @@ async def test_cancel_replace_cancel_failed_rejected_with_cancel_reason():
     with pytest.raises(VenueRejected) as info:
         await ad.replace(ReplaceOrder("gone", _order("new2")))
     assert info.value.code == -2011 and info.value.reason == "unknown_order"
+    await ad.close()
+
+
+async def test_submit_breaking_tick_refused_locally_unless_prechecked():
+    clock = FakeClock(start_ns=1_700_000_000 * 10**9)
+    posted = []
+
+    def handler(request):
+        posted.append(request)
+        return _resp(400, {"code": -1013, "msg": "Filter failure: PRICE_FILTER"})
+
+    ad = await _adapter(handler, clock)
+    off_tick = NewOrder("c9", "BTC/USDT", Side.BUY, OrderType.LIMIT, quantity=D("0.001"), price=D("50000.005"))
+    with pytest.raises(VenueRejected) as local:
+        await ad.submit(off_tick)
+    assert local.value.reason == "rule:tick" and posted == []
+    # prechecked: the caller vouches for the check, so the adapter sends and the venue's verdict comes back
+    with pytest.raises(VenueRejected) as venue:
+        await ad.submit(replace(off_tick, prechecked=True))
+    assert venue.value.code == -1013 and len(posted) == 1
     await ad.close()
 
 

@@ -10,7 +10,12 @@ __all__ = ["refuse_if_breaking_rules", "unsupported"]
 
 
 def refuse_if_breaking_rules(inst: Instrument, order: NewOrder, capabilities: VenueCapabilities) -> None:
-    """Raise ``VenueRejected`` (code ``LOCAL``) if the order breaks the instrument rules or capabilities."""
+    """Raise ``VenueRejected`` (code ``LOCAL``) if the order breaks the instrument rules or capabilities.
+
+    An order marked ``prechecked`` passed ``VenueAdapter.check`` (this same check) before it was sent.
+    """
+    if order.prechecked:
+        return
     violation = check_order(inst, order, capabilities)
     if violation is not None:
         reason = "unsupported" if violation.unsupported else f"rule:{violation.rule}"
