@@ -3,8 +3,9 @@
 ``OrderFlow.handle`` takes a request ``translate.parse_request`` made of an application message. A new
 order goes through the duplicate check and ``risk.check_order`` (with the venue's instrument rules),
 into the book, through ``Router.apply`` (journal, report, one commit) and only then to the venue, queued
-for one of its workers (``VenueContext``: at most ``max_in_flight`` calls in flight). The gateway runs the
-venue's rule check itself, so the order goes out marked ``prechecked`` and the adapter does not repeat it. Cancel and replace requests are checked against the order, journaled with their pending event,
+for one of its workers (``VenueContext``: at most ``max_in_flight`` calls in flight). The venue's rules
+were checked here, so the order goes out marked ``prechecked`` and the adapter does not check again.
+Cancel and replace requests are checked against the order, journaled with their pending event,
 acknowledged at once with PendingCancel / PendingReplace in the same commit, and then sent. Status
 requests only read the book.
 
