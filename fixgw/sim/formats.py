@@ -50,6 +50,21 @@ def order_ack(order: Order) -> dict[str, Any]:
     }
 
 
+def _order_terms(order: Order) -> dict[str, Any]:
+    """The price, quantities, status and kind of an order, as every order answer spells them."""
+    return {
+        "price": fmt(order.price),
+        "origQty": fmt(order.orig_qty),
+        "executedQty": fmt(order.executed_qty),
+        "origQuoteOrderQty": fmt(order.quote_order_qty),
+        "cummulativeQuoteQty": fmt(order.cum_quote),
+        "status": order.status,
+        "timeInForce": order.time_in_force,
+        "type": order.type,
+        "side": order.side,
+    }
+
+
 def _conditional(order: Order, out: dict[str, Any]) -> dict[str, Any]:
     if order.type in STOP_TYPES:
         out["stopPrice"] = fmt(order.stop_price)
@@ -64,19 +79,7 @@ def _conditional(order: Order, out: dict[str, Any]) -> dict[str, Any]:
 
 def order_result(order: Order) -> dict[str, Any]:
     out = order_ack(order)
-    out.update(
-        {
-            "price": fmt(order.price),
-            "origQty": fmt(order.orig_qty),
-            "executedQty": fmt(order.executed_qty),
-            "origQuoteOrderQty": fmt(order.quote_order_qty),
-            "cummulativeQuoteQty": fmt(order.cum_quote),
-            "status": order.status,
-            "timeInForce": order.time_in_force,
-            "type": order.type,
-            "side": order.side,
-        }
-    )
+    out.update(_order_terms(order))
     if order.working_time >= 0:
         out["workingTime"] = order.working_time
     out["selfTradePreventionMode"] = order.stp_mode
@@ -131,15 +134,7 @@ def order_cancel(order: Order, cancel_client_id: str, transact_time: int) -> dic
         "orderListId": order.order_list_id,
         "clientOrderId": cancel_client_id,
         "transactTime": transact_time,
-        "price": fmt(order.price),
-        "origQty": fmt(order.orig_qty),
-        "executedQty": fmt(order.executed_qty),
-        "origQuoteOrderQty": fmt(order.quote_order_qty),
-        "cummulativeQuoteQty": fmt(order.cum_quote),
-        "status": order.status,
-        "timeInForce": order.time_in_force,
-        "type": order.type,
-        "side": order.side,
+        **_order_terms(order),
         "selfTradePreventionMode": order.stp_mode,
     }
     return _conditional(order, out)
