@@ -1,34 +1,7 @@
 """The FIX transport: TCP/TLS acceptor and initiator driving sans-I/O sessions (the only anyio code
-on the FIX path). See ``fixgw.transport.api`` for the embedding guide."""
+on the FIX path). See ``fixgw.transport.api`` for the embedding guide; its names are this package's."""
 
-from .api import (
-    DEFAULT_MAX_BACKLOG,
-    DEFAULT_READ_SIZE,
-    HEADER_TAGS,
-    Acceptor,
-    Application,
-    Backoff,
-    Initiator,
-    SessionHandle,
-    body_bytes,
-    body_fields,
-    client_tls_context,
-    server_tls_context,
-    wire_logger_name,
-)
+from . import api as _api
+from .api import *  # noqa: F403 - the public surface is api.__all__
 
-__all__ = [
-    "Acceptor",
-    "Initiator",
-    "Application",
-    "SessionHandle",
-    "Backoff",
-    "server_tls_context",
-    "client_tls_context",
-    "body_fields",
-    "body_bytes",
-    "wire_logger_name",
-    "HEADER_TAGS",
-    "DEFAULT_MAX_BACKLOG",
-    "DEFAULT_READ_SIZE",
-]
+__all__ = list(_api.__all__)
