@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1] / "fixgw"
 LAYERS = {
     "fixgw.errors": 0,
     "fixgw.clock": 0,
+    "fixgw.logsafe": 0,
     "fixgw.config": 0,
     "fixgw.codec": 1,
     "fixgw_ext": 1,
