@@ -1,7 +1,8 @@
 """A FIX echo acceptor, the reference application FIX engines are conformance-tested against.
 
 It echoes NewOrderSingle (D), Email (C) and SecurityDefinition (d) back to the sender; a NewOrderSingle
-with PossResend (97=Y) whose ClOrdID (11) the session already saw since its last logout is dropped. Any
+with PossResend (97=Y) whose ClOrdID (11) the session already saw since its last logout is dropped, and
+one not seen before is echoed with PossResend (97=Y) in the header. Any
 other application message is answered with BusinessMessageReject 380=3 (by the session engine, through
 ``supported_app_msg_types``). Every message is validated against the full dictionary of its FIX version.
 
@@ -29,6 +30,8 @@ log = logging.getLogger("fixgw.examples.echo")
 
 #: NewOrderSingle, Email, SecurityDefinition.
 ECHOED_TYPES = frozenset({b"D", b"C", b"d"})
+#: The header field of an echo of a PossResend message.
+POSS_RESEND = ((97, b"Y"),)
 
 
 class EchoApplication(Application):
@@ -47,16 +50,20 @@ class EchoApplication(Application):
         msg_type = message.get(35)
         if msg_type not in ECHOED_TYPES:
             return  # the engine already answered 380=3 for unsupported types
+        poss_resend = message.get(97) == b"Y"
         if msg_type == b"D":
             seen = self._seen_cl_ord_ids.get(session.session_id)
             if seen is None:  # not setdefault: that would build a set for every order
                 seen = self._seen_cl_ord_ids[session.session_id] = set()
             cl_ord_id = message.get(11)
-            if message.get(97) == b"Y" and cl_ord_id in seen:
+            if poss_resend and cl_ord_id in seen:
                 log.info("%s: dropping PossResend order %r already seen", session.session_id, cl_ord_id)
                 return
             seen.add(cl_ord_id)
-        session.send(msg_type, body_bytes(message))
+        if poss_resend:
+            session.send(msg_type, body_bytes(message), header_fields=POSS_RESEND)
+        else:
+            session.send(msg_type, body_bytes(message))
 
 
 def parse_session(text: str) -> SessionID:

@@ -122,11 +122,12 @@ async def _run(args: argparse.Namespace) -> int:
         gw_changes["store_path"] = args.store
     if gw_changes:
         config = replace(config, gateway=replace(config.gateway, **gw_changes))
-    async with start_simulators(config) as config:
+    sims = start_simulators(config)
+    async with sims as config:
         gateway = Gateway(config)
         async with anyio.create_task_group() as tg:
             port = await tg.start(gateway.run)
-            _print_banner(config, port, demo=args.config is None)
+            _print_banner(config, port, demo=args.config is None, sim_tokens=sims.control_tokens)
     return 0
 
 
@@ -139,6 +140,7 @@ class start_simulators:
     def __init__(self, config: Config) -> None:
         self._config = config
         self._servers: list[Any] = []
+        self.control_tokens: dict[str, str] = {}  # venue name -> its simulator's /sim/* token
 
     async def __aenter__(self) -> Config:
         config = self._config
@@ -153,6 +155,7 @@ class start_simulators:
             server = SimServer(SimConfig(api_keys=(ApiKey(api_key=api_key, account_id="demo", secret=api_secret),)))
             await anyio.to_thread.run_sync(server.start)
             self._servers.append(server)
+            self.control_tokens[venue.name] = server.control_token
             config = config.with_venue(venue.name, rest_url=server.base_url, ws_url=server.ws_api_url,
                                        api_key=api_key, api_secret=api_secret)
             log.info("simulated exchange %r listening at %s", venue.name, server.base_url)
@@ -164,11 +167,15 @@ class start_simulators:
                 await anyio.to_thread.run_sync(server.stop)
 
 
-def _print_banner(config: Config, port: int, *, demo: bool) -> None:
+def _print_banner(config: Config, port: int, *, demo: bool, sim_tokens: dict[str, str] | None = None) -> None:
     host = config.gateway.host
     lines = [f"fixgw {__version__}: FIX gateway listening on {host}:{port}" + (" (TLS)" if config.gateway.tls else "")]
     for v in config.venues:
         lines.append(f"  venue {v.name} ({v.kind}{', simulated' if v.simulated else ''}) at {v.rest_url}")
+        if sim_tokens and v.name in sim_tokens:
+            from .sim.cli import control_banner
+
+            lines.append("    " + control_banner(sim_tokens[v.name], from_env=bool(os.environ.get("FIXGW_SIM_TOKEN"))))
     for s in config.sessions:
         lines.append(f"  session {s.begin_string}: SenderCompID={s.target_comp_id} TargetCompID={s.sender_comp_id}"
                      + (f" Username={s.credentials.username}" if s.credentials else ""))

@@ -33,6 +33,8 @@ exceptions to reject codes by hand.
 
 from __future__ import annotations
 
+from .logsafe import printable
+
 __all__ = [
     "FixgwError",
     "ConfigError",
@@ -167,7 +169,14 @@ class TransportError(FixgwError):
 
 
 class VenueError(FixgwError):
-    """The venue answered with an error or could not be reached."""
+    """The venue answered with an error or could not be reached.
+
+    Its text often carries the venue's own words, so ``str()`` escapes control characters: a log line
+    that names the error stays one line (``fixgw.logsafe``).
+    """
+
+    def __str__(self) -> str:
+        return printable(super().__str__())
 
 
 class VenueRejected(VenueError):

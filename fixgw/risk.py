@@ -1,9 +1,9 @@
 """Pre-trade risk checks: the session's limits, then the venue's instrument rules. Pure.
 
 ``check_order`` looks at one order about to be sent (an order model ``SubmitOrder``, in normalized symbols)
-and returns ``None`` or a ``Refusal`` whose ``text`` is what the client reads in Text (58) and whose
-``reason`` is the symbolic OrdRejReason (``fixgw.translate.REJ``). Checks run in a fixed order, cheapest and
-most fundamental first, and the first failure wins:
+and returns ``None`` or a ``Refusal`` whose ``text`` is what the client reads in Text (58) (numbers in plain
+notation: ``translate.plain``) and whose ``reason`` is the symbolic OrdRejReason (``fixgw.translate.REJ``).
+Checks run in a fixed order, cheapest and most fundamental first, and the first failure wins:
 
 1. kill switch;  2. allowed symbols;  3. max open orders;  4. max order quantity;
 5. max notional (limit price, or the last trade for orders without one);
@@ -24,6 +24,7 @@ from typing import Protocol
 from .config import Limits
 from .orders.commands import SubmitOrder
 from .orders.enums import TRIGGERED_TYPES
+from .translate.decimals import plain
 from .translate.tables import REJ
 
 __all__ = ["Refusal", "check_order", "violation_to_refusal"]
@@ -88,12 +89,12 @@ def check_order(
     qty = order.quantity
     if limits.max_order_qty is not None and qty is not None and qty > limits.max_order_qty:
         return Refusal("max_order_qty", REJ.EXCEEDS_LIMIT,
-                       f"order quantity {qty} exceeds the limit {limits.max_order_qty}")
+                       f"order quantity {plain(qty)} exceeds the limit {plain(limits.max_order_qty)}")
     if limits.max_notional is not None:
         notional = _notional(order, last_price)
         if notional is not None and notional > limits.max_notional:
             return Refusal("max_notional", REJ.EXCEEDS_LIMIT,
-                           f"order notional {notional} exceeds the limit {limits.max_notional}")
+                           f"order notional {plain(notional)} exceeds the limit {plain(limits.max_notional)}")
     if limits.price_band_pct is not None and last_price:
         for name, px in (("price", order.price), ("stop price", order.trigger_price)):
             if px is None:
@@ -101,7 +102,8 @@ def check_order(
             deviation = abs(px - last_price) * _HUNDRED / last_price
             if deviation > limits.price_band_pct:
                 return Refusal("price_band", REJ.EXCEEDS_LIMIT,
-                               f"{name} {px} is more than {limits.price_band_pct}% from the last trade {last_price}")
+                               f"{name} {plain(px)} is more than {plain(limits.price_band_pct)}% from the last trade "
+                               f"{plain(last_price)}")
     if venue_violation is not None:
         return violation_to_refusal(venue_violation)
     return None

@@ -62,9 +62,6 @@ cdef str R_LEN_LARGE = _spec.R_LEN_LARGE
 cdef str R_LEN_WRONG = _spec.R_LEN_WRONG
 cdef str R_CKS_DIGITS = _spec.R_CKS_DIGITS
 cdef str R_CKS_MISMATCH = _spec.R_CKS_MISMATCH
-cdef str R_NO_EQUALS = _spec.R_NO_EQUALS
-cdef str R_BAD_TAG = _spec.R_BAD_TAG
-cdef str R_TAG_LONG = _spec.R_TAG_LONG
 cdef str R_DATA_LEN = _spec.R_DATA_LEN
 cdef str R_NO_SOH = _spec.R_NO_SOH
 cdef str R_THIRD_NOT_35 = _spec.R_THIRD_NOT_35
@@ -112,18 +109,20 @@ cdef class Message:
     """An ordered list of (tag, value) fields; repeated tags allowed; values stay ``bytes``."""
 
     cdef object _raw
+    cdef object _invalid       # raw bytes of the first malformed field, or None
     cdef list _fields          # materialised fields, or None until asked for (parsed messages)
     cdef dict _index           # first position of each tag, built on demand
     cdef Span* _spans          # parsed messages only
     cdef Py_ssize_t _n
     cdef uint8_t _low[LOW_TAGS]
 
-    def __init__(self, fields, raw=None):
+    def __init__(self, fields, raw=None, invalid_field=None):
         if self._spans != NULL:
             PyMem_Free(self._spans)
             self._spans = NULL
         self._fields = list(fields)
         self._raw = raw
+        self._invalid = invalid_field
         self._index = None
         self._n = len(self._fields)
 
@@ -133,7 +132,7 @@ cdef class Message:
             self._spans = NULL
 
     def __reduce__(self):
-        return (Message, (self.fields, self._raw))
+        return (Message, (self.fields, self._raw, self._invalid))
 
     # -- internals -------------------------------------------------------------------------
     cdef inline object _value(self, Py_ssize_t i):
@@ -205,6 +204,11 @@ cdef class Message:
         return self._raw
 
     @property
+    def invalid_field(self):
+        """The raw bytes of the first malformed field of a parsed frame (``b"0=x"``), else ``None``."""
+        return self._invalid
+
+    @property
     def begin_string(self):
         return self.get(8)
 
@@ -254,7 +258,7 @@ cdef class Message:
     __hash__ = None
 
     def __repr__(self):
-        return _repr(self.fields)
+        return _repr(self.fields, self._invalid)
 
     # -- typed getters ---------------------------------------------------------------------
     def get_int(self, tag):
@@ -313,11 +317,12 @@ cdef class Message:
         return _group(self.fields, start, members, Message)
 
 
-cdef Message _parsed(bytes raw, const Span* spans, Py_ssize_t n):
+cdef Message _parsed(bytes raw, const Span* spans, Py_ssize_t n, object invalid):
     cdef Message m = Message.__new__(Message)
     cdef Py_ssize_t i
     cdef int32_t t
     m._raw = raw
+    m._invalid = invalid
     m._n = n
     m._spans = <Span*>PyMem_Malloc(n * sizeof(Span))
     if m._spans == NULL:
@@ -527,10 +532,12 @@ cdef class Parser:
         cdef const unsigned char* b = self._buf
         cdef Py_ssize_t pos = soh2 + 1, eq, soh, vend, j, nf = 2, data_len = -1
         cdef int32_t tag, data_tag = -1, dtag
-        cdef bint plain
+        cdef bint first_bad = False
+        cdef object invalid = None
         cdef Span* sp
         while pos < end:
-            # Tag: digits up to '='. Anything else takes the slow path that names the fault.
+            # Tag: 1-9 digits, no leading zero, then '='. Anything else is a malformed field, kept
+            # aside up to its SOH (the spec's order of checks: SOH missing first).
             tag = 0
             eq = pos
             while eq < end and _digit(b[eq]) and eq - pos < MAX_TAG_DIGITS:
@@ -538,15 +545,14 @@ cdef class Parser:
                 eq += 1
             if not (eq < end and b[eq] == 61 and eq > pos and b[pos] != 48):
                 soh = _find_byte(b, pos, end, SOH)
-                eq = _find_byte(b, pos, end if soh < 0 else soh, 61)
-                if eq < 0:
-                    return self._garble(R_NO_EQUALS)
-                for j in range(pos, eq):
-                    if not _digit(b[j]):
-                        return self._garble(R_BAD_TAG)
-                if eq == pos or b[pos] == 48:
-                    return self._garble(R_BAD_TAG)
-                return self._garble(R_TAG_LONG)
+                if soh < 0:
+                    return self._garble(R_NO_SOH)
+                if invalid is None:
+                    invalid = PyBytes_FromStringAndSize(<char*>b + pos, soh - pos)
+                    first_bad = pos == soh2 + 1
+                data_len = -1
+                pos = soh + 1
+                continue
             if data_len >= 0 and tag == data_tag:
                 vend = eq + 1 + data_len
                 if vend >= end or b[vend] != SOH:
@@ -575,7 +581,7 @@ cdef class Parser:
                 if data_len >= 0:
                     data_tag = dtag
             pos = vend + 1
-        if nf == 2 or self._spans[2].tag != 35:
+        if first_bad or nf == 2 or self._spans[2].tag != 35:
             return self._garble(R_THIRD_NOT_35)
         sp = self._spans
         sp[0].tag = 8
@@ -589,7 +595,7 @@ cdef class Parser:
         sp[nf].end = <int32_t>(frame_end - 1 - start)
         raw = PyBytes_FromStringAndSize(<char*>b + start, frame_end - start)
         self._pos = frame_end
-        return _parsed(raw, sp, nf + 1)
+        return _parsed(raw, sp, nf + 1, invalid)
 
     cdef int _grow_spans(self) except -1:
         cdef Py_ssize_t cap = self._spans_cap * 2

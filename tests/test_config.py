@@ -40,7 +40,10 @@ def test_config_example_file_loads_all_sections() -> None:
     assert s42.address_allowed("10.0.0.1")
     assert cfg.venue("sim").simulated
     assert (s44.max_sending_time_skew, s44.gap_fill_timeout, s44.validate) == (120.0, 30.0, True)
-    assert (s44.resend_chunk_size, s44.max_resend_requests, s44.send_next_expected_msg_seq_num) == (0, 3, False)
+    assert (s44.resend_chunk_size, s44.max_resend_requests, s44.send_next_expected_msg_seq_num) == (1000, 3, False)
+    assert (s44.max_heartbeat_interval, s44.validate_user_defined_fields, s44.allow_unknown_message_fields) == (
+        300, True, False)
+    assert (cfg.gateway.max_pending_connections, cfg.gateway.max_pending_per_address) == (256, 16)
 
 
 def test_config_repr_secret_values_never_shown() -> None:
@@ -92,6 +95,10 @@ def test_config_frozen_assignment_raises() -> None:
         ({"resend_chunk_size": -1}, "sessions[0].resend_chunk_size", "at least 0"),
         ({"resend_chunk_size": 1.5}, "sessions[0].resend_chunk_size", "integer"),
         ({"validate": "yes"}, "sessions[0].validate", "true or false"),
+        ({"max_heartbeat_interval": -1}, "sessions[0].max_heartbeat_interval", "at least 0"),
+        ({"max_heartbeat_interval": 30.5}, "sessions[0].max_heartbeat_interval", "integer"),
+        ({"validate_user_defined_fields": "no"}, "sessions[0].validate_user_defined_fields", "true or false"),
+        ({"allow_unknown_message_fields": 1}, "sessions[0].allow_unknown_message_fields", "true or false"),
         ({"send_next_expected_msg_seq_num": 1}, "sessions[0].send_next_expected_msg_seq_num", "true or false"),
         ({"begin_string": "FIX.4.2", "send_next_expected_msg_seq_num": True},
          "sessions[0].send_next_expected_msg_seq_num", "FIX.4.4 only"),
@@ -107,11 +114,13 @@ def test_config_invalid_session_key_raises_naming_key(patch: dict, key: str, fra
 def test_config_session_engine_settings_read() -> None:
     s = build_config(minimal(
         gap_fill_timeout=5, max_resend_requests=7, logon_timeout=2.5, logout_timeout=4, max_sending_time_skew=30,
-        resend_chunk_size=500, send_next_expected_msg_seq_num=True, validate=False,
+        resend_chunk_size=500, send_next_expected_msg_seq_num=True, validate=False, max_heartbeat_interval=60,
+        validate_user_defined_fields=False, allow_unknown_message_fields=True,
     ), environ={}).sessions[0]
     assert (s.gap_fill_timeout, s.max_resend_requests, s.logon_timeout, s.logout_timeout) == (5.0, 7, 2.5, 4.0)
-    assert (s.max_sending_time_skew, s.resend_chunk_size) == (30.0, 500)
+    assert (s.max_sending_time_skew, s.resend_chunk_size, s.max_heartbeat_interval) == (30.0, 500, 60)
     assert s.send_next_expected_msg_seq_num is True and s.validate is False
+    assert s.validate_user_defined_fields is False and s.allow_unknown_message_fields is True
 
 
 def test_config_session_engine_settings_false_turns_check_off() -> None:
@@ -125,9 +134,29 @@ def test_config_session_engine_settings_absent_equal_engine_defaults() -> None:
     s = build_config(minimal(), environ={}).sessions[0]
     engine = SessionConfig(SessionID("FIX.4.4", "GW", "C1"))
     names = ("gap_fill_timeout", "max_resend_requests", "logon_timeout", "logout_timeout", "max_sending_time_skew",
-             "resend_chunk_size", "send_next_expected_msg_seq_num")
+             "resend_chunk_size", "send_next_expected_msg_seq_num", "max_heartbeat_interval",
+             "validate_user_defined_fields", "allow_unknown_message_fields")
     assert {n: getattr(s, n) for n in names} == {n: getattr(engine, n) for n in names}
     assert s.max_sending_time_skew == 120.0 and s.validate is True
+    assert s.resend_chunk_size > 0  # a configured gateway streams big resends in chunks by default
+
+
+def test_config_gateway_pending_connection_limits_read_default_and_checked() -> None:
+    from fixgw.transport.acceptor import DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MAX_PENDING_PER_ADDRESS
+
+    gw = build_config(minimal(), environ={}).gateway
+    assert (gw.max_pending_connections, gw.max_pending_per_address) == (
+        DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MAX_PENDING_PER_ADDRESS)
+    data = minimal()
+    data["gateway"] = {"max_pending_connections": 64, "max_pending_per_address": 4}
+    gw = build_config(data, environ={}).gateway
+    assert (gw.max_pending_connections, gw.max_pending_per_address) == (64, 4)
+    for key, value in (("max_pending_connections", 0), ("max_pending_per_address", "4")):
+        data = minimal()
+        data["gateway"] = {key: value}
+        with pytest.raises(ConfigError) as ei:
+            build_config(data, environ={})
+        assert ei.value.key == f"gateway.{key}"
 
 
 def test_config_real_venue_without_secret_env_raises() -> None:

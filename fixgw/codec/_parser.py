@@ -12,6 +12,15 @@ frame's first byte, so no valid message that follows is lost, even one hidden in
 BodyLength was corrupted. The ``Garbled`` item is reported once that resync point is in the buffer (or
 ``MAX_GARBLED`` bytes have passed without one): so the items never depend on how the stream was chunked.
 
+A frame whose framing is right (BeginString, BodyLength, CheckSum, every field ended by SOH, MsgType
+first) but which holds a malformed field -- a tag that is not a positive number of at most
+``MAX_TAG_DIGITS`` digits without a leading zero (``0=x``, ``AB=1``, ``=x``, ``049=x``), or no ``=`` at
+all (``novalue``) -- is still a ``Message``: the session must answer it with a Reject (373=0, Invalid tag
+number), which consumes its MsgSeqNum, rather than drop it and ask for a resend. ``invalid_field`` holds
+the raw bytes of the first such field (without its SOH); the malformed fields are left out of
+``fields``, the others are parsed as usual. A malformed field is never a length or data field, so the
+data field rule (its length from the field just before it) is unaffected.
+
 Every decision looks only at bytes that no later chunk can change, each call does bounded work before
 it returns ``NEED_MORE``, and the resync search resumes where it stopped: the cost is linear in the
 input whatever the chunking. The consumed prefix is dropped once it passes half the buffer.
@@ -80,9 +89,6 @@ R_LEN_LARGE = "BodyLength(9) too large"
 R_LEN_WRONG = "BodyLength(9) does not end at CheckSum(10)"
 R_CKS_DIGITS = "CheckSum(10) is not three digits"
 R_CKS_MISMATCH = "CheckSum(10) mismatch"
-R_NO_EQUALS = "field without '='"
-R_BAD_TAG = "tag is not a positive number"
-R_TAG_LONG = "tag number too long"
 R_DATA_LEN = "data field length does not match its length field"
 R_NO_SOH = "field not terminated by SOH"
 R_THIRD_NOT_35 = "third field is not MsgType(35)"
@@ -174,8 +180,10 @@ def _first_index(fields: list) -> dict:
     return dict(zip(reversed(tags), range(len(tags) - 1, -1, -1)))
 
 
-def _repr(fields: list) -> str:
+def _repr(fields: list, invalid_field: bytes | None = None) -> str:
     body = "|".join(f"{t}={v.decode('latin-1') if isinstance(v, bytes) else v}" for t, v in fields)
+    if invalid_field is not None:
+        return f"Message({body}; invalid_field={invalid_field!r})"
     return f"Message({body})"
 
 
@@ -219,26 +227,31 @@ class Message:
 
     ``get`` returns the first occurrence in O(1). Typed getters decode on demand and raise
     ``FieldValueError`` (SessionRejectReason 6) on a malformed value, ``KeyError`` on an absent tag.
-    A message is read-only: ``fields`` and ``raw`` are not to be changed.
+    A message is read-only: ``fields``, ``raw`` and ``invalid_field`` are not to be changed.
+    ``invalid_field`` (see the module docstring) is not part of equality, as ``raw`` is not.
     """
 
-    __slots__ = ("_fields", "_raw", "_index")
+    __slots__ = ("_fields", "_raw", "_index", "_invalid")
 
-    def __init__(self, fields: Iterable[tuple[int, bytes]], raw: bytes | None = None) -> None:
+    def __init__(
+        self, fields: Iterable[tuple[int, bytes]], raw: bytes | None = None, invalid_field: bytes | None = None
+    ) -> None:
         self._fields: list[tuple[int, bytes]] = list(fields)
         self._raw = raw
         self._index: dict[int, int] | None = None
+        self._invalid = invalid_field
 
     @classmethod
-    def _parsed(cls, fields: list[tuple[int, bytes]], raw: bytes) -> "Message":
+    def _parsed(cls, fields: list[tuple[int, bytes]], raw: bytes, invalid_field: bytes | None) -> "Message":
         m = cls.__new__(cls)
         m._fields = fields
         m._raw = raw
         m._index = None
+        m._invalid = invalid_field
         return m
 
     def __reduce__(self) -> tuple:
-        return (type(self), (self._fields, self._raw))
+        return (type(self), (self._fields, self._raw, self._invalid))
 
     # -- access -------------------------------------------------------------------------------
     @property
@@ -250,6 +263,16 @@ class Message:
     def raw(self) -> bytes | None:
         """The frame as received, or ``None`` for a message built in memory."""
         return self._raw
+
+    @property
+    def invalid_field(self) -> bytes | None:
+        """The raw bytes of the first malformed field of a parsed frame (``b"0=x"``), else ``None``.
+
+        Such a field has a tag that is not a positive number (``0=x``, ``AB=1``, ``=x``, a leading
+        zero, more than nine digits) or no ``=`` (``novalue``; an empty field gives ``b""``). It is not
+        in ``fields``; answer the message with a Reject, SessionRejectReason 0 (Invalid tag number).
+        """
+        return self._invalid
 
     def _idx(self) -> dict:
         idx = self._index
@@ -297,7 +320,7 @@ class Message:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return _repr(self._fields)
+        return _repr(self._fields, self._invalid)
 
     # -- typed getters ------------------------------------------------------------------------
     def get_int(self, tag: int) -> int:
@@ -491,41 +514,55 @@ class Parser:
         raw = bytes(buf[start:frame_end])
         if _byte_sum(raw, body_end - start) & 0xFF != int(cks):
             return self._garble(R_CKS_MISMATCH)
-        fields = self._split(raw, soh2 + 1 - start, body_end - start)
-        if type(fields) is str:
-            return self._garble(fields)
+        split = self._split(raw, soh2 + 1 - start, body_end - start)
+        if type(split) is str:
+            return self._garble(split)
+        fields, invalid = split
         fields[0:0] = ((8, raw[2 : soh1 - start]), (9, digits))
         fields.append((10, cks))
         self._pos = frame_end
-        return Message._parsed(fields, raw)
+        return Message._parsed(fields, raw, invalid)
 
-    def _split(self, raw: bytes, pos: int, end: int) -> list[tuple[int, bytes]] | str:
-        """Split the body ``raw[pos:end]`` into (tag, value) pairs; a ``str`` return is the garble reason."""
+    def _split(self, raw: bytes, pos: int, end: int) -> tuple[list[tuple[int, bytes]], bytes | None] | str:
+        """Split the body ``raw[pos:end]``: (fields, first malformed field or None), or a garble reason."""
         has_len_tag = self._has_len_tag
         if _PLAIN_BODY.fullmatch(raw, pos, end) and (has_len_tag is None or not has_len_tag(raw, pos - 1, end)):
             pairs = _PLAIN_FIELD.findall(raw, pos, end)
             if not pairs or pairs[0][0] != b"35":
                 return R_THIRD_NOT_35
-            return [(int(t), v) for t, v in pairs]
+            return [(int(t), v) for t, v in pairs], None
         return _split_fields(raw, pos, end, self._data_tags)
 
 
-def _split_fields(raw: bytes, pos: int, end: int, data_tags: dict[int, int]) -> list[tuple[int, bytes]] | str:
-    """Split ``raw[pos:end]`` field by field, honouring length-prefixed data fields."""
+def _split_fields(
+    raw: bytes, pos: int, end: int, data_tags: dict[int, int]
+) -> tuple[list[tuple[int, bytes]], bytes | None] | str:
+    """Split ``raw[pos:end]`` field by field, honouring length-prefixed data fields.
+
+    A field with a malformed tag or no ``=`` is skipped up to its SOH; the first one is returned beside
+    the fields. The checks run in this order, and the compiled twin keeps it: SOH missing, malformed
+    field, data length, then (at the end) MsgType first.
+    """
     out: list[tuple[int, bytes]] = []
+    invalid: bytes | None = None
+    first_bad = False
+    body_start = pos
     data_len = -1
     data_tag = -1
     find = raw.find
     while pos < end:
         soh = find(b"\x01", pos, end)
         eq = find(b"=", pos, end if soh < 0 else soh)
-        if eq < 0:
-            return R_NO_EQUALS
-        tag_bytes = raw[pos:eq]
-        if not tag_bytes.isdigit() or tag_bytes[0] == 48:
-            return R_BAD_TAG
-        if len(tag_bytes) > MAX_TAG_DIGITS:
-            return R_TAG_LONG
+        tag_bytes = raw[pos:eq] if eq >= 0 else b""
+        if not (0 < len(tag_bytes) <= MAX_TAG_DIGITS and tag_bytes.isdigit() and tag_bytes[0] != 48):
+            if soh < 0:
+                return R_NO_SOH
+            if invalid is None:
+                invalid = raw[pos:soh]
+                first_bad = pos == body_start
+            data_len = -1
+            pos = soh + 1
+            continue
         tag = int(tag_bytes)
         if data_len >= 0 and tag == data_tag:
             vend = eq + 1 + data_len
@@ -543,6 +580,6 @@ def _split_fields(raw: bytes, pos: int, end: int, data_tags: dict[int, int]) -> 
             data_len = int(value)
             data_tag = dtag
         pos = vend + 1
-    if not out or out[0][0] != 35:
+    if first_bad or not out or out[0][0] != 35:
         return R_THIRD_NOT_35
-    return out
+    return out, invalid

@@ -64,7 +64,8 @@ TAG_OUT_OF_ORDER = 14
 GROUP_FIELDS_OUT_OF_ORDER = 15
 INCORRECT_NUM_IN_GROUP = 16
 
-#: Tags from here up are the user-defined range: an unknown one is "undefined" (3), not "invalid" (0).
+#: Tags from here up are the user-defined range; an unknown one is "invalid" (0) like any other unknown
+#: tag (what QuickFIX answers), unless validation of user-defined fields is switched off.
 USER_DEFINED_TAG_MIN = 5000
 
 #: A checker returns 0 when the value is acceptable, else the 373 reason.
@@ -229,18 +230,31 @@ def walk(
     required: Sequence[int],
     checks: Mapping[int, Checker | None],
     names: Mapping[int, str],
-    unknown: Callable[[int], ValidationError],
+    unknown: Callable[[int], ValidationError | None],
+    skip_from: int = 0,
 ) -> None:
-    """Validate ``fields`` (from index 3, after 8, 9 and 35) against one message's ``top`` table."""
+    """Validate ``fields`` (from index 3, after 8, 9 and 35) against one message's ``top`` table.
+
+    ``unknown(tag)`` gives the error for a tag ``top`` lacks, or None to let it through; tags from
+    ``skip_from`` up (when not 0) are not checked at all, only counted as present.
+    """
     n = len(fields)
     seen = {8, 9, 35}
     phase = 0
     i = 3
     while i < n:
         tag, value = fields[i]
+        if skip_from and tag >= skip_from:
+            seen.add(tag)
+            i += 1
+            continue
         entry = top.get(tag)
         if entry is None:
-            raise unknown(tag)
+            error = unknown(tag)
+            if error is not None:
+                raise error
+            i += 1
+            continue
         section, group = entry
         if section != phase:
             if section < phase:

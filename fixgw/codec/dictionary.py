@@ -186,10 +186,17 @@ class Dictionary:
         return m.groups.get(count_tag, frozenset())
 
     # -- validation -------------------------------------------------------------------------------
-    def validate(self, msg: Any) -> None:
+    def validate(
+        self, msg: Any, *, validate_user_defined_fields: bool = True, allow_unknown_message_fields: bool = False
+    ) -> None:
         """Check ``msg`` against the dictionary; raise ``ValidationError`` (373 reason, 371 tag) if it breaks it.
 
         ``msg`` needs only ``fields``: every (tag, value) pair in wire order, 8, 9, 35 first and 10 last.
+        A tag the dictionary does not define is 373=0 (Invalid tag number), in the user-defined range
+        (>= 5000) too; a known tag not defined for the message type is 373=2. With
+        ``validate_user_defined_fields=False`` tags >= 5000 are not checked at all; with
+        ``allow_unknown_message_fields=True`` unknown tags and tags not defined for the message type
+        are let through (QuickFIX's ValidateUserDefinedFields / AllowUnknownMsgFields).
         """
         fields = msg.fields
         for i, expected in enumerate((8, 9, 35)):
@@ -200,14 +207,17 @@ class Dictionary:
         mdef = self.message_types.get(fields[2][1])
         if mdef is None:
             raise v.reject(v.INVALID_MSG_TYPE, 35, self._names, f"value {fields[2][1][:32]!r}")
-        v.walk(fields, mdef.top, mdef.required_all, self._checks, self._names, functools.partial(self._unknown, mdef))
+        unknown = functools.partial(self._unknown, mdef, allow_unknown_message_fields)
+        skip_from = 0 if validate_user_defined_fields else v.USER_DEFINED_TAG_MIN
+        v.walk(fields, mdef.top, mdef.required_all, self._checks, self._names, unknown, skip_from)
 
-    def _unknown(self, mdef: MessageDef, tag: int) -> ValidationError:
+    def _unknown(self, mdef: MessageDef, allow: bool, tag: int) -> ValidationError | None:
         if tag <= 0:
             return v.reject(v.INVALID_TAG_NUMBER, tag, self._names)
         if tag not in self._fields:
-            reason = v.UNDEFINED_TAG if tag >= v.USER_DEFINED_TAG_MIN else v.INVALID_TAG_NUMBER
-            return v.reject(reason, tag, self._names)
+            return None if allow else v.reject(v.INVALID_TAG_NUMBER, tag, self._names)
+        if allow and tag not in mdef.all_tags:
+            return None
         if tag in mdef.all_tags:
             return v.reject(v.TAG_NOT_DEFINED_FOR_MESSAGE, tag, self._names, "outside its repeating group")
         return v.reject(v.TAG_NOT_DEFINED_FOR_MESSAGE, tag, self._names, f"MsgType {mdef.msg_type.decode()}")

@@ -15,6 +15,8 @@ from .schema import (
     BEGIN_STRINGS,
     DEFAULT_GC_FREEZE_INTERVAL,
     DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_PENDING_CONNECTIONS,
+    DEFAULT_MAX_PENDING_PER_ADDRESS,
     DEFAULT_PORT,
     ORDER_ENTRY_MODES,
     VENUE_KINDS,
@@ -80,7 +82,8 @@ def build_config(
 
 
 def _gateway(r: Reader) -> GatewayConfig:
-    r.only({"host", "port", "tls", "store_path", "symbol_format", "gc_freeze_interval"})
+    r.only({"host", "port", "tls", "store_path", "symbol_format", "gc_freeze_interval", "max_pending_connections",
+            "max_pending_per_address"})
     tls = None
     if r.has("tls"):
         t = r.table("tls")
@@ -105,6 +108,8 @@ def _gateway(r: Reader) -> GatewayConfig:
         store_path=r.path_("store_path"),
         symbol_format=fmt,
         gc_freeze_interval=r.seconds("gc_freeze_interval", DEFAULT_GC_FREEZE_INTERVAL, can_be_off=True),
+        max_pending_connections=r.int("max_pending_connections", DEFAULT_MAX_PENDING_CONNECTIONS, lo=1),
+        max_pending_per_address=r.int("max_pending_per_address", DEFAULT_MAX_PENDING_PER_ADDRESS, lo=1),
     )
 
 
@@ -196,7 +201,8 @@ def _session(r: Reader, venue_names: set[str]) -> SessionSettings:
 #: ``SessionSettings``' defaults by name (a slotted dataclass keeps them out of class attributes).
 _SESSION_DEFAULTS = {f.name: f.default for f in fields(SessionSettings)}
 _ENGINE_KEYS = ("send_next_expected_msg_seq_num", "logon_timeout", "logout_timeout", "max_sending_time_skew",
-                "resend_chunk_size", "gap_fill_timeout", "max_resend_requests", "validate")
+                "resend_chunk_size", "gap_fill_timeout", "max_resend_requests", "validate", "max_heartbeat_interval",
+                "validate_user_defined_fields", "allow_unknown_message_fields")
 
 
 def _engine_settings(r: Reader, begin_string: str) -> dict[str, Any]:
@@ -214,6 +220,9 @@ def _engine_settings(r: Reader, begin_string: str) -> dict[str, Any]:
         "gap_fill_timeout": r.seconds("gap_fill_timeout", d["gap_fill_timeout"], can_be_off=True),
         "max_resend_requests": r.int("max_resend_requests", d["max_resend_requests"], lo=1),
         "validate": r.bool("validate", d["validate"]),
+        "max_heartbeat_interval": r.int("max_heartbeat_interval", d["max_heartbeat_interval"], lo=0, hi=86400),
+        "validate_user_defined_fields": r.bool("validate_user_defined_fields", d["validate_user_defined_fields"]),
+        "allow_unknown_message_fields": r.bool("allow_unknown_message_fields", d["allow_unknown_message_fields"]),
     }
 
 

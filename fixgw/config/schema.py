@@ -29,6 +29,10 @@ __all__ = [
     "ORDER_ENTRY_MODES",
     "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_GC_FREEZE_INTERVAL",
+    "DEFAULT_MAX_PENDING_CONNECTIONS",
+    "DEFAULT_MAX_PENDING_PER_ADDRESS",
+    "DEFAULT_RESEND_CHUNK_SIZE",
+    "DEFAULT_MAX_HEARTBEAT_INTERVAL",
     "BEGIN_STRINGS",
 ]
 
@@ -42,6 +46,13 @@ ORDER_ENTRY_MODES = ("ws", "rest")
 #: only has to stop a stalled venue from collecting an unbounded backlog of calls.
 DEFAULT_MAX_IN_FLIGHT = 256
 DEFAULT_GC_FREEZE_INTERVAL = 0.1
+#: Connections not yet logged on, in total and from one host (the acceptor's defaults).
+DEFAULT_MAX_PENDING_CONNECTIONS = 256
+DEFAULT_MAX_PENDING_PER_ADDRESS = 16
+#: Messages resent per write when answering a ResendRequest (the session engine's default).
+DEFAULT_RESEND_CHUNK_SIZE = 1000
+#: Largest HeartBtInt (108) a client's Logon may ask for, seconds (the session engine's default).
+DEFAULT_MAX_HEARTBEAT_INTERVAL = 300
 BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4")
 
 
@@ -67,6 +78,10 @@ class GatewayConfig:
     symbol_format: str = "{base}/{quote}"
     #: Seconds between heap freezes (``fixgw.gateway`` explains them); ``None`` leaves the collector alone.
     gc_freeze_interval: float | None = DEFAULT_GC_FREEZE_INTERVAL
+    #: Connections accepted but not yet handed to a session (before their Logon), in total and per host;
+    #: past either the acceptor closes a new connection at once.
+    max_pending_connections: int = DEFAULT_MAX_PENDING_CONNECTIONS
+    max_pending_per_address: int = DEFAULT_MAX_PENDING_PER_ADDRESS
 
     def client_symbol(self, base: str, quote: str) -> str:
         """Return the client-side spelling of the instrument ``base``/``quote``."""
@@ -140,13 +155,19 @@ class SessionSettings:
     #: SendingTime (52) tolerance; ``None`` turns the check off.
     max_sending_time_skew: float | None = 120.0
     #: Most resent messages per write when answering a ResendRequest; 0 = all at once.
-    resend_chunk_size: int = 0
+    resend_chunk_size: int = DEFAULT_RESEND_CHUNK_SIZE
     #: How long a ResendRequest of ours may go unanswered before we ask again; ``None``: never again.
     gap_fill_timeout: float | None = 30.0
     #: Unanswered ResendRequests in a row for one gap before we log out.
     max_resend_requests: int = 3
     #: Validate inbound messages against the FIX dictionary (rejects carry 373 reasons).
     validate: bool = True
+    #: Largest HeartBtInt (108) the client's Logon may ask for; a larger one is refused.
+    max_heartbeat_interval: int = DEFAULT_MAX_HEARTBEAT_INTERVAL
+    #: With ``validate``: check user-defined tags (>= 5000) like any other; False lets them through.
+    validate_user_defined_fields: bool = True
+    #: With ``validate``: let through tags the dictionary does not know or the message type does not define.
+    allow_unknown_message_fields: bool = False
 
     def address_allowed(self, address: str | None) -> bool:
         """Return whether a client at ``address`` may log on to this session."""

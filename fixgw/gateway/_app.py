@@ -14,7 +14,7 @@ from ..config import Config
 from ..errors import FixgwError, StoreError
 from ..orders import OrderBook
 from ..session import SessionID
-from ..translate import parse_request
+from ..translate import BusinessReject, RouteError, parse_request, route_of
 from ..transport import Acceptor, Application, SessionHandle
 from ..venues import base as V
 from ._heap import keep_heap_settled, release_heap, settle_heap
@@ -110,9 +110,14 @@ class Gateway(Application):
 
     def on_message(self, session: SessionHandle, message: Any) -> None:
         ctx = self._router.sessions[session.session_id]
-        req = parse_request(message, ctx.venue.symbols)
+        route = None
         try:
-            self._flow.handle(ctx, req, message.get(97) == b"Y", self._clock.now_ns())
+            route = route_of(message)
+            req = parse_request(message, ctx.venue.symbols)
+        except RouteError as exc:  # a routing field we could not echo: answer unrouted, act on nothing
+            req = BusinessReject(message.get_int(34), message.msg_type or b"", None, 0, exc.text)
+        try:
+            self._flow.handle(ctx, req, message.get(97) == b"Y", self._clock.now_ns(), route)
         except StoreError:
             log.critical("%s: the journal failed; stopping", ctx.key, exc_info=True)
             self.stop()

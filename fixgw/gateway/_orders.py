@@ -27,7 +27,9 @@ from ..errors import (
     OrderError,
     TransportError,
     UnknownOrder,
+    VenueBanned,
     VenueError,
+    VenueRateLimited,
     VenueRejected,
     VenueUnknownOutcome,
 )
@@ -40,6 +42,7 @@ from ..orders import (
     OrderSubmitted,
     ReplaceOrder,
     SubmitOrder,
+    Route,
     TimeInForce,
 )
 from ..orders.enums import OrderType
@@ -60,6 +63,7 @@ from ..translate import (
     cancel_reject,
     mass_cancel_report,
     order_reject,
+    plain,
     status_report,
     unknown_order_status,
 )
@@ -82,44 +86,46 @@ class OrderFlow:
         self._router = router
         self._status_seq = 0
 
-    def handle(self, ctx: SessionContext, req: Any, poss_resend: bool, now: int) -> None:
-        """Act on one parsed request (or answer the reject ``parse_request`` made of it)."""
+    def handle(self, ctx: SessionContext, req: Any, poss_resend: bool, now: int, route: Route | None = None) -> None:
+        """Act on one parsed request (or answer the reject ``parse_request`` made of it).
+
+        ``route``: the parties the message named; its answers go back by it, and a new order keeps it.
+        """
         if isinstance(req, NewOrderRequest):
             known = ctx.book.find(cl_ord_id=req.cl_ord_id) if poss_resend else None
             if known is not None:
                 # PossResend: the client is not sure we got this order; we did. Say where it stands.
-                ctx.send(status_report(ctx.table, known, ctx.client_symbol(known),
-                                       exec_id=self._status_exec_id(known), ts_ns=now))
+                ctx.send(self._status_report(ctx, known, now), route)
             else:
-                self._new_order(ctx, req, now)
+                self._new_order(ctx, req, now, route)
         elif isinstance(req, CancelRequest):
-            self._cancel(ctx, req, now)
+            self._cancel(ctx, req, now, route)
         elif isinstance(req, ReplaceRequest):
-            self._replace(ctx, req, now)
+            self._replace(ctx, req, now, route)
         elif isinstance(req, StatusRequest):
-            self._status(ctx, req, now)
+            self._status(ctx, req, now, route)
         elif isinstance(req, MassCancelRequest):
-            self._mass_cancel(ctx, req, now)
+            self._mass_cancel(ctx, req, now, route)
         elif isinstance(req, MassStatusRequest):
-            self._mass_status(ctx, req, now)
+            self._mass_status(ctx, req, now, route)
         else:
-            self._reject(ctx, req, now)
+            self._reject(ctx, req, now, route)
 
     # -- answers without an order --------------------------------------------------------------
 
-    def _reject(self, ctx: SessionContext, rej: Any, now: int) -> None:
+    def _reject(self, ctx: SessionContext, rej: Any, now: int, route: Route | None) -> None:
         if isinstance(rej, OrderReject):
-            ctx.send(order_reject(ctx.table, rej, exec_id=self._loose_exec_id(ctx), transact_time_ns=now))
+            ctx.send(order_reject(ctx.table, rej, exec_id=self._loose_exec_id(ctx), transact_time_ns=now), route)
         elif isinstance(rej, CancelReject):
             order = ctx.book.find(order_id=rej.order_id, cl_ord_id=rej.orig_cl_ord_id)
             status = order.status if order is not None else None
             ctx.send(cancel_reject(ctx.table, rej, transact_time_ns=now, status=status,
-                                   order_id=order.order_id if order is not None else None))
+                                   order_id=order.order_id if order is not None else None), route)
         elif isinstance(rej, MassCancelReject):
             ctx.send(mass_cancel_report(cl_ord_id=rej.cl_ord_id, report_id=self._loose_exec_id(ctx),
-                                        request_type=rej.request_type, transact_time_ns=now, reject=rej))
+                                        request_type=rej.request_type, transact_time_ns=now, reject=rej), route)
         elif isinstance(rej, BusinessReject):
-            ctx.send(business_reject(rej))
+            ctx.send(business_reject(rej), route)
 
     @staticmethod
     def _loose_exec_id(ctx: SessionContext) -> str:
@@ -132,24 +138,29 @@ class OrderFlow:
         self._status_seq += 1
         return f"{order.exec_id}.s{self._status_seq}"
 
+    def _status_report(self, ctx: SessionContext, order: Any, now: int, **extra: Any) -> Any:
+        return status_report(ctx.table, order, ctx.client_symbol(order), exec_id=self._status_exec_id(order),
+                             ts_ns=now, avg_px_places=ctx.venue.symbols.avg_px_places(order.symbol), **extra)
+
     # -- new orders ----------------------------------------------------------------------------
 
-    def _new_order(self, ctx: SessionContext, req: NewOrderRequest, now: int) -> None:
+    def _new_order(self, ctx: SessionContext, req: NewOrderRequest, now: int, route: Route | None) -> None:
         try:
             cmd = SubmitOrder(
                 cl_ord_id=req.cl_ord_id, symbol=req.symbol, side=req.side, order_type=req.order_type, ts_ns=now,
                 quantity=req.quantity, quote_quantity=req.quote_quantity, price=req.price,
                 trigger_price=req.stop_price, time_in_force=req.time_in_force or TimeInForce.GTC,
                 expire_time_ns=req.expire_time_ns, post_only=req.post_only, owner=str(ctx.session_id),
+                route=route,
             )
         except OrderError as exc:
-            self._reject(ctx, OrderReject(req.cl_ord_id, REJ.OTHER, str(exc), _echo(req)), now)
+            self._reject(ctx, OrderReject(req.cl_ord_id, REJ.OTHER, str(exc), _echo(req)), now, route)
             return
         holder = ctx.book.find(cl_ord_id=req.cl_ord_id)
         if holder is not None and holder.is_open:
             self._reject(ctx, OrderReject(req.cl_ord_id, REJ.DUPLICATE_ORDER,
                                           f"duplicate ClOrdID {req.cl_ord_id}: order {holder.order_id} is live",
-                                          _echo(req)), now)
+                                          _echo(req)), now, route)
             return
         probe = _venue_order(cmd, "probe")
         refusal: Refusal | None
@@ -166,7 +177,7 @@ class OrderFlow:
         try:
             order = ctx.book.submit(cmd)
         except DuplicateClOrdID as exc:  # pragma: no cover - checked above
-            self._reject(ctx, OrderReject(req.cl_ord_id, REJ.DUPLICATE_ORDER, str(exc), _echo(req)), now)
+            self._reject(ctx, OrderReject(req.cl_ord_id, REJ.DUPLICATE_ORDER, str(exc), _echo(req)), now, route)
             return
         if refusal is not None:
             self._router.apply(ctx, order, OrderRejected(order_id=order.order_id, ts_ns=now, reason=refusal.text),
@@ -193,18 +204,18 @@ class OrderFlow:
 
     # -- cancels -------------------------------------------------------------------------------
 
-    def _cancel(self, ctx: SessionContext, req: CancelRequest, now: int) -> None:
+    def _cancel(self, ctx: SessionContext, req: CancelRequest, now: int, route: Route | None) -> None:
         order = ctx.book.find(order_id=req.order_id, cl_ord_id=req.orig_cl_ord_id)
         rej = _request_refusal(order, req, 1)
         if rej is not None:
-            self._reject(ctx, rej, now)
+            self._reject(ctx, rej, now, route)
             return
         assert order is not None
         try:
             ctx.book.cancel(CancelOrder(cl_ord_id=req.cl_ord_id, ts_ns=now, orig_cl_ord_id=req.orig_cl_ord_id,
                                         order_id=req.order_id if req.orig_cl_ord_id is None else None))
         except (OrderError, InvalidTransition) as exc:
-            self._reject(ctx, _cxl(req, 1, _reason_for(exc), str(exc)), now)
+            self._reject(ctx, _cxl(req, 1, _reason_for(exc), str(exc)), now, route)
             return
         self._router.report_last(ctx, order)
         self._router.spawn(self.venue_cancel, ctx, order.order_id)
@@ -217,35 +228,35 @@ class OrderFlow:
                                 venue_order_id=order.venue_order_id)
         try:
             await ctx.venue.adapter.cancel(request)
-        except VenueRejected as exc:
+        except (VenueRejected, VenueBanned, VenueRateLimited) as exc:  # refused for sure (a 418/429 too)
             if order.pending_kind == "cancel":
                 self._router.apply(ctx, order, OrderCancelRejected(
                     order_id=order_id, ts_ns=self._router.clock.now_ns(), cl_ord_id=order.pending_cl_ord_id,
-                    reason=exc.message))
+                    reason=getattr(exc, "message", None) or str(exc)))
         except (VenueError, TransportError) as exc:
             log.warning("%s: cancel of %s: %s; waiting for the venue's events", ctx.key, order_id, exc)
 
-    def _mass_cancel(self, ctx: SessionContext, req: MassCancelRequest, now: int) -> None:
+    def _mass_cancel(self, ctx: SessionContext, req: MassCancelRequest, now: int, route: Route | None) -> None:
         orders = [o for o in _selected(ctx, req.symbol, req.side)
                   if o.pending_kind is None and o.status is not OrderStatus.INITIALIZED]
         ctx.send(mass_cancel_report(cl_ord_id=req.cl_ord_id, report_id=self._loose_exec_id(ctx),
                                     request_type=req.request_type, transact_time_ns=now,
                                     affected=[(o.cl_ord_id, o.order_id) for o in orders],
-                                    symbol=req.client_symbol, side=req.side))
+                                    symbol=req.client_symbol, side=req.side), route)
         for o in orders:
             # Each order is then reported Canceled under its own ClOrdID, as the venue confirms it.
             self._router.spawn(self.venue_cancel, ctx, o.order_id)
 
     # -- replaces ------------------------------------------------------------------------------
 
-    def _replace(self, ctx: SessionContext, req: ReplaceRequest, now: int) -> None:
+    def _replace(self, ctx: SessionContext, req: ReplaceRequest, now: int, route: Route | None) -> None:
         order = ctx.book.find(order_id=req.order_id, cl_ord_id=req.orig_cl_ord_id)
         rej = _request_refusal(order, req, 2)
         terms = None
         if rej is None and order is not None:
             terms, rej = self._replace_terms(ctx, order, req, now)
         if rej is not None:
-            self._reject(ctx, rej, now)
+            self._reject(ctx, rej, now, route)
             return
         assert order is not None and terms is not None
         try:
@@ -254,7 +265,7 @@ class OrderFlow:
                                           quantity=req.quantity, price=req.price if order.price else None,
                                           trigger_price=req.stop_price if order.trigger_price else None))
         except (OrderError, InvalidTransition) as exc:
-            self._reject(ctx, _cxl(req, 2, _reason_for(exc), str(exc)), now)
+            self._reject(ctx, _cxl(req, 2, _reason_for(exc), str(exc)), now, route)
             return
         self._router.report_last(ctx, order)
         self._router.spawn(self._venue_replace, ctx, order.order_id, terms)
@@ -265,7 +276,8 @@ class OrderFlow:
         if req.order_type is not order.order_type:
             return None, _cxl(req, 2, REJ.UNSUPPORTED, "the order type cannot be changed")
         if req.quantity <= order.cum_qty:
-            return None, _cxl(req, 2, REJ.TOO_LATE, f"quantity {req.quantity} is not above the filled {order.cum_qty}")
+            return None, _cxl(req, 2, REJ.TOO_LATE,
+                              f"quantity {plain(req.quantity)} is not above the filled {plain(order.cum_qty)}")
         if not _valid_terms(order, req):
             return None, _cxl(req, 2, REJ.OTHER, "price/stop price do not fit the order type")
         terms = SubmitOrder(
@@ -303,36 +315,34 @@ class OrderFlow:
                 assert new is not None
                 await adapter.replace(V.ReplaceOrder(orig_client_order_id=old_id, new=new,
                                                      venue_order_id=order.venue_order_id))
-        except VenueRejected as exc:
+        except (VenueRejected, VenueBanned, VenueRateLimited) as exc:  # refused for sure (a 418/429 too)
             self._router.settle_replace(ctx, order, OrderReplaceRejected(
                 order_id=order_id, ts_ns=self._router.clock.now_ns(), cl_ord_id=order.pending_cl_ord_id,
-                reason=exc.message))
+                reason=getattr(exc, "message", None) or str(exc)))
         except (VenueError, TransportError) as exc:
             log.warning("%s: replace of %s: %s; waiting for the venue's events", ctx.key, order_id, exc)
 
     # -- status --------------------------------------------------------------------------------
 
-    def _status(self, ctx: SessionContext, req: StatusRequest, now: int) -> None:
+    def _status(self, ctx: SessionContext, req: StatusRequest, now: int, route: Route | None) -> None:
         order = ctx.book.find(order_id=req.order_id, cl_ord_id=req.cl_ord_id)
         if order is None:
             ctx.send(unknown_order_status(ctx.table, cl_ord_id=req.cl_ord_id, order_id=req.order_id,
                                           client_symbol=req.client_symbol, side=req.side,
                                           exec_id=self._loose_exec_id(ctx), ts_ns=now,
-                                          ord_status_req_id=req.ord_status_req_id))
+                                          ord_status_req_id=req.ord_status_req_id), route)
             return
-        ctx.send(status_report(ctx.table, order, ctx.client_symbol(order), exec_id=self._status_exec_id(order),
-                               ts_ns=now, ord_status_req_id=req.ord_status_req_id))
+        ctx.send(self._status_report(ctx, order, now, ord_status_req_id=req.ord_status_req_id), route)
 
-    def _mass_status(self, ctx: SessionContext, req: MassStatusRequest, now: int) -> None:
+    def _mass_status(self, ctx: SessionContext, req: MassStatusRequest, now: int, route: Route | None) -> None:
         orders = _selected(ctx, req.symbol)
         if not orders:
             ctx.send(unknown_order_status(ctx.table, cl_ord_id=None, order_id=None, client_symbol=req.client_symbol,
-                                          side=None, exec_id=self._loose_exec_id(ctx), ts_ns=now))
+                                          side=None, exec_id=self._loose_exec_id(ctx), ts_ns=now), route)
             return
         for i, o in enumerate(orders, 1):
-            ctx.send(status_report(ctx.table, o, ctx.client_symbol(o), exec_id=self._status_exec_id(o),
-                                   ts_ns=now, mass_status_req_id=req.mass_status_req_id, tot_num_reports=len(orders),
-                                   last_rpt_requested=i == len(orders)))
+            ctx.send(self._status_report(ctx, o, now, mass_status_req_id=req.mass_status_req_id,
+                                         tot_num_reports=len(orders), last_rpt_requested=i == len(orders)), route)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -391,10 +401,10 @@ def _echo(req: NewOrderRequest) -> tuple[tuple[int, bytes], ...]:
 
     out: list[tuple[int, bytes]] = [(55, req.client_symbol.encode()), (54, SIDE_CODES[req.side])]
     if req.quantity is not None:
-        out.append((38, str(req.quantity).encode()))
+        out.append((38, plain(req.quantity).encode()))
     out.append((40, ORD_TYPE_CODES.get(req.order_type, b"2")))
     if req.price is not None:
-        out.append((44, str(req.price).encode()))
+        out.append((44, plain(req.price).encode()))
     return tuple(out)
 
 

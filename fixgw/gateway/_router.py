@@ -10,6 +10,10 @@ it, even while the client is away) and then commits. The journal and the message
 SQLite transaction, so that commit makes the event and its report durable together: after a crash
 both are in the file or neither is. Nothing leaves for the client before the commit (the session
 commits again before any byte is written), and the venue is called only after it.
+
+Routes: a report about an order goes back by the order's route (journaled with it, so it holds after
+a restart); an immediate answer to a message goes back by that message's route. The gateway passes
+the route along; ``translate.reply_header`` makes the header fields of it.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ import anyio
 from ..clock import Clock
 from ..config import SessionSettings, VenueConfig
 from ..errors import InvalidTransition, OrderError
-from ..orders import OrderBook, OrderCanceled, OrderExpired, OrderReplaceRejected
+from ..orders import OrderBook, OrderCanceled, OrderExpired, OrderReplaceRejected, Route
 from ..session import SessionID
-from ..translate import SymbolMap, VersionTable, reply_for_event, table_for
+from ..translate import SymbolMap, VersionTable, reply_for_event, reply_header, table_for
 from ..transport import SessionHandle
 from ..venues import base as V
 from ._ids import parse_venue_cl_id
@@ -82,12 +86,21 @@ class SessionContext:
         self.session_id = SessionID(settings.begin_string, settings.sender_comp_id, settings.target_comp_id)
         self.handle: SessionHandle | None = None
 
-    def send(self, reply: tuple[bytes, list[tuple[int, Any]]] | None) -> None:
+    def send(self, reply: tuple[bytes, list[tuple[int, Any]]] | None, route: Route | None = None) -> None:
+        """Send ``reply`` (if any) to the client, back by ``route`` when the request named one."""
         if reply is not None and self.handle is not None:
-            self.handle.send(*reply)
+            if route is None:
+                self.handle.send(*reply)
+            else:
+                self.handle.send(*reply, header_fields=reply_header(route))
 
     def client_symbol(self, order: Any) -> str:
         return self.venue.symbols.client(order.symbol)
+
+    def report(self, order: Any, event: Any) -> tuple[bytes, list[tuple[int, Any]]] | None:
+        """Return the message reporting ``event`` just applied to ``order`` (``None`` if none is due)."""
+        return reply_for_event(self.table, order, event, self.client_symbol(order),
+                               avg_px_places=self.venue.symbols.avg_px_places(order.symbol))
 
 
 class Router:
@@ -134,18 +147,18 @@ class Router:
                 log.warning("%s: %s not applied to %s: %s", ctx.key, type(event).__name__, order.order_id, exc)
                 reported = False
             if reported:
-                reply = reply_for_event(ctx.table, order, event, ctx.client_symbol(order))
+                reply = ctx.report(order, event)
                 if reply is not None and reason is not None and reply[0] == b"8":
                     reply = (reply[0], [(103, ctx.table.ord_rej_reason[reason]) if t == 103 else (t, v)
                                         for t, v in reply[1]])
-                ctx.send(reply)
+                ctx.send(reply, order.route)
         finally:
             ctx.journal.commit()  # also what a command appended before this event (never left open)
 
     def report_last(self, ctx: SessionContext, order: Any) -> None:
         """Report the event a book command just journaled, and commit the two together."""
         try:
-            ctx.send(reply_for_event(ctx.table, order, order.events[-1], ctx.client_symbol(order)))
+            ctx.send(ctx.report(order, order.events[-1]), order.route)
         finally:
             ctx.journal.commit()
 

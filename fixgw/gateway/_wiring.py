@@ -63,7 +63,8 @@ async def open_venues(config: Config, factory: AdapterFactory, stack: AsyncExitS
         await stack.enter_async_context(adapter)
         instruments = await adapter.load_instruments()
         venue.symbols = SymbolMap(((i.symbol, i.base, i.quote) for i in instruments.values()),
-                                  config.gateway.symbol_format)
+                                  config.gateway.symbol_format,
+                                  tick_sizes={i.symbol: i.tick_size for i in instruments.values()})
         venues[vc.name] = venue
     return venues
 
@@ -95,8 +96,10 @@ def build_sessions(config: Config, store: Any, venues: dict[str, VenueContext], 
     if tls is not None:
         ssl_context = server_tls_context(tls.cert, tls.key, client_ca=tls.client_ca,
                                          require_client_cert=tls.client_ca is not None)
-    acceptor = Acceptor(sessions, application, store, host=config.gateway.host, port=config.gateway.port,
-                        ssl_context=ssl_context, clock=clock)
+    gw = config.gateway
+    acceptor = Acceptor(sessions, application, store, host=gw.host, port=gw.port, ssl_context=ssl_context,
+                        clock=clock, max_pending_connections=gw.max_pending_connections,
+                        max_pending_per_address=gw.max_pending_per_address)
     for sid, handle in acceptor.handles.items():
         router.sessions[sid].handle = handle
     return acceptor
@@ -122,4 +125,7 @@ def session_config(s: SessionSettings, session_id: Any) -> SessionConfig:
         resend_chunk_size=s.resend_chunk_size,
         gap_fill_timeout=s.gap_fill_timeout,
         max_resend_requests=s.max_resend_requests,
+        max_heartbeat_interval=s.max_heartbeat_interval,
+        validate_user_defined_fields=s.validate_user_defined_fields,
+        allow_unknown_message_fields=s.allow_unknown_message_fields,
     )

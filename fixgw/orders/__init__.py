@@ -36,6 +36,7 @@ from .events import (
 )
 from .journal import OrderJournal, Record
 from .order import Order, OrderSnapshot
+from .route import Party, Route
 from .serial import RECORD_TYPES, record_from_json, record_to_json
 from .transitions import TRANSITIONS, Rule, describe_table
 
@@ -47,6 +48,8 @@ __all__ = [
     "CancelOrder",
     "ReplaceOrder",
     "Command",
+    "Party",
+    "Route",
     "OrderSide",
     "OrderType",
     "TimeInForce",

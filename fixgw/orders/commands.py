@@ -13,6 +13,7 @@ from decimal import Decimal
 from fixgw.errors import OrderError
 
 from .enums import PRICED_TYPES, TRIGGERED_TYPES, OrderSide, OrderType, TimeInForce
+from .route import Route
 
 __all__ = ["SubmitOrder", "CancelOrder", "ReplaceOrder", "Command", "check_decimal"]
 
@@ -45,7 +46,8 @@ class SubmitOrder:
     Give exactly one of ``quantity`` (base amount) and ``quote_quantity`` (quote amount, market orders
     only). ``price`` goes with the limit types, ``trigger_price`` with the stop and take-profit types,
     ``expire_time_ns`` with GTD. ``owner`` names who gets the reports (a FIX session key, ``"bridge"``);
-    it is journaled so routing survives a restart.
+    it is journaled so routing survives a restart. ``route`` names the party behind the session the
+    order is for (``fixgw.orders.route``); every report about the order goes back by it.
     """
 
     cl_ord_id: str
@@ -61,10 +63,13 @@ class SubmitOrder:
     expire_time_ns: int | None = None
     post_only: bool = False
     owner: str = ""
+    route: Route | None = None
 
     def __post_init__(self) -> None:
         _check_id("cl_ord_id", self.cl_ord_id)
         _check_id("symbol", self.symbol)
+        if self.route is not None and not isinstance(self.route, Route):
+            raise OrderError(f"route must be a Route, not {self.route!r}")
         if not isinstance(self.side, OrderSide):
             raise OrderError(f"side must be an OrderSide, not {self.side!r}")
         if not isinstance(self.order_type, OrderType):

@@ -78,6 +78,7 @@ class Order:
         "order_id",
         "account",
         "owner",
+        "route",
         "symbol",
         "side",
         "order_type",
@@ -108,6 +109,7 @@ class Order:
         self.order_id = order_id
         self.account = account
         self.owner = command.owner
+        self.route = command.route
         self.symbol = command.symbol
         self.side = command.side
         self.order_type = command.order_type
@@ -181,6 +183,7 @@ class Order:
             order_id=self.order_id,
             account=self.account,
             owner=self.owner,
+            route=self.route,
             symbol=self.symbol,
             side=self.side,
             order_type=self.order_type,
@@ -297,18 +300,18 @@ class Order:
             return False
         if self.status is S.FILLED:
             raise OverfillError(
-                f"order {self.order_id} is filled; trade {e.trade_id} of {e.last_qty} would overfill it"
+                f"order {self.order_id} is filled; trade {e.trade_id} of {e.last_qty:f} would overfill it"
             )
         cum = _EXACT.add(self.cum_qty, e.last_qty)
         notional = _EXACT.add(self.notional, _EXACT.multiply(e.last_px, e.last_qty))
         if self.quantity is not None:
             if cum > self.quantity:
                 raise OverfillError(
-                    f"order {self.order_id}: trade {e.trade_id} takes cumulative {cum} past {self.quantity}"
+                    f"order {self.order_id}: trade {e.trade_id} takes cumulative {cum:f} past {self.quantity:f}"
                 )
         elif notional > self.quote_quantity:
             raise OverfillError(
-                f"order {self.order_id}: trade {e.trade_id} takes notional {notional} past {self.quote_quantity}"
+                f"order {self.order_id}: trade {e.trade_id} takes notional {notional:f} past {self.quote_quantity:f}"
             )
         if self._is_complete(cum, notional, e.final):
             status = S.FILLED
@@ -368,7 +371,7 @@ class Order:
         quantity = self.quantity if e.quantity is None else e.quantity
         if quantity < self.cum_qty:
             raise OverfillError(
-                f"order {self.order_id}: quantity {quantity} is below cumulative {self.cum_qty}"
+                f"order {self.order_id}: quantity {quantity:f} is below cumulative {self.cum_qty:f}"
             )
         self._done(e, record)
         self._pending = _Pending(_REPLACE, e.cl_ord_id, self.status, e.quantity, e.price, e.trigger_price)
@@ -383,7 +386,7 @@ class Order:
         _check_terms(self, e.price, e.trigger_price)
         if quantity < self.cum_qty:
             raise OverfillError(
-                f"order {self.order_id}: replaced quantity {quantity} is below cumulative {self.cum_qty}"
+                f"order {self.order_id}: replaced quantity {quantity:f} is below cumulative {self.cum_qty:f}"
             )
         self._done(e, record)
         self.quantity = quantity

@@ -2,7 +2,8 @@
 
 One flat object per record: ``{"type": "<class name>", <field>: <value>, ...}``. Decimals are written
 as strings (``str(d)``, read back with ``Decimal(s)``: the exact value and exponent survive), enums as
-their values, ``None`` as ``null``. Fields at their default are still written, so a record reads the
+their values, a ``Route`` as ``{"on_behalf_of": [comp, sub, location] | null, "deliver_to": ...}``, ``None``
+as ``null``. Fields at their default are still written, so a record reads the
 same even if a default changes later. Unknown types and malformed bodies raise ``StoreError``.
 """
 
@@ -19,6 +20,7 @@ from fixgw.errors import FixgwError, StoreError
 
 from .commands import CancelOrder, ReplaceOrder, SubmitOrder
 from .events import EVENT_TYPES
+from .route import Route
 
 __all__ = ["RECORD_TYPES", "record_to_json", "record_from_json", "record_to_dict", "record_from_dict"]
 
@@ -47,6 +49,8 @@ def _codec_for(hint: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
         enc, dec = str, Decimal
     elif isinstance(base, type) and issubclass(base, Enum):
         enc, dec = (lambda v: v.value), base
+    elif base is Route:
+        enc, dec = Route.to_json, Route.from_json
     elif base in (str, int, bool):
         enc, dec = _identity, _identity
     else:

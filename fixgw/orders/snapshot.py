@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from .route import Route
 
 __all__ = ["OrderSnapshot"]
 
@@ -44,3 +45,4 @@ class OrderSnapshot:
     pending_previous: OrderStatus | None
     ts_init_ns: int
     ts_last_ns: int
+    route: Route | None = None

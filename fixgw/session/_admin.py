@@ -35,27 +35,27 @@ class AdminHandlers:
     def _on_gap_fill(self: Session, msg: Any, seq: int, now: int) -> None:
         new_seq = int_or_none(msg.get(36))
         if new_seq is None:
-            self._reject_and_consume(seq, b"4", SessionReject(REQUIRED_TAG_MISSING, 36, "Required tag missing"), now)
+            self._reject_and_consume(seq, b"4", SessionReject(REQUIRED_TAG_MISSING, 36, "Required tag missing"), now, msg)
             return
         if new_seq <= seq:  # 10e
             text = f"Attempt to lower sequence number, invalid value NewSeqNo={new_seq}"
-            self._reject_and_consume(seq, b"4", SessionReject(VALUE_INCORRECT, 36, text), now)
+            self._reject_and_consume(seq, b"4", SessionReject(VALUE_INCORRECT, 36, text), now, msg)
             return
-        self.store.set_next_target_seq(new_seq)  # 10b
+        self._advance(new_seq)  # 10b
 
     def _on_sequence_reset(self: Session, msg: Any, seq: int, now: int) -> None:
         # Reset mode ignores MsgSeqNum (11), so its Rejects consume no number: the expected one stays.
         new_seq = int_or_none(msg.get(36))
-        expected = self.store.next_target_seq
+        expected = self._expected
         if new_seq is None:
-            self._reject(seq, b"4", SessionReject(REQUIRED_TAG_MISSING, 36, "Required tag missing"), now)
+            self._reject(seq, b"4", SessionReject(REQUIRED_TAG_MISSING, 36, "Required tag missing"), now, msg)
             return
         if new_seq < expected:  # 11c
             text = f"Value is incorrect (out of range) for this tag: NewSeqNo={new_seq} below {expected}"
-            self._reject(seq, b"4", SessionReject(VALUE_INCORRECT, 36, text), now)
+            self._reject(seq, b"4", SessionReject(VALUE_INCORRECT, 36, text), now, msg)
             return
         if new_seq > expected:  # 11a (11b: equal, nothing to do)
-            self.store.set_next_target_seq(new_seq)
+            self._advance(new_seq)
             self._drain(now)
 
     def _on_logout(self: Session, msg: Any, now: int) -> None:
@@ -75,10 +75,10 @@ class AdminHandlers:
         end = int_or_none(msg.get(16))
         if begin is None or end is None:
             tag = 7 if begin is None else 16
-            self._reject(seq, b"2", SessionReject(REQUIRED_TAG_MISSING, tag, "Required tag missing"), now)
+            self._reject(seq, b"2", SessionReject(REQUIRED_TAG_MISSING, tag, "Required tag missing"), now, msg)
             return
         if begin < 1 or (end != 0 and end < begin):
-            self._reject(seq, b"2", SessionReject(VALUE_INCORRECT, 7, "Value is incorrect (out of range)"), now)
+            self._reject(seq, b"2", SessionReject(VALUE_INCORRECT, 7, "Value is incorrect (out of range)"), now, msg)
             return
         last = self._outbox.last_resendable(self.store.next_sender_seq)
         if end == 0 or end > last or (not self._fix44 and end == 999_999):
@@ -91,7 +91,8 @@ class AdminHandlers:
         outbox = self._outbox
         outbox.start_resend(begin, end)
         if outbox.chunk == 0:
-            outbox.produce(self.store, self._writer, now)
+            while outbox.cursor is not None:  # every queued range too
+                outbox.produce(self.store, self._writer, now)
             self._hb.last_sent_ns = now
 
     # -- the watchdog of our own ResendRequests ---------------------------------------------------------
@@ -118,7 +119,7 @@ class AdminHandlers:
         if requested is None:
             self._forget_gap_watch()  # filled meanwhile
             return
-        expected = self.store.next_target_seq
+        expected = self._expected
         if expected > self._gap_mark:
             # Progress since the last request: the peer is still answering, give it another period.
             self._gap_mark = expected

@@ -12,6 +12,13 @@ numbers (2d, 2m, 2t, 3b). A frame received before logon goes to the Logon handsh
 after it, to the inbound path (``_inbound.py``: header checks, sequencing, in-order processing), which
 hands the session-level messages that move numbers or end the session to ``_admin.py``.
 
+Durable before counted: the engine's own sequencing reads and moves ``_expected`` (the next number
+expected from the peer) at once. The store's persisted number follows it, except past an application
+message whose ``ApplicationMessage`` event is still waiting in the event queue: for each such event,
+``_persist_after`` keeps the number to persist when ``next_event()`` hands it over (admin messages
+processed after it move that number, never the store). So a commit, by anyone sharing the store, never
+persists a number past a message the application has not seen; after a crash the peer is asked again.
+
 Outbound: every new message gets the next sender number and is saved in the store (``save_outbound``)
 before its bytes are queued; ``data_to_send()`` commits the store before returning anything. While we
 answer a ResendRequest, newly sent messages are held back so the wire always carries increasing numbers
@@ -31,26 +38,31 @@ from collections import deque
 from typing import Any, Callable, Iterable
 
 from ..codec import Garbled, Message, Parser
+from ..logsafe import printable
 from ..errors import LocalProtocolError
 from ._admin import AdminHandlers
 from ._inbound import InboundPath
 from ._logon import LogonHandshake
 from .config import SessionConfig, SessionID
-from .events import NEED_DATA, Disconnected, Event, Rejected, SequenceGap
+from .events import NEED_DATA, ApplicationMessage, Disconnected, Event, Rejected, SequenceGap
 from .heartbeat import HeartbeatTimer
-from .messages import FrameWriter, encode_body
+from .messages import FrameWriter, encode_body, reverse_route
 from .outbox import Outbox
 from .sequencing import InboundSequencer
 from .states import CONNECTED_STATES, SessionState, Trigger, next_state
 from .store import SessionStore
-from .validation import ADMIN_MSG_TYPES, SessionReject
+from .validation import ADMIN_MSG_TYPES, SessionReject, first_frame_problem
 
 __all__ = ["Session", "Authenticator"]
 
 log = logging.getLogger("fixgw.session")
 
 NS = 1_000_000_000
-Authenticator = Callable[[SessionID, "str | None", "str | None", Any], bool]
+#: Past this many bytes without a first frame, judging it is left to the parser (its own bound applies).
+_FIRST_BYTES_MAX = 1 << 16
+#: ``authenticator(session_id, username, password, peer_address)``: True accepts the Logon; False or a
+#: str (the reason, e.g. "invalid password") refuses it; an exception refuses it too (and is logged).
+Authenticator = Callable[[SessionID, "str | None", "str | None", Any], "bool | str"]
 
 _S = SessionState
 _ACTIVE = _S.ACTIVE
@@ -83,9 +95,22 @@ class Session(LogonHandshake, InboundPath, AdminHandlers):
         self._tolerance_ns = None if skew is None else int(skew * NS)
         self._supported = config.supported_app_msg_types
         self._data_tags = getattr(dictionary, "data_tags", None) if dictionary is not None else None
+        # Keyword arguments of dictionary.validate(); none in the default (strict) case.
+        options: dict[str, bool] = {}
+        if not config.validate_user_defined_fields:
+            options["validate_user_defined_fields"] = False
+        if config.allow_unknown_message_fields:
+            options["allow_unknown_message_fields"] = True
+        self._validate_options = options
 
         self._state = _S.DISCONNECTED
         self._events: deque[Event] = deque()
+        # The engine's next expected inbound number, and for each ApplicationMessage not yet handed to
+        # the application the number to persist when it is (0: nothing, a reset came after it).
+        self._expected = store.next_target_seq
+        self._persist_after: deque[int] = deque()
+        # While awaiting the first message: the bytes seen so far, to judge a garbled first frame at once.
+        self._first_bytes: bytearray | None = None
         self._outbox = Outbox(config.resend_chunk_size)
         self._parser: Parser | None = None
         self._seq = InboundSequencer(config.resend_request_chunk_size, config.max_queued_messages)
@@ -136,7 +161,8 @@ class Session(LogonHandshake, InboundPath, AdminHandlers):
 
     @property
     def next_target_seq(self) -> int:
-        return self.store.next_target_seq
+        """The next MsgSeqNum the engine expects from the peer (the store's may lag; see ``next_event``)."""
+        return self._expected
 
     @property
     def has_data_to_send(self) -> bool:
@@ -164,17 +190,22 @@ class Session(LogonHandshake, InboundPath, AdminHandlers):
         self._sent_789 = False
         self._hb = HeartbeatTimer(0, 0.0, now_ns)
         self._timer_ns = now_ns + int(cfg.logon_timeout * NS)
+        self._first_bytes = bytearray()
+        if not self._persist_after:
+            self._expected = self.store.next_target_seq  # the store is the truth between connections
         schedule = cfg.schedule
         if schedule is not None:
             if not schedule.is_in_session(now_ns):
-                self._fail("outside the session schedule")
+                if initiator:
+                    self._fail("outside the session schedule")
+                # An acceptor reads the Logon first, to refuse it with a Logout that says why.
                 return
             if schedule.needs_reset(self.store.creation_time_ns, now_ns):
                 log.info("%s: new scheduled session, sequence numbers reset", self.session_id)
-                self.store.reset(now_ns)
+                self._reset_store(now_ns)
         if initiator:
             if cfg.reset_on_logon:
-                self.store.reset(now_ns)
+                self._reset_store(now_ns)
                 self._sent_reset = True
             self._send_new(b"A", self._logon_body(cfg.heartbeat_interval, self._sent_reset), now_ns)
 
@@ -191,6 +222,7 @@ class Session(LogonHandshake, InboundPath, AdminHandlers):
         self._seq.clear()
         self._forget_gap_watch()
         self._parser = None
+        self._first_bytes = None
         self._timer_ns = None
 
     def logout(self, now_ns: int, text: str = "") -> None:
@@ -245,20 +277,30 @@ class Session(LogonHandshake, InboundPath, AdminHandlers):
         return seq
 
     def next_event(self) -> Event | Any:
-        """Return the next event, or ``NEED_DATA``."""
+        """Return the next event, or ``NEED_DATA``.
+
+        Handing over an ``ApplicationMessage`` is what counts its MsgSeqNum as received in the store
+        (``set_next_target_seq``), together with the admin messages processed after it: the driver must
+        handle each event (and write what it causes to the same store) before the store's next commit.
+        """
         events = self._events
-        return events.popleft() if events else NEED_DATA
+        if not events:
+            return NEED_DATA
+        event = events.popleft()
+        if type(event) is ApplicationMessage:
+            n = self._persist_after.popleft()
+            if n:
+                self.store.set_next_target_seq(n)
+        return event
 
     def data_to_send(self) -> bytes:
         """Return the bytes to write now (b"" if none), after committing the store."""
         outbox = self._outbox
-        if not outbox.frames:
-            if outbox.cursor is None:
-                return b""
+        if outbox.cursor is not None:  # one chunk of the resend in progress per call
             outbox.produce(self.store, self._writer, self._last_now)
             self._hb.last_sent_ns = self._last_now
-            if not outbox.frames:
-                return b""
+        if not outbox.frames:
+            return b""
         self.store.commit()
         return outbox.take()
 
@@ -334,18 +376,36 @@ class Session(LogonHandshake, InboundPath, AdminHandlers):
                 if state is _S.DISCONNECTING or state is _S.DISCONNECTED:
                     return
             elif isinstance(item, Garbled):
-                log.warning("%s: garbled frame ignored: %s", self.session_id, item.reason)
+                if self._state is _ACTIVE or self._state is _LOGOUT_SENT:
+                    log.warning("%s: garbled frame ignored: %s", self.session_id, printable(item.reason))
+                else:
+                    self._garbled_first(item.reason, now_ns)  # no session yet to resynchronise
+                    return
             else:
+                first = self._first_bytes
+                if first is not None:
+                    # The parser reports a bad frame only once it can resynchronise; the first frame of
+                    # a connection is judged as soon as its bytes are in.
+                    first += data
+                    problem = first_frame_problem(first)
+                    if problem is not None:
+                        self._garbled_first(problem, now_ns)
+                    elif len(first) > _FIRST_BYTES_MAX:
+                        self._first_bytes = None
                 return
 
     def _on_message(self, msg: Any, now: int) -> None:
         state = self._state
         if state is _ACTIVE or state is _LOGOUT_SENT:
             self._on_session_message(msg, now)
-        elif state is _S.AWAITING_LOGON:
-            self._on_acceptor_logon(msg, now)
-        elif state is _S.LOGON_SENT:
-            self._on_initiator_logon(msg, now)
+        elif state is _S.AWAITING_LOGON or state is _S.LOGON_SENT:
+            self._first_bytes = None
+            if not self._persist_after:
+                self._expected = self.store.next_target_seq  # before logon the store is the truth
+            if state is _S.AWAITING_LOGON:
+                self._on_acceptor_logon(msg, now)
+            else:
+                self._on_initiator_logon(msg, now)
 
     # -- outbound ----------------------------------------------------------------------------------
     def _send_new(self, msg_type: bytes, body: bytes, now: int, extra_header: bytes = b"") -> int:
@@ -361,13 +421,14 @@ class Session(LogonHandshake, InboundPath, AdminHandlers):
         self._outbox.push(seq, frame)
         self._hb.last_sent_ns = now
 
-    def _send_resend_request(self, begin: int, end: int, now: int) -> None:
+    def _send_resend_request(self, begin: int, end: int, now: int, *, repeat: bool = True) -> None:
+        """Ask for ``begin``..``end``; ``repeat`` False: not an unanswered repeat for the watchdog."""
         log.info("%s: sequence gap, asking for %d..%d", self.session_id, begin, end)
         self._send_new(b"2", b"7=%d\x0116=%d\x01" % (begin, end), now)
         self._events.append(SequenceGap(begin, end))
-        self._watch_gap(begin, now, asked=True)
+        self._watch_gap(begin, now, asked=repeat)
 
-    def _reject(self, seq: int, mt: bytes | None, reject: SessionReject, now: int) -> None:
+    def _reject(self, seq: int, mt: bytes | None, reject: SessionReject, now: int, msg: Any = None) -> None:
         if mt == b"3":
             return  # 7: never answer a Reject with a Reject
         parts = [b"45=%d\x01" % seq]
@@ -378,21 +439,23 @@ class Session(LogonHandshake, InboundPath, AdminHandlers):
         if self._fix44 or reject.reason <= 11:  # FIX 4.2 defines 373 values 0-11 only
             parts.append(b"373=%d\x01" % reject.reason)
         parts.append(encode_body([(58, reject.text)]))
-        self._send_new(b"3", b"".join(parts), now)
-        log.info("%s: rejected %d (373=%d): %s", self.session_id, seq, reject.reason, reject.text)
+        route = b"" if msg is None else encode_body(reverse_route(msg))
+        self._send_new(b"3", b"".join(parts), now, route)
+        log.info("%s: rejected %d (373=%d): %s", self.session_id, seq, reject.reason, printable(reject.text))
         self._events.append(Rejected(seq, reject.reason, reject.text, reject.ref_tag, mt, False))
 
-    def _reject_and_consume(self, seq: int, mt: bytes | None, reject: SessionReject, now: int) -> None:
-        self._reject(seq, mt, reject, now)
-        self.store.set_next_target_seq(seq + 1)
+    def _reject_and_consume(self, seq: int, mt: bytes | None, reject: SessionReject, now: int, msg: Any = None) -> None:
+        self._reject(seq, mt, reject, now, msg)
+        self._advance(seq + 1)
 
-    def _business_reject(self, seq: int, mt: bytes, reason: int, text: str, now: int) -> None:
+    def _business_reject(self, seq: int, mt: bytes, reason: int, text: str, now: int, msg: Any = None) -> None:
         body = b"45=%d\x01372=%s\x01380=%d\x01" % (seq, mt, reason) + encode_body([(58, text)])
-        self._send_new(b"j", body, now)
+        route = b"" if msg is None else encode_body(reverse_route(msg))
+        self._send_new(b"j", body, now, route)
         self._events.append(Rejected(seq, reason, text, None, mt, True))
 
     def _logout_and_close(self, text: str, now: int) -> None:
-        log.warning("%s: logging out: %s", self.session_id, text)
+        log.warning("%s: logging out: %s", self.session_id, printable(text))
         self._send_new(b"5", self._logout_body(text), now)
         self._fail(text)
 

@@ -50,7 +50,7 @@ class SessionConfig:
       silence from the peer; the connection is dropped after that much again with no answer (6).
     - ``resend_request_chunk_size``: largest range we ask for in one ResendRequest; 0 = to infinity.
     - ``resend_chunk_size``: most resent messages produced per ``data_to_send()`` call when answering a
-      ResendRequest (bounds memory on huge resends); 0 = all at once.
+      ResendRequest (bounds memory and the time of one call on huge resends); 0 = all at once.
     - ``supported_app_msg_types``: application MsgTypes we accept; others get BusinessMessageReject
       380=3 (2r). None = all.
     - ``max_queued_messages``: messages above a sequence gap kept while waiting for the gap fill; past
@@ -60,6 +60,13 @@ class SessionConfig:
       unanswered ResendRequest open).
     - ``max_resend_requests``: unanswered ResendRequests in a row for one hole before we log out; the
       next Logon's sequencing finds the gap again.
+    - ``max_heartbeat_interval``: the largest HeartBtInt (108) a peer's Logon may ask for (acceptor);
+      a larger or negative one is refused with a Logout naming the allowed range.
+    - ``validate_user_defined_fields``: with a dictionary, check tags >= 5000 like any other (an unknown
+      one is 373=0); False lets them through unchecked (QuickFIX's ValidateUserDefinedFields).
+    - ``allow_unknown_message_fields``: with a dictionary, let through tags the dictionary does not know
+      and tags not defined for the message type, instead of 373=0 / 373=2 (QuickFIX's
+      AllowUnknownMsgFields).
     """
 
     session_id: SessionID
@@ -76,12 +83,15 @@ class SessionConfig:
     max_sending_time_skew: float | None = 120.0
     timestamp_precision: int = 3
     resend_request_chunk_size: int = 0
-    resend_chunk_size: int = 0
+    resend_chunk_size: int = 1000
     supported_app_msg_types: frozenset[bytes] | None = None
     schedule: SessionSchedule | None = None
     max_queued_messages: int = 100_000
     gap_fill_timeout: float | None = 30.0
     max_resend_requests: int = 3
+    max_heartbeat_interval: int = 300
+    validate_user_defined_fields: bool = True
+    allow_unknown_message_fields: bool = False
 
     def __post_init__(self) -> None:
         if self.session_id.begin_string not in BEGIN_STRINGS:
@@ -90,6 +100,8 @@ class SessionConfig:
             raise ConfigError("role", "must be 'acceptor' or 'initiator'")
         if self.heartbeat_interval < 0:
             raise ConfigError("heartbeat_interval", "must be >= 0")
+        if self.max_heartbeat_interval < 0:
+            raise ConfigError("max_heartbeat_interval", "must be >= 0")
         if self.timestamp_precision not in (0, 3, 6, 9):
             raise ConfigError("timestamp_precision", "must be 0, 3, 6 or 9")
         if self.resend_request_chunk_size < 0 or self.resend_chunk_size < 0:

@@ -15,6 +15,7 @@ __all__ = [
     "Rejected",
     "RejectReceived",
     "SequenceGap",
+    "LogonRefused",
 ]
 
 
@@ -70,6 +71,19 @@ class LoggedOut(Event):
 
     text: str = ""
     initiated_locally: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LogonRefused(Event):
+    """The engine refused the peer's Logon (or an initiator the answer to its own), before ``Disconnected``.
+
+    ``text`` says why, as the Logout sent to the peer did (when one was sent: a stranger with wrong
+    CompIDs, a refused address or a garbled first message gets no reply). A driver may slow down repeated
+    refusals from one address; ``text`` may hold peer-supplied values, so log it through
+    ``fixgw.logsafe.printable``.
+    """
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True)

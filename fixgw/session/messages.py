@@ -11,7 +11,26 @@ from typing import Any, Iterable
 
 from ..codec import checksum, encode, encode_value, format_utc_timestamp
 
-__all__ = ["FrameWriter", "encode_body"]
+__all__ = ["FrameWriter", "encode_body", "reverse_route"]
+
+#: OnBehalfOf* -> DeliverTo* and back: (115, 128), (116, 129), (144, 145).
+_ROUTE_PAIRS = ((115, 128), (116, 129), (144, 145), (128, 115), (129, 116), (145, 144))
+
+
+def reverse_route(message: Any) -> tuple[tuple[int, bytes], ...]:
+    """Return the header fields that route an answer to ``message`` back through the same third party.
+
+    OnBehalfOfCompID/SubID/LocationID (115/116/144) come back as DeliverToCompID/SubID/LocationID
+    (128/129/145) with the same values, and DeliverTo* as OnBehalfOf*; absent or empty ones are skipped.
+    Pass the result as ``header_fields`` of ``Session.send`` for an answer such as an ExecutionReport.
+    """
+    get = message.get
+    out = []
+    for tag, answer_tag in _ROUTE_PAIRS:
+        value = get(tag)
+        if value:
+            out.append((answer_tag, value))
+    return tuple(out)
 
 
 def encode_body(fields: Iterable[tuple[int, Any]]) -> bytes:

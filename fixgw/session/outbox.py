@@ -6,7 +6,9 @@ New frames (already numbered and stored) are pushed in order. When we answer a R
 is produced from the store — application messages again with PossDupFlag, the rest as GapFills (see
 ``resend.plan_resend``) — at most ``chunk`` numbers per ``produce`` call (0 = all at once). Frames
 pushed meanwhile are held back and released after the last resent one, so the peer always sees
-increasing numbers after the resend and never an original after its own PossDup copy.
+increasing numbers after the resend and never an original after its own PossDup copy. A second
+ResendRequest during a resend is answered after the one in progress, only for what the rest of the
+current one does not already cover.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ __all__ = ["Outbox"]
 class Outbox:
     """Frames waiting for ``data_to_send()``; see the module docstring."""
 
-    __slots__ = ("frames", "held", "held_from", "cursor", "chunk")
+    __slots__ = ("frames", "held", "held_from", "cursor", "queued", "chunk")
 
     def __init__(self, chunk: int = 0) -> None:
         self.frames: list[bytes] = []
         self.held: list[bytes] = []
         self.held_from: int | None = None
         self.cursor: tuple[int, int] | None = None  # (next, last) of the resend in progress
+        self.queued: list[tuple[int, int]] = []  # ranges asked for meanwhile, answered in turn
         self.chunk = chunk
 
     def clear(self) -> None:
@@ -35,6 +38,7 @@ class Outbox:
         self.held.clear()
         self.held_from = None
         self.cursor = None
+        self.queued.clear()
 
     @property
     def pending(self) -> bool:
@@ -54,11 +58,17 @@ class Outbox:
         return (self.held_from if self.held_from is not None else next_sender_seq) - 1
 
     def start_resend(self, begin: int, end: int) -> None:
-        """Resend ``begin`` .. ``end``, merged with a resend already in progress."""
+        """Resend ``begin`` .. ``end``; during a resend, queue what the rest of it does not cover."""
         cursor = self.cursor
-        if cursor is not None:
-            begin, end = min(begin, cursor[0]), max(end, cursor[1])
-        self.cursor = (begin, end)
+        if cursor is None:
+            self.cursor = (begin, end)
+            return
+        if cursor[0] <= begin and end <= cursor[1]:
+            return  # the rest of the resend in progress answers it
+        if begin >= cursor[0] and begin <= cursor[1] + 1:
+            self.cursor = (cursor[0], max(end, cursor[1]))  # extends the one in progress
+            return
+        self.queued.append((begin, end))
 
     def produce(self, store: SessionStore, writer: FrameWriter, now_ns: int) -> None:
         """Queue the next chunk of the resend in progress; release held frames after the last one."""
@@ -86,7 +96,9 @@ class Outbox:
                     b"43=Y\x01122=%s\x01" % sending_time,
                 )
             )
-        if hi >= end:
+        if hi >= end and self.queued:
+            self.cursor = self.queued.pop(0)
+        elif hi >= end:
             self.cursor = None
             frames.extend(self.held)
             self.held.clear()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..codec import parse_utc_timestamp
+from ..codec import checksum, parse_utc_timestamp
 
 __all__ = [
     "SessionReject",
@@ -19,14 +19,20 @@ __all__ = [
     "check_sending_time",
     "check_poss_dup",
     "check_msg_type",
+    "first_frame_problem",
+    "invalid_field_reject",
     "int_or_none",
     "field_text",
 ]
 
 NS = 1_000_000_000
+#: The framer's own bound on a body (``fixgw.codec`` MAX_BODY_LENGTH): larger is garbled at once.
+MAX_FIRST_BODY_LENGTH = 1 << 20
 
 # SessionRejectReason (373) codes used by the engine.
+INVALID_TAG_NUMBER = 0
 REQUIRED_TAG_MISSING = 1
+TAG_WITHOUT_VALUE = 4
 VALUE_INCORRECT = 5
 INCORRECT_DATA_FORMAT = 6
 COMP_ID_PROBLEM = 9
@@ -96,8 +102,25 @@ def parse_sending_time(value: bytes) -> int | None:
     return ns
 
 
+def check_header_field(tag: int, value: bytes | None) -> SessionReject | None:
+    """A required header field absent (373=1) or present without a value (373=4): reject, not fatal."""
+    if value is None:
+        return SessionReject(REQUIRED_TAG_MISSING, tag, "Required tag missing")
+    if not value:
+        return SessionReject(TAG_WITHOUT_VALUE, tag, "Tag specified without a value")
+    return None
+
+
 def check_comp_ids(sender: bytes | None, target: bytes | None, peer: bytes, us: bytes) -> SessionReject | None:
-    """2k: the peer's SenderCompID (49) must be our target, its TargetCompID (56) us."""
+    """2k: the peer's SenderCompID (49) must be our target, its TargetCompID (56) us.
+
+    Missing (373=1) or empty (373=4) comes before a wrong value: only a wrong value is a CompID problem
+    (373=9), the one that ends the session (``fatal``).
+    """
+    for tag, value in ((49, sender), (56, target)):
+        reject = check_header_field(tag, value)
+        if reject is not None:
+            return reject
     if sender != peer:
         return SessionReject(COMP_ID_PROBLEM, 49, "CompID problem", True)
     if target != us:
@@ -110,8 +133,8 @@ def check_sending_time(value: bytes | None, now_ns: int, tolerance_ns: int | Non
 
     Returns (sending time in ns or None, reject or None).
     """
-    if value is None:
-        return None, SessionReject(REQUIRED_TAG_MISSING, 52, "Required tag missing")
+    if not value:
+        return None, check_header_field(52, value)
     ns = parse_sending_time(value)
     if ns is None:
         return None, SessionReject(SENDING_TIME_ACCURACY, 52, "SendingTime accuracy problem", True)
@@ -142,3 +165,46 @@ def check_msg_type(msg_type: bytes, dictionary: object | None) -> SessionReject 
         return SessionReject(INVALID_MSG_TYPE, 35, "Invalid MsgType")
     return None
 
+
+
+def invalid_field_reject(field: bytes) -> SessionReject:
+    """A field the parser could not read (``b"0=x"``, ``b"AB=1"``, ``b"novalue"``): 373=0, 371 if numeric."""
+    tag = field.partition(b"=")[0]
+    ref_tag = int(tag) if tag.isdigit() and len(tag) <= 9 else None
+    return SessionReject(INVALID_TAG_NUMBER, ref_tag, "Invalid tag number")
+
+
+def first_frame_problem(data: bytes | bytearray) -> str | None:
+    """Judge the first frame of a connection from its first bytes: the garble reason, or None.
+
+    None means "fine so far": either the frame is complete and sound, or more bytes are needed. Checks
+    what the framer checks (BeginString, BodyLength, CheckSum) without waiting for a next frame.
+    """
+    n = len(data)
+    head = bytes(data[:5])
+    if head != b"8=FIX"[: len(head)]:
+        return "first field is not BeginString(8)=FIX"
+    soh1 = data.find(b"\x01")
+    if soh1 < 0:
+        return "BeginString(8) too long" if n > 32 else None
+    if n < soh1 + 3:
+        return None
+    if data[soh1 + 1 : soh1 + 3] != b"9=":
+        return "second field is not BodyLength(9)"
+    soh2 = data.find(b"\x01", soh1 + 3, soh1 + 12)
+    if soh2 < 0:
+        return "BodyLength(9) too long" if n >= soh1 + 12 else None
+    digits = bytes(data[soh1 + 3 : soh2])
+    if not digits.isdigit():
+        return "BodyLength(9) is not a number"
+    if int(digits) > MAX_FIRST_BODY_LENGTH:
+        return "BodyLength(9) too large"
+    body_end = soh2 + 1 + int(digits)
+    if n < body_end + 7:
+        return None
+    if data[body_end : body_end + 3] != b"10=" or data[body_end + 6] != 1:
+        return "BodyLength(9) does not end at CheckSum(10)"
+    cks = bytes(data[body_end + 3 : body_end + 6])
+    if not cks.isdigit() or int(cks) != checksum(bytes(data[:body_end])):
+        return "CheckSum(10) mismatch"
+    return None

@@ -3,12 +3,18 @@
 Routes mirror the venue's paths (``/api/v3/...``, ``/ws-api/v3``, ``/ws/<stream>``,
 ``/stream?streams=a/b``). Every REST answer carries ``X-MBX-USED-WEIGHT-1M``; successful orders also
 ``X-MBX-ORDER-COUNT-10S`` and ``X-MBX-ORDER-COUNT-1D``; 418 and 429 carry ``Retry-After``.
+
+The ``/sim`` admin API is not the venue's: it changes faults, balances and connections, so it answers
+only ``Authorization: Bearer <state.control_token>`` (compared in constant time) and gives 401 with
+a JSON body otherwise. The venue's own paths never look at that header.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import json
 import math
 import urllib.parse
 from decimal import Decimal, InvalidOperation
@@ -29,6 +35,48 @@ _TIMEOUT_BODY = {
     "msg": "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
 }
 _DROP_HEADER = b"x-fixgw-sim-drop"
+
+
+_CONTROL_PREFIX = "/sim"
+
+
+class _ControlAuth:
+    """ASGI middleware: ``/sim`` and ``/sim/...`` need the control token; every other path passes."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self._expected = token.encode("ascii")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] not in ("http", "websocket") or not (
+            path == _CONTROL_PREFIX or path.startswith(_CONTROL_PREFIX + "/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        problem = self._problem(scope)
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":  # nothing is served there; refuse the handshake
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = json.dumps({"error": "unauthorized", "detail": problem}).encode()
+        await send({"type": "http.response.start", "status": 401, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"www-authenticate", b'Bearer realm="fixgw-sim"')]})
+        await send({"type": "http.response.body", "body": body})
+
+    def _problem(self, scope: dict[str, Any]) -> str | None:
+        values = [v for k, v in scope.get("headers", []) if k == b"authorization"]
+        if not values:
+            return "the /sim control endpoints need 'Authorization: Bearer <token>' (see fixgw sim's start-up banner)"
+        scheme, _, token = values[0].partition(b" ")
+        if len(values) > 1 or scheme.lower() != b"bearer":
+            return "expected one 'Authorization: Bearer <token>' header"
+        if not hmac.compare_digest(token.strip(), self._expected):
+            return "wrong control token"
+        return None
 
 
 class _DropConnection:
@@ -82,6 +130,7 @@ def build_app(state: SimState) -> FastAPI:
     app = FastAPI(title="fixgw simulated exchange", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.sim = state
     app.add_middleware(_DropConnection)
+    app.add_middleware(_ControlAuth, token=state.control_token)
 
     for (method, path), op in REST_ROUTES.items():
         app.add_api_route(path, _rest_handler(state, op), methods=[method], include_in_schema=False,
@@ -167,7 +216,9 @@ async def _lost_answer(state: SimState, headers: dict[str, str]) -> Response:
     """The order is in the book, but its answer never arrives (fault injection)."""
     state.faults.order_timeouts -= 1
     mode = state.faults.order_timeout_mode
-    if mode == "drop":
+    if mode in ("drop", "drop_all"):
+        if mode == "drop_all":  # before any queued event of this order is written
+            state.drop_websockets()
         return Response(status_code=500, headers={_DROP_HEADER.decode(): "1"})
     if mode == "hang":
         await asyncio.sleep(state.faults.hang_seconds)

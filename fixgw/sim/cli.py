@@ -1,12 +1,23 @@
-"""``fixgw sim``: run the simulated exchange in the foreground until interrupted."""
+"""``fixgw sim``: run the simulated exchange in the foreground until interrupted.
+
+The start-up banner names the ``/sim/*`` control token: the random one made for this run, or, when
+``FIXGW_SIM_TOKEN`` set it, only that it came from there (whoever set it knows it).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "control_banner"]
+
+
+def control_banner(token: str, *, from_env: bool) -> str:
+    """The start-up line that tells an operator how to reach the ``/sim/*`` control endpoints."""
+    shown = "<the value of FIXGW_SIM_TOKEN>" if from_env else token
+    return f"control endpoints /sim/*: header 'Authorization: Bearer {shown}'"
 
 
 def build_parser(prog: str = "fixgw sim") -> argparse.ArgumentParser:
@@ -26,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
 
     from .app import build_app
-    from .config import SimConfig
+    from .config import CONTROL_TOKEN_ENV, SimConfig
     from .marketmaker import MakerConfig
     from .state import SimState
 
@@ -39,13 +50,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         maker_interval_s=args.maker_interval or None,
         log_level=args.log_level,
     )
-    state = SimState(config)
+    try:
+        state = SimState(config)
+    except ValueError as exc:  # a malformed FIXGW_SIM_TOKEN
+        print(f"fixgw sim: {exc}", file=sys.stderr)
+        return 2
     keys = ", ".join(sorted(state.keys))
     print(
         f"fixgw sim: REST http://{args.host}:{args.port}  WS API ws://{args.host}:{args.port}/ws-api/v3  "
         f"streams ws://{args.host}:{args.port}/ws/<symbol>@depth\n"
         f"symbols: {', '.join(sorted(state.engine.instruments))}; API key(s): {keys} "
-        "(demo-only test credentials; override with FIXGW_SIM_API_KEY / FIXGW_SIM_API_SECRET)",
+        "(demo-only test credentials; override with FIXGW_SIM_API_KEY / FIXGW_SIM_API_SECRET)\n"
+        f"{control_banner(state.control_token, from_env=bool(os.environ.get(CONTROL_TOKEN_ENV)))}",
         file=sys.stderr,
     )
     uvicorn.run(

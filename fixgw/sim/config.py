@@ -2,11 +2,16 @@
 
 The demo key below is a published, demo-only test credential of this simulator; it grants nothing
 anywhere else. ``FIXGW_SIM_API_KEY`` / ``FIXGW_SIM_API_SECRET`` replace it.
+
+The ``/sim/*`` control endpoints (faults, dropped connections, balances, state) answer only requests
+carrying ``Authorization: Bearer <control token>``. The token is ``SimConfig.control_token``, else
+``FIXGW_SIM_TOKEN``, else a random one made per start (``resolve_control_token``).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -17,11 +22,13 @@ from .limits import LimitConfig
 from .marketmaker import MakerConfig
 from .signing import ApiKey
 
-__all__ = ["SimConfig", "DEMO_API_KEY", "DEMO_API_SECRET", "DEMO_ACCOUNT", "default_balances", "demo_keys"]
+__all__ = ["SimConfig", "DEMO_API_KEY", "DEMO_API_SECRET", "DEMO_ACCOUNT", "default_balances", "demo_keys",
+           "CONTROL_TOKEN_ENV", "resolve_control_token"]
 
 DEMO_API_KEY = "fixgwSimDemoKey0000000000000000000000000000000000000000000000001"
 DEMO_API_SECRET = "fixgwSimDemoSecret0000000000000000000000000000000000000000000001"
 DEMO_ACCOUNT = "demo"
+CONTROL_TOKEN_ENV = "FIXGW_SIM_TOKEN"
 
 
 def default_balances() -> dict[str, Decimal]:
@@ -43,6 +50,23 @@ def demo_keys(environ: dict[str, str] | None = None) -> tuple[ApiKey, ...]:
     return (ApiKey(api_key=key, account_id=DEMO_ACCOUNT, secret=secret),)
 
 
+def resolve_control_token(explicit: str | None = None, environ: dict[str, str] | None = None) -> str:
+    """The control token: ``explicit``, else ``FIXGW_SIM_TOKEN``, else a fresh random one.
+
+    A token is visible ASCII without spaces (it travels in an HTTP header); anything else raises
+    ``ValueError`` naming where it came from.
+    """
+    env = os.environ if environ is None else environ
+    source, token = "control_token", explicit
+    if token is None:
+        source, token = CONTROL_TOKEN_ENV, env.get(CONTROL_TOKEN_ENV) or None
+    if token is None:
+        return secrets.token_urlsafe(24)
+    if not token or not all("!" <= ch <= "~" for ch in token):
+        raise ValueError(f"{source}: a control token is non-empty visible ASCII without spaces")
+    return token
+
+
 @dataclass(frozen=True)
 class SimConfig:
     """Everything a simulator instance needs; the defaults give a ready demo exchange.
@@ -50,7 +74,8 @@ class SimConfig:
     ``api_keys`` empty means the demo key (see ``demo_keys``). Every account named by a key starts
     with ``balances``. ``market_maker=None`` leaves the books empty; ``maker_interval_s=None`` (or 0)
     steps the maker only when asked (``SimServer.step_market_maker``), after ``warm_up_steps`` steps
-    at start. ``clock`` defaults to the system clock.
+    at start. ``clock`` defaults to the system clock. ``control_token`` guards the ``/sim/*``
+    endpoints (``None``: ``FIXGW_SIM_TOKEN``, else random per start); it never appears in the repr.
     """
 
     host: str = "127.0.0.1"
@@ -67,6 +92,7 @@ class SimConfig:
     limits: LimitConfig = field(default_factory=LimitConfig)
     clock: Clock | None = None
     log_level: str = "warning"
+    control_token: str | None = field(default=None, repr=False)
 
     def keys(self) -> tuple[ApiKey, ...]:
         return self.api_keys or demo_keys()

@@ -10,7 +10,8 @@ from typing import Any
 
 __all__ = ["Faults", "TIMEOUT_MODES"]
 
-TIMEOUT_MODES = ("hang", "drop", "error")
+TIMEOUT_MODES = ("hang", "drop", "drop_all", "error")
+_SIGNED = frozenset({"clock_skew_ms"})  # the only switch that may be negative
 
 
 @dataclass
@@ -20,10 +21,14 @@ class Faults:
     - ``latency_ms``: delay added before every REST and WebSocket API answer.
     - ``rate_limit_burst``: the next N REST/WS API requests are refused with 429 (-1003); enough of
       them in one minute turn into a 418 ban (see the limiter's ``ban_after``).
+    - ``rate_limit_retry_after_s``: the wait those forced 429s ask for (``Retry-After``, or the WS
+      API's ``retryAfter`` timestamp); 0 = until the weight window ends, as the venue does.
     - ``ban_seconds``: write N to ban every client (418) for N seconds from now; reads back 0.
     - ``order_timeouts``: the next N order placements are accepted by the engine but the answer is
       lost, per ``order_timeout_mode``: ``hang`` (no answer for ``hang_seconds``, then 503 -1007),
-      ``drop`` (the connection is closed without an answer) or ``error`` (503 -1007 at once).
+      ``drop`` (the connection is closed without an answer), ``drop_all`` (every WebSocket
+      connection is cut as well, user-data streams included, so neither the answer nor the order's
+      events leave: only a query finds it) or ``error`` (503 -1007 at once).
     - ``duplicate_events``: every user-data event is sent twice.
     - ``reorder_events``: the user-data events of one operation are sent in reverse order.
     - ``drop_user_streams_after``: close user-data connections after N more events (0 = off).
@@ -32,6 +37,7 @@ class Faults:
 
     latency_ms: int = 0
     rate_limit_burst: int = 0
+    rate_limit_retry_after_s: int = 0
     ban_seconds: int = 0
     order_timeouts: int = 0
     order_timeout_mode: str = "hang"
@@ -58,9 +64,11 @@ class Faults:
             elif isinstance(current, int):
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise ValueError(f"{name} takes an integer")
+                if value < 0 and name not in _SIGNED:
+                    raise ValueError(f"{name} takes an integer >= 0")
             elif isinstance(current, float):
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ValueError(f"{name} takes a number")
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+                    raise ValueError(f"{name} takes a finite number >= 0")
                 value = float(value)
             elif name == "order_timeout_mode" and value not in TIMEOUT_MODES:
                 raise ValueError(f"order_timeout_mode takes one of {TIMEOUT_MODES}")

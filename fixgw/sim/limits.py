@@ -49,6 +49,7 @@ class RateLimiter:
         self._orders: dict[tuple[str, int], tuple[int, int]] = {}  # (account, window) -> (start, count)
         self.forced_429 = 0  # fault injection: refuse the next N requests with 429
         self.forced_ban_until = 0  # fault injection: every IP banned until then
+        self.forced_retry_after_ms = 0  # fault injection: the wait a forced 429 asks for (0: to the window's end)
 
     def used_weight(self, ip: str, now_ms: int) -> int:
         start, used = self._weight.get(ip, (0, 0))
@@ -74,7 +75,7 @@ class RateLimiter:
             used = 0
         if self.forced_429 > 0:
             self.forced_429 -= 1
-            self._refuse(ip, window, now_ms)
+            self._refuse(ip, window, now_ms, now_ms + self.forced_retry_after_ms if self.forced_retry_after_ms else None)
         if used + weight > self.config.weight_per_minute:
             self._weight[ip] = (window, used)
             self._refuse(ip, window, now_ms)
@@ -82,7 +83,7 @@ class RateLimiter:
         self._weight[ip] = (window, used)
         return used
 
-    def _refuse(self, ip: str, window: int, now_ms: int) -> None:
+    def _refuse(self, ip: str, window: int, now_ms: int, retry_at_ms: int | None = None) -> None:
         vstart, count = self._violations.get(ip, (window, 0))
         count = count + 1 if vstart == window else 1
         self._violations[ip] = (window, count)
@@ -94,7 +95,7 @@ class RateLimiter:
             f"Too much request weight used; current limit is {self.config.weight_per_minute} request weight "
             "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
             status=429,
-            retry_after_ms=window + _MINUTE,
+            retry_after_ms=retry_at_ms if retry_at_ms is not None else window + _MINUTE,
         )
 
     def order_counts(self, account: str, now_ms: int) -> tuple[int, int]:

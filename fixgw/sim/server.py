@@ -13,13 +13,14 @@ import contextlib
 import socket
 import threading
 import time
+from dataclasses import replace
 from typing import Any, AsyncIterator, Callable, TypeVar
 
 import anyio
 import uvicorn
 
 from .app import build_app
-from .config import SimConfig
+from .config import SimConfig, resolve_control_token
 from .state import SimState
 
 __all__ = ["SimServer", "running_sim"]
@@ -31,11 +32,15 @@ class SimServer:
     """A simulator on ``config.host``/``config.port`` (0 = a free port, chosen at ``start``).
 
     After ``start()``: ``base_url`` (REST), ``ws_api_url`` (``.../ws-api/v3``), ``ws_stream_url``
-    (``.../ws``, append ``/<stream>``), ``ws_combined_url`` (``.../stream``).
+    (``.../ws``, append ``/<stream>``), ``ws_combined_url`` (``.../stream``). ``control_token`` (known
+    from construction) is what the ``/sim/*`` endpoints want as ``Authorization: Bearer <token>``:
+    ``control_token`` here, else the config's, else ``FIXGW_SIM_TOKEN``, else random per server.
     """
 
-    def __init__(self, config: SimConfig | None = None) -> None:
-        self.config = config or SimConfig()
+    def __init__(self, config: SimConfig | None = None, *, control_token: str | None = None) -> None:
+        config = config or SimConfig()
+        token = resolve_control_token(control_token if control_token is not None else config.control_token)
+        self.config = replace(config, control_token=token)
         self.state: SimState | None = None
         self.port: int | None = None
         self._server: uvicorn.Server | None = None
@@ -112,6 +117,17 @@ class SimServer:
 
     # -- addresses -------------------------------------------------------------------------------
     @property
+    def control_token(self) -> str:
+        """The bearer token of the ``/sim/*`` control endpoints."""
+        assert self.config.control_token is not None
+        return self.config.control_token
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """The header a ``/sim/*`` request needs."""
+        return {"Authorization": f"Bearer {self.control_token}"}
+
+    @property
     def host(self) -> str:
         return self.config.host
 
@@ -160,9 +176,10 @@ class SimServer:
 
 
 @contextlib.asynccontextmanager
-async def running_sim(config: SimConfig | None = None) -> AsyncIterator[SimServer]:
+async def running_sim(config: SimConfig | None = None, *, control_token: str | None = None
+                      ) -> AsyncIterator[SimServer]:
     """Start a ``SimServer`` without blocking the caller's event loop; stop it on exit."""
-    server = SimServer(config)
+    server = SimServer(config, control_token=control_token)
     await anyio.to_thread.run_sync(server.start)
     try:
         yield server

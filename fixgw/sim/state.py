@@ -17,7 +17,7 @@ from typing import Any
 from fixgw.clock import Clock, SystemClock
 
 from . import formats
-from .config import SimConfig
+from .config import SimConfig, resolve_control_token
 from .engine import MatchingEngine
 from .errors import ApiError, mandatory
 from .faults import Faults
@@ -75,6 +75,7 @@ class SimState:
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
+        self.control_token = resolve_control_token(config.control_token)  # guards /sim/*
         self.clock: Clock = config.clock or SystemClock()
         self.faults = Faults()
         self.limiter = RateLimiter(config.limits)
@@ -135,6 +136,7 @@ class SimState:
         if self.faults.rate_limit_burst > 0:
             self.faults.rate_limit_burst -= 1
             self.limiter.forced_429 += 1
+            self.limiter.forced_retry_after_ms = self.faults.rate_limit_retry_after_s * 1000
         return self.limiter.charge(ip, weight, now_ms)
 
     # == authentication ===========================================================================

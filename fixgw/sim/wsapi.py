@@ -128,6 +128,9 @@ class _Session:
         if faults.order_timeout_mode == "drop":
             self.outbox.drop()
             return
+        if faults.order_timeout_mode == "drop_all":  # before any queued event of this order is written
+            self.state.drop_websockets()
+            return
         answer = {"id": req_id, "status": 503, "error": dict(_TIMEOUT_ERROR)}
         if faults.order_timeout_mode == "hang":
             asyncio.get_running_loop().call_later(faults.hang_seconds, self.outbox.send, answer)

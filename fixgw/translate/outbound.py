@@ -3,7 +3,9 @@ BusinessMessageReject.
 
 Every builder returns ``(msg_type, body_fields)`` ready for ``Session.send``; the session adds the header.
 The version table (``tables``) decides ExecType, OrdStatus, ExecTransType and reject codes, so a builder is
-written once for FIX 4.2 and 4.4. Pure: times come in as ``transact_time_ns``.
+written once for FIX 4.2 and 4.4. Every decimal goes out as the bytes of ``decimals.wire_text``: plain
+notation, trailing zeros stripped, AvgPx rounded half-even to ``ExecReport.avg_px_places``. Pure: times
+come in as ``transact_time_ns``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from ..codec import format_utc_timestamp
-from .inbound import BusinessReject, CancelReject, MassCancelReject, OrderReject
 from ..orders.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from .decimals import AVG_PX_PLACES, wire_text
+from .inbound import BusinessReject, CancelReject, MassCancelReject, OrderReject
 from .tables import ExecKind, VersionTable
 
 __all__ = [
@@ -69,11 +72,18 @@ class ExecReport:
     mass_status_req_id: str | None = None
     tot_num_reports: int | None = None
     last_rpt_requested: bool | None = None
+    #: Decimals of AvgPx (6): ``decimals.avg_px_places`` of the instrument's tick.
+    avg_px_places: int = AVG_PX_PLACES
 
 
 def _put(out: Fields, tag: int, value: Any) -> None:
     if value is not None:
         out.append((tag, value))
+
+
+def _put_decimal(out: Fields, tag: int, value: Decimal | None) -> None:
+    if value is not None:
+        out.append((tag, wire_text(value)))
 
 
 def execution_report(table: VersionTable, r: ExecReport) -> tuple[bytes, Fields]:
@@ -94,21 +104,21 @@ def execution_report(table: VersionTable, r: ExecReport) -> tuple[bytes, Fields]
     _put(f, 1, r.account)
     f.append((55, r.symbol))
     f.append((54, SIDE_CODES[r.side]))
-    _put(f, 38, r.quantity)
+    _put_decimal(f, 38, r.quantity)
     if r.order_type in ORD_TYPE_CODES:
         f.append((40, ORD_TYPE_CODES[r.order_type]))
-    _put(f, 44, r.price)
-    _put(f, 99, r.stop_price)
+    _put_decimal(f, 44, r.price)
+    _put_decimal(f, 99, r.stop_price)
     if r.time_in_force in TIF_CODES:
         f.append((59, TIF_CODES[r.time_in_force]))
     if r.post_only:
         f.append((18, b"6"))
     if r.last_qty is not None:
-        f.append((32, r.last_qty))  # LastShares in 4.2, LastQty in 4.4: same tag
-        f.append((31, r.last_px if r.last_px is not None else _ZERO))
-    f.append((151, r.leaves_qty))
-    f.append((14, r.cum_qty))
-    f.append((6, r.avg_px))
+        f.append((32, wire_text(r.last_qty)))  # LastShares in 4.2, LastQty in 4.4: same tag
+        f.append((31, wire_text(r.last_px) if r.last_px is not None else b"0"))
+    f.append((151, wire_text(r.leaves_qty)))
+    f.append((14, wire_text(r.cum_qty)))
+    f.append((6, wire_text(r.avg_px, r.avg_px_places)))
     f.append((60, format_utc_timestamp(r.transact_time_ns)))
     _put(f, 58, r.text)
     _put(f, 790, r.ord_status_req_id)

@@ -4,7 +4,8 @@
 applied to ``order`` (an ExecutionReport, or an OrderCancelReject for a refused cancel/replace), or
 ``None`` when the event is not reported (an order sent to the venue is acknowledged by New, not by
 PendingNew). ``status_report`` answers OrderStatusRequest / OrderMassStatusRequest from an order's state.
-Pure; ``order`` is a ``fixgw.orders.Order`` (read only).
+AvgPx is the order's exact notional over its cumulative quantity, rounded once to ``avg_px_places``
+decimals (``decimals.average_price``). Pure; ``order`` is a ``fixgw.orders.Order`` (read only).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from ..orders.enums import OrderSide, OrderStatus
 from ..orders.events import OrderCancelRejected, OrderFilled, OrderReplaceRejected, OrderSubmitted
+from .decimals import AVG_PX_PLACES, average_price
 from .inbound import CancelReject
 from .outbound import ExecReport, cancel_reject, execution_report
 from .tables import REJ, ExecKind, VersionTable, kind_for_hint
@@ -33,6 +35,7 @@ def order_report(
     ts_ns: int,
     cl_ord_id: str | None = None,
     orig_cl_ord_id: str | None = None,
+    avg_px_places: int = AVG_PX_PLACES,
     **extra: Any,
 ) -> ExecReport:
     """Return the ExecReport of ``order`` as it stands, reporting ``kind``."""
@@ -47,7 +50,8 @@ def order_report(
         side=order.side,
         cum_qty=order.cum_qty,
         leaves_qty=order.leaves_qty,
-        avg_px=order.avg_px,
+        avg_px=average_price(order.notional, order.cum_qty, avg_px_places),
+        avg_px_places=avg_px_places,
         transact_time_ns=ts_ns,
         order_type=order.order_type,
         quantity=order.quantity,
@@ -82,8 +86,13 @@ def reply_for_event(
     order: Any,
     event: Any,
     client_symbol: str,
+    *,
+    avg_px_places: int = AVG_PX_PLACES,
 ) -> tuple[bytes, list[tuple[int, Any]]] | None:
-    """Return the message reporting ``event`` (just applied to ``order``), or ``None`` if none is due."""
+    """Return the message reporting ``event`` (just applied to ``order``), or ``None`` if none is due.
+
+    ``avg_px_places``: the decimals of AvgPx on the order's instrument (``SymbolMap.avg_px_places``).
+    """
     if isinstance(event, _UNREPORTED):
         return None
     if isinstance(event, (OrderCancelRejected, OrderReplaceRejected)):
@@ -112,7 +121,7 @@ def reply_for_event(
     if kind is ExecKind.REJECTED:
         extra["ord_rej_reason"] = reject_reason_for_text(text or "")
     report = order_report(order, kind, client_symbol, exec_id=order.exec_id, ts_ns=event.ts_ns, cl_ord_id=cl,
-                          orig_cl_ord_id=orig, text=text, **extra)
+                          orig_cl_ord_id=orig, avg_px_places=avg_px_places, text=text, **extra)
     return execution_report(table, report)
 
 
@@ -127,10 +136,11 @@ def status_report(
     mass_status_req_id: str | None = None,
     tot_num_reports: int | None = None,
     last_rpt_requested: bool | None = None,
+    avg_px_places: int = AVG_PX_PLACES,
 ) -> tuple[bytes, list[tuple[int, Any]]]:
     """Return the ExecutionReport answering a status request about ``order``."""
     report = order_report(
-        order, ExecKind.ORDER_STATUS, client_symbol, exec_id=exec_id, ts_ns=ts_ns,
+        order, ExecKind.ORDER_STATUS, client_symbol, exec_id=exec_id, ts_ns=ts_ns, avg_px_places=avg_px_places,
         ord_status_req_id=ord_status_req_id, mass_status_req_id=mass_status_req_id,
         tot_num_reports=tot_num_reports, last_rpt_requested=last_rpt_requested,
     )

@@ -10,9 +10,14 @@ from typing import Any
 import anyio
 from anyio.abc import ByteStream, SocketAttribute, SocketStream
 
-__all__ = ["Connection", "direct_socket", "set_nodelay", "reset_on_close", "fmt_addr"]
+from ._errors import IO_ERRORS, describe
+
+__all__ = ["Connection", "WRITE_SLICE", "direct_socket", "set_nodelay", "reset_on_close", "fmt_addr"]
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
+
+#: Most bytes handed to the stream per ``send``: the unit in which the socket's progress is seen.
+WRITE_SLICE = 64 << 10
 
 
 class Connection:
@@ -35,6 +40,9 @@ class Connection:
         "resume_when_drained",
         "sock",
         "armed_ns",
+        "more",
+        "head",
+        "peak_backlog",
     )
 
     def __init__(self, stream: ByteStream, peer_address: Any) -> None:
@@ -56,6 +64,56 @@ class Connection:
         self.sock: socket.socket | None = None
         #: The deadline (epoch ns) the receive scope is armed with; None when unarmed.
         self.armed_ns: int | None = None
+        #: The session had more to give after the last pull: a resend in progress, produced chunk by chunk.
+        self.more = False
+        #: Unsent bytes at the front of the backlog that were pulled while it was empty: what the peer is
+        #: due now, not what it failed to read; the backlog bound counts only what waits behind them.
+        self.head = 0
+        #: The largest backlog of this connection, in bytes.
+        self.peak_backlog = 0
+
+    def queue(self, data: bytes, idle: bool) -> int:
+        """Add ``data`` to the backlog (``idle``: it was empty); return the bytes waiting behind the head."""
+        n = len(data)
+        self.pending.append(data)
+        backlog = self.backlog = self.backlog + n
+        if idle:
+            self.head = n
+        if backlog > self.peak_backlog:
+            self.peak_backlog = backlog
+        return backlog - self.head
+
+    async def write(self, data: bytes, stall_timeout: float | None) -> tuple[str, bool] | None:
+        """Send ``data`` (taken from ``pending``) in slices of at most ``WRITE_SLICE`` bytes.
+
+        Return None once the socket took it all, else why the connection must be cut and whether with
+        a reset: when a slice is not taken within ``stall_timeout`` seconds, or the send fails.
+        """
+        stream = self.stream
+        size = len(data)
+        self.writing = True
+        try:
+            for start in range(0, size, WRITE_SLICE):
+                piece = data[start : start + WRITE_SLICE] if size > WRITE_SLICE else data
+                if stall_timeout is None:
+                    await stream.send(piece)
+                else:
+                    with anyio.move_on_after(stall_timeout) as scope:
+                        await stream.send(piece)
+                    if scope.cancelled_caught:
+                        return (
+                            f"peer is not reading: the socket did not take {len(piece)} bytes in"
+                            f" {stall_timeout:g}s ({self.backlog} bytes unsent)",
+                            True,
+                        )
+                n = len(piece)
+                self.backlog -= n
+                self.head = max(0, self.head - n)
+        except IO_ERRORS as exc:
+            return f"send failed: {describe(exc)}", False
+        finally:
+            self.writing = False
+        return None
 
 
 def direct_socket(stream: ByteStream) -> socket.socket | None:

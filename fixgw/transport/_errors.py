@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ssl
 from contextlib import contextmanager
 from typing import Iterator
@@ -10,7 +11,7 @@ import anyio
 
 from ..errors import TransportError
 
-__all__ = ["IO_ERRORS", "translate_io_errors", "describe"]
+__all__ = ["IO_ERRORS", "RESOURCE_ERRNOS", "TRANSIENT_ACCEPT_ERRNOS", "translate_io_errors", "describe"]
 
 #: Everything a socket or TLS stream may raise when the connection fails.
 IO_ERRORS: tuple[type[BaseException], ...] = (
@@ -19,6 +20,18 @@ IO_ERRORS: tuple[type[BaseException], ...] = (
     anyio.ClosedResourceError,
     anyio.EndOfStream,
     anyio.BusyResourceError,
+)
+
+#: ``accept`` failures that mean the process or the system ran short of descriptors or memory: the
+#: listener backs off and tries again (the waiting connections stay queued in the kernel meanwhile).
+RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: ``accept`` failures that concern one connection only (it died before we took it, or a firewall
+#: rule refused it): the listener goes on at once.
+TRANSIENT_ACCEPT_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ECONNABORTED", "ECONNRESET", "EPROTO", "EPERM", "ENETDOWN", "ENOPROTOOPT", "EHOSTDOWN",
+                 "ENONET", "EHOSTUNREACH", "EOPNOTSUPP", "ENETUNREACH", "EAGAIN", "EWOULDBLOCK", "EINTR")
+    if hasattr(errno, name)
 )
 
 

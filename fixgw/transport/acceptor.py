@@ -2,16 +2,37 @@
 
 Theory of operation
 -------------------
-Every accepted connection is read until its first complete message, with a deadline (``logon_timeout``)
+Accepting: one loop per listening socket. An ``accept`` that fails for want of descriptors or memory
+(EMFILE, ENFILE, ENOBUFS, ENOMEM) is logged (rate-limited) and retried after a pause growing from 10 ms
+to 1 s; one that concerns a single dying connection is skipped. Nothing an ``accept`` raises stops the
+port. Each accepted connection is first counted as *pending* (see ``_admission``): past
+``max_pending_connections`` in total or ``max_pending_per_address`` from one host it is closed at once,
+without a byte, and a WARNING says so (rate-limited).
+
+Every admitted connection is read until its first complete message, with a deadline (``logon_timeout``)
 and a size cap. That message must be a Logon (35=A); its BeginString, TargetCompID (our SenderCompID)
-and SenderCompID (our TargetCompID) name the session. The connection is closed *without a reply* when
-the first message is not a Logon, names no configured session, comes from an address the session does
-not allow, or names a session that already has a connection: answering a stranger would tell them what
-exists, and answering the second connection would disturb the live one's sequence numbers.
+and SenderCompID (our TargetCompID) name the session. A first message that is not a Logon, or bytes
+that are not FIX, are closed without a reply. A Logon the acceptor refuses itself is answered with a
+Logout whose Text says why, then closed: an unknown session, a known pair of CompIDs under another
+BeginString, an address the session does not allow, or a session that already has a connection. That
+Logout carries MsgSeqNum 1 and is stored nowhere: no session owns numbers on this connection, and the
+live connection of a session keeps its own numbers untouched. It is sent only when the peer's
+BeginString and CompIDs are plain printable text (otherwise the connection is closed silently).
+
+Failed Logons slow their host down (``LogonThrottle``): after n failures in a row the next answer to
+that host waits ``logon_failure_delay * 2**(n-1)`` seconds (capped at ``logon_failure_max_delay``),
+so passwords cannot be guessed at wire speed. Failures are those refused here (except "already
+connected") and those the session engine refuses (credentials, schedule, sequence numbers), seen as a
+connection that ended without logging on. Every failed Logon is logged at WARNING with the peer address.
 
 Otherwise the bytes read so far (the Logon and anything after it) go to that session's handle, which
 drives the engine until the connection ends; the engine itself validates and answers the Logon, and
 applies the session's ``reset_on_logon`` once that Logon is accepted (a refused Logon resets nothing).
+The connection stops counting as pending when it is handed over: from then on it holds the session's
+only connection slot, so at most one connection per configured session is beyond the caps.
+
+Every value a peer chose (CompIDs, message types, texts) goes through ``fixgw.logsafe.printable``
+before it reaches a log line, so a peer cannot forge log records.
 """
 
 from __future__ import annotations
@@ -22,24 +43,39 @@ from typing import Any, Iterable
 
 import anyio
 import anyio.lowlevel
-from anyio.abc import SocketAttribute, SocketStream, TaskStatus
+from anyio.abc import SocketAttribute, SocketStream, TaskGroup, TaskStatus
 from anyio.streams.tls import TLSStream
 
 from ..clock import Clock, SystemClock
 from ..codec import NEED_MORE, Message, Parser
 from ..errors import ConfigError, TransportError
+from ..logsafe import printable
 from ..session import Session, SessionConfig, SessionID
-from ._errors import IO_ERRORS, describe, translate_io_errors
+from ._admission import (LogLimiter, LogonThrottle, PendingConnections, open_file_limit, peer_host,
+                         refusal_logout)
+from ._errors import IO_ERRORS, RESOURCE_ERRNOS, TRANSIENT_ACCEPT_ERRNOS, describe, translate_io_errors
 from ._connection import fmt_addr
 from ._connection import reset_on_close as _reset_on_close
 from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, Application, SessionHandle
 
-__all__ = ["Acceptor", "MAX_FIRST_MESSAGE_BYTES"]
+__all__ = ["Acceptor", "MAX_FIRST_MESSAGE_BYTES", "DEFAULT_MAX_PENDING_CONNECTIONS",
+           "DEFAULT_MAX_PENDING_PER_ADDRESS"]
 
 log = logging.getLogger("fixgw.session")
 
 #: Bytes read before the first message must be complete (a Logon is far smaller).
 MAX_FIRST_MESSAGE_BYTES = 64 << 10
+#: Connections waiting for their Logon, in total and from one host.
+DEFAULT_MAX_PENDING_CONNECTIONS = 256
+DEFAULT_MAX_PENDING_PER_ADDRESS = 16
+#: Pause after an accept that failed for want of resources: doubles from the first to the last.
+ACCEPT_BACKOFF_MIN = 0.01
+ACCEPT_BACKOFF_MAX = 1.0
+#: How long a refusal Logout waits for the peer to close after our FIN before we close (a close with
+#: unread input resets the connection, and a reset may destroy the Logout before the peer read it).
+REFUSAL_LINGER = 1.0
+#: Descriptors the process needs beside the pending connections and the sessions (store, logs, venues).
+_FD_HEADROOM = 64
 _KeyT = tuple[str, str, str]
 
 
@@ -50,6 +86,10 @@ class Acceptor:
     dictionary or an authenticator). Each session's store comes from ``store.session_store(id)``.
     ``ssl_context`` (see ``fixgw.transport.tls.server_tls_context``) turns on TLS for the port.
     ``handles[session_id]`` is the ``SessionHandle`` of each session, live before ``serve`` starts.
+
+    ``max_pending_connections`` and ``max_pending_per_address`` cap the connections not yet handed to
+    a session (in total, and per peer host); ``logon_failure_delay`` (0 turns the brake off),
+    ``logon_failure_max_delay`` and ``logon_failure_forget`` set the brake on failed Logons (seconds).
     """
 
     def __init__(
@@ -67,6 +107,11 @@ class Acceptor:
         read_size: int = DEFAULT_READ_SIZE,
         logon_timeout: float = 10.0,
         tls_handshake_timeout: float = 10.0,
+        max_pending_connections: int = DEFAULT_MAX_PENDING_CONNECTIONS,
+        max_pending_per_address: int = DEFAULT_MAX_PENDING_PER_ADDRESS,
+        logon_failure_delay: float = 0.5,
+        logon_failure_max_delay: float = 30.0,
+        logon_failure_forget: float = 300.0,
     ) -> None:
         self._clock = clock or SystemClock()
         self._host = host
@@ -75,8 +120,15 @@ class Acceptor:
         self._logon_timeout = logon_timeout
         self._tls_handshake_timeout = tls_handshake_timeout
         self._store = store
+        try:
+            self._pending = PendingConnections(max_pending_connections, max_pending_per_address)
+            self._throttle = LogonThrottle(logon_failure_delay, logon_failure_max_delay, logon_failure_forget)
+        except ValueError as exc:
+            raise ConfigError("gateway", str(exc)) from None
+        self._log_limiter = LogLimiter()
         self.handles: dict[SessionID, SessionHandle] = {}
         self._by_key: dict[_KeyT, SessionHandle] = {}
+        self._begins: dict[tuple[str, str], list[str]] = {}
         for item in sessions:
             if isinstance(item, SessionConfig):
                 dictionary = _pick_dictionary(dictionaries, item.session_id.begin_string)
@@ -94,8 +146,14 @@ class Acceptor:
             )
             self.handles[sid] = handle
             self._by_key[key] = handle
+            self._begins.setdefault((sid.sender_comp_id, sid.target_comp_id), []).append(sid.begin_string)
         self._scope: anyio.CancelScope | None = None
         self.port: int | None = None
+
+    @property
+    def pending_connections(self) -> int:
+        """Connections accepted and not yet handed to a session."""
+        return self._pending.total
 
     async def serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
         """Listen and serve until cancelled or ``aclose``; ``task_status.started`` gets the bound port.
@@ -109,12 +167,14 @@ class Acceptor:
             handle._token = token
         self.port = listener.extra(SocketAttribute.local_port)
         log.info("acceptor listening on %s:%s%s", self._host, self.port, " (TLS)" if self._ssl_context else "")
+        self._check_descriptor_limit()
         try:
             with anyio.CancelScope() as scope:
                 self._scope = scope
-                async with listener:
+                async with listener, anyio.create_task_group() as tg:
+                    for one in getattr(listener, "listeners", [listener]):
+                        tg.start_soon(self._accept_loop, one, tg)
                     task_status.started(self.port)
-                    await listener.serve(self._handle_connection)
         finally:
             self._scope = None
             log.info("acceptor on port %s stopped", self.port)
@@ -144,9 +204,82 @@ class Acceptor:
     def __getitem__(self, session_id: SessionID) -> SessionHandle:
         return self.handles[session_id]
 
+    # -- accepting -----------------------------------------------------------------------------------
+    async def _accept_loop(self, listener: Any, tg: TaskGroup) -> None:
+        """Accept until the listener closes; no error of ``accept`` ends the loop."""
+        pause = 0.0
+        while True:
+            try:
+                stream = await listener.accept()
+            except anyio.ClosedResourceError:
+                return
+            except OSError as exc:
+                if exc.errno in TRANSIENT_ACCEPT_ERRNOS:
+                    log.debug("accept on port %s: %s", self.port, describe(exc))
+                    await anyio.lowlevel.checkpoint()
+                    continue
+                pause = min(ACCEPT_BACKOFF_MAX, max(ACCEPT_BACKOFF_MIN, pause * 2))
+                level = logging.WARNING if exc.errno in RESOURCE_ERRNOS else logging.ERROR
+                self._log_limited(
+                    "accept", level, "accept on port %s failed: %s (%d connections waiting for a Logon); "
+                    "retrying in %.2fs", self.port, describe(exc), self._pending.total, pause,
+                )
+                await anyio.sleep(pause)
+                continue
+            except Exception:  # a bug must not close the port either
+                pause = min(ACCEPT_BACKOFF_MAX, max(ACCEPT_BACKOFF_MIN, pause * 2))
+                if self._log_limiter.allow("accept-bug", anyio.current_time()) is not None:
+                    log.exception("accept on port %s failed; retrying in %.2fs", self.port, pause)
+                await anyio.sleep(pause)
+                continue
+            pause = 0.0
+            peer = _peer(stream)
+            host = peer_host(peer)
+            refused = self._pending.admit(host)
+            if refused is not None:
+                self._log_limited(f"cap:{host}", logging.WARNING, "connection from %s refused: %s",
+                                  fmt_addr(peer), refused)
+                with anyio.move_on_after(1.0):
+                    try:
+                        await stream.aclose()
+                    except IO_ERRORS:
+                        pass
+                continue
+            tg.start_soon(self._serve_pending, stream, peer, host)
+
+    async def _serve_pending(self, stream: SocketStream, peer: Any, host: str) -> None:
+        counted = True
+
+        def release() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self._pending.release(host)
+
+        try:
+            await self._handle_connection(stream, peer, host, release)
+        finally:
+            release()
+
+    def _log_limited(self, key: str, level: int, fmt: str, *args: Any) -> None:
+        held = self._log_limiter.allow(key, anyio.current_time())
+        if held is None:
+            return
+        if held:
+            fmt += " (%d similar lines suppressed)"
+            args = (*args, held)
+        log.log(level, fmt, *args)
+
+    def _check_descriptor_limit(self) -> None:
+        wanted = self._pending.max_total + len(self.handles) + _FD_HEADROOM
+        limit = open_file_limit()
+        if limit is not None and limit < wanted:
+            log.warning("open-file limit %d is below the %d this acceptor may need (%d pending connections + %d "
+                        "sessions + %d); raise the limit or lower max_pending_connections",
+                        limit, wanted, self._pending.max_total, len(self.handles), _FD_HEADROOM)
+
     # -- per connection ------------------------------------------------------------------------------
-    async def _handle_connection(self, stream: SocketStream) -> None:
-        peer = _peer(stream)
+    async def _handle_connection(self, stream: SocketStream, peer: Any, host: str, release: Any) -> None:
         byte_stream: Any = stream
         try:
             if self._ssl_context is not None:
@@ -156,23 +289,32 @@ class Acceptor:
                             stream, server_side=True, ssl_context=self._ssl_context, standard_compatible=False
                         )
                 except (TimeoutError, *IO_ERRORS) as exc:
-                    log.warning("TLS handshake with %s failed: %s", fmt_addr(peer), describe(exc))
+                    log.warning("TLS handshake with %s failed: %s", fmt_addr(peer), printable(describe(exc)))
                     return
-            routed = await self._read_logon(byte_stream, peer)
-            if routed is None:
+            first = await self._read_logon(byte_stream, peer)
+            if first is None:
                 return
-            handle, initial = routed
-            if handle._conn is not None:
-                log.warning(
-                    "%s: second connection from %s refused (already connected from %s)",
-                    handle.session_id,
-                    fmt_addr(peer),
-                    fmt_addr(handle.peer_address),
-                )
+            logon, initial = first
+            wait = self._throttle.reserve(host, anyio.current_time())
+            if wait > 0:
+                log.info("Logon from %s answered in %.1fs (earlier Logons failed)", fmt_addr(peer), wait)
+                await anyio.sleep(wait)
+            handle, text, counts = self._route(logon, peer)
+            if handle is None:
+                log.warning("Logon from %s for %s:%s->%s refused: %s", fmt_addr(peer), printable(logon.get(8)),
+                            printable(logon.get(49)), printable(logon.get(56)), printable(text))
+                if counts:
+                    self._throttle.failed(host, anyio.current_time())
+                await self._refuse(byte_stream, logon, text)
                 return
+            release()
             await handle._run_connection(byte_stream, peer, initial)
+            if not handle.last_connection_logged_on:
+                self._throttle.failed(host, anyio.current_time())
+                log.warning("%s: Logon from %s failed: %s", handle.session_id, fmt_addr(peer),
+                            printable(handle.last_disconnect_reason))
         except TransportError as exc:
-            log.warning("connection from %s: %s", fmt_addr(peer), exc)
+            log.warning("connection from %s: %s", fmt_addr(peer), printable(exc))
         except Exception:
             # A bug must cost one connection, not the listener and every other session.
             log.exception("connection from %s failed", fmt_addr(peer))
@@ -183,8 +325,8 @@ class Acceptor:
                 except IO_ERRORS:
                     pass
 
-    async def _read_logon(self, stream: Any, peer: Any) -> tuple[SessionHandle, bytes] | None:
-        """Read up to the first message; return its handle and the bytes read, or None to hang up."""
+    async def _read_logon(self, stream: Any, peer: Any) -> tuple[Message, bytes] | None:
+        """Read up to the first message; return it (a Logon) and the bytes read, or None to hang up."""
         parser = Parser()
         received: list[bytes] = []
         total = 0
@@ -194,7 +336,7 @@ class Acceptor:
                 try:
                     chunk = await stream.receive(MAX_FIRST_MESSAGE_BYTES)
                 except IO_ERRORS as exc:
-                    log.info("connection from %s closed before a Logon: %s", fmt_addr(peer), describe(exc))
+                    log.info("connection from %s closed before a Logon: %s", fmt_addr(peer), printable(describe(exc)))
                     return None
                 received.append(chunk)
                 total += len(chunk)
@@ -210,21 +352,45 @@ class Acceptor:
             _reset_on_close(stream)
             return None
         if first.get(35) != b"A":
-            log.warning("connection from %s: first message is %r, not a Logon; closed", fmt_addr(peer), first.get(35))
+            log.warning("connection from %s: first message is 35=%s, not a Logon; closed", fmt_addr(peer),
+                        printable(first.get(35)))
             return None
-        key = (
-            _text(first.get(8)),
-            _text(first.get(56)),  # their TargetCompID is our SenderCompID
-            _text(first.get(49)),  # their SenderCompID is our TargetCompID
-        )
-        handle = self._by_key.get(key)
+        return first, b"".join(received)
+
+    def _route(self, logon: Message, peer: Any) -> tuple[SessionHandle | None, str, bool]:
+        """Return the Logon's handle, or None with the refusal text and whether it counts as a failure."""
+        begin, their_sender, their_target = _text(logon.get(8)), _text(logon.get(49)), _text(logon.get(56))
+        handle = self._by_key.get((begin, their_target, their_sender))
         if handle is None:
-            log.warning("connection from %s: Logon for unknown session %s:%s->%s; closed", fmt_addr(peer), *key)
-            return None
+            expected = self._begins.get((their_target, their_sender))
+            if expected:
+                return None, f"Logon rejected: wrong BeginString {begin} (expected {'/'.join(expected)})", True
+            return None, f"Logon rejected: unknown session {begin}:{their_sender}->{their_target}", True
         if not handle.config.address_allowed(peer):
-            log.warning("%s: Logon from %s refused: address not allowed", handle.session_id, fmt_addr(peer))
-            return None
-        return handle, b"".join(received)
+            return None, "Logon rejected: address not allowed", True
+        if handle._conn is not None:
+            log.info("%s: second connection from %s refused (already connected from %s)",
+                        handle.session_id, fmt_addr(peer), fmt_addr(handle.peer_address))
+            state = "logged on" if handle.is_logged_on else "connected"
+            # Not a failed guess: a client reconnecting before its old connection was seen to die.
+            return None, f"Logon rejected: session already {state}", False
+        return handle, "", False
+
+    async def _refuse(self, stream: Any, logon: Message, text: str) -> None:
+        """Answer a refused Logon with a Logout saying why; on plain TCP, let the peer close first."""
+        frame = refusal_logout(logon.get(8), logon.get(49), logon.get(56), text, self._clock.now_ns())
+        if frame is None:
+            return
+        with anyio.move_on_after(REFUSAL_LINGER):
+            try:
+                await stream.send(frame)
+                if not isinstance(stream, SocketStream):
+                    return  # TLS: its close_notify would wait on the peer; the close follows at once
+                await stream.send_eof()  # a FIN now: the peer sees the end without waiting for us
+                while True:  # drop whatever else comes until the peer closes
+                    await stream.receive(MAX_FIRST_MESSAGE_BYTES)
+            except IO_ERRORS:
+                pass
 
 
 def _pick_dictionary(dictionaries: Any, begin_string: str) -> Any:

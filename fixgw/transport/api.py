@@ -32,6 +32,11 @@ stored before it can leave; while disconnected it waits in the store for a resen
 ``initiator.handle`` give the ``SessionHandle`` outside the callbacks; ``session.logout(text)`` and
 ``session.disconnect()`` end a connection.
 
+A peer that does not read is cut off rather than buffered for without end: when what waits behind
+the write in progress passes ``max_backlog`` bytes, or when the socket takes nothing for
+``stall_timeout`` seconds (``session.stall_timeout``; see "Backpressure" in ``driver.py``). A big
+resend is streamed chunk by chunk as the socket takes it and never counts against the bound.
+
 Logging: the wire log (every message in and out) goes to ``fixgw.wire.<session>`` at INFO, the
 narrative (connections, logons, why a connection closed) to ``fixgw.session``. Socket and TLS failures
 surface as ``fixgw.errors.TransportError``.
@@ -43,7 +48,7 @@ from typing import Any
 
 from .acceptor import Acceptor
 from .backoff import Backoff
-from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, Application, SessionHandle
+from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, DEFAULT_STALL_TIMEOUT, Application, SessionHandle
 from .initiator import Initiator
 from .tls import client_tls_context, server_tls_context
 from .wirelog import wire_logger_name
@@ -62,6 +67,7 @@ __all__ = [
     "HEADER_TAGS",
     "DEFAULT_MAX_BACKLOG",
     "DEFAULT_READ_SIZE",
+    "DEFAULT_STALL_TIMEOUT",
 ]
 
 #: Standard header and trailer tags of FIX 4.2/4.4: the session writes them, the application does not.

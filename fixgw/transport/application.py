@@ -15,6 +15,13 @@ class Application:
 
     Callbacks run on the event loop: keep them short (they may be ``async def`` if they must await).
     ``on_event`` receives the session events that have no callback of their own.
+
+    Durable before counted: handing ``on_message`` a message is what counts its MsgSeqNum as received
+    in the session's store, and the next commit of that store (the session's own, or another
+    session's sharing the file) makes it durable. A plain callback runs whole before any commit. An
+    ``async def`` one must write what the message causes (journal records, replies through
+    ``session.send``) before its first ``await``: whatever it writes after may be lost in a crash
+    while the message counts as received.
     """
 
     def on_logon(self, session: SessionHandle) -> Any:

@@ -7,15 +7,34 @@ one call of ``_run_connection``, which runs two tasks:
 
 - the *reader* receives up to ``read_size`` bytes (one batch), feeds them to the session, drains every
   event to the application, then pulls ``data_to_send()`` (which commits the store first: one commit
-  per batch) and writes it. All session work happens in this task, so turns never interleave.
+  per batch) and writes it. Session events and timers are handled in this task only, so turns never
+  interleave.
 - the *writer* sends whatever the socket did not take at once, in one write whenever woken. A peer
-  that stops reading blocks the writer, never the reader or the timers.
+  that stops reading blocks the writer, never the reader or the timers. It also pumps a big resend
+  (below).
+
+Durable before counted: between ``next_event()`` returning an ``ApplicationMessage`` and the
+application's ``on_message`` there is no await, and with plain (not ``async def``) callbacks a whole
+turn has none, so the event, what the application writes for it and the commit in ``data_to_send()``
+happen in one step. Output is never pulled (so the store never committed by this handle) while a turn
+is in progress. An ``async def`` callback runs synchronously up to its first await; another session
+sharing the store may commit there, so it must write its effects (journal, replies) before its first
+await.
 
 Writing: on a plain TCP socket, when the writer is idle (nothing queued, no send in progress) the
 reader hands the batch to the kernel itself with one non-blocking ``send`` and queues only what the
 socket did not take; the writer is woken for that remainder alone. The order of bytes is safe because
 an anyio stream's ``send`` returns only once the kernel holds every byte, so an idle writer means
-nothing is buffered above the socket. TLS and other streams always go through the writer.
+nothing is buffered above the socket. TLS and other streams always go through the writer, which
+writes at most ``WRITE_SLICE`` bytes per ``send`` so that the socket's progress is seen.
+
+Resends: a ResendRequest is answered chunk by chunk (the session's ``resend_chunk_size``), paced by
+the socket. After a pull that leaves the session with more to give, the next chunk is pulled only
+when the backlog is empty: by the writer once the socket took the last byte, after a few passes of the
+event loop (so the other sessions' turns run between two chunks), or by the reader's next turn if it
+comes first. Meanwhile the reader keeps reading inbound messages with no deadline (the session says
+"due now" until the resend is over; its timers run again then, and a peer that stops reading
+meanwhile meets the stall rule below); the writer wakes it when the resend is over.
 
 Timers: the reader receives inside one cancel scope whose deadline is the session's next deadline; the
 scope is only replaced when it fires, when the writer or the application wakes the reader, or when a
@@ -23,9 +42,19 @@ turn brings the deadline earlier, so a steady stream of reads creates none. When
 calls ``on_tick``. A peer that never pauses cannot starve the timers: the deadline also cuts a run of
 reads short. An async callback runs shielded, so a timer never interrupts it half-way.
 
-Backpressure: the backlog (bytes pulled from the session and not yet taken by the socket) is bounded
-by ``max_backlog``. Passing it aborts the connection (RST, nothing more is buffered) instead of growing
-memory. The session keeps every message in its store, so the peer gets them by ResendRequest later.
+Backpressure: the backlog is the bytes pulled from the session and not yet taken by the socket. What
+a pull adds to an empty backlog (the *head*: a resend chunk, a turn's answers) is what the peer is
+due now; it is bounded by the session (``resend_chunk_size``) and the application, not here. The
+connection is cut off (RST, nothing more is buffered) when either
+
+- what waits *behind* the head passes ``max_backlog`` bytes: output piles up faster than the peer
+  reads it (a resend never does this: its next chunk waits for an empty backlog); or
+- data waits and the socket takes nothing for ``stall_timeout`` seconds (precisely: one write of at
+  most ``WRITE_SLICE`` bytes is not taken in that time): the peer stopped reading, even if it is due
+  little (a paused resend, a few heartbeats).
+
+So memory per connection stays under one head plus ``max_backlog``. The session keeps every message
+in its store, so the peer gets them by ResendRequest later.
 
 The application sends from any task of the event loop through the handle: ``send`` stores and queues at
 once; inside a callback the bytes leave with the rest of the turn (one commit, one write per batch),
@@ -57,6 +86,7 @@ from ..session import (
     SessionID,
 )
 from ._errors import IO_ERRORS, describe
+from ._connection import WRITE_SLICE
 from ._connection import Connection as _Connection
 from ._connection import fmt_addr as _fmt_addr
 from ._connection import direct_socket as _direct_socket
@@ -65,14 +95,27 @@ from ._connection import set_nodelay as _set_nodelay
 from .application import Application
 from .wirelog import WireLog
 
-__all__ = ["Application", "SessionHandle", "DEFAULT_MAX_BACKLOG", "DEFAULT_READ_SIZE"]
+__all__ = [
+    "Application",
+    "SessionHandle",
+    "DEFAULT_MAX_BACKLOG",
+    "DEFAULT_READ_SIZE",
+    "DEFAULT_STALL_TIMEOUT",
+    "WRITE_SLICE",
+]
 
 log = logging.getLogger("fixgw.session")
 
-#: Unsent bytes tolerated for one connection before a slow reader is cut off.
+#: Unsent bytes tolerated behind the head of the backlog before a slow reader is cut off.
 DEFAULT_MAX_BACKLOG = 4 << 20
 #: Bytes asked from the socket per read: one batch per turn.
 DEFAULT_READ_SIZE = 64 << 10
+#: Seconds a write may wait for the socket, while data waits, before the peer counts as not reading.
+DEFAULT_STALL_TIMEOUT = 30.0
+#: Passes of the event loop the resend pump steps aside for between two chunks: another session's
+#: answer takes a few (its socket is seen readable, its task wakes, it writes), so with one pass it would
+#: wait for several chunks instead of about one.
+RESEND_PAUSE_PASSES = 4
 
 
 def _maybe_async(fn: Callable[..., Any]) -> bool:
@@ -95,9 +138,15 @@ class SessionHandle:
         max_backlog: int = DEFAULT_MAX_BACKLOG,
         read_size: int = DEFAULT_READ_SIZE,
         close_timeout: float = 2.0,
+        stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
     ) -> None:
         if max_backlog <= 0 or read_size <= 0:
             raise ValueError("max_backlog and read_size must be positive")
+        if stall_timeout is not None and not stall_timeout > 0:
+            raise ValueError("stall_timeout must be positive (or None: no stall rule)")
+        #: Seconds the socket may take nothing while data waits before the connection is cut off
+        #: (None: never); read when a write starts, so it may be changed between connections.
+        self.stall_timeout = stall_timeout
         self.session = session
         self.application = application
         self.session_id: SessionID = session.config.session_id
@@ -117,6 +166,7 @@ class SessionHandle:
             _maybe_async(getattr(app, name, None) or (lambda *a: None))
             for name in ("on_logon", "on_logout", "on_message", "on_event")
         )
+        self._last_peak = 0
         self._disconnected = anyio.Event()
         self._disconnected.set()
         #: Why the last connection ended ("" while none has ended).
@@ -142,18 +192,26 @@ class SessionHandle:
         return self._logged_on
 
     @property
+    def peak_backlog(self) -> int:
+        """The largest backlog (unsent bytes above the socket) of the current or last connection."""
+        conn = self._conn
+        return conn.peak_backlog if conn is not None else self._last_peak
+
+    @property
     def peer_address(self) -> Any:
         conn = self._conn
         return conn.peer_address if conn is not None else None
 
-    def send(self, msg_type: bytes | str, body_fields: Iterable[tuple[int, Any]]) -> int:
+    def send(self, msg_type: bytes | str, body_fields: Iterable[tuple[int, Any]], *,
+             header_fields: Iterable[tuple[int, Any]] = ()) -> int:
         """Send an application message; return its MsgSeqNum. Call from the event loop thread.
 
         The message is stored at once; while disconnected it waits in the store for a resend.
+        ``header_fields`` (e.g. DeliverTo 128/129/145) go into the header after SendingTime.
         """
         if isinstance(msg_type, str):
             msg_type = msg_type.encode("ascii")
-        seq = self.session.send(msg_type, body_fields, self._clock.now_ns())
+        seq = self.session.send(msg_type, body_fields, self._clock.now_ns(), header_fields=header_fields)
         self._after_external_action()
         return seq
 
@@ -222,6 +280,7 @@ class SessionHandle:
                 tg.cancel_scope.cancel()
         finally:
             self._conn = None
+            self._last_peak = conn.peak_backlog
             if not conn.reason:
                 conn.reason = "connection closed"
             sock, conn.sock = conn.sock, None
@@ -263,6 +322,8 @@ class SessionHandle:
                 if conn.closing:
                     return
             armed = self._wanted_deadline(conn)
+            if armed is not None:
+                conn.resume_when_drained = False
             with anyio.CancelScope() as scope:
                 conn.recv_scope = scope
                 conn.armed_ns = armed
@@ -302,15 +363,13 @@ class SessionHandle:
             woken = True
 
     def _wanted_deadline(self, conn: _Connection) -> int | None:
-        """The session's next deadline, or None while a big resend waits for the writer to drain."""
-        session = self.session
-        deadline_ns = session.next_deadline_ns()
-        if deadline_ns is not None and conn.backlog > self._max_backlog // 2 and session.has_data_to_send:
-            # A big resend comes out chunk by chunk: wait for the writer to drain before the next
-            # chunk rather than racing the backlog bound (the writer wakes us when it is done).
+        """The session's next deadline, or None while a resend streams (the writer paces it)."""
+        if conn.more and self.session.has_data_to_send:
+            # The session says "due now" until the resend is over; the writer pulls its chunks as the
+            # socket takes them and wakes us at the end, so just read meanwhile.
             conn.resume_when_drained = True
             return None
-        return deadline_ns
+        return self.session.next_deadline_ns()
 
     async def _turn(self, conn: _Connection, shield: bool) -> None:
         if shield:
@@ -321,29 +380,33 @@ class SessionHandle:
             await self._process(conn)  # plain callbacks: no suspension point, nothing can cut in
 
     async def _writer(self, conn: _Connection) -> None:
-        stream = conn.stream
         pending = conn.pending
         while True:
             await conn.wakeup.wait()
             conn.wakeup = anyio.Event()
-            if conn.flush_requested:
+            if conn.flush_requested and not self._in_turn:
                 conn.flush_requested = False
                 self._pull(conn)
-            while pending:
-                data = pending[0] if len(pending) == 1 else b"".join(pending)
-                pending.clear()
-                conn.writing = True
-                try:
-                    await stream.send(data)
-                except IO_ERRORS as exc:
-                    conn.writing = False
-                    self._abort(conn, f"send failed: {describe(exc)}", reset=False)
-                    return
-                conn.writing = False
-                conn.backlog -= len(data)
+            while True:
+                while pending:
+                    data = pending[0] if len(pending) == 1 else b"".join(pending)
+                    pending.clear()
+                    failed = await conn.write(data, self.stall_timeout)
+                    if failed is not None:
+                        self._abort(conn, failed[0], reset=failed[1])
+                        return
+                if not conn.more or conn.closing or self._in_turn:
+                    break  # a turn in progress pulls the next chunk itself when it ends
+                # The socket took the whole chunk: let the other sessions' turns run, then pull the next.
+                for _ in range(RESEND_PAUSE_PASSES):
+                    await anyio.lowlevel.checkpoint()
+                if self._in_turn or conn.pending or conn.writing:
+                    break
+                self._pull(conn)
             if conn.closing:
                 conn.drained.set()
-            elif conn.resume_when_drained:
+            elif conn.resume_when_drained and not conn.more and not pending:
+                # The resend is over: the reader re-arms the session's timers.
                 conn.resume_when_drained = False
                 scope = conn.recv_scope
                 if scope is not None:
@@ -424,15 +487,22 @@ class SessionHandle:
 
     def _pull(self, conn: _Connection) -> None:
         """Move the session's output to the socket or the backlog; cut the connection if the backlog
-        overflows."""
+        overflows (see "Backpressure" in the module docstring)."""
         if conn.aborted:
             return
-        out = self.session.data_to_send()
+        idle = not conn.pending and not conn.writing
+        session = self.session
+        if conn.more and not idle and session.has_data_to_send:
+            return  # the next resend chunk waits for the socket to take the last one
+        out = session.data_to_send()
+        more = conn.more = session.has_data_to_send
+        if more:
+            conn.wakeup.set()  # the writer pulls the next chunk once the socket took this one
         if not out:
             return
         self._wire.outbound(out)
         sock = conn.sock
-        if sock is not None and not conn.pending and not conn.writing:
+        if sock is not None and idle:
             # The writer is idle, so nothing sits above the socket: hand the batch to the kernel now
             # and queue only what it did not take.
             try:
@@ -445,12 +515,12 @@ class SessionHandle:
             if sent == len(out):
                 return
             out = out[sent:]
-        conn.pending.append(out)
-        conn.backlog += len(out)
-        if conn.backlog > self._max_backlog:
+        behind = conn.queue(out, idle)
+        if behind > self._max_backlog:
             self._abort(
                 conn,
-                f"peer is not reading: {conn.backlog} bytes unsent (limit {self._max_backlog})",
+                f"peer is not reading: {behind} bytes unsent behind {conn.head} being written"
+                f" (limit {self._max_backlog})",
                 reset=True,
             )
             return
@@ -469,7 +539,7 @@ class SessionHandle:
             conn.wakeup.set()
         scope = conn.recv_scope
         if scope is not None:
-            deadline_ns = self.session.next_deadline_ns()
+            deadline_ns = self._wanted_deadline(conn)
             if deadline_ns is not None and (conn.armed_ns is None or deadline_ns < conn.armed_ns):
                 conn.armed_ns = deadline_ns
                 scope.deadline = anyio.current_time() + (deadline_ns - self._clock.now_ns()) / 1e9

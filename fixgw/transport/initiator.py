@@ -22,10 +22,11 @@ from anyio.abc import SocketAttribute, TaskStatus
 
 from ..clock import Clock
 from ..errors import ConfigError, TransportError
+from ..logsafe import printable
 from ..session import Session, SessionConfig
 from ._errors import IO_ERRORS, translate_io_errors
 from .backoff import Backoff
-from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, Application, SessionHandle
+from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, DEFAULT_STALL_TIMEOUT, Application, SessionHandle
 
 __all__ = ["Initiator"]
 
@@ -56,6 +57,7 @@ class Initiator:
         connect_timeout: float = 10.0,
         max_backlog: int = DEFAULT_MAX_BACKLOG,
         read_size: int = DEFAULT_READ_SIZE,
+        stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
     ) -> None:
         if isinstance(session, SessionConfig):
             session = Session(session, store.session_store(session.session_id), dictionary=dictionary)
@@ -68,7 +70,12 @@ class Initiator:
         self.backoff = backoff or Backoff()
         self._connect_timeout = connect_timeout
         self.handle = SessionHandle(
-            session, application, clock=clock, max_backlog=max_backlog, read_size=read_size
+            session,
+            application,
+            clock=clock,
+            max_backlog=max_backlog,
+            read_size=read_size,
+            stall_timeout=stall_timeout,
         )
         self._scope: anyio.CancelScope | None = None
         self._stopping = False
@@ -123,9 +130,9 @@ class Initiator:
                     continue
                 try:
                     reason = await self.connect_once()
-                    log.info("%s: connection to %s:%s ended: %s", label, self.host, self.port, reason)
+                    log.info("%s: connection to %s:%s ended: %s", label, self.host, self.port, printable(reason))
                 except TransportError as exc:
-                    log.warning("%s: %s", label, exc)
+                    log.warning("%s: %s", label, printable(exc))
                 except Exception:
                     log.exception("%s: connection failed", label)
                 if self._stopping:

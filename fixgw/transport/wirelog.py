@@ -2,8 +2,10 @@
 
 Logger ``fixgw.wire.<session>`` where ``<session>`` is ``BeginString:SenderCompID->TargetCompID`` (our
 view) with dots replaced by ``_`` so the name stays one level below ``fixgw.wire``. Records are emitted at
-INFO with ``extra={"direction": "in" | "out"}``; the message text has SOH shown as ``|``. When the logger
-is disabled (the default), the cost is one ``isEnabledFor`` check per read or write.
+INFO with ``extra={"direction": "in" | "out"}``; the message text has SOH shown as ``|`` and every other
+control or non-ASCII byte escaped as ``\\xNN`` (``fixgw.logsafe.printable_bytes``), so a value a peer
+chose cannot start a log line of its own. When the logger is disabled (the default), the cost is one
+``isEnabledFor`` check per read or write.
 
 Secrets never reach the log: the values of Password (554), NewPassword (925) and the data fields that
 carry logon signatures or credentials (RawData 96, SecureData 91) are written as ``***``.
@@ -14,6 +16,8 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+
+from ..logsafe import printable_bytes
 
 __all__ = ["WireLog", "wire_logger_name", "mask_secrets", "SECRET_TAGS"]
 
@@ -64,7 +68,7 @@ class WireLog:
         arrow = "<<" if direction == "in" else ">>"
         for m in _FRAME_END.finditer(buf):
             end = m.end()
-            text = mask_secrets(buf[start:end]).replace(b"\x01", b"|").decode("ascii", "replace")
+            text = printable_bytes(mask_secrets(buf[start:end]))
             log("%s %s", arrow, text, extra={"direction": direction})
             start = end
         rest = buf[start:]

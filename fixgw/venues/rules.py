@@ -41,6 +41,16 @@ def is_multiple(value: Decimal, step: Decimal | None) -> bool:
         return value % step == 0
 
 
+def _num(d: Decimal | None) -> str:
+    """A number as a client reads it in a refusal's text: plain notation (never ``1E-7``), no padding zeros."""
+    if d is None:
+        return "none"
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
 def _positive(v: Decimal | None) -> Decimal | None:
     return v if v else None
 
@@ -99,7 +109,7 @@ def check_order(
         if order.quantity is not None:
             return RuleViolation("quote_qty", "give quantity or quote quantity, not both")
         if order.quote_quantity <= 0:
-            return RuleViolation("quote_qty", f"quote quantity {order.quote_quantity} must be positive")
+            return RuleViolation("quote_qty", f"quote quantity {_num(order.quote_quantity)} must be positive")
     else:
         if order.quantity is None:
             return RuleViolation("quantity", "quantity required")
@@ -124,9 +134,11 @@ def check_order(
         else:
             up, down = instrument.ask_multiplier_up, instrument.ask_multiplier_down
         if up and order.price > reference_price * up:
-            return RuleViolation("price_band", f"price {order.price} above {reference_price * up} ({up} x reference)")
+            return RuleViolation("price_band", f"price {_num(order.price)} above {_num(reference_price * up)} "
+                                               f"({_num(up)} x reference)")
         if down and order.price < reference_price * down:
-            return RuleViolation("price_band", f"price {order.price} below {reference_price * down} ({down} x reference)")
+            return RuleViolation("price_band", f"price {_num(order.price)} below {_num(reference_price * down)} "
+                                               f"({_num(down)} x reference)")
 
     # notional
     px_for_notional = order.price if not is_market else reference_price
@@ -136,41 +148,42 @@ def check_order(
         check_max = not is_market or instrument.max_notional_applies_to_market
         lo, hi = _positive(instrument.min_notional), _positive(instrument.max_notional)
         if check_min and lo is not None and notional < lo:
-            return RuleViolation("min_notional", f"notional {notional} below minimum {lo}")
+            return RuleViolation("min_notional", f"notional {_num(notional)} below minimum {_num(lo)}")
         if check_max and hi is not None and notional > hi:
-            return RuleViolation("max_notional", f"notional {notional} above maximum {hi}")
+            return RuleViolation("max_notional", f"notional {_num(notional)} above maximum {_num(hi)}")
     elif order.quote_quantity is not None:
         lo = _positive(instrument.min_notional)
         if instrument.min_notional_applies_to_market and lo is not None and order.quote_quantity < lo:
-            return RuleViolation("min_notional", f"notional {order.quote_quantity} below minimum {lo}")
+            return RuleViolation("min_notional", f"notional {_num(order.quote_quantity)} below minimum {_num(lo)}")
     return None
 
 
 def _check_qty(instrument: Instrument, qty: Decimal, is_market: bool) -> RuleViolation | None:
     if qty <= 0:
-        return RuleViolation("quantity", f"quantity {qty} must be positive")
+        return RuleViolation("quantity", f"quantity {_num(qty)} must be positive")
     checks = [(instrument.lot_step, instrument.min_qty, instrument.max_qty)]
     if is_market:
         checks.append((instrument.market_lot_step, instrument.market_min_qty, instrument.market_max_qty))
     for step, lo, hi in checks:
         lo, hi = _positive(lo), _positive(hi)
         if lo is not None and qty < lo:
-            return RuleViolation("min_qty", f"quantity {qty} below minimum {lo}")
+            return RuleViolation("min_qty", f"quantity {_num(qty)} below minimum {_num(lo)}")
         if hi is not None and qty > hi:
-            return RuleViolation("max_qty", f"quantity {qty} above maximum {hi}")
+            return RuleViolation("max_qty", f"quantity {_num(qty)} above maximum {_num(hi)}")
         if not is_multiple(qty, step):
-            return RuleViolation("lot", f"quantity {qty} is not a multiple of the lot step {step}")
+            return RuleViolation("lot", f"quantity {_num(qty)} is not a multiple of the lot step {_num(step)}")
     return None
 
 
 def _check_price(instrument: Instrument, name: str, px: Decimal) -> RuleViolation | None:
     if px <= 0:
-        return RuleViolation(name, f"{name} {px} must be positive")
+        return RuleViolation(name, f"{name} {_num(px)} must be positive")
     lo, hi = _positive(instrument.min_price), _positive(instrument.max_price)
     if lo is not None and px < lo:
-        return RuleViolation("min_price", f"{name} {px} below minimum {lo}")
+        return RuleViolation("min_price", f"{name} {_num(px)} below minimum {_num(lo)}")
     if hi is not None and px > hi:
-        return RuleViolation("max_price", f"{name} {px} above maximum {hi}")
+        return RuleViolation("max_price", f"{name} {_num(px)} above maximum {_num(hi)}")
     if not is_multiple(px, instrument.tick_size):
-        return RuleViolation("tick", f"{name} {px} is not a multiple of the tick size {instrument.tick_size}")
+        return RuleViolation("tick",
+                             f"{name} {_num(px)} is not a multiple of the tick size {_num(instrument.tick_size)}")
     return None

@@ -36,7 +36,7 @@ ORDER = frame(
 def norm(item: Any) -> tuple:
     """A comparable form of a parser item, the same for both implementations."""
     if hasattr(item, "fields"):
-        return ("M", list(item.fields), item.raw)
+        return ("M", list(item.fields), item.raw, item.invalid_field)
     return ("G", item.reason, item.data)
 
 

@@ -125,12 +125,21 @@ BAD_FRAMES = {
     "BodyLength(9) does not end at CheckSum(10)": frame(body((35, b"0"), (49, b"A")), body_length=b"7"),
     "CheckSum(10) is not three digits": frame(body((35, b"0")), checksum=b"1x3"),
     "CheckSum(10) mismatch": frame(body((35, b"0")), checksum=b"999"),
-    "field without '='": frame(body((35, b"0")) + b"49A\x01"),
-    "tag is not a positive number": frame(body((35, b"0")) + b"4x=A\x01"),
-    "tag number too long": frame(body((35, b"0")) + b"1234567890=A\x01"),
     "data field length does not match its length field": frame(body((35, b"0"), (95, b"5"), (96, b"abc"))),
     "field not terminated by SOH": frame(body((35, b"0")) + b"49=A"),
     "third field is not MsgType(35)": frame(body((49, b"A"), (35, b"0"))),
+}
+# Frames that still garble though they hold a malformed field: the framing or the MsgType rule fails.
+BAD_FRAMES_WITH_MALFORMED_FIELD = {
+    "malformed last field without SOH": ("field not terminated by SOH", frame(body((35, b"0")) + b"4x=A")),
+    "no '=' and no SOH": ("field not terminated by SOH", frame(body((35, b"0")) + b"49A")),
+    "malformed first body field": ("third field is not MsgType(35)", frame(b"3x=0\x01" + body((35, b"0")))),
+    "field without '=' first": ("third field is not MsgType(35)", frame(b"novalue\x01" + body((35, b"0")))),
+    "malformed then bad data length": (
+        "data field length does not match its length field",
+        frame(body((35, b"0"), (0, b"x"), (95, b"5"), (96, b"abc"))),
+    ),
+    "malformed then bad checksum": ("CheckSum(10) mismatch", frame(body((35, b"0"), (0, b"x")), checksum=b"999")),
 }
 
 
@@ -160,13 +169,12 @@ def test_parser_data_length_mismatch_garbled(codec, bad):
     assert items[0] == ("G", "data field length does not match its length field", bad)
 
 
-@pytest.mark.parametrize(
-    "bad",
-    [b"=A\x01", b"049=A\x01", b"0=A\x01", b"-5=A\x01", b"4 9=A\x01"],
-)
-def test_parser_bad_tag_syntax_garbled(codec, bad):
-    f = frame(body((35, b"0")) + bad)
-    assert feed_all(codec.Parser(), [f + HEARTBEAT])[0] == ("G", "tag is not a positive number", f)
+@pytest.mark.parametrize("case", sorted(BAD_FRAMES_WITH_MALFORMED_FIELD))
+def test_parser_malformed_field_in_bad_frame_still_garbled(codec, case):
+    reason, bad = BAD_FRAMES_WITH_MALFORMED_FIELD[case]
+    items = feed_all(codec.Parser(), [bad + HEARTBEAT])
+    assert items == [("G", reason, bad), norm(_one(codec, HEARTBEAT))]
+    assert feed_all(codec.Parser(), by_size(bad + HEARTBEAT, 1)) == items
 
 
 def test_parser_body_length_short_and_long_both_garbled(codec):

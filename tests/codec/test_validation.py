@@ -188,8 +188,31 @@ def test_validate_group_member_outside_group_reason_2_not_defined_for_message_ty
     assert "group" in err.text
 
 
-def test_validate_user_defined_tag_reason_3_undefined_tag() -> None:
-    expect(3, 5001, "FIX.4.4", build("FIX.4.4", "0", [(5001, "x")]))
+def test_validate_unknown_user_defined_tag_reason_0_invalid_tag_number() -> None:
+    # As QuickFIX answers: an unknown tag is invalid whatever its range (373=3 is never raised).
+    expect(0, 5001, "FIX.4.4", build("FIX.4.4", "0", [(5001, "x")]))
+
+
+def test_validate_user_defined_fields_off_lets_tags_from_5000_through_unchecked() -> None:
+    d = load_dictionary("FIX.4.4")
+    d.validate(build("FIX.4.4", "0", [(5001, "x"), (9999, b"")]), validate_user_defined_fields=False)
+    with pytest.raises(ValidationError) as info:  # below 5000 an unknown tag is still invalid
+        d.validate(build("FIX.4.4", "0", [(5001, "x"), (4999, "x")]), validate_user_defined_fields=False)
+    assert (info.value.reason, info.value.ref_tag) == (0, 4999)
+
+
+def test_validate_allow_unknown_message_fields_lets_unknown_and_foreign_tags_through() -> None:
+    d = load_dictionary("FIX.4.4")
+    msg = build("FIX.4.4", "0", [(4999, "x"), (44, "1.5"), (5001, "y")])
+    d.validate(msg, allow_unknown_message_fields=True)
+    with pytest.raises(ValidationError) as info:  # a known field's value is still checked
+        body = [(11, "ord-1"), (4999, "x"), (55, "BTC-USDT"), (54, "Z"), (60, TS), (38, "1"), (40, "1")]
+        d.validate(build("FIX.4.4", "D", body), allow_unknown_message_fields=True)
+    assert (info.value.reason, info.value.ref_tag) == (5, 54)
+    with pytest.raises(ValidationError) as info:  # a group member outside its group stays 373=2
+        body = [(11, "ord-1"), (448, "ACCT-7"), (54, "1"), (60, TS), (38, "1"), (40, "1")]
+        d.validate(build("FIX.4.4", "D", body), allow_unknown_message_fields=True)
+    assert (info.value.reason, info.value.ref_tag) == (2, 448)
 
 
 def test_validate_empty_value_reason_4_tag_without_value() -> None:

@@ -75,23 +75,26 @@ class FixClient:
 
     # -- sending -----------------------------------------------------------------------------------
     async def send_raw(self, msg_type: str, fields: list[tuple[int, Any]], *, seq: int | None = None,
-                       poss_dup: bool = False, poss_resend: bool = False) -> int:
+                       poss_dup: bool = False, poss_resend: bool = False,
+                       header: list[tuple[int, Any]] = ()) -> int:  # type: ignore[assignment]
         assert self.stream is not None
         if seq is None:
             seq = self.next_out
             self.next_out += 1
-        header: list[tuple[int, Any]] = [(49, self.sender), (56, self.target), (34, seq)]
+        head: list[tuple[int, Any]] = [(49, self.sender), (56, self.target), (34, seq)]
         if poss_dup:
-            header.append((43, "Y"))
-        header.append((52, format_utc_timestamp(time.time_ns())))
+            head.append((43, "Y"))
+        head.append((52, format_utc_timestamp(time.time_ns())))
         if poss_resend:
-            header.append((97, "Y"))
-        await self.stream.send(encode(self.begin, msg_type, header + fields))
+            head.append((97, "Y"))
+        head += list(header)  # routing fields (115, 128, ...) belong to the header
+        await self.stream.send(encode(self.begin, msg_type, head + fields))
         return seq
 
     async def new_order(self, cl: str, side: str, qty: str, *, symbol: str = "BTC/USDT", price: str | None = None,
                         ord_type: str | None = None, tif: str | None = None, stop: str | None = None,
-                        extra: list[tuple[int, Any]] = (), poss_resend: bool = False) -> None:  # type: ignore[assignment]
+                        extra: list[tuple[int, Any]] = (), poss_resend: bool = False,  # type: ignore[assignment]
+                        header: list[tuple[int, Any]] = ()) -> None:  # type: ignore[assignment]
         if ord_type is None:
             ord_type = "2" if price is not None else "1"
         f: list[tuple[int, Any]] = [(11, cl), (21, "1"), (55, symbol), (54, side), (60, _now()), (38, qty),
@@ -103,10 +106,11 @@ class FixClient:
         if tif is not None:
             f.append((59, tif))
         f += list(extra)
-        await self.send_raw("D", f, poss_resend=poss_resend)
+        await self.send_raw("D", f, poss_resend=poss_resend, header=header)
 
-    async def cancel(self, cl: str, orig: str, side: str, *, symbol: str = "BTC/USDT") -> None:
-        await self.send_raw("F", [(41, orig), (11, cl), (55, symbol), (54, side), (60, _now())])
+    async def cancel(self, cl: str, orig: str, side: str, *, symbol: str = "BTC/USDT",
+                     header: list[tuple[int, Any]] = ()) -> None:  # type: ignore[assignment]
+        await self.send_raw("F", [(41, orig), (11, cl), (55, symbol), (54, side), (60, _now())], header=header)
 
     async def replace(self, cl: str, orig: str, side: str, qty: str, price: str, *, symbol: str = "BTC/USDT") -> None:
         await self.send_raw("G", [(41, orig), (11, cl), (21, "1"), (55, symbol), (54, side), (60, _now()),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-import anyio
 import pytest
 
 from fixgw.config import Limits
@@ -315,8 +314,8 @@ async def test_e2e_unsupported_message_business_rejected(sim: SimServer) -> None
 async def test_e2e_wrong_password_refused(sim: SimServer) -> None:
     async with running_gateway(gateway_config(sim)) as gw:
         c = FixClient("FIX.4.4", "CLIENT44", "FIXGW", password="wrong")
-        # Failed authentication: the connection is closed without any reply (test case 1S).
-        with pytest.raises(anyio.EndOfStream):
+        # Failed authentication: a Logout whose Text says why, then the close (test case 1S).
+        with pytest.raises(ConnectionError, match="Logon rejected: authentication failed"):
             await c.connect(gw.port, timeout=5)
 
 

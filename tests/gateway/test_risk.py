@@ -96,3 +96,26 @@ def test_risk_session_limit_checked_before_venue_rule() -> None:
     r = check_order(o, Limits(max_order_qty=D("1")), client_symbol="BTC/USDT", open_orders=0, last_price=None,
                     venue_violation=venue_verdict(o))
     assert r is not None and r.check == "max_order_qty"
+
+
+@pytest.mark.parametrize(
+    ("order", "limits", "last", "text"),
+    [
+        (limit("0.0000002"), Limits(max_order_qty=D("1E-7")), None,
+         "order quantity 0.0000002 exceeds the limit 0.0000001"),
+        (limit("0.0000001", "100"), Limits(), None, "venue rule: quantity 0.0000001 below minimum 0.001"),
+        (limit("1E+3", "1E+2"), Limits(max_notional=D("1E+4")), None,
+         "order notional 100000 exceeds the limit 10000"),
+        (limit("1", "0.00000050"), Limits(price_band_pct=D("1E+1")), D("0.000001"),
+         "price 0.0000005 is more than 10% from the last trade 0.000001"),
+        (limit("1", "100.0000001"), Limits(), None,
+         "venue rule: price 100.0000001 is not a multiple of the tick size 0.01"),
+    ],
+)
+def test_risk_refusal_text_numbers_plain_without_exponent(order: SubmitOrder, limits: Limits, last: Decimal | None,
+                                                          text: str) -> None:
+    r = check_order(order, limits, client_symbol="BTC/USDT", open_orders=0, last_price=last,
+                    venue_violation=venue_verdict(order))
+    assert r is not None
+    assert r.text == text
+    assert "E+" not in r.text and "E-" not in r.text

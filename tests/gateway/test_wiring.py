@@ -22,6 +22,17 @@ def test_wiring_session_settings_reach_engine_config() -> None:
     assert (cfg.max_sending_time_skew, cfg.resend_chunk_size, cfg.send_next_expected_msg_seq_num) == (None, 100, True)
 
 
+def test_wiring_validation_and_heartbeat_settings_reach_engine_config() -> None:
+    settings = replace(default_config().sessions[0], max_heartbeat_interval=45, validate_user_defined_fields=False,
+                       allow_unknown_message_fields=True)
+    cfg = session_config(settings, SessionID("FIX.4.4", "FIXGW", "CLIENT44"))
+    assert (cfg.max_heartbeat_interval, cfg.validate_user_defined_fields, cfg.allow_unknown_message_fields) == (
+        45, False, True)
+    demo = session_config(default_config().sessions[0], SessionID("FIX.4.4", "FIXGW", "CLIENT44"))
+    # The demo keeps strict validation.
+    assert (demo.validate_user_defined_fields, demo.allow_unknown_message_fields) == (True, False)
+
+
 def test_wiring_session_defaults_keep_sending_time_check_on() -> None:
     cfg = session_config(default_config().sessions[0], SessionID("FIX.4.4", "FIXGW", "CLIENT44"))
     assert cfg.max_sending_time_skew == 120.0 and cfg.allowed_addresses is None and cfg.schedule is None
@@ -85,3 +96,20 @@ async def test_wiring_venue_calls_run_in_order_at_most_max_in_flight_at_once() -
         await anyio.sleep(0.05)
         tg.cancel_scope.cancel()
     assert (started, peak, in_flight) == ([0, 1, 2, 3, 4], 2, 0)
+
+
+@pytest.mark.anyio
+async def test_wiring_gateway_pending_limits_reach_acceptor() -> None:
+    from fixgw.config import default_config as demo
+    from fixgw.gateway import Gateway
+
+    from .conftest import running_gateway
+    from .test_routing import ScriptedVenue
+
+    cfg = demo(port=0)
+    cfg = replace(cfg, gateway=replace(cfg.gateway, max_pending_connections=9, max_pending_per_address=3))
+    venue = ScriptedVenue()
+    async with running_gateway(cfg, adapter_factory=lambda vc: venue) as gw:
+        assert isinstance(gw, Gateway) and gw.acceptor is not None
+        pending = gw.acceptor._pending  # type: ignore[attr-defined]
+        assert (pending.max_total, pending.max_per_host) == (9, 3)

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from fixgw.errors import OrderError, StoreError
 from fixgw.orders import (
+    Party,
+    Route,
     RECORD_TYPES,
     CancelOrder,
     OrderSide,
@@ -85,6 +87,11 @@ def test_cancel_order_without_target_raises_order_error():
 
 decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(lambda d: d > 0)
 texts = st.text(min_size=1, max_size=12)
+_maybe_text = st.one_of(st.none(), texts)
+parties = st.tuples(_maybe_text, _maybe_text, _maybe_text).filter(lambda t: t != (None, None, None)).map(
+    lambda t: Party(*t))
+routes = st.tuples(st.one_of(st.none(), parties), st.one_of(st.none(), parties)).filter(
+    lambda t: t != (None, None)).map(lambda t: Route(*t))
 
 
 def _strategy_for(cls):
@@ -105,6 +112,8 @@ def _strategy_for(cls):
             s = st.booleans()
         elif base is int:
             s = st.integers(min_value=0, max_value=2**63 - 1)
+        elif base is Route:
+            s = routes
         else:
             s = st.sampled_from(list(base))
         if type(None) in typing.get_args(hint):
@@ -144,3 +153,21 @@ def test_record_json_decimal_written_as_string():
 def test_record_json_unreadable_raises_store_error(text):
     with pytest.raises(StoreError):
         record_from_json(text)
+
+
+def test_record_json_route_kept_and_old_record_without_route_reads_none():
+    route = Route(on_behalf_of=Party("BUREAU", "DESK7", None), deliver_to=Party(location_id="NY"))
+    text = record_to_json(submit(route=route))
+    assert '"route":{"on_behalf_of":["BUREAU","DESK7",null],"deliver_to":[null,null,"NY"]}' in text
+    assert record_from_json(text).route == route
+    old = text.replace(',"route":{"on_behalf_of":["BUREAU","DESK7",null],"deliver_to":[null,null,"NY"]}', "")
+    assert '"route"' not in old and record_from_json(old).route is None
+
+
+@pytest.mark.parametrize("route", ['"x"', '{"on_behalf_of":["A","B"]}', '{"on_behalf_of":[null,null,null]}',
+                                   '{"on_behalf_of":null,"deliver_to":null}'])
+def test_record_json_malformed_route_raises_store_error(route):
+    text = record_to_json(submit(route=Route(on_behalf_of=Party("A"))))
+    bad = text.replace('{"on_behalf_of":["A",null,null],"deliver_to":null}', route)
+    with pytest.raises(StoreError):
+        record_from_json(bad)

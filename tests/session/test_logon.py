@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fixgw.errors import LocalProtocolError
-from fixgw.session import Disconnected, LoggedOn, LoggedOut, SequenceGap, SessionState
+from fixgw.session import Disconnected, LoggedOn, LoggedOut, LogonRefused, SequenceGap, SessionState
 
 from .helpers import (
     ACCEPTOR_ID,
@@ -79,13 +79,13 @@ def test_1S_logon_with_unknown_comp_id_disconnects_without_reply():
     clock = new_clock()
     s, peer = _acceptor(clock)
     s.receive_data(peer.logon(sender="STRANGER"), clock.now_ns())
-    (event,) = drain(s)
-    assert isinstance(event, Disconnected)
+    refused, event = drain(s)
+    assert isinstance(refused, LogonRefused) and isinstance(event, Disconnected)
     assert s.data_to_send() == b""
     assert s.wants_disconnect
 
 
-def test_1S_logon_failed_authentication_disconnects_without_reply():
+def test_1S_logon_failed_authentication_logs_out_with_reason_and_disconnects():
     clock = new_clock()
     calls = []
 
@@ -95,8 +95,9 @@ def test_1S_logon_failed_authentication_disconnects_without_reply():
 
     s, peer = _acceptor(clock, authenticator=authenticator)
     s.receive_data(peer.logon(extra=[(553, "alice"), (554, "wrong")]), clock.now_ns())
-    assert [type(e) for e in drain(s)] == [Disconnected]
-    assert s.data_to_send() == b""
+    assert [type(e) for e in drain(s)] == [LogonRefused, Disconnected]
+    (logout,) = sent(s)
+    assert (logout.get(35), logout.get(58)) == (b"5", b"Logon rejected: authentication failed")
     assert calls == [(ACCEPTOR_ID, "alice", "wrong", ("127.0.0.1", 5000))]
 
 
@@ -112,7 +113,7 @@ def test_1S_logon_from_refused_address_disconnects_without_reply():
     s = make_session(clock, allowed_addresses=frozenset({"10.0.0.0/8"}))
     s.connection_made(clock.now_ns(), ("192.168.1.9", 5000))
     s.receive_data(Peer(INITIATOR_ID, clock).logon(), clock.now_ns())
-    assert [type(e) for e in drain(s)] == [Disconnected]
+    assert [type(e) for e in drain(s)] == [LogonRefused, Disconnected]
     assert s.data_to_send() == b""
 
 
@@ -128,8 +129,8 @@ def test_1S_first_message_not_logon_disconnects_without_reply():
     clock = new_clock()
     s, peer = _acceptor(clock)
     s.receive_data(peer.order(), clock.now_ns())
-    (event,) = drain(s)
-    assert isinstance(event, Disconnected) and "Logon" in event.reason
+    refused, event = drain(s)
+    assert isinstance(refused, LogonRefused) and isinstance(event, Disconnected) and "Logon" in event.reason
     assert s.data_to_send() == b""
 
 
@@ -147,7 +148,7 @@ def test_1S_logon_with_bad_sending_time_logs_out():
     clock = new_clock()
     s, peer = _acceptor(clock)
     s.receive_data(peer.logon(sending_time_ns=clock.now_ns() - 300 * NS), clock.now_ns())
-    assert [type(e) for e in drain(s)] == [Disconnected]
+    assert [type(e) for e in drain(s)] == [LogonRefused, Disconnected]
     (logout,) = sent(s)
     assert logout.get(35) == b"5"
 
@@ -156,7 +157,7 @@ def test_1S_logon_without_heartbeat_interval_logs_out():
     clock = new_clock()
     s, peer = _acceptor(clock)
     s.receive_data(peer.frame("A", [(98, 0)]), clock.now_ns())
-    assert [type(e) for e in drain(s)] == [Disconnected]
+    assert [type(e) for e in drain(s)] == [LogonRefused, Disconnected]
     assert types(sent(s)) == [b"5"]
 
 
@@ -220,7 +221,7 @@ def test_1B_logon_answer_with_wrong_comp_id_disconnects():
     s.connection_made(clock.now_ns())
     s.data_to_send()
     s.receive_data(Peer(ACCEPTOR_ID, clock).logon(target="SOMEONE"), clock.now_ns())
-    assert [type(e) for e in drain(s)] == [Disconnected]
+    assert [type(e) for e in drain(s)] == [LogonRefused, Disconnected]
     assert not s.is_logged_on
 
 
@@ -230,7 +231,7 @@ def test_1B_first_message_not_logon_disconnects():
     s.connection_made(clock.now_ns())
     s.data_to_send()
     s.receive_data(Peer(ACCEPTOR_ID, clock).frame("0"), clock.now_ns())
-    assert [type(e) for e in drain(s)] == [Disconnected]
+    assert [type(e) for e in drain(s)] == [LogonRefused, Disconnected]
 
 
 def test_1B_logout_instead_of_logon_reports_refusal_and_disconnects():
@@ -309,8 +310,8 @@ def test_logon_next_expected_msg_seq_num_ignored_in_fix42():
     assert drain(s) == [LoggedOn(30, False)]
 
 
-def test_1S_acceptor_reset_on_logon_resets_and_tells_peer():
-    pair = ConnectionPair(acceptor={"reset_on_logon": True})
+def test_1S_acceptor_reset_on_logon_with_resetting_peer_restarts_both_at_one():
+    pair = ConnectionPair(acceptor={"reset_on_logon": True}, initiator={"reset_on_logon": True})
     pair.connect()
     pair.initiator.send(b"D", [(11, "a")], pair.clock.now_ns())
     pair.pump()
@@ -329,19 +330,19 @@ def test_1S_acceptor_reset_on_logon_resets_and_tells_peer():
     assert pair.acceptor.next_target_seq == pair.initiator.next_sender_seq
 
 
-def test_1S_acceptor_reset_on_logon_without_peer_flag_restarts_ours_and_keeps_peer_numbering():
+def test_1S_acceptor_reset_on_logon_without_peer_flag_resets_both_silently_and_asks_for_the_gap():
     clock = new_clock()
     s, peer = _acceptor(clock, reset_on_logon=True)
     s.store.save_outbound(1, b"old")
     s.store.set_next_sender_seq(10)
     s.store.set_next_target_seq(7)
-    peer.next_seq = 7
-    s.receive_data(peer.logon(), clock.now_ns())  # no 141=Y from the peer
-    assert drain(s) == [LoggedOn(30, True)]
-    (answer,) = sent(s)
-    assert (answer.get(35), answer.get(34), answer.get(141)) == (b"A", b"1", b"Y")
-    assert (s.next_sender_seq, s.next_target_seq) == (2, 8)
-    assert [seq for seq, _raw in s.store.fetch(1, 0)] == [1] and s.store.fetch(1, 1)[0][1] != b"old"
+    s.receive_data(peer.logon(seq=5), clock.now_ns())  # no 141=Y from the peer
+    assert drain(s) == [LoggedOn(30, True), SequenceGap(1, 0)]
+    answer, request = sent(s)
+    assert (answer.get(35), answer.get(34), answer.get(141)) == (b"A", b"1", None)
+    assert (request.get(35), request.get(34), request.get(7), request.get(16)) == (b"2", b"2", b"1", b"0")
+    assert (s.next_sender_seq, s.next_target_seq) == (3, 1)
+    assert s.store.fetch(1, 1)[0][1] != b"old"
 
 
 def test_1S_acceptor_reset_on_logon_refused_logon_leaves_store_untouched():
@@ -350,9 +351,10 @@ def test_1S_acceptor_reset_on_logon_refused_logon_leaves_store_untouched():
     s.store.set_next_sender_seq(10)
     s.store.set_next_target_seq(7)
     s.receive_data(peer.logon(seq=7), clock.now_ns())
-    assert [type(e) for e in drain(s)] == [Disconnected]
-    assert s.data_to_send() == b""
-    assert (s.next_sender_seq, s.next_target_seq) == (10, 7)
+    assert [type(e) for e in drain(s)] == [LogonRefused, Disconnected]
+    (logout,) = sent(s)  # the refusal's Logout is numbered in the old numbering
+    assert (logout.get(35), logout.get(34)) == (b"5", b"10")
+    assert (s.next_sender_seq, s.next_target_seq) == (11, 7)
 
 
 def test_logon_next_expected_msg_seq_num_gap_not_filled_unasked_requested_after_timeout():

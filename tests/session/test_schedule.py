@@ -9,9 +9,9 @@ import pytest
 
 from fixgw.clock import FakeClock, datetime_to_ns
 from fixgw.errors import ConfigError
-from fixgw.session import Disconnected, LoggedOn, SessionSchedule
+from fixgw.session import Disconnected, LoggedOn, LogonRefused, SessionSchedule
 
-from .helpers import INITIATOR_ID, Peer, drain, make_session, sent
+from .helpers import INITIATOR_ID, Peer, drain, make_session, parse_frames, sent
 
 NY = ZoneInfo("America/New_York")
 
@@ -93,13 +93,27 @@ def test_schedule_same_session_keeps_sequence_numbers():
     assert s.next_sender_seq == 40
 
 
-def test_schedule_connection_outside_window_refused():
+def test_schedule_logon_outside_window_refused_with_logout_saying_why():
     schedule = SessionSchedule(time(8, 0), time(17, 0))
     clock = FakeClock(_ns(2024, 3, 5, 20, 0))
     s = make_session(clock, schedule=schedule)
     assert not s.in_schedule(clock.now_ns())
     s.connection_made(clock.now_ns())
+    assert drain(s) == []  # the acceptor reads the Logon, to answer it
+    s.receive_data(Peer(INITIATOR_ID, clock).logon(), clock.now_ns())
+    text = "Logon rejected: outside the session schedule"
+    assert drain(s) == [LogonRefused(text), Disconnected(text)]
+    (logout,) = parse_frames(s.data_to_send())
+    assert (logout.get(35), logout.get(58)) == (b"5", text.encode())
+
+
+def test_schedule_initiator_connection_outside_window_refused():
+    schedule = SessionSchedule(time(8, 0), time(17, 0))
+    clock = FakeClock(_ns(2024, 3, 5, 20, 0))
+    s = make_session(clock, "initiator", schedule=schedule)
+    s.connection_made(clock.now_ns())
     assert drain(s) == [Disconnected("outside the session schedule")]
+    assert s.data_to_send() == b""
 
 
 def test_schedule_end_of_window_logs_out():

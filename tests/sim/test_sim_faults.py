@@ -115,11 +115,12 @@ def test_fault_clock_skew_moves_server_time(sim: SimServer, client: SignedClient
 
 
 def test_fault_admin_endpoint_sets_and_validates_switches(sim: SimServer, client: SignedClient) -> None:
-    r = client.http.post("/sim/faults", json={"latency_ms": 0, "duplicate_events": True})
+    auth = sim.control_headers
+    r = client.http.post("/sim/faults", json={"latency_ms": 0, "duplicate_events": True}, headers=auth)
     assert r.status_code == 200 and r.json()["duplicate_events"] is True
-    assert client.http.get("/sim/faults").json()["duplicate_events"] is True
-    assert client.http.post("/sim/faults", json={"nonsense": 1}).status_code == 400
-    assert client.http.post("/sim/faults/reset").json()["duplicate_events"] is False
+    assert client.http.get("/sim/faults", headers=auth).json()["duplicate_events"] is True
+    assert client.http.post("/sim/faults", json={"nonsense": 1}, headers=auth).status_code == 400
+    assert client.http.post("/sim/faults/reset", headers=auth).json()["duplicate_events"] is False
 
 
 def test_fault_duplicate_and_reordered_user_events(sim: SimServer, client: SignedClient) -> None:
@@ -149,3 +150,52 @@ def test_fault_drop_user_streams_after_n_events(sim: SimServer, client: SignedCl
         with pytest.raises((ConnectionClosed, EOFError)):
             for _ in range(5):
                 ws.recv(timeout=5)
+
+
+def test_fault_rate_limit_retry_after_sets_the_wait_of_forced_429s(sim: SimServer, client: SignedClient) -> None:
+    sim.set_faults(rate_limit_burst=2, rate_limit_retry_after_s=2)
+    r = client.get("/api/v3/ping")
+    assert r.status_code == 429 and r.headers["Retry-After"] == "2"
+    with connect(sim.ws_api_url) as ws:
+        before = int(time.time() * 1000)
+        reply = request(ws, "p", "ping")
+    assert reply["status"] == 429
+    assert before + 1500 <= reply["error"]["data"]["retryAfter"] <= int(time.time() * 1000) + 2500
+
+
+def test_fault_order_timeout_drop_all_over_rest_cuts_every_stream_before_events(
+    sim: SimServer, client: SignedClient
+) -> None:
+    with connect(sim.ws_api_url) as ws:
+        assert request(ws, 1, "userDataStream.subscribe.signature", signed_params())["status"] == 200
+        sim.set_faults(order_timeouts=1, order_timeout_mode="drop_all")
+        with pytest.raises(httpx.TransportError):
+            _limit(client, "to-drop-all")
+        with pytest.raises((ConnectionClosed, EOFError)):  # cut before the order's events were written
+            ws.recv(timeout=5)
+    assert _status(client, "to-drop-all") == "NEW"
+
+
+def test_fault_order_timeout_drop_all_on_ws_api_cuts_both_connections(sim: SimServer, client: SignedClient) -> None:
+    with connect(sim.ws_api_url) as stream, connect(sim.ws_api_url) as orders:
+        assert request(stream, 1, "userDataStream.subscribe.signature", signed_params())["status"] == 200
+        sim.set_faults(order_timeouts=1, order_timeout_mode="drop_all")
+        orders.send(json.dumps({"id": "p", "method": "order.place", "params": _ws_place("wsto-drop-all")}))
+        for conn in (orders, stream):
+            with pytest.raises((ConnectionClosed, EOFError)):
+                conn.recv(timeout=5)
+    assert _status(client, "wsto-drop-all") == "NEW"
+
+
+@pytest.mark.parametrize("changes", [{"rate_limit_burst": -1}, {"latency_ms": -5}, {"hang_seconds": -1.0},
+                                     {"hang_seconds": float("inf")}, {"order_timeout_mode": "later"},
+                                     {"duplicate_events": 1}])
+def test_fault_bad_switch_values_refused_state_unchanged(sim: SimServer, client: SignedClient, changes) -> None:
+    before = sim.call(lambda st: st.faults_json())
+    with pytest.raises(ValueError):
+        sim.set_faults(**changes)
+    assert sim.call(lambda st: st.faults_json()) == before
+
+
+def test_fault_clock_skew_may_be_negative(sim: SimServer, client: SignedClient) -> None:
+    assert sim.set_faults(clock_skew_ms=-5000)["clock_skew_ms"] == -5000

@@ -93,11 +93,11 @@ def test_execution_report_trade_carries_every_order_field(begin: str) -> None:
     assert 99 not in m
 
 
-def test_execution_report_float_free_decimal_exact() -> None:
+def test_execution_report_decimals_plain_trailing_zeros_stripped() -> None:
     r = report(ExecKind.TRADE, OrderStatus.FILLED, cum_qty=Decimal("0.30000000"), avg_px=Decimal("1E+1"),
                last_qty=Decimal("0.1"), last_px=Decimal("10"), leaves_qty=Decimal(0))
     m = wire("FIX.4.4", execution_report(FIX44, r))
-    assert (m[14], m[6], m[151]) == (b"0.30000000", b"10", b"0")
+    assert (m[14], m[6], m[151]) == (b"0.3", b"10", b"0")
 
 
 def test_execution_report_status_reply_carries_request_ids() -> None:

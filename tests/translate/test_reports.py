@@ -75,7 +75,7 @@ def test_reports_fills_exec_type_per_version_with_last_fields(begin: str, partia
     f2 = applied(book, OrderFilled(order_id=order.order_id, ts_ns=T, trade_id="t2", last_qty=D("0.6"),
                                    last_px=D("99")))
     m2 = wire(begin, reply_for_event(table_for(begin), order, f2, "BTC/USDT"))
-    assert (m2[150], m2[39], m2[14], m2[151], m2[6]) == (full, b"2", b"1.0", b"0", b"99.4")
+    assert (m2[150], m2[39], m2[14], m2[151], m2[6]) == (full, b"2", b"1", b"0", b"99.4")
     assert m1[17] != m2[17]
 
 
@@ -157,3 +157,18 @@ def test_reports_status_report_fix42_exec_trans_type_3() -> None:
     order = working(book)
     m = wire("FIX.4.2", status_report(FIX42, order, "BTC/USDT", exec_id="s1", ts_ns=T, ord_status_req_id="r"))
     assert (m[20], m[150], m[39], m[17], m[790]) == (b"3", b"0", b"0", b"s1", b"r")
+
+
+@pytest.mark.parametrize(("places", "avg"), [(None, b"1.6666666667"), (12, b"1.666666666667")])
+def test_reports_avg_px_repeating_quotient_rounded_to_instrument_places(places: int | None, avg: bytes) -> None:
+    book = OrderBook("A")
+    order = working(book, qty="5")
+    applied(book, OrderFilled(order_id=order.order_id, ts_ns=T, trade_id="t1", last_qty=D("1"), last_px=D("1")))
+    f2 = applied(book, OrderFilled(order_id=order.order_id, ts_ns=T, trade_id="t2", last_qty=D("2.000"),
+                                   last_px=D("2.00")))
+    assert len(str(order.avg_px)) > 20  # the model keeps its 28 digits; the report does not
+    kw = {} if places is None else {"avg_px_places": places}
+    m = wire("FIX.4.4", reply_for_event(FIX44, order, f2, "BTC/USDT", **kw))
+    assert (m[6], m[14], m[151], m[32], m[31]) == (avg, b"3", b"2", b"2", b"2")
+    s = wire("FIX.4.4", status_report(FIX44, order, "BTC/USDT", exec_id="s1", ts_ns=T, **kw))
+    assert s[6] == avg

@@ -94,20 +94,25 @@ async def test_acceptor_many_sessions_one_port_each_routed_by_comp_ids():
         tg.cancel_scope.cancel()
 
 
-async def test_acceptor_unknown_comp_ids_closed_without_reply():
-    acceptor = acceptor_for([GW])
+async def test_acceptor_unknown_comp_ids_answered_with_logout_text():
+    acceptor = acceptor_for([GW], logon_failure_delay=0)
     async with anyio.create_task_group() as tg:
         port = await start(tg, acceptor)
         for sender, target in [("STRANGER", "GATEWAY"), ("CLIENT", "SOMEONE")]:
             client = await RawFixClient.connect(port, "FIX.4.4", sender, target)
             await client.send("A", [(98, 0), (108, 30)])
+            logout = await client.expect("5")
+            assert logout.get(58) == f"Logon rejected: unknown session FIX.4.4:{sender}->{target}".encode()
+            assert (logout.get(49), logout.get(56), logout.get(34)) == (target.encode(), sender.encode(), b"1")
             assert await client.receive() is CLOSED
-            assert client.received_bytes == 0
             await client.aclose()
-        # Wrong version of a known pair is unknown too.
+        # A known pair of CompIDs under another version is told which version it should speak.
         client = await RawFixClient.connect(port, "FIX.4.2", "CLIENT", "GATEWAY")
         await client.send("A", [(98, 0), (108, 30)])
-        assert await client.receive() is CLOSED and client.received_bytes == 0
+        logout = await client.expect("5")
+        assert logout.get(8) == b"FIX.4.2"
+        assert logout.get(58) == b"Logon rejected: wrong BeginString FIX.4.2 (expected FIX.4.4)"
+        assert await client.receive() is CLOSED
         await client.aclose()
         tg.cancel_scope.cancel()
 
@@ -127,16 +132,21 @@ async def test_acceptor_first_message_not_logon_closed_without_reply():
         tg.cancel_scope.cancel()
 
 
-async def test_acceptor_second_connection_for_live_session_closed_without_reply():
-    acceptor = acceptor_for([GW])
+async def test_acceptor_second_connection_for_live_session_answered_with_unstored_logout():
+    store = MemoryMessageStore()
+    acceptor = acceptor_for([GW], store=store)
     async with anyio.create_task_group() as tg:
         port = await start(tg, acceptor)
         first = await RawFixClient.connect(port)
         await first.logon()
         second = await RawFixClient.connect(port)
         await second.send("A", [(98, 0), (108, 30)])
-        assert await second.receive() is CLOSED and second.received_bytes == 0
+        logout = await second.expect("5")
+        assert (logout.get(34), logout.get(58)) == (b"1", b"Logon rejected: session already logged on")
+        assert await second.receive() is CLOSED
         await second.aclose()
+        # The refusal is stored nowhere: the live session's next outbound number is still 2.
+        assert acceptor.handles[GW].session.next_sender_seq == 2
         # The first connection is untouched: its numbers go on.
         await first.send("C", [(148, "still here"), (33, 1), (58, "x")])
         echo = await first.expect("C")
@@ -145,7 +155,7 @@ async def test_acceptor_second_connection_for_live_session_closed_without_reply(
         tg.cancel_scope.cancel()
 
 
-async def test_acceptor_address_not_allowed_closed_without_reply():
+async def test_acceptor_address_not_allowed_answered_with_logout_text():
     config = SessionConfig(GW, allowed_addresses=frozenset({"10.1.2.0/24"}))
     allowed = SessionConfig(SessionID("FIX.4.4", "GATEWAY", "LOCAL"), allowed_addresses=frozenset({"127.0.0.1"}))
     acceptor = acceptor_for([config, allowed])
@@ -153,7 +163,9 @@ async def test_acceptor_address_not_allowed_closed_without_reply():
         port = await start(tg, acceptor)
         client = await RawFixClient.connect(port)
         await client.send("A", [(98, 0), (108, 30)])
-        assert await client.receive() is CLOSED and client.received_bytes == 0
+        logout = await client.expect("5")
+        assert logout.get(58) == b"Logon rejected: address not allowed"
+        assert await client.receive() is CLOSED
         await client.aclose()
         local = await RawFixClient.connect(port, sender="LOCAL")
         assert (await local.logon()).get(35) == b"A"
@@ -176,17 +188,23 @@ async def test_acceptor_reset_on_logon_applied_by_engine_only_when_logon_accepte
         refused = await RawFixClient.connect(port)
         refused.seq = 7
         await refused.send("A", [(98, 0), (108, 30)])
-        assert await refused.receive() is CLOSED and refused.received_bytes == 0
+        # Refused by the engine: at most a Logout (saying why), then the close.
+        answers = await refused.read_until_closed()
+        assert [m.get(35) for m in answers] in ([], [b"5"])
         await refused.aclose()
         await acceptor.handles[GW].wait_disconnected()
-        # A refused Logon must not wipe the session's numbers.
-        assert (session.next_sender_seq, session.next_target_seq) == (10, 7)
+        # A refused Logon must not wipe the session's numbers (a Logout it answered with takes one).
+        assert (session.next_sender_seq, session.next_target_seq) == (10 + len(answers), 7)
         allowed["ok"] = True
         client = await RawFixClient.connect(port)
         client.seq = 7
         reply = await client.logon()
-        assert (reply.get(34), reply.get(141)) == (b"1", b"Y")
-        assert (session.next_sender_seq, session.next_target_seq) == (2, 8)
+        # reset_on_logon resets both directions silently: Logon 34=1 without 141, then a ResendRequest
+        # for the client's numbers from 1.
+        assert (reply.get(34), reply.get(141)) == (b"1", None)
+        request = await client.expect("2")
+        assert (request.get(34), request.get(7), request.get(16)) == (b"2", b"1", b"0")
+        assert (session.next_sender_seq, session.next_target_seq) == (3, 1)
         await client.aclose()
         tg.cancel_scope.cancel()
 

@@ -123,6 +123,7 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
             on_reconnect=self.reconcile,
             sleep=stream_sleep,
             rng=rng,
+            resync=self.http.resync_time,
         )
         # orders over the WebSocket API (REST while it is down), unless configured for REST only
         self.wsapi: BinanceWsApi | None = None

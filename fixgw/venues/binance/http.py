@@ -191,8 +191,10 @@ class BinanceHttp:
             for name, used in used_weight_headers(resp.headers):
                 self.limiter.observe_used(name, used)
             body = json_body(resp)
+            # venue time: a ban's end (Retry-After or the "banned until" stamp) is on the venue's clock,
+            # and so is the limiter that enforces it
             return resp.status_code, body, error_from_response(
-                resp.status_code, body, resp.headers, self.clock.now_ns())
+                resp.status_code, body, resp.headers, self.server_clock.now_ns())
 
         return await call_venue(
             self.limiter, f"{method} {path}", request_costs(method, path, params), attempt, urgent=urgent,

@@ -6,7 +6,10 @@ subscription. Events then arrive wrapped as ``{"subscriptionId": N, "event": {..
 is signed with the WebSocket API rule: parameters sorted by name, raw UTF-8, ``apiKey`` included.
 
 On ``eventStreamTerminated`` the connection is dropped so the reconnect path resubscribes and
-reconciles; the reconnecting client does the backoff.
+reconciles; the reconnecting client does the backoff. A subscription refused with -1021 (our
+timestamp outside the venue's window: its clock moved) measures the clock offset again through
+``resync`` and asks once more on the same connection, so a venue clock that jumped never keeps the
+stream down until some order happens to resync it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ from fixgw.venues.binance.config import BinanceConfig
 __all__ = ["BinanceUserStream", "subscribe_request", "ws_api_connection"]
 
 log = logging.getLogger("fixgw.venues.binance")
+
+
+class _StaleTimestamp(Exception):
+    """The venue refused the subscription's timestamp (-1021)."""
 
 
 def subscribe_request(request_id: str, api_key: str, api_secret: str, timestamp_ms: int, recv_window_ms: int,
@@ -70,10 +77,12 @@ class BinanceUserStream:
         on_state: Callable[[StreamState], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
+        resync: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._config = config
         self._server_clock = server_clock
         self._on_event = on_event
+        self._resync = resync
         self._ids = itertools.count(1)
         self.subscription_id: int | None = None
         self.ws = ws_api_connection(config, on_connect=self._subscribe, on_message=self._handle,
@@ -87,6 +96,19 @@ class BinanceUserStream:
         await self.ws.run()
 
     async def _subscribe(self, conn: ClientConnection) -> None:
+        try:
+            await self._subscribe_once(conn)
+        except _StaleTimestamp as exc:
+            if self._resync is None:
+                raise VenueError(str(exc)) from None
+            log.warning("%s; measuring the venue's clock again", exc)
+            await self._resync()
+            try:
+                await self._subscribe_once(conn)
+            except _StaleTimestamp as again:
+                raise VenueError(str(again)) from None
+
+    async def _subscribe_once(self, conn: ClientConnection) -> None:
         rid = f"sub-{next(self._ids)}"
         req = subscribe_request(
             rid, self._config.api_key, self._config.api_secret,
@@ -108,6 +130,8 @@ class BinanceUserStream:
                     text = f"subscribe failed: {status} {err.get('code')} {err.get('msg')}"
                     if err.get("code") in (-1022, -2014, -2015, -1002):
                         raise VenueAuthError(text)
+                    if err.get("code") == -1021:
+                        raise _StaleTimestamp(text)
                     raise VenueError(text)
                 result = msg.get("result") or {}
                 self.subscription_id = result.get("subscriptionId")

@@ -142,7 +142,8 @@ class BinanceWsApi:
         if answer is None:
             raise VenueUnknownOutcome(f"{ws_method}: connection lost before the answer")
         status = int(answer.get("status") or 0)
-        error = error_from_ws_api(status, answer.get("error"), self._server_clock.clock.now_ns())
+        # venue time: ``retryAfter`` is a venue timestamp, and the limiter runs on the venue's clock
+        error = error_from_ws_api(status, answer.get("error"), self._server_clock.now_ns())
         return status, answer.get("error") if error is not None else answer.get("result"), error
 
     # -- the connection ----------------------------------------------------------------------------

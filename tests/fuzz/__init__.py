@@ -1,0 +1,1 @@
+"""Fuzz targets, the seeded mutator and the corpus (see docs/fuzzing.md)."""

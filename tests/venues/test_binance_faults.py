@@ -1,0 +1,56 @@
+"""Binance adapter under venue faults that once slipped through: a venue clock that jumps while the
+user-data stream is down, and a WebSocket API ``retryAfter`` read against the venue's clock."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import anyio
+import pytest
+
+from fixgw.venues.base import NewOrder, OrderStatus, OrderType, Side, StreamState
+from . import simharness
+from .simharness import adapter, book_top, start_sim
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def sim():
+    server, warp = start_sim()
+    server.warp = warp
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _reset_faults(sim):
+    yield
+    sim.reset_faults()
+
+
+@pytest.mark.parametrize("skew_ms", [8000, -5000])
+async def test_stream_resubscribe_refused_for_stale_timestamp_resyncs_clock_and_subscribes(sim, skew_ms):
+    async with adapter(sim, sim.warp) as ad:
+        assert ad.stream.state is StreamState.SUBSCRIBED
+        sim.set_faults(clock_skew_ms=skew_ms)  # the venue's clock jumps while nothing of ours is signed
+        sim.drop_websockets()
+        with anyio.fail_after(5):
+            while ad.stream.ws.reconnects == 0 or ad.stream.state is not StreamState.SUBSCRIBED:
+                await anyio.sleep(0.02)
+        assert abs(ad.server_clock.offset_ms - skew_ms) < 1000
+
+
+async def test_ws_api_429_retry_after_read_on_the_venue_clock(sim, monkeypatch):
+    monkeypatch.setattr(simharness, "ORDER_ENTRY", "ws")
+    sim.set_faults(clock_skew_ms=5000)  # learned at start: the venue runs 5 s ahead of us
+    async with adapter(sim, sim.warp) as ad:
+        bid, _ = await book_top(ad, "BTCUSDT")
+        sim.set_faults(rate_limit_burst=1, rate_limit_retry_after_s=1)
+        before = sim.warp.slept
+        report = await ad.submit(NewOrder("skew-429", "BTC/USDT", Side.BUY, OrderType.LIMIT, quantity=D("0.001"),
+                                          price=bid - 1000))
+        assert report.status is OrderStatus.NEW
+        assert ad.wsapi is not None and ad.wsapi.requests == 2
+        # retryAfter is the venue's "now + 1 s"; read against our clock it would be 6 s
+        assert sim.warp.slept - before == pytest.approx(1.0, abs=0.5)
