@@ -178,7 +178,10 @@ class LogonHandshake:
         seq, _peer_interval = checked
         reset = msg.get(141) == b"Y"
         if reset and not self._sent_reset:
-            self._advance(1)  # the acceptor restarted its numbering
+            # The acceptor reset both directions (141: "both sides ... should reset"): so do we, as a
+            # reference initiator does; our Logon counts as the new number 1.
+            self._reset_store(now)
+            self.store.set_next_sender_seq(2)
         self._start_session(msg, seq, self.config.heartbeat_interval, reset, now, answer=False)
 
     def _start_session(self: Session, msg: Any, seq: int, heartbeat_interval: int, reset: bool, now: int, *, answer: bool) -> None:

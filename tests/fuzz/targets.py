@@ -34,13 +34,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {"parser": parser_target, "session
 #: Findings reported but not yet fixed (in files the fuzz suite does not own): (name, error text,
 #: frame of the traceback). Each has a strict-xfail regression test in test_fuzz.py; remove the entry
 #: together with the xfail marker once it is fixed.
-KNOWN_FINDINGS: tuple[tuple[str, str, str], ...] = (
-    (
-        "initiator-inbound-reset",  # a Logon answer with 141=Y we did not ask for: only 34 restarts at 1
-        "FuzzFailure: next_target_seq back from",
-        "in _on_initiator_logon",
-    ),
-)
+KNOWN_FINDINGS: tuple[tuple[str, str, str], ...] = ()
 
 
 def known_finding(error: str, trace: str) -> str | None:
