@@ -87,7 +87,7 @@ from .events import (
     RejectReceived,
     SequenceGap,
 )
-from .messages import reverse_route
+from .messages import ROUTE_TAGS, reverse_route
 from .schedule import SessionSchedule
 from .states import TRANSITIONS, SessionState, Trigger
 from .store import MessageStore, SessionStore
@@ -118,4 +118,5 @@ __all__ = [
     "SequenceGap",
     "LogonRefused",
     "reverse_route",
+    "ROUTE_TAGS",
 ]

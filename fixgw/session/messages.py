@@ -11,10 +11,11 @@ from typing import Any, Iterable
 
 from ..codec import checksum, encode, encode_value, format_utc_timestamp
 
-__all__ = ["FrameWriter", "encode_body", "reverse_route"]
+__all__ = ["FrameWriter", "encode_body", "reverse_route", "ROUTE_TAGS"]
 
 #: OnBehalfOf* -> DeliverTo* and back: (115, 128), (116, 129), (144, 145).
-_ROUTE_PAIRS = ((115, 128), (116, 129), (144, 145), (128, 115), (129, 116), (145, 144))
+ROUTE_TAGS: tuple[tuple[int, int], ...] = ((115, 128), (116, 129), (144, 145))
+_ROUTE_PAIRS = ROUTE_TAGS + tuple((deliver, behalf) for behalf, deliver in ROUTE_TAGS)
 
 
 def reverse_route(message: Any) -> tuple[tuple[int, bytes], ...]:

@@ -15,11 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..orders.route import Party, Route
+from ..session import ROUTE_TAGS as SESSION_ROUTE_TAGS
 
 __all__ = ["ROUTE_TAGS", "ON_BEHALF_OF_TAGS", "DELIVER_TO_TAGS", "RouteError", "route_of", "reply_header"]
 
 #: (OnBehalfOf tag, DeliverTo tag) for CompID, SubID, LocationID: inbound one side, outbound the other.
-ROUTE_TAGS: tuple[tuple[int, int], ...] = ((115, 128), (116, 129), (144, 145))
+ROUTE_TAGS = SESSION_ROUTE_TAGS  # one table: the session engine's own Rejects use it too
 ON_BEHALF_OF_TAGS = tuple(a for a, _ in ROUTE_TAGS)
 DELIVER_TO_TAGS = tuple(b for _, b in ROUTE_TAGS)
 
