@@ -56,7 +56,7 @@ from ._admission import (LogLimiter, LogonThrottle, PendingConnections, open_fil
 from ._errors import IO_ERRORS, RESOURCE_ERRNOS, TRANSIENT_ACCEPT_ERRNOS, describe, translate_io_errors
 from ._connection import fmt_addr
 from ._connection import reset_on_close as _reset_on_close
-from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, Application, SessionHandle
+from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, DEFAULT_STALL_TIMEOUT, Application, SessionHandle
 
 __all__ = ["Acceptor", "MAX_FIRST_MESSAGE_BYTES", "DEFAULT_MAX_PENDING_CONNECTIONS",
            "DEFAULT_MAX_PENDING_PER_ADDRESS"]
@@ -105,6 +105,7 @@ class Acceptor:
         dictionaries: Any = None,
         max_backlog: int = DEFAULT_MAX_BACKLOG,
         read_size: int = DEFAULT_READ_SIZE,
+        stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
         logon_timeout: float = 10.0,
         tls_handshake_timeout: float = 10.0,
         max_pending_connections: int = DEFAULT_MAX_PENDING_CONNECTIONS,
@@ -142,7 +143,8 @@ class Acceptor:
             if key in self._by_key:
                 raise ConfigError(f"sessions.{sid}", "configured twice")
             handle = SessionHandle(
-                session, application, clock=self._clock, max_backlog=max_backlog, read_size=read_size
+                session, application, clock=self._clock, max_backlog=max_backlog, read_size=read_size,
+                stall_timeout=stall_timeout,
             )
             self.handles[sid] = handle
             self._by_key[key] = handle

@@ -74,6 +74,7 @@ import anyio.lowlevel
 from anyio.abc import ByteStream
 
 from ..clock import Clock, SystemClock
+from ..logsafe import printable
 from ..errors import LocalProtocolError, TransportError
 from ..session import (
     NEED_DATA,
@@ -302,7 +303,7 @@ class SessionHandle:
                     await self._callback("on_logout", self)
             self.last_disconnect_reason = conn.reason
             self._disconnected.set()
-            log.info("%s disconnected: %s", self._label, conn.reason)
+            log.info("%s disconnected: %s", self._label, printable(conn.reason))
         return conn.reason
 
     async def _reader(self, conn: _Connection) -> None:
@@ -555,7 +556,7 @@ class SessionHandle:
         conn.pending.clear()
         if reset:
             _reset_on_close(conn.stream)
-        log.warning("%s: closing connection: %s", self._label, reason)
+        log.warning("%s: closing connection: %s", self._label, printable(reason))
         if conn.task_group is not None:
             conn.task_group.cancel_scope.cancel()
 

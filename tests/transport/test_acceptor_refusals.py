@@ -78,3 +78,11 @@ async def test_acceptor_refusal_over_tls_logout_with_text(tmp_path):
         await anyio.sleep(0.05)
         assert acceptor.pending_connections == 0
         tg.cancel_scope.cancel()
+
+
+def test_acceptor_stall_timeout_reaches_every_session_handle():
+    sids = [SessionID("FIX.4.4", "GW", f"C{i}") for i in range(2)]
+    acceptor = Acceptor([SessionConfig(s) for s in sids], Application(), MemoryMessageStore(), stall_timeout=7.5)
+    assert {h.stall_timeout for h in acceptor.handles.values()} == {7.5}
+    off = Acceptor([SessionConfig(sids[0])], Application(), MemoryMessageStore(), stall_timeout=None)
+    assert off.handles[sids[0]].stall_timeout is None
