@@ -27,7 +27,10 @@ else:
     from Cython.Build import cythonize
 
     ext_modules = cythonize(
-        [Extension("fixgw_ext._codec", ["fixgw_ext/_codec.pyx"], extra_compile_args=["-O3"])],
+        [
+            Extension("fixgw_ext._codec", ["fixgw_ext/_codec.pyx"], extra_compile_args=["-O3"]),
+            Extension("fixgw_ext._validate", ["fixgw_ext/_validate.pyx"], extra_compile_args=["-O3"]),
+        ],
         compiler_directives={
             "language_level": "3",
             "boundscheck": False,

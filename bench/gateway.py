@@ -1,21 +1,39 @@
-"""End-to-end gateway benchmark: orders/s and NewOrderSingle -> first ExecutionReport latency.
+"""End-to-end gateway benchmark: orders/s and NewOrderSingle -> ExecutionReport latency.
 
-Three processes, as in production: this one is the FIX client (load generator), a second runs the
-gateway (``python -m fixgw run --config <generated TOML>``), a third runs the simulated exchange (real
-HTTP + WebSocket on loopback, rate limits raised so the venue does not throttle the run).
+Three processes, as in production: this one is the FIX client (load generator, ``gateway_client.py``), a
+second runs the gateway (``python -m fixgw run --config <generated TOML>``), a third runs the simulated
+exchange (real HTTP + WebSocket on loopback, rate limits raised so the venue does not throttle the run).
 
-Each order is a limit IOC buy far below the market: the venue accepts it (ExecutionReport New) and
-expires it (ExecutionReport Expired), so every order is one signed WebSocket API request (``order.place``,
-``order_entry = "ws"``, the default) plus its answer and the user-data stream's events, and the books
-stay empty. The client paces orders at ``--rate`` (open loop: a slow gateway cannot slow
+By default each order is a limit IOC buy far below the market: the venue accepts it (ExecutionReport New)
+and expires it (ExecutionReport Expired), so every order is one signed WebSocket API request
+(``order.place``, ``order_entry = "ws"``, the default) plus its answer and the user-data stream's events,
+and the books stay empty. The client paces orders at ``--rate`` (open loop: a slow gateway cannot slow
 the sender down, so queueing shows up in the latency) for ``--seconds``, then prints throughput and
 latency percentiles, and the CPU each process spent per order. ``--profile`` runs the gateway under
 cProfile and prints where its time goes, by layer. ``--venue null`` replaces the simulator and the venue
 adapter by an in-process venue that answers at once: what remains is the gateway's own path (FIX session,
 translate, risk, order book, journal, reports), so the two runs together split the cost.
 
+``--fill``: the simulator's market maker keeps a BTCUSDT book and the client alternates marketable IOC
+limit buys and sells (``--fill-order market``: market orders) that trade against it, so the reports carry
+fills (``gateway_fill.py`` checks the book and credits the funds through the simulator's control API
+before each run). Latency is timed to the first ExecutionReport and to the first fill report. A baseline
+run of the default expiring orders goes with it on the same processes (``--no-baseline`` skips it); the
+two are printed side by side with their ratio, which survives a noisy machine better than either figure,
+and ``--rounds N`` repeats the pair in alternating order and prints the median ratio.
+
+``--find-max``: a closed search (``gateway_search.py``) for the highest offered rate whose p99 stays under
+``--p99-ms`` (10 ms), every order answered and the throughput within 5% of the offered rate: short
+open-loop steps of ``--step-seconds``, doubling from ``--start-rate``, then bisecting; it prints every
+step and the answer. With ``--fill`` the bound applies to the fill report's p99.
+
     python bench/gateway.py --rate 1000 --seconds 10
     python bench/gateway.py --rate 1000 --seconds 10 --venue null
+    python bench/gateway.py --fill --rate 500 --seconds 10 --rounds 3
+    python bench/gateway.py --find-max --p99-ms 10 --step-seconds 5
+    python bench/gateway.py --find-max --fill --venue sim
+
+Figures depend on the machine and on what else runs on it; they are indicative, the ratios more so.
 """
 
 from __future__ import annotations
@@ -23,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.util
 import os
 import pstats
 import re
@@ -32,13 +51,29 @@ import subprocess
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fixgw.codec import Message, Parser, encode, format_utc_timestamp  # noqa: E402
+
+
+def _sibling(name: str) -> ModuleType:
+    """Load ``bench/<name>.py`` by path (the bench folder is no package, and this file is also loaded by path)."""
+    key = f"fixgw_bench_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
+_client = _sibling("gateway_client")
+run_client = _client.run_client
 
 API_KEY = "bench-key-" + "0" * 30
 API_SECRET = "bench-secret-" + "1" * 40
@@ -87,61 +122,8 @@ def serve_sim(port: int) -> None:
 
 
 def serve_gateway_on_null_venue(config_path: str) -> None:
-    """Child process: the gateway on an in-process venue that answers at once (no HTTP, no simulator).
-
-    What is left is the gateway's own path: FIX session, translate, risk, order book, journal, reports.
-    """
-    import math
-
-    import anyio
-
-    from fixgw.config import load_config
-    from fixgw.gateway import Gateway
-    from fixgw.venues import base as V
-
-    class NullVenue(V.VenueAdapter):
-        def __init__(self) -> None:
-            self.name = "sim"
-            self.capabilities = V.VenueCapabilities()
-            self.send, self.recv = anyio.create_memory_object_stream[V.VenueOrderEvent](math.inf)
-            self.n = 0
-            self.btc = V.Instrument(symbol="BTC/USDT", venue_symbol="BTCUSDT", base="BTC", quote="USDT",
-                                    tick_size=Decimal("0.01"), lot_step=Decimal("0.00001"), min_notional=Decimal(5))
-
-        async def start(self) -> None: ...
-        async def close(self) -> None: ...
-        async def load_instruments(self): return {"BTC/USDT": self.btc}  # noqa: E704
-        def instrument(self, symbol): return self.btc  # noqa: E704
-
-        async def submit(self, order):  # type: ignore[no-untyped-def]
-            self.n += 1
-            common = dict(venue="sim", symbol=order.symbol, client_order_id=order.client_order_id,
-                          venue_order_id=str(self.n), cum_qty=Decimal(0), ts_ns=time.time_ns())
-            self.send.send_nowait(V.OrderAccepted(status=V.OrderStatus.NEW, **common))
-            self.send.send_nowait(V.OrderExpired(status=V.OrderStatus.EXPIRED, **common))
-            return V.OrderReport(venue="sim", symbol=order.symbol, client_order_id=order.client_order_id,
-                                 venue_order_id=str(self.n), status=V.OrderStatus.EXPIRED)
-
-        async def cancel(self, request): raise NotImplementedError  # noqa: E704
-        async def amend(self, request): raise NotImplementedError  # noqa: E704
-        async def replace(self, request): raise NotImplementedError  # noqa: E704
-        async def query(self, symbol, **kw): raise NotImplementedError  # noqa: E704
-        async def open_orders(self, symbol=None): return []  # noqa: E704
-        async def cancel_all(self, symbol): return []  # noqa: E704
-        async def reconcile(self) -> None: ...
-        def events(self): return self.recv  # noqa: E704
-        def health(self): raise NotImplementedError  # noqa: E704
-
-    async def run() -> None:
-        gateway = Gateway(load_config(config_path), adapter_factory=lambda vc: NullVenue())
-        async with anyio.create_task_group() as tg:
-            await tg.start(gateway.run)
-            print("listening on", flush=True)
-
-    try:
-        anyio.run(run)
-    except KeyboardInterrupt:
-        pass
+    """Child process: the gateway on an in-process venue that answers at once (``gateway_null.py``)."""
+    _sibling("gateway_null").serve(config_path)
 
 
 def wait_for_port(port: int, timeout: float = 30.0) -> bool:
@@ -181,114 +163,6 @@ account = "bench"
 """
 
 
-async def run_client(port: int, rate: float, seconds: float, warmup: int) -> dict[str, object]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    seq = 1
-
-    def frame(msg_type: str, fields: list) -> bytes:
-        nonlocal seq
-        header = [(49, "BENCH"), (56, "FIXGW"), (34, seq), (52, format_utc_timestamp(time.time_ns()))]
-        seq += 1
-        return encode("FIX.4.4", msg_type, header + fields)
-
-    writer.write(frame("A", [(98, 0), (108, 30), (141, "Y")]))
-    parser = Parser()
-    sent: dict[bytes, int] = {}
-    first: dict[bytes, int] = {}
-    done = 0
-    logged_on = asyncio.Event()
-    finished = asyncio.Event()
-    expected = warmup + int(rate * seconds)
-
-    async def read() -> None:
-        nonlocal done
-        while True:
-            data = await reader.read(1 << 16)
-            if not data:
-                return
-            now = time.perf_counter_ns()
-            parser.feed(data)
-            for m in parser:
-                if not isinstance(m, Message):
-                    continue
-                mt = m.msg_type
-                if mt == b"A":
-                    logged_on.set()
-                elif mt == b"1":
-                    writer.write(frame("0", [(112, m[112])]))
-                elif mt == b"8":
-                    cl = m.get(11)
-                    if cl is not None and cl not in first:
-                        first[cl] = now
-                    if m[39] in (b"C", b"8", b"2", b"4"):
-                        done += 1
-                        if done >= expected:
-                            finished.set()
-
-    reader_task = asyncio.create_task(read())
-    await asyncio.wait_for(logged_on.wait(), 10)
-
-    def order(i: int) -> bytes:
-        cl = b"b%d" % i
-        sent[cl] = time.perf_counter_ns()
-        return frame("D", [(11, cl), (21, "1"), (55, "BTC/USDT"), (54, "1"), (60, format_utc_timestamp(time.time_ns())),
-                           (38, "0.001"), (40, "2"), (44, "30000"), (59, "3")])
-
-    for i in range(warmup):  # connections, caches, JIT-free Python warm-up
-        writer.write(order(i))
-        await asyncio.sleep(0.002)
-    while len(first) < warmup:
-        await asyncio.sleep(0.01)
-    measured_from = warmup
-    interval = 1.0 / rate
-    t0 = time.perf_counter()
-    i = warmup
-    total = int(rate * seconds)
-    while i < warmup + total:
-        due = t0 + (i - warmup) * interval
-        now = time.perf_counter()
-        if due > now:
-            await asyncio.sleep(due - now)
-        batch = bytearray()
-        # Send everything that is due (the event loop's sleep granularity is ~1 ms).
-        while i < warmup + total and t0 + (i - warmup) * interval <= time.perf_counter():
-            batch += order(i)
-            i += 1
-        writer.write(bytes(batch))
-        await writer.drain()
-    send_elapsed = time.perf_counter() - t0
-    try:
-        await asyncio.wait_for(finished.wait(), 30)
-    except asyncio.TimeoutError:
-        pass
-    elapsed = time.perf_counter() - t0
-    reader_task.cancel()
-    writer.close()
-    lat = sorted((first[cl] - sent[cl]) / 1e6 for cl in list(sent)[measured_from:] if cl in first)
-    acked = len(lat)
-    last_ack = max(first[cl] for cl in list(sent)[measured_from:] if cl in first) if acked else 0
-    span = (last_ack - sent[b"b%d" % measured_from]) / 1e9 if acked else float("nan")
-
-    def pct(p: float) -> float:
-        return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] if lat else float("nan")
-
-    return {
-        "orders_sent": total,
-        "acked": acked,
-        "completed": done - warmup,
-        "send_s": send_elapsed,
-        "ack_span_s": span,
-        "orders_per_s": acked / span if acked else 0.0,
-        "p50_ms": pct(50),
-        "p90_ms": pct(90),
-        "p99_ms": pct(99),
-        "p999_ms": pct(99.9),
-        "max_ms": lat[-1] if lat else float("nan"),
-        "mean_ms": statistics.fmean(lat) if lat else float("nan"),
-        "elapsed_s": elapsed,
-    }
-
-
 _GROUPS = (
     ("HTTP client (httpx, httpcore, h11)", ("/httpx/", "/httpcore/", "/h11/")),
     ("venue adapter (fixgw.venues)", ("fixgw/venues",)),
@@ -318,6 +192,88 @@ def print_profile(path: Path) -> None:
     st.sort_stats("tottime").print_stats(20)
 
 
+def _f(v: Any, fmt: str = ".2f") -> str:
+    if isinstance(v, float) and v != v:
+        return "-"
+    return format(v, fmt) if isinstance(v, (int, float)) else str(v)
+
+
+def print_run(result: dict[str, Any], cpu: dict[str, float]) -> None:
+    """Print one run: counts, throughput, latencies and CPU per order."""
+    print(f"  sent {result['orders_sent']}, first report for {result['acked']}, "
+          f"terminal report for {result['completed']} ({result['rejected']} rejected, {result['filled']} filled, "
+          f"{result['traded']} with a trade)")
+    if result["rejected"]:
+        print(f"  WARNING: {result['rejected']} orders were rejected: these figures time the reject path")
+    print(f"  throughput (first reports / span): {result['orders_per_s']:.0f} orders/s")
+    for name, key in (("first ExecutionReport", ""), ("first fill report", "fill_")):
+        if key and not result["traded"]:
+            continue
+        print(f"  NewOrderSingle -> {name} latency (ms): " + "  ".join(
+            f"{label} {result[key + k]:.2f}" for label, k in (("p50", "p50_ms"), ("p90", "p90_ms"), ("p99", "p99_ms"),
+                                                               ("p99.9", "p999_ms"), ("max", "max_ms"), ("mean", "mean_ms"))))
+    n = max(int(result["acked"]), 1)
+    wall = float(result["elapsed_s"])
+    print("  CPU per order (ms) and load over the run, by process: " + ", ".join(
+        f"{k} {1000 * v / n:.2f} ms ({100 * v / wall:.0f}% of a core)" for k, v in cpu.items()))
+
+
+def print_side_by_side(base: tuple[dict[str, Any], dict[str, float]], fill: tuple[dict[str, Any], dict[str, float]]) -> None:
+    """Baseline (orders that expire) and fill runs in columns, with fill / baseline."""
+    rows: list[tuple[str, Any, Any]] = [("throughput, orders/s", base[0]["orders_per_s"], fill[0]["orders_per_s"])]
+    for k, label in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
+        rows.append((f"-> first report {label}, ms", base[0][k], fill[0][k]))
+    for k, label in (("fill_p50_ms", "p50"), ("fill_p99_ms", "p99")):
+        rows.append((f"-> fill report {label}, ms", base[0][k], fill[0][k]))
+    for proc in fill[1]:
+        per = [1000 * r[1][proc] / max(int(r[0]["acked"]), 1) for r in (base, fill)]
+        rows.append((f"CPU per order, {proc}, ms", per[0], per[1]))
+    print(f"\n  {'side by side':<30} {'baseline':>10} {'fill':>10} {'fill/base':>10}")
+    for label, b, f in rows:
+        ratio = f / b if isinstance(b, float) and isinstance(f, float) and b == b and f == f and b > 0 else float("nan")
+        print(f"  {label:<30} {_f(b):>10} {_f(f):>10} {_f(ratio):>10}")
+
+
+def one_run(measure: Any, args: argparse.Namespace, orders: str, where: str) -> None:
+    """One run at ``--rate``; with ``--fill``, ``--rounds`` pairs of baseline and fill runs, side by side.
+
+    The pairs alternate their order (baseline first, then fill first, ...) so that warm-up and a slow
+    stretch of the machine fall on both kinds alike; the median of the per-round ratios is the figure.
+    """
+    print(f"fixgw gateway benchmark: {args.rate:.0f} orders/s offered for {args.seconds:g} s, "
+          f"store={args.store}, FIX.4.4, {orders}, {where}")
+    if not args.fill or args.no_baseline:
+        result = measure(args.rate, args.seconds, args.fill)
+        print_run(*result)
+        if args.fill and result[0]["traded"] < result[0]["orders_sent"]:
+            print(f"  note: {result[0]['orders_sent'] - result[0]['traded']} orders did not trade", file=sys.stderr)
+        return
+    ratios: list[tuple[float, float, float]] = []
+    for n in range(args.rounds):
+        pair = {}
+        for fills in ((False, True) if n % 2 == 0 else (True, False)):
+            pair[fills] = measure(args.rate, args.seconds, fills)
+        base, result = pair[False], pair[True]
+        if n == 0:
+            print("baseline: IOC limit orders far from the market, accepted then expired (no trade)")
+            print_run(*base)
+            print("fill: the same rate, orders that trade")
+            print_run(*result)
+            print_side_by_side(base, result)
+        if result[0]["traded"] < result[0]["orders_sent"]:
+            print(f"  note: {result[0]['orders_sent'] - result[0]['traded']} orders did not trade", file=sys.stderr)
+        ratios.append(tuple(result[0][f] / base[0][b] if base[0][b] > 0 else float("nan")  # type: ignore[misc]
+                            for f, b in (("fill_p50_ms", "p50_ms"), ("fill_p99_ms", "p99_ms"),
+                                         ("orders_per_s", "orders_per_s"))))
+    if args.rounds > 1:
+        print("\n  fill / baseline by round (odd rounds run the baseline first, even rounds the fill run): "
+              "fill-report p50 / first-report p50, p99 / p99, throughput / throughput")
+        for n, r in enumerate(ratios, 1):
+            print(f"  round {n}: {r[0]:.2f}  {r[1]:.2f}  {r[2]:.2f}")
+        med = [statistics.median(r[i] for r in ratios) for i in range(3)]
+        print(f"  median over {args.rounds} rounds: p50 {med[0]:.2f}, p99 {med[1]:.2f}, throughput {med[2]:.2f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=1000.0, help="orders per second to send (default 1000)")
@@ -329,29 +285,60 @@ def main() -> int:
     ap.add_argument("--venue", choices=("sim", "null"), default="sim",
                     help="sim: the simulated exchange in its own process (default); null: an in-process venue "
                          "that answers at once, to measure the gateway's own path")
+    fill = ap.add_argument_group("fills against resting liquidity")
+    fill.add_argument("--fill", action="store_true", help="orders trade against the simulator's market maker")
+    fill.add_argument("--fill-order", choices=("ioc", "market"), default="ioc",
+                      help="marketable IOC limits (default) or market orders")
+    fill.add_argument("--maker-levels", type=int, default=10, help="price levels per side of the maker (default 10)")
+    fill.add_argument("--no-baseline", action="store_true", help="skip the expiring-order run before the fill run")
+    fill.add_argument("--rounds", type=int, default=1,
+                      help="pairs of baseline and fill runs, in alternating order; prints the median ratio (default 1)")
+    search = ap.add_argument_group("closed search for the highest rate under a p99 bound")
+    search.add_argument("--find-max", action="store_true", help="search the offered rate instead of one run")
+    search.add_argument("--p99-ms", type=float, default=10.0, help="the p99 bound in ms (default 10)")
+    search.add_argument("--start-rate", type=float, default=250.0, help="first offered rate (default 250)")
+    search.add_argument("--step-seconds", type=float, default=5.0, help="length of each step (default 5)")
+    search.add_argument("--max-steps", type=int, default=10, help="most steps to run (default 10)")
+    search.add_argument("--precision", type=float, default=0.1,
+                        help="stop when the lowest failure is within this fraction of the best pass (default 0.1)")
+    search.add_argument("--min-ratio", type=float, default=0.95,
+                        help="a step fails below this fraction of the offered rate (default 0.95)")
     ap.add_argument("--serve-sim", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--serve-sim-fill", type=int, nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--serve-null-gateway", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_sim is not None:
         serve_sim(args.serve_sim)
         return 0
+    if args.serve_sim_fill is not None:
+        _sibling("gateway_fill").serve_sim_with_maker(args.serve_sim_fill[0], API_KEY, API_SECRET, args.serve_sim_fill[1])
+        return 0
     if args.serve_null_gateway is not None:
         serve_gateway_on_null_venue(args.serve_null_gateway)
         return 0
+    if args.fill and args.venue == "null":
+        ap.error("--fill needs the simulator (--venue sim): the null venue keeps no book")
+    if args.rate <= 0 or args.seconds <= 0 or args.step_seconds <= 0 or args.rounds < 1:
+        ap.error("--rate, --seconds, --step-seconds and --rounds must be positive")
 
+    filling = _sibling("gateway_fill") if args.fill else None
     tmp = Path(tempfile.mkdtemp(prefix="fixgw-bench-"))
     sim_port, gw_port = free_port(), free_port()
     store = f'store_path = "{tmp / "gw.db"}"' if args.store == "sqlite" else ""
     cfg = tmp / "bench.toml"
     cfg.write_text(CONFIG.format(port=gw_port, sim_port=sim_port, store=store))
     env = dict(os.environ, BENCH_API_KEY=API_KEY, BENCH_API_SECRET=API_SECRET, PYTHONPATH=str(ROOT))
+    token = filling.new_token() if filling else None
     sim = None
     if args.venue == "sim":
-        sim = subprocess.Popen([sys.executable, __file__, "--serve-sim", str(sim_port)], env=env)
+        sim_cmd = [sys.executable, __file__] + (["--serve-sim-fill", str(sim_port), str(args.maker_levels)]
+                                                if filling else ["--serve-sim", str(sim_port)])
+        sim = subprocess.Popen(sim_cmd, env=dict(env, FIXGW_SIM_TOKEN=token) if token else env)
         if not wait_for_port(sim_port):
             print("simulator did not start", file=sys.stderr)
             sim.kill()
             return 1
+    control = filling.SimControl(sim_port, token) if filling else None
     gw_cmd = [sys.executable]
     prof = tmp / "gateway.prof"
     if args.profile:
@@ -362,6 +349,29 @@ def main() -> int:
         gw_cmd += ["-m", "fixgw", "run", "--config", str(cfg), "--log-level", os.environ.get("BENCH_LOG", "WARNING")]
     log = open(tmp / "gateway.log", "w")
     gw = subprocess.Popen(gw_cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    runs = 0
+
+    def measure(rate: float, seconds: float, fills: bool) -> tuple[dict[str, Any], dict[str, float]]:
+        """One paced run on the running processes; returns its figures and the CPU seconds of each process."""
+        nonlocal runs
+        runs += 1
+        warmup = args.warmup if runs == 1 else min(args.warmup, 50)
+        kw: dict[str, Any] = {}
+        if fills:
+            plan = filling.plan_fills(control, args.fill_order, warmup + int(rate * seconds))
+            kw["order_fields"] = plan.order_fields()
+            limits = f", limits {plan.buy_limit} / {plan.sell_limit}" if args.fill_order == "ioc" else ""
+            print(f"  (book before run {runs}: bid {plan.bid} / ask {plan.ask}; {args.fill_order} orders of "
+                  f"{filling.QTY} BTC{limits}; credited {plan.credited_usdt} USDT, {plan.credited_btc} BTC)")
+        cpu0 = {**{k: cpu_seconds(pid) for k, pid in procs.items()}, "client": time.process_time()}
+        result = asyncio.run(run_client(gw_port, rate, seconds, warmup, tag=f"r{runs}-",
+                                        drain_s=max(10.0, 3 * seconds), **kw))
+        cpu1 = {**{k: cpu_seconds(pid) for k, pid in procs.items()}, "client": time.process_time()}
+        return result, {k: cpu1[k] - cpu0[k] for k in cpu0}
+
+    where = "simulator in its own process" if args.venue == "sim" else "null in-process venue (no HTTP)"
+    orders = (f"alternating {args.fill_order} buys/sells filling against the market maker" if args.fill
+              else "IOC limit orders that expire")
     try:
         assert gw.stdout is not None
         deadline = time.monotonic() + 30
@@ -370,9 +380,28 @@ def main() -> int:
             if not line or re.search(r"listening on", line):
                 break
         procs = {"gateway": gw.pid, **({"simulator": sim.pid} if sim is not None else {})}
-        cpu0 = {**{k: cpu_seconds(pid) for k, pid in procs.items()}, "client": time.process_time()}
-        result = asyncio.run(run_client(gw_port, args.rate, args.seconds, args.warmup))
-        cpu1 = {**{k: cpu_seconds(pid) for k, pid in procs.items()}, "client": time.process_time()}
+        if args.find_max:
+            s = _sibling("gateway_search")
+            print(f"fixgw gateway benchmark, closed search: store={args.store}, FIX.4.4, {orders}, {where}; "
+                  f"steps of {args.step_seconds:g} s")
+
+            def step(rate: float) -> Any:
+                time.sleep(1.0)  # let the previous step's tail drain
+                r, _cpu = measure(rate, args.step_seconds, args.fill)
+                k = "fill_" if args.fill else ""
+                # With fills, an order that did not trade counts as unanswered: its fill latency is missing.
+                answered = min(r["completed"], r["traded"]) if args.fill else r["completed"]
+                return s.StepResult(sent=r["orders_sent"], answered=answered, rejected=r["rejected"],
+                                    throughput=r["orders_per_s"], p50_ms=r[k + "p50_ms"], p99_ms=r[k + "p99_ms"],
+                                    p999_ms=r[k + "p999_ms"])
+
+            found = s.find_max_rate(step, start=args.start_rate, p99_ms=args.p99_ms, min_ratio=args.min_ratio,
+                                    precision=args.precision, max_steps=args.max_steps,
+                                    on_step=lambda st: print(f"  step at {st.rate:.0f}/s: "
+                                                             f"{'PASS' if st.passed else 'FAIL'} ({st.reason})", flush=True))
+            print(s.format_search(found, args.p99_ms, "NewOrderSingle -> " + ("fill report" if args.fill else "first ExecutionReport")))
+        else:
+            one_run(measure, args, orders, where)
     finally:
         gw.send_signal(2)
         try:
@@ -384,20 +413,6 @@ def main() -> int:
             sim.wait()
         log.close()
         print(f"(gateway log: {tmp / 'gateway.log'})")
-    where = "simulator in its own process" if args.venue == "sim" else "null in-process venue (no HTTP)"
-    print(f"fixgw gateway benchmark: {args.rate:.0f} orders/s offered for {args.seconds:.0f} s, "
-          f"store={args.store}, FIX.4.4, IOC limit orders, {where}")
-    print(f"  sent {result['orders_sent']}, first report for {result['acked']}, "
-          f"terminal report for {result['completed']}")
-    print(f"  throughput (first reports / span): {result['orders_per_s']:.0f} orders/s")
-    print("  NewOrderSingle -> first ExecutionReport latency (ms): "
-          f"p50 {result['p50_ms']:.2f}  p90 {result['p90_ms']:.2f}  p99 {result['p99_ms']:.2f}  "
-          f"p99.9 {result['p999_ms']:.2f}  max {result['max_ms']:.2f}  mean {result['mean_ms']:.2f}")
-    n = max(int(result["acked"]), 1)  # type: ignore[call-overload]
-    wall = float(result["elapsed_s"])  # type: ignore[arg-type]
-    print("  CPU per order (ms) and load over the run, by process: " + ", ".join(
-        f"{k} {1000 * (cpu1[k] - cpu0[k]) / n:.2f} ms ({100 * (cpu1[k] - cpu0[k]) / wall:.0f}% of a core)"
-        for k in cpu0))
     if args.profile and prof.exists():
         print_profile(prof)
     return 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import json
 import secrets
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
@@ -81,8 +82,13 @@ class SimControl:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self._base + path, data=data, method=method, headers={
             "Authorization": f"Bearer {self._token}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            raise SystemExit(f"the simulator's control API refused {method} {path}: {e.code} {e.read()[:200]!r}") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise SystemExit(f"the simulator's control API is unreachable ({method} {path}): {e}") from None
 
     def best(self, symbol: str = "BTCUSDT") -> tuple[Decimal | None, Decimal | None]:
         """(best bid, best ask) now; ``None`` for an empty side."""
@@ -118,7 +124,7 @@ class FillPlan:
         return lambda i: sell if i & 1 else buy
 
 
-def plan_fills(control: SimControl, kind: str, orders: int) -> FillPlan:
+def plan_fills(control: SimControl, kind: str, orders: int, account: str = ACCOUNT) -> FillPlan:
     """Check the book has both sides, price the orders through it and credit the run's worst case.
 
     Raises ``SystemExit`` with a clear message when a side of the book is empty.
@@ -131,6 +137,6 @@ def plan_fills(control: SimControl, kind: str, orders: int) -> FillPlan:
     # Worst case: every order is a buy (USDT, with commission) or every order a sell (BTC).
     usdt = (orders * QTY * buy_limit * Decimal("1.01")).quantize(TICK, ROUND_UP)
     btc = orders * QTY * Decimal("1.01")
-    control.credit("USDT", usdt)
-    control.credit("BTC", btc)
+    control.credit("USDT", usdt, account)
+    control.credit("BTC", btc, account)
     return FillPlan(kind, bid, ask, buy_limit, sell_limit, usdt, btc)

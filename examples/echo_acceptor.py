@@ -113,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", help="serve TLS with this certificate (PEM)")
     p.add_argument("--tls-key", help="private key of --tls-cert (PEM; default: inside --tls-cert)")
     p.add_argument("--tls-client-ca", help="require client certificates signed by this CA (PEM)")
+    p.add_argument(
+        "--logon-failure-delay",
+        type=float,
+        default=0.5,
+        help="seconds the answer to a host waits after its first failed Logon, doubling with each further "
+        "failure; 0 turns the slow-down off, e.g. for scripted conformance runs (default: %(default)s)",
+    )
     p.add_argument("--max-backlog", type=int, default=4 << 20, help="unsent bytes before a slow reader is cut off (default: %(default)s)")
     p.add_argument("--print-port", action="store_true", help="print 'PORT <n>' on stdout once listening")
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v: narrative log, -vv: also the wire log")
@@ -167,6 +174,7 @@ def build_acceptor(args: argparse.Namespace, store: Any) -> Acceptor:
         port=args.port,
         ssl_context=ssl_context,
         max_backlog=args.max_backlog,
+        logon_failure_delay=args.logon_failure_delay,
     )
 
 

@@ -198,6 +198,17 @@ cdef class Message:
             self._fields = out
         return self._fields
 
+    def _span_table(self):
+        """The parsed layout as packed native int32 (tag, value start, value end) triples over ``raw``.
+
+        ``None`` when ``fields`` is the truth (given in memory, or materialised and so open to change).
+        For the compiled validator (``fixgw_ext._validate``), which reads a frame without building
+        ``fields``.
+        """
+        if self._spans == NULL or self._fields is not None:
+            return None
+        return PyBytes_FromStringAndSize(<char*>self._spans, self._n * sizeof(Span))
+
     @property
     def raw(self):
         """The frame as received, or ``None`` for a message built in memory."""

@@ -242,6 +242,33 @@ def test_config_venue_bad_order_entry_or_in_flight_raises_with_key(key: str, val
     assert ei.value.key == f"venues[0].{key}"
 
 
+def test_config_gateway_logon_failure_brake_defaults_to_acceptor_reads_seconds_and_checked() -> None:
+    import inspect
+
+    from fixgw.transport import Acceptor
+
+    params = inspect.signature(Acceptor).parameters
+    names = ("logon_failure_delay", "logon_failure_max_delay", "logon_failure_forget")
+    gw = build_config(minimal(), environ={}).gateway
+    assert tuple(getattr(gw, n) for n in names) == tuple(params[n].default for n in names) == (0.5, 30.0, 300.0)
+    data = minimal()
+    data["gateway"] = {"logon_failure_delay": 0.05, "logon_failure_max_delay": 2, "logon_failure_forget": 60}
+    gw = build_config(data, environ={}).gateway
+    assert tuple(getattr(gw, n) for n in names) == (0.05, 2.0, 60.0)
+    for off in (0, False):  # the brake off
+        data = minimal()
+        data["gateway"] = {"logon_failure_delay": off}
+        assert build_config(data, environ={}).gateway.logon_failure_delay == 0.0
+    for key, value in (("logon_failure_delay", -1), ("logon_failure_delay", "0.5"), ("logon_failure_max_delay", 0),
+                       ("logon_failure_max_delay", 0.1), ("logon_failure_forget", 0),
+                       ("logon_failure_forget", False)):
+        data = minimal()
+        data["gateway"] = {key: value}  # 0.1 s max is below the default 0.5 s first wait
+        with pytest.raises(ConfigError) as ei:
+            build_config(data, environ={})
+        assert ei.value.key == f"gateway.{key}"
+
+
 def test_config_gc_freeze_interval_defaults_on_reads_seconds_and_false() -> None:
     assert build_config(minimal(), environ={}).gateway.gc_freeze_interval == 0.1
     for value, expected in ((0.25, 0.25), (False, None)):

@@ -46,6 +46,7 @@ def parse_utc_timestamp(v: bytes) -> int | None:
         frac_ns = int(digits) * 10 ** (9 - len(digits))
     y, mo, d = int(date[0:4]), int(date[4:6]), int(date[6:8])
     h, mi, s = int(hh), int(mm), int(ss)
-    if not (1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1] and h < 24 and mi < 60 and s <= 60):
+    # Year 0000 is refused: the epoch arithmetic (and datetime) start at year 1.
+    if not (y >= 1 and 1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1] and h < 24 and mi < 60 and s <= 60):
         return None
     return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) * _NS + frac_ns

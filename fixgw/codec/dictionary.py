@@ -10,6 +10,11 @@ reads them once per version and directory and builds a ``Dictionary``: component
 table for the validator (see ``_validate``), and each field gets a value checker built from its type and
 enums. Everything is immutable after loading, so one dictionary may serve every session.
 
+With the compiled extension, ``validate`` first asks ``fixgw_ext._validate.Validator`` (a C twin of the
+walker built from the same tables) whether the message passes; only when it says no does the pure walker
+run, to find the reason. So a valid message costs a few microseconds and every verdict is the pure one.
+``FIXGW_NO_EXTENSIONS=1`` (or a missing build) leaves the pure walker alone; ``validation`` says which.
+
 The specs folder is ``specs/fix`` in the repository; set ``FIXGW_SPECS_DIR`` to use another one.
 """
 
@@ -25,6 +30,13 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import ConfigError, ValidationError
 from . import _validate as v
+
+_compiled: Any = None
+if os.environ.get("FIXGW_NO_EXTENSIONS") != "1":
+    try:
+        from fixgw_ext import _validate as _compiled
+    except ImportError:  # pragma: no cover - exercised when the build is missing
+        _compiled = None
 
 __all__ = [
     "Dictionary",
@@ -152,6 +164,13 @@ class Dictionary:
         self.data_tags: dict[int, int] = _pair_data_fields(fields.values())
         self.inbound_app_types: frozenset[bytes] = self._subset(inbound, "inbound")
         self.outbound_app_types: frozenset[bytes] = self._subset(outbound, "outbound")
+        # Accept-only compiled twin of the walker, or None (then the pure walker does everything).
+        self._fast: Any = None
+        if _compiled is not None:
+            try:
+                self._fast = _compiled.Validator(self)
+            except ValueError:  # pragma: no cover - a dictionary too large for its C tables
+                self._fast = None
 
     # -- queries ----------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -186,6 +205,11 @@ class Dictionary:
         return m.groups.get(count_tag, frozenset())
 
     # -- validation -------------------------------------------------------------------------------
+    @property
+    def validation(self) -> str:
+        """``"compiled"`` when valid messages are recognised by the compiled twin, else ``"pure"``."""
+        return "pure" if self._fast is None else "compiled"
+
     def validate(
         self, msg: Any, *, validate_user_defined_fields: bool = True, allow_unknown_message_fields: bool = False
     ) -> None:
@@ -198,6 +222,10 @@ class Dictionary:
         ``allow_unknown_message_fields=True`` unknown tags and tags not defined for the message type
         are let through (QuickFIX's ValidateUserDefinedFields / AllowUnknownMsgFields).
         """
+        skip_from = 0 if validate_user_defined_fields else v.USER_DEFINED_TAG_MIN
+        fast = self._fast
+        if fast is not None and fast.passes(msg, skip_from, allow_unknown_message_fields):
+            return
         fields = msg.fields
         for i, expected in enumerate((8, 9, 35)):
             if i >= len(fields) or fields[i][0] != expected:
@@ -208,7 +236,6 @@ class Dictionary:
         if mdef is None:
             raise v.reject(v.INVALID_MSG_TYPE, 35, self._names, f"value {fields[2][1][:32]!r}")
         unknown = functools.partial(self._unknown, mdef, allow_unknown_message_fields)
-        skip_from = 0 if validate_user_defined_fields else v.USER_DEFINED_TAG_MIN
         v.walk(fields, mdef.top, mdef.required_all, self._checks, self._names, unknown, skip_from)
 
     def _unknown(self, mdef: MessageDef, allow: bool, tag: int) -> ValidationError | None:

@@ -14,6 +14,9 @@ from ._reader import Reader
 from .schema import (
     BEGIN_STRINGS,
     DEFAULT_GC_FREEZE_INTERVAL,
+    DEFAULT_LOGON_FAILURE_DELAY,
+    DEFAULT_LOGON_FAILURE_FORGET,
+    DEFAULT_LOGON_FAILURE_MAX_DELAY,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_PENDING_CONNECTIONS,
     DEFAULT_MAX_PENDING_PER_ADDRESS,
@@ -83,7 +86,7 @@ def build_config(
 
 def _gateway(r: Reader) -> GatewayConfig:
     r.only({"host", "port", "tls", "store_path", "symbol_format", "gc_freeze_interval", "max_pending_connections",
-            "max_pending_per_address"})
+            "max_pending_per_address", "logon_failure_delay", "logon_failure_max_delay", "logon_failure_forget"})
     tls = None
     if r.has("tls"):
         t = r.table("tls")
@@ -101,6 +104,13 @@ def _gateway(r: Reader) -> GatewayConfig:
         fmt.format(base="B", quote="Q")
     except (KeyError, IndexError, ValueError):
         raise ConfigError(r.key("symbol_format"), "may contain only {base} and {quote}") from None
+    # The failed-Logon brake: 0 or false turns it off; its cap may not be below its first wait.
+    failure_delay = 0.0 if r.data.get("logon_failure_delay") == 0 else _seconds(
+        r, "logon_failure_delay", DEFAULT_LOGON_FAILURE_DELAY)
+    failure_max = _seconds(r, "logon_failure_max_delay", DEFAULT_LOGON_FAILURE_MAX_DELAY)
+    if failure_max < failure_delay:
+        raise ConfigError(r.key("logon_failure_max_delay"),
+                          f"must not be below logon_failure_delay ({failure_delay:g} s), not {failure_max:g}")
     return GatewayConfig(
         host=r.str("host", "127.0.0.1"),
         port=r.int("port", DEFAULT_PORT, lo=0, hi=65535),
@@ -110,7 +120,17 @@ def _gateway(r: Reader) -> GatewayConfig:
         gc_freeze_interval=r.seconds("gc_freeze_interval", DEFAULT_GC_FREEZE_INTERVAL, can_be_off=True),
         max_pending_connections=r.int("max_pending_connections", DEFAULT_MAX_PENDING_CONNECTIONS, lo=1),
         max_pending_per_address=r.int("max_pending_per_address", DEFAULT_MAX_PENDING_PER_ADDRESS, lo=1),
+        logon_failure_delay=failure_delay,
+        logon_failure_max_delay=failure_max,
+        logon_failure_forget=_seconds(r, "logon_failure_forget", DEFAULT_LOGON_FAILURE_FORGET),
     )
+
+
+def _seconds(r: Reader, name: str, default: float) -> float:
+    """A positive number of seconds, ``default`` when absent."""
+    value = r.seconds(name, default)
+    assert value is not None  # not absent (the default) and not off (not allowed here)
+    return value
 
 
 def _venue(r: Reader) -> VenueConfig:

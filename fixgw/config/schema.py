@@ -31,6 +31,9 @@ __all__ = [
     "DEFAULT_GC_FREEZE_INTERVAL",
     "DEFAULT_MAX_PENDING_CONNECTIONS",
     "DEFAULT_MAX_PENDING_PER_ADDRESS",
+    "DEFAULT_LOGON_FAILURE_DELAY",
+    "DEFAULT_LOGON_FAILURE_MAX_DELAY",
+    "DEFAULT_LOGON_FAILURE_FORGET",
     "DEFAULT_RESEND_CHUNK_SIZE",
     "DEFAULT_MAX_HEARTBEAT_INTERVAL",
     "BEGIN_STRINGS",
@@ -49,6 +52,11 @@ DEFAULT_GC_FREEZE_INTERVAL = 0.1
 #: Connections not yet logged on, in total and from one host (the acceptor's defaults).
 DEFAULT_MAX_PENDING_CONNECTIONS = 256
 DEFAULT_MAX_PENDING_PER_ADDRESS = 16
+#: The brake on failed Logons from one host (the acceptor's defaults), seconds: the first wait, its cap
+#: (it doubles per failure in a row), and how long a quiet host keeps its count.
+DEFAULT_LOGON_FAILURE_DELAY = 0.5
+DEFAULT_LOGON_FAILURE_MAX_DELAY = 30.0
+DEFAULT_LOGON_FAILURE_FORGET = 300.0
 #: Messages resent per write when answering a ResendRequest (the session engine's default).
 DEFAULT_RESEND_CHUNK_SIZE = 1000
 #: Largest HeartBtInt (108) a client's Logon may ask for, seconds (the session engine's default).
@@ -82,6 +90,12 @@ class GatewayConfig:
     #: past either the acceptor closes a new connection at once.
     max_pending_connections: int = DEFAULT_MAX_PENDING_CONNECTIONS
     max_pending_per_address: int = DEFAULT_MAX_PENDING_PER_ADDRESS
+    #: After failed Logons a host's next Logon is answered after ``logon_failure_delay`` seconds, doubled
+    #: per failure in a row up to ``logon_failure_max_delay``; a host quiet for ``logon_failure_forget``
+    #: seconds starts afresh. A delay of 0 turns the brake off.
+    logon_failure_delay: float = DEFAULT_LOGON_FAILURE_DELAY
+    logon_failure_max_delay: float = DEFAULT_LOGON_FAILURE_MAX_DELAY
+    logon_failure_forget: float = DEFAULT_LOGON_FAILURE_FORGET
 
     def client_symbol(self, base: str, quote: str) -> str:
         """Return the client-side spelling of the instrument ``base``/``quote``."""
@@ -97,11 +111,23 @@ class Credentials:
 
     def matches(self, username: str | None, password: str | None) -> bool:
         """Return whether the given pair is the configured one (constant-time on the password)."""
+        return self.refusal(username, password) is None
+
+    def refusal(self, username: str | None, password: str | None) -> str | None:
+        """Return ``None`` for the configured pair, else why it is refused: ``"missing credentials"``
+        (no Username, or no Password), ``"unknown user"`` or ``"invalid password"`` (compared in
+        constant time). The reason goes back to the peer in the Logout's Text; it never echoes a value."""
         import hmac
 
-        if username != self.username or password is None:
-            return False
-        return hmac.compare_digest(password.encode("utf-8"), self.password.encode("utf-8"))
+        if username is None:
+            return "missing credentials"
+        if username != self.username:
+            return "unknown user"
+        if password is None:
+            return "missing credentials"
+        if not hmac.compare_digest(password.encode("utf-8"), self.password.encode("utf-8")):
+            return "invalid password"
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,9 +75,10 @@ class Gateway(Application):
                                                    self._clock, validate=self._validate)
                     async with anyio.create_task_group() as tg:
                         for venue in self._venues.values():
+                            venue.events = venue.adapter.events()  # the one consumer's stream
                             tg.start_soon(self._consume, venue)
                             tg.start_soon(venue.run_calls)
-                        await reconcile(self._router, self._flow)
+                        await reconcile(self._router, self._flow)  # its findings applied before we listen
                         interval = self.config.gateway.gc_freeze_interval
                         if interval is not None:
                             settle_heap()  # start-up's objects (imports, recovered books) once
@@ -124,7 +125,7 @@ class Gateway(Application):
             raise
 
     async def _consume(self, venue: VenueContext) -> None:
-        events = venue.adapter.events()
+        events = venue.events
         # Apply the events already waiting (up to a turn's worth) before yielding: reports made in one
         # turn leave in one write, and an order's accept and its end often arrive together.
         waiting = getattr(events, "receive_nowait", None)

@@ -69,7 +69,7 @@ from ..translate import (
 )
 from ..venues import base as V
 from ._ids import leg_filled, legs, venue_cl_id
-from ._router import Router, SessionContext
+from ._router import Router, SessionContext, log_text
 
 __all__ = ["OrderFlow"]
 
@@ -84,7 +84,6 @@ class OrderFlow:
 
     def __init__(self, router: Router) -> None:
         self._router = router
-        self._status_seq = 0
 
     def handle(self, ctx: SessionContext, req: Any, poss_resend: bool, now: int, route: Route | None = None) -> None:
         """Act on one parsed request (or answer the reject ``parse_request`` made of it).
@@ -130,17 +129,15 @@ class OrderFlow:
     @staticmethod
     def _loose_exec_id(ctx: SessionContext) -> str:
         """An ExecID for a report about no order: the outbound number it is about to get, made unique."""
-        assert ctx.handle is not None
-        session = ctx.handle.session
-        return f"{ctx.key}-X{session.store.creation_time_ns // 1_000_000:x}-{session.next_sender_seq}"
+        return f"{ctx.key}-X{_outbound_tag(ctx)}"
 
-    def _status_exec_id(self, order: Any) -> str:
-        self._status_seq += 1
-        return f"{order.exec_id}.s{self._status_seq}"
-
-    def _status_report(self, ctx: SessionContext, order: Any, now: int, **extra: Any) -> Any:
-        return status_report(ctx.table, order, ctx.client_symbol(order), exec_id=self._status_exec_id(order),
-                             ts_ns=now, avg_px_places=ctx.venue.symbols.avg_px_places(order.symbol), **extra)
+    @staticmethod
+    def _status_report(ctx: SessionContext, order: Any, now: int, **extra: Any) -> Any:
+        # A status report has an ExecID of its own, unique for the life of the store: the order's last
+        # ExecID and the outbound number the report is about to get (persisted, unlike a counter here).
+        return status_report(ctx.table, order, ctx.client_symbol(order),
+                             exec_id=f"{order.exec_id}.s{_outbound_tag(ctx)}", ts_ns=now,
+                             avg_px_places=ctx.venue.symbols.avg_px_places(order.symbol), **extra)
 
     # -- new orders ----------------------------------------------------------------------------
 
@@ -192,7 +189,8 @@ class OrderFlow:
         try:
             await ctx.venue.adapter.submit(venue_order)
         except VenueUnknownOutcome as exc:
-            log.warning("%s: submit %s outcome unknown (%s); the venue adapter reconciles", ctx.key, order_id, exc)
+            log.warning("%s: submit %s outcome unknown (%s); the venue adapter reconciles", ctx.key, order_id,
+                        log_text(exc))
         except VenueError as exc:
             order = ctx.book.get(order_id)
             if order.status in (OrderStatus.PENDING_NEW, OrderStatus.INITIALIZED):
@@ -200,7 +198,7 @@ class OrderFlow:
                 self._router.apply(ctx, order, OrderRejected(order_id=order_id, ts_ns=self._router.clock.now_ns(),
                                                              reason=text))
         except TransportError as exc:
-            log.warning("%s: submit %s: %s; the venue adapter reconciles", ctx.key, order_id, exc)
+            log.warning("%s: submit %s: %s; the venue adapter reconciles", ctx.key, order_id, log_text(exc))
 
     # -- cancels -------------------------------------------------------------------------------
 
@@ -229,12 +227,32 @@ class OrderFlow:
         try:
             await ctx.venue.adapter.cancel(request)
         except (VenueRejected, VenueBanned, VenueRateLimited) as exc:  # refused for sure (a 418/429 too)
+            text = getattr(exc, "message", None) or str(exc)
+            if isinstance(exc, VenueRejected) and V.reject_reason(exc) == "unknown_order":
+                text = await self._look_up(ctx, order, request.client_order_id, text)
             if order.pending_kind == "cancel":
                 self._router.apply(ctx, order, OrderCancelRejected(
                     order_id=order_id, ts_ns=self._router.clock.now_ns(), cl_ord_id=order.pending_cl_ord_id,
-                    reason=getattr(exc, "message", None) or str(exc)))
+                    reason=text))
         except (VenueError, TransportError) as exc:
-            log.warning("%s: cancel of %s: %s; waiting for the venue's events", ctx.key, order_id, exc)
+            log.warning("%s: cancel of %s: %s; waiting for the venue's events", ctx.key, order_id, log_text(exc))
+
+    async def _look_up(self, ctx: SessionContext, order: Any, client_order_id: str | None, text: str) -> str:
+        """A cancel the venue refused as an unknown order: ask the venue where the order stands and apply
+        what it says (its fills, its end) before the refusal is answered; return the refusal's text.
+
+        A venue refuses to cancel an order that has just ended (filled meanwhile) with the same words
+        as one it never heard of: the answer must say the order is filled, with OrdStatus filled.
+        """
+        try:
+            await ctx.venue.adapter.query(order.symbol, client_order_id=client_order_id)
+        except (VenueError, TransportError) as exc:
+            log.info("%s: %s not found after a cancel refused as unknown: %s", ctx.key, order.order_id,
+                     log_text(exc))
+            return text
+        if not await ctx.venue.caught_up():
+            log.warning("%s: the venue's events about %s were not applied in time", ctx.key, order.order_id)
+        return text if order.is_open else f"order is {order.status.value}"
 
     def _mass_cancel(self, ctx: SessionContext, req: MassCancelRequest, now: int, route: Route | None) -> None:
         orders = [o for o in _selected(ctx, req.symbol, req.side)
@@ -320,7 +338,7 @@ class OrderFlow:
                 order_id=order_id, ts_ns=self._router.clock.now_ns(), cl_ord_id=order.pending_cl_ord_id,
                 reason=getattr(exc, "message", None) or str(exc)))
         except (VenueError, TransportError) as exc:
-            log.warning("%s: replace of %s: %s; waiting for the venue's events", ctx.key, order_id, exc)
+            log.warning("%s: replace of %s: %s; waiting for the venue's events", ctx.key, order_id, log_text(exc))
 
     # -- status --------------------------------------------------------------------------------
 
@@ -346,6 +364,14 @@ class OrderFlow:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def _outbound_tag(ctx: SessionContext) -> str:
+    """``<store creation ms, hex>-<next outbound MsgSeqNum>``: the number the next message sent gets, with
+    the store's creation time (new at every sequence reset), so no two messages of the store share it."""
+    assert ctx.handle is not None
+    session = ctx.handle.session
+    return f"{session.store.creation_time_ns // 1_000_000:x}-{session.next_sender_seq}"
 
 
 def _open_count(ctx: SessionContext) -> int:

@@ -5,6 +5,12 @@ before the acceptor listens. What changed while the gateway was down arrives as 
 the answers here) and is reported through the sessions' stores, so a returning client gets it by
 resend. An order journaled but never sent is rejected; a cancel journaled but not done is sent again;
 a leg the venue never heard of settles its order (replace rejected, or new order rejected).
+
+A venue query answers with the order complete: the fills behind its executed quantity are published
+before it returns (the port's contract). Reconciliation then waits until every venue's events are
+applied (``VenueContext.caught_up``), so the acceptor opens on books that already hold what the venue
+did while we were away: a client's first report about an order filled meanwhile is its fill, and a
+cancel sent right after the Logon is answered from the true state.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from ..orders import OrderRejected, OrderReplaceRejected, OrderStatus
 from ..venues import base as V
 from ._ids import legs, venue_cl_id
 from ._orders import OrderFlow
-from ._router import Router, SessionContext
+from ._router import Router, SessionContext, log_text
 
 __all__ = ["reconcile"]
 
@@ -39,13 +45,17 @@ async def reconcile(router: Router, flow: OrderFlow) -> None:
             elif order.pending_kind == "cancel" and report is not None and not report.status.is_terminal:
                 # The cancel was journaled but the venue never got it (or its answer was lost): again.
                 router.spawn(flow.venue_cancel, ctx, order.order_id)
+    venues = {id(ctx.venue): ctx.venue for ctx in router.sessions.values()}
+    for venue in venues.values():
+        if not await venue.caught_up():
+            log.warning("venue %s: its events were not all applied before the acceptor opened", venue.config.name)
 
 
 async def _query(router: Router, ctx: SessionContext, order: Any, leg: int) -> V.OrderReport | None:
     try:
         return await ctx.venue.adapter.query(order.symbol, client_order_id=venue_cl_id(order, leg))
     except VenueRejected as exc:
-        log.info("%s: %s leg %d not at the venue: %s", ctx.key, order.order_id, leg, exc)
+        log.info("%s: %s leg %d not at the venue: %s", ctx.key, order.order_id, leg, log_text(exc))
         now = router.clock.now_ns()
         cur, pend = legs(order)
         if leg == pend and leg != cur and order.pending_kind == "replace":
@@ -55,5 +65,5 @@ async def _query(router: Router, ctx: SessionContext, order: Any, leg: int) -> V
             router.apply(ctx, order, OrderRejected(order_id=order.order_id, ts_ns=now,
                                                    reason="not found at the venue"))
     except (VenueError, TransportError) as exc:
-        log.warning("%s: cannot reconcile %s yet: %s", ctx.key, order.order_id, exc)
+        log.warning("%s: cannot reconcile %s yet: %s", ctx.key, order.order_id, log_text(exc))
     return None

@@ -27,7 +27,8 @@ import anyio
 
 from ..clock import Clock
 from ..config import SessionSettings, VenueConfig
-from ..errors import InvalidTransition, OrderError
+from ..errors import InvalidTransition, OrderError, VenueError
+from ..logsafe import printable
 from ..orders import OrderBook, OrderCanceled, OrderExpired, OrderReplaceRejected, Route
 from ..session import SessionID
 from ..translate import SymbolMap, VersionTable, reply_for_event, reply_header, table_for
@@ -35,9 +36,17 @@ from ..transport import SessionHandle
 from ..venues import base as V
 from ._ids import parse_venue_cl_id
 
-__all__ = ["VenueContext", "SessionContext", "Router"]
+__all__ = ["VenueContext", "SessionContext", "Router", "log_text"]
 
 log = logging.getLogger("fixgw.gateway")
+
+#: Seconds ``VenueContext.caught_up`` waits at most for the venue events to be applied.
+CATCH_UP_TIMEOUT = 5.0
+
+
+def log_text(exc: BaseException) -> str:
+    """An error's text for a log line, control characters escaped (a ``VenueError`` escapes its own)."""
+    return str(exc) if isinstance(exc, VenueError) else printable(exc)
 
 
 class VenueContext:
@@ -47,6 +56,11 @@ class VenueContext:
     out in order, so at most that many are in flight. Over a WebSocket API connection requests
     pipeline, so a low bound only adds queueing; the bound keeps what a stalled venue collects finite.
     A queued call costs a hand-over to a parked worker, not a new task per order.
+
+    ``events`` is the adapter's event stream once the gateway consumes it; ``caught_up`` waits until
+    every event published so far has been applied, so what a venue answer revealed is in the books
+    (and reported) before the gateway goes on: the acceptor opens after it at start-up, and a cancel
+    the venue calls unknown is answered after it.
     """
 
     def __init__(self, config: VenueConfig, adapter: V.VenueAdapter) -> None:
@@ -56,6 +70,24 @@ class VenueContext:
         self.workers = config.max_in_flight
         self._calls_in, self._calls_out = anyio.create_memory_object_stream[
             tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]](math.inf)
+        self.events: Any = None
+
+    async def caught_up(self, timeout: float = CATCH_UP_TIMEOUT) -> bool:
+        """Return ``True`` once every event waiting on ``events`` has been applied (its consumer waits
+        for more), ``False`` after ``timeout`` seconds. A stream that keeps no statistics (an adapter's
+        own iterator, or none set yet) gets one event-loop turn."""
+        with anyio.move_on_after(timeout):
+            while True:
+                await anyio.sleep(0)
+                statistics = getattr(self.events, "statistics", None)
+                if statistics is None:
+                    return True
+                s = statistics()
+                # The consumer applies what it receives without yielding, so a consumer waiting again on
+                # an empty buffer has applied everything handed to it.
+                if s.current_buffer_used == 0 and s.tasks_waiting_receive > 0:
+                    return True
+        return False
 
     def call(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Queue ``fn(*args)`` for the next free worker."""
@@ -144,7 +176,8 @@ class Router:
             try:
                 reported = ctx.book.apply(event)
             except (InvalidTransition, OrderError) as exc:
-                log.warning("%s: %s not applied to %s: %s", ctx.key, type(event).__name__, order.order_id, exc)
+                log.warning("%s: %s not applied to %s: %s", ctx.key, type(event).__name__, order.order_id,
+                            log_text(exc))
                 reported = False
             if reported:
                 reply = ctx.report(order, event)

@@ -86,8 +86,10 @@ def build_sessions(config: Config, store: Any, venues: dict[str, VenueContext], 
         creds = s.credentials
 
         def authenticate(_sid: Any, username: str | None, password: str | None, _peer: Any,
-                         creds: Any = creds) -> bool:
-            return creds is None or creds.matches(username, password)
+                         creds: Any = creds) -> bool | str:
+            # True, or the reason the session engine gives the refused peer ("unknown user", ...).
+            reason = None if creds is None else creds.refusal(username, password)
+            return True if reason is None else reason
 
         sessions.append(Session(session_config(s, ctx.session_id), store.session_store(ctx.session_id),
                                 dictionary=dictionary, authenticator=authenticate))
@@ -99,7 +101,10 @@ def build_sessions(config: Config, store: Any, venues: dict[str, VenueContext], 
     gw = config.gateway
     acceptor = Acceptor(sessions, application, store, host=gw.host, port=gw.port, ssl_context=ssl_context,
                         clock=clock, max_pending_connections=gw.max_pending_connections,
-                        max_pending_per_address=gw.max_pending_per_address)
+                        max_pending_per_address=gw.max_pending_per_address,
+                        logon_failure_delay=gw.logon_failure_delay,
+                        logon_failure_max_delay=gw.logon_failure_max_delay,
+                        logon_failure_forget=gw.logon_failure_forget)
     for sid, handle in acceptor.handles.items():
         router.sessions[sid].handle = handle
     return acceptor

@@ -112,6 +112,7 @@ class AdminHandlers:
         self._gap_deadline_ns = None
         self._gap_mark = 0
         self._gap_requests = 0
+        self._request_seq = 0
 
     def _check_gap(self: Session, now: int) -> None:
         """``gap_fill_timeout`` passed since the last ResendRequest: ask again, or give up and log out."""

@@ -131,6 +131,7 @@ class Session(LogonHandshake, InboundPath, AdminHandlers):
         self._gap_deadline_ns: int | None = None
         self._gap_mark = 0
         self._gap_requests = 0
+        self._request_seq = 0  # the MsgSeqNum of our latest ResendRequest (20: did the peer see it?)
 
     # -- properties ---------------------------------------------------------------------------------
     @property
@@ -424,7 +425,7 @@ class Session(LogonHandshake, InboundPath, AdminHandlers):
     def _send_resend_request(self, begin: int, end: int, now: int, *, repeat: bool = True) -> None:
         """Ask for ``begin``..``end``; ``repeat`` False: not an unanswered repeat for the watchdog."""
         log.info("%s: sequence gap, asking for %d..%d", self.session_id, begin, end)
-        self._send_new(b"2", b"7=%d\x0116=%d\x01" % (begin, end), now)
+        self._request_seq = self._send_new(b"2", b"7=%d\x0116=%d\x01" % (begin, end), now)
         self._events.append(SequenceGap(begin, end))
         self._watch_gap(begin, now, asked=repeat)
 

@@ -142,14 +142,16 @@ class InboundPath:
             self._on_logout(msg, now)  # a Logout is honoured even above a gap
             return
         if mt == b"2":
-            # 20: serve the peer's request now, then ask again for our own gap: the peer may have
-            # dropped our request, above its own gap; this one arrives after our resend fills it.
+            # 20: serve the peer's request now. Ask again for our own gap only when the peer's request
+            # covers our outstanding ResendRequest: that one reached the peer above its own gap and may
+            # have been dropped; this one arrives after our resend fills the peer's gap. A request that
+            # does not cover it tells us the peer has ours, and a second one would only double its resend.
             self._serve_resend_request(msg, seq, now)
             sequencer = self._seq
             sequencer.hold(seq, SKIP)
             planned = sequencer.on_too_high(seq, expected)
             fresh = planned is not None
-            if planned is None and sequencer.requested is not None:
+            if planned is None and sequencer.requested is not None and self._asked_again_for(msg):
                 planned = sequencer.request_for(expected, sequencer.requested[1] + 1)
             if planned is not None:
                 self._send_resend_request(planned[0], planned[1], now, repeat=fresh)
@@ -161,6 +163,14 @@ class InboundPath:
         planned = self._seq.on_too_high(seq, expected)  # 2b
         if planned is not None:
             self._send_resend_request(planned[0], planned[1], now)
+
+    def _asked_again_for(self: Session, msg: Any) -> bool:
+        """Whether the peer's ResendRequest ``msg`` asks for our latest ResendRequest too."""
+        mine = self._request_seq
+        begin, end = int_or_none(msg.get(7)), int_or_none(msg.get(16))
+        if begin is None or end is None:
+            return False
+        return begin <= mine and (end == 0 or end >= mine)
 
     def _on_reset_logon(self: Session, msg: Any, now: int) -> None:
         """FIX 4.4: a Logon with ResetSeqNumFlag(141)=Y and MsgSeqNum 1 inside a session resets both

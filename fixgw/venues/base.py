@@ -408,7 +408,8 @@ class VenueAdapter(ABC):
     async def query(
         self, symbol: str, *, client_order_id: str | None = None, venue_order_id: str | None = None
     ) -> OrderReport:
-        """Return the venue's view of one order."""
+        """Return the venue's view of one order, complete: the events it reveals (its acceptance, the
+        fills behind its executed quantity, its end) are published on ``events()`` before it returns."""
 
     @abstractmethod
     async def open_orders(self, symbol: str | None = None) -> list[OrderReport]:

@@ -13,6 +13,9 @@ from fixgw.codec import encode
 from fixgw.codec.dictionary import load_dictionary
 from fixgw.errors import ValidationError
 
+# Every test runs on the pure validator and on the compiled twin (tests/codec/conftest.py).
+pytestmark = pytest.mark.usefixtures("validation_impl")
+
 TS = "20240305-14:30:15.123"
 
 
@@ -236,6 +239,7 @@ def test_validate_multiple_value_string_bad_token_reason_5_value_incorrect() -> 
         (44, "1e5", "D", "nos"),  # PRICE: no exponents in FIX
         (60, "2024-03-05 14:30:15", "D", "nos"),  # UTCTIMESTAMP
         (60, "20240230-14:30:15", "D", "nos"),  # no 30 February
+        (60, "00000101-14:30:15", "D", "nos"),  # no year 0: a clear 373=6, not a crash
         (432, "2024030", "D", "nos"),  # LOCALMKTDATE
         (114, "yes", "D", "nos"),  # BOOLEAN
         (108, "thirty", "A", "logon"),  # INT

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,9 @@ from fixgw.codec import _parser as pure_parser
 from fixgw.codec import encode, format_utc_timestamp
 from fixgw.codec.dictionary import Dictionary, GroupDef, MemberDef, load_dictionary
 from fixgw.errors import ValidationError
+
+# Every test runs on the pure validator and on the compiled twin (tests/codec/conftest.py).
+pytestmark = pytest.mark.usefixtures("validation_impl")
 
 ALLOWED_REASONS = {0, 1, 2, 3, 4, 5, 6, 11, 13, 14, 15, 16}
 VERSIONS = ("FIX.4.2", "FIX.4.4")

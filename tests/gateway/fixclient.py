@@ -16,8 +16,8 @@ from fixgw.codec import NEED_MORE, Garbled, Message, Parser, encode, format_utc_
 
 
 class FixClient:
-    def __init__(self, begin: str, sender: str, target: str, *, username: str = "demo",
-                 password: str = "demo") -> None:
+    def __init__(self, begin: str, sender: str, target: str, *, username: str | None = "demo",
+                 password: str | None = "demo") -> None:
         self.begin = begin
         self.sender = sender
         self.target = target
@@ -51,7 +51,7 @@ class FixClient:
         fields: list[tuple[int, Any]] = [(98, 0), (108, 30)]
         if reset:
             fields.append((141, "Y"))
-        fields += [(553, self.username), (554, self.password)]
+        fields += [(tag, v) for tag, v in ((553, self.username), (554, self.password)) if v is not None]
         await self.send_raw("A", fields)
         logon = await self._read_until(lambda m: m.msg_type in (b"A", b"5"), timeout)
         if logon.msg_type != b"A":

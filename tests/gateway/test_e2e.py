@@ -315,7 +315,7 @@ async def test_e2e_wrong_password_refused(sim: SimServer) -> None:
     async with running_gateway(gateway_config(sim)) as gw:
         c = FixClient("FIX.4.4", "CLIENT44", "FIXGW", password="wrong")
         # Failed authentication: a Logout whose Text says why, then the close (test case 1S).
-        with pytest.raises(ConnectionError, match="Logon rejected: authentication failed"):
+        with pytest.raises(ConnectionError, match="Logon rejected: invalid password"):
             await c.connect(gw.port, timeout=5)
 
 

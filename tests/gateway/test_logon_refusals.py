@@ -4,6 +4,9 @@ peer-supplied value forges a log line, end to end through a running gateway and 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import replace
+from typing import Any
 
 import anyio
 import pytest
@@ -77,3 +80,39 @@ async def test_gateway_newlines_in_comp_id_and_order_text_every_log_record_one_l
     assert any("58=note\\x0a2026-01-01" in m for m in messages)  # so was the order's Text (wire log)
     forged = [m for m in messages if "\n" in m or "\r" in m]
     assert forged == []
+
+
+def _braked(sim: SimServer, delay: float) -> Any:
+    """The test gateway's config with the failed-Logon brake's first wait (and cap) set to ``delay``."""
+    cfg = gateway_config(sim)
+    return replace(cfg, gateway=replace(cfg.gateway, logon_failure_delay=delay, logon_failure_max_delay=delay))
+
+
+async def test_gateway_logon_refusals_say_unknown_user_invalid_password_missing_credentials(
+        sim: SimServer, caplog) -> None:
+    cases = [(dict(username="mallory", password="demo"), "unknown user"),
+             (dict(username="demo", password="wrong"), "invalid password"),
+             (dict(username=None, password=None), "missing credentials"),
+             (dict(username="demo", password=None), "missing credentials")]
+    with caplog.at_level(logging.INFO):
+        async with running_gateway(_braked(sim, 0.01)) as gw:
+            texts = [await _refusal_text(FixClient("FIX.4.4", "CLIENT44", "FIXGW", **kw), gw.port) for kw, _ in cases]
+            good = FixClient("FIX.4.4", "CLIENT44", "FIXGW")
+            await good.connect(gw.port, reset=True)
+            await good.logout()
+    for text, (kw, reason) in zip(texts, cases):
+        assert f"Logon rejected: {reason}" in text, (kw, text)
+        assert "wrong" not in text and "mallory" not in text  # no value the peer sent is echoed
+    warnings = _warnings_with_peer(caplog)
+    assert all(any(reason in m for m in warnings) for _, reason in cases), warnings
+
+
+async def test_gateway_logon_failure_delay_setting_brakes_next_logon(sim: SimServer) -> None:
+    async with running_gateway(_braked(sim, 1.2)) as gw:
+        await _refusal_text(FixClient("FIX.4.4", "CLIENT44", "FIXGW", password="wrong"), gw.port)
+        good = FixClient("FIX.4.4", "CLIENT44", "FIXGW")
+        started = time.monotonic()
+        await good.connect(gw.port, reset=True)
+        waited = time.monotonic() - started
+        await good.logout()
+    assert waited >= 1.0  # the configured first wait, not the default half second

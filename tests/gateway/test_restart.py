@@ -82,3 +82,55 @@ async def test_restart_open_order_canceled_after_restart_keeps_ids(sim: SimServe
         assert new[37] != first[37]  # order ids keep counting after replay
         await c.logout()
     await anyio.sleep(0)
+
+
+async def test_restart_order_filled_while_down_fill_reported_before_cancel_answered_filled(
+        sim: SimServer, tmp_path: Path) -> None:
+    config = gateway_config(sim, store=tmp_path / "gw.db")
+    c = FixClient("FIX.4.4", "CLIENT44", "FIXGW")
+    async with running_gateway(config) as gw:
+        await c.connect(gw.port)
+        await c.new_order("F1", "1", "0.5", price="60000")
+        await c.reports("F1", 1)
+        # No logout: the gateway goes away with the client connected and the order open.
+    await c.close()
+    before = len(c.inbox)
+
+    place(sim, "SELL", "0.5", "60000")  # fills F1 at the venue while the gateway is down
+
+    async with running_gateway(config) as gw:
+        # The client is back as soon as the gateway listens, and cancels at once.
+        await c.connect(gw.port)
+        await c.cancel("F2", "F1", "1")
+        answer = await c.wait_for(lambda m: m.msg_type == b"9" and m.get(11) == b"F2", timeout=10)
+        await c.pump(0.5)
+        await c.logout()
+
+    assert (answer[39], answer[41], answer[58]) == (b"2", b"F1", b"order is filled")
+    after = c.inbox[before:]
+    about_f1 = [m for m in after if m.get(11) in (b"F1", b"F2")]
+    # The first word about F1 after the restart is its fill; the cancel is answered after it, never pending.
+    assert about_f1[0].msg_type == b"8" and (about_f1[0][150], about_f1[0][39]) == (b"F", b"2")
+    assert dec(about_f1[0], 32) == D("0.5")
+    assert about_f1.index(answer) > 0
+    assert not [m for m in after if m.msg_type == b"8" and m.get(150) == b"6"]  # no PendingCancel
+
+
+async def test_restart_status_report_exec_ids_never_repeat_across_restarts(sim: SimServer, tmp_path: Path) -> None:
+    config = gateway_config(sim, store=tmp_path / "gw.db")
+    c = FixClient("FIX.4.4", "CLIENT44", "FIXGW")
+    for run in range(3):
+        async with running_gateway(config) as gw:
+            await c.connect(gw.port)
+            if run == 0:
+                await c.new_order("S1", "1", "0.1", price="50000")
+                await c.reports("S1", 1)
+            # Two status requests and a mass status request per run, the order unchanged in between.
+            for _ in range(2):
+                await c.send_raw("H", [(11, "S1"), (55, "BTC/USDT"), (54, "1")])
+            await c.send_raw("AF", [(584, f"M{run}"), (585, "7")])
+            await c.wait_for(lambda m: m.get(584) == f"M{run}".encode())  # answered in order: the last
+            await c.logout()
+    exec_ids = [m[17] for m in c.inbox if m.get(150) == b"I"]
+    assert len(exec_ids) == 9
+    assert len(set(exec_ids)) == 9, exec_ids

@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from fixgw.config import default_config
-from fixgw.errors import VenueRejected, VenueUnknownOutcome
+from fixgw.errors import TransportError, VenueRejected, VenueUnknownOutcome
 from fixgw.gateway import Gateway
 from fixgw.gateway._ids import legs, parse_venue_cl_id, session_key, venue_cl_id
 from fixgw.gateway._venue_events import plain
@@ -72,6 +72,8 @@ class ScriptedVenue(V.VenueAdapter):
                              venue_order_id=str(self.next_id), status=V.OrderStatus.NEW)
 
     async def cancel(self, request: V.CancelOrder) -> V.OrderReport:
+        if isinstance(self.on_cancel, Exception):
+            raise self.on_cancel
         if self.on_cancel == "unknown":
             raise VenueUnknownOutcome("timed out")
         if self.on_cancel == "accept":
@@ -211,6 +213,38 @@ async def test_routing_cancel_refused_by_venue_order_cancel_reject() -> None:
         rej = await c.wait_for(lambda m: m.msg_type == b"9")
         assert (rej[11], rej[41], rej[434], rej[39]) == (b"k2", b"k1", b"1", b"0")
         await c.logout()
+
+
+async def test_routing_cancel_refused_as_unknown_order_still_open_at_venue_reject_with_venue_text() -> None:
+    venue = ScriptedVenue()
+    venue.on_cancel = VenueRejected(-2011, "Unknown order sent.", reason="unknown_order")
+    async with gateway_with(venue) as gw:
+        c = await logged_on(gw)
+        await c.new_order("o1", "1", "0.5", price="100")
+        await c.reports("o1", 1)
+        await c.cancel("o2", "o1", "1")
+        rej = await c.wait_for(lambda m: m.msg_type == b"9")
+        # The venue's query says the order is open: the refusal stands, with the order's true status.
+        assert (rej[11], rej[39], rej[58]) == (b"o2", b"0", b"Unknown order sent.")
+        await c.logout()
+
+
+async def test_routing_transport_error_text_logged_escaped_on_one_line(caplog: Any) -> None:
+    import logging
+
+    venue = ScriptedVenue()
+    venue.on_cancel = TransportError("connection reset\n2026-01-01 CRITICAL forged")
+    with caplog.at_level(logging.INFO, logger="fixgw.gateway"):
+        async with gateway_with(venue) as gw:
+            c = await logged_on(gw)
+            await c.new_order("t1", "1", "0.5", price="100")
+            await c.reports("t1", 1)
+            await c.cancel("t2", "t1", "1")
+            await c.reports("t2", 1)  # PendingCancel; the venue call fails after it
+            await c.pump(0.2)
+            await c.logout()
+    lines = [r.getMessage() for r in caplog.records if "cancel of" in r.getMessage()]
+    assert lines and all("reset\\x0a2026" in m and "\n" not in m for m in lines), lines
 
 
 async def test_routing_poss_resend_of_known_order_answered_with_status_not_duplicate() -> None:

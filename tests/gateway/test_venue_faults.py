@@ -21,7 +21,7 @@ import pytest
 from fixgw.codec import Message
 from fixgw.config import Config, VenueConfig
 from fixgw.gateway import Gateway
-from fixgw.sim import ApiKey, LimitConfig, SimConfig, SimServer
+from fixgw.sim import ApiKey, LimitConfig, NewOrder, SimConfig, SimServer
 from fixgw.venues.base import StreamState
 from fixgw.venues.binance import BinanceAdapter, BinanceConfig
 
@@ -300,3 +300,33 @@ async def test_venue_fault_duplicated_reordered_events_no_double_or_lost_fills(s
         await assert_truth(c, sim, ["E1", "E2", "E3"])
         assert sorted((s, q) for [(s, q)] in venue_orders(sim).values()) == [
             ("FILLED", D("0.2")), ("FILLED", D("0.25")), ("PARTIALLY_FILLED", D("0.1"))]
+
+
+# -- a fill whose events the venue's stream lost -------------------------------------------------------
+
+
+def place_unseen(sim: SimServer, side: str, qty: str, price: str) -> None:
+    """A counterparty order that trades, its stream events lost: only a query finds the trade."""
+    req = NewOrder(symbol="BTCUSDT", side=side, type="LIMIT", quantity=D(qty), price=D(price),
+                   time_in_force="GTC")
+
+    def run(st: Any) -> None:
+        st.engine.place(COUNTERPARTY, req, st.now_ms())
+        st.engine.drain_events()  # never published: the user-data stream says nothing
+
+    sim.call(run)
+
+
+async def test_venue_fault_cancel_refused_as_unknown_order_filled_meanwhile_answered_filled(sim: SimServer) -> None:
+    async with gateway_and_client(sim) as (gw, c):
+        await c.new_order("Q1", "1", "0.2", price="60000")
+        await c.reports("Q1", 1)
+        place_unseen(sim, "SELL", "0.2", "60000")
+        await c.cancel("Q2", "Q1", "1")  # the venue: "Unknown order sent." (the order is filled)
+        answer = await c.wait_for(lambda m: m.msg_type == b"9" and m.get(11) == b"Q2", timeout=10)
+        assert (answer[39], answer[58]) == (b"2", b"order is filled")
+        fills = [m for m in c.exec_reports("Q1") if m[150] in FILL_TYPES]
+        assert [(m[39], dec(m, 32), dec(m, 14)) for m in fills] == [(b"2", D("0.2"), D("0.2"))]
+        assert c.inbox.index(fills[0]) < c.inbox.index(answer)  # the fill first, then the answer
+        await assert_truth(c, sim, ["Q1"])
+    assert [s for [(s, _)] in venue_orders(sim).values()] == ["FILLED"]

@@ -307,3 +307,28 @@ def test_1S_first_frame_problem_never_flags_a_prefix_of_a_sound_frame(fields, da
     flipped = bytearray(frame)
     flipped[-3] = ord("0") + (flipped[-3] - ord("0") + 1) % 10  # a CheckSum digit off by one
     assert first_frame_problem(bytes(flipped)) == "CheckSum(10) mismatch"
+
+
+# -- 20: simultaneous ResendRequests (the acceptance scripts' 20_SimultaneousResendRequest) ------------
+
+
+def test_20_peer_request_not_covering_ours_served_without_asking_again():
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock)
+    for cl in ("o2", "o3"):  # the peer's 2 and 3, answered by our 2 and 3
+        s.receive_data(peer.order(cl), clock.now_ns())
+        s.send(b"8", [(37, cl)], clock.now_ns())
+    drain(s)
+    s.data_to_send()
+    s.receive_data(peer.frame("0", seq=7), clock.now_ns())  # the peer's 4..6 lost
+    (ours,) = sent(s)
+    assert (ours.get(35), ours.get(34), ours.get(7), ours.get(16)) == (b"2", b"4", b"4", b"0")
+    # The peer asks for our 2..3 only: it has our ResendRequest (4), so one is enough.
+    s.receive_data(peer.frame("2", [(7, 2), (16, 3)], seq=8), clock.now_ns())
+    out = sent(s)
+    assert [(m.get(35), m.get(34), m.get(43)) for m in out] == [(b"8", b"2", b"Y"), (b"8", b"3", b"Y")]
+    t = clock.now_ns()
+    s.receive_data(b"".join(peer.frame("0", seq=n, poss_dup=True, orig_sending_time_ns=t) for n in (4, 5, 6)), t)
+    assert s.next_target_seq == 9 and not s.awaiting_gap_fill
+    s.receive_data(peer.frame("5", seq=9), clock.now_ns())
+    assert types(sent(s)) == [b"5"]

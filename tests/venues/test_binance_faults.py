@@ -8,9 +8,10 @@ from decimal import Decimal as D
 import anyio
 import pytest
 
-from fixgw.venues.base import NewOrder, OrderStatus, OrderType, Side, StreamState
+from fixgw.sim import NewOrder as SimOrder
+from fixgw.venues.base import NewOrder, OrderAccepted, OrderFilled, OrderStatus, OrderType, Side, StreamState
 from . import simharness
-from .simharness import adapter, book_top, start_sim
+from .simharness import adapter, book_top, collect, start_sim
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -54,3 +55,35 @@ async def test_ws_api_429_retry_after_read_on_the_venue_clock(sim, monkeypatch):
         assert ad.wsapi is not None and ad.wsapi.requests == 2
         # retryAfter is the venue's "now + 1 s"; read against our clock it would be 6 s
         assert sim.warp.slept - before == pytest.approx(1.0, abs=0.5)
+
+
+async def test_query_of_order_filled_unseen_publishes_its_fills_before_returning(sim):
+    async with adapter(sim, sim.warp) as ad:
+        assert ad.stream.state is StreamState.SUBSCRIBED  # a gap would wait for the stream's trades
+        bid, ask = await book_top(ad, "ETHUSDT")
+        px = bid + D("0.01")
+        assert px < ask
+        await ad.submit(NewOrder("unseen-fill-1", "ETH/USDT", Side.BUY, OrderType.LIMIT, quantity=D("0.4"),
+                                 price=px))
+        mine = [e for e in await collect(ad) if e.client_order_id == "unseen-fill-1"]
+        assert [type(e) for e in mine] == [OrderAccepted]
+
+        def trade_unseen(st):  # the trade happens; the user-data stream never tells
+            st.engine.place("counterparty", SimOrder(symbol="ETHUSDT", side="SELL", type="LIMIT",
+                                                     quantity=D("0.4"), price=px, time_in_force="GTC"), st.now_ms())
+            st.engine.drain_events()
+
+        sim.call(trade_unseen)
+        report = await ad.query("ETH/USDT", client_order_id="unseen-fill-1")
+        assert (report.status, report.cum_qty) == (OrderStatus.FILLED, D("0.4"))
+        published = []
+        events = ad.events()
+        while True:
+            try:
+                published.append(events.receive_nowait())  # type: ignore[attr-defined]
+            except anyio.WouldBlock:
+                break
+        fills = [e for e in published if isinstance(e, OrderFilled)]
+        assert [(f.last_qty, f.last_px, f.cum_qty, f.status) for f in fills] == [
+            (D("0.4"), px, D("0.4"), OrderStatus.FILLED)]
+        assert not fills[0].trade_id.startswith("recon:")  # the venue's own trade, from its trade list

@@ -345,9 +345,11 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
         self, symbol: str, *, client_order_id: str | None = None, venue_order_id: str | None = None
     ) -> OrderReport:
         inst = self.instrument(symbol)
+        # The port's query answers with the order complete: a gap is filled from the trade list now,
+        # not after the stream's grace period (the gateway answers its client from what this reveals).
         return await self._query_raw(
             symbol, inst.venue_symbol, client_order_id=client_order_id,
-            venue_order_id=self._known_venue_id(symbol, venue_order_id, client_order_id),
+            venue_order_id=self._known_venue_id(symbol, venue_order_id, client_order_id), fetch_trades=True,
         )
 
     async def open_orders(self, symbol: str | None = None, *, fetch_trades: bool = False) -> list[OrderReport]:

@@ -1,0 +1,157 @@
+"""The bridge's FastAPI application: health, readiness and the versioned, signed ``/v1`` routes.
+
+``create_app(view, keys)`` builds it. ``/healthz`` and ``/readyz`` are public (probes cannot sign);
+everything else passes the ``SignatureGuard`` and then the route's own permission check. A route under
+``/v1`` is added with ``add_route`` / ``add_websocket_route``, which demand a ``Permission``, so no route
+can be added without one (a test walks the routes to hold this).
+
+Every error answer has the one shape of ``errors.error_body``: the handlers below translate FastAPI's
+and Starlette's own errors (404, 405, request validation) and any unexpected exception (500, with no
+detail in the answer) into it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable, Sequence
+
+from fastapi import Depends, FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
+
+from fixgw.clock import Clock, SystemClock
+
+from .auth import DEFAULT_REPLAY_CAPACITY, DEFAULT_WINDOW, Verifier
+from .errors import CODES, ApiError, error_body
+from .keys import BridgeKey, KeyRing, Permission
+from .middleware import DEFAULT_MAX_BODY, SCOPE_KEY, SignatureGuard, error_response
+from .view import GatewayView
+
+__all__ = ["create_app", "add_route", "add_websocket_route", "PermissionCheck", "API_PREFIX"]
+
+API_PREFIX = "/v1"
+log = logging.getLogger("fixgw.bridge")
+_STATUS_CODES = {status: code for code, (status, _) in CODES.items() if code != "invalid_request"}
+
+
+class PermissionCheck:
+    """A route dependency: the signed request's key must hold ``permission``; returns the key."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = Permission(permission)
+
+    def __call__(self, conn: HTTPConnection) -> BridgeKey:
+        key = conn.scope.get(SCOPE_KEY)
+        if not isinstance(key, BridgeKey):  # only reachable if a route escaped the guard
+            raise ApiError(401, "missing_credentials", "this route needs a signed request")
+        if not key.allows(self.permission):
+            raise ApiError(
+                403, "missing_permission", f"this key lacks the {self.permission.value} permission"
+            )
+        return key
+
+
+def add_route(
+    app: FastAPI, path: str, endpoint: Callable[..., Any], *, methods: Sequence[str], permission: Permission
+) -> None:
+    """Add an HTTP route under ``/v1`` that needs ``permission``."""
+    app.add_api_route(
+        API_PREFIX + path, endpoint, methods=list(methods), dependencies=[Depends(PermissionCheck(permission))]
+    )
+
+
+def add_websocket_route(app: FastAPI, path: str, endpoint: Callable[..., Any], *, permission: Permission) -> None:
+    """Add a WebSocket route under ``/v1`` that needs ``permission`` (checked before the upgrade)."""
+    app.add_api_websocket_route(
+        API_PREFIX + path, endpoint, dependencies=[Depends(PermissionCheck(permission))]
+    )
+
+
+def create_app(
+    gateway_view: GatewayView,
+    keys: KeyRing | Iterable[BridgeKey],
+    *,
+    window: float = DEFAULT_WINDOW,
+    clock: Clock | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
+    replay_capacity: int = DEFAULT_REPLAY_CAPACITY,
+) -> FastAPI:
+    """Return the bridge app over ``gateway_view``, accepting requests signed by ``keys``.
+
+    ``window``: how far (seconds, 5-30) a request's timestamp may be from ``clock`` either way.
+    Raises ``ConfigError`` for a window out of range.
+    """
+    verifier = Verifier(keys, window=window, replay_capacity=replay_capacity)
+    app = FastAPI(title="fixgw bridge", version="1", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(SignatureGuard, verifier=verifier, clock=clock or SystemClock(), max_body=max_body)
+    _install_error_handlers(app)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> dict[str, Any]:
+        r = gateway_view.readiness()
+        down = [name for name, up in r.venues if not up]
+        if not r.ready:
+            problems = ([] if r.acceptor_listening else ["the FIX acceptor is not listening"]) + (
+                [f"{len(down)} of {len(r.venues)} venues not connected"] if down else []
+            )
+            raise ApiError(503, "not_ready", "; ".join(problems))
+        return {"ready": True, "acceptor_listening": True, "venues_connected": len(r.venues)}
+
+    async def list_sessions() -> dict[str, Any]:
+        return {"sessions": [s.as_json() for s in gateway_view.sessions()]}
+
+    add_route(app, "/sessions", list_sessions, methods=["GET"], permission=Permission.READ)
+
+    async def stream(websocket: WebSocket) -> None:
+        # Order events join this stream once the order path is in place; today: a sessions snapshot.
+        await websocket.accept()
+        await websocket.send_json(
+            {"type": "sessions", "sessions": [s.as_json() for s in gateway_view.sessions()]}
+        )
+        try:
+            while True:
+                await websocket.receive_text()
+        except WebSocketDisconnect:
+            return
+
+    add_websocket_route(app, "/stream", stream, permission=Permission.READ)
+    app.state.verifier = verifier
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_api_error(conn: HTTPConnection, exc: Exception) -> JSONResponse | None:
+        assert isinstance(exc, ApiError)
+        if isinstance(conn, WebSocket) and "websocket.http.response" not in conn.scope.get("extensions", {}):
+            await conn.close(code=1008, reason=exc.code)  # the server answers the upgrade with 403
+            return None
+        return error_response(exc)
+
+    async def on_http_error(conn: HTTPConnection, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _STATUS_CODES.get(exc.status_code, "http_error")
+        message = CODES[code][1] if code in CODES else f"HTTP {exc.status_code}"
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+
+    async def on_validation_error(conn: HTTPConnection, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        # Only where and what: the offending input is not echoed back.
+        message = f"{where}: {first.get('msg', 'invalid')}" if where else "the request is invalid"
+        return JSONResponse(error_body("invalid_request", message), status_code=400)
+
+    async def on_unexpected(conn: HTTPConnection, exc: Exception) -> JSONResponse:
+        log.error("bridge: %s failed: %s", conn.url.path, type(exc).__name__)
+        return JSONResponse(error_body("internal_error", CODES["internal_error"][1]), status_code=500)
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,243 @@
+"""Request signing: the scheme the venues use, turned around (sans-I/O: time is an argument).
+
+Theory of operation
+-------------------
+A client signs every request with its key's secret: HMAC-SHA256 over the *canonical request*, seven
+lines joined by ``\\n`` (no trailing newline)::
+
+    FIXGW-HMAC-SHA256          the scheme's name (a later version of the scheme gets a new name)
+    <key id>                   as in X-FIXGW-KEY
+    <timestamp>                as in X-FIXGW-TIMESTAMP: epoch milliseconds, decimal, no leading zero
+    <METHOD>                   upper case (GET for a WebSocket upgrade)
+    <path>                     exactly as on the request line, percent-encoding kept, no query
+    <query>                    exactly as on the request line after the first "?", or empty
+    <hex SHA-256 of the body>  lower-case hex of the raw body bytes (of b"" when there is none)
+
+docs/bridge.md has a worked example any implementation can check itself against.
+
+No part can hold a newline (a request line cannot), the body enters only as its digest and every part
+has its own line, so moving bytes between path, query and body always changes the string: a request
+signed for ``?price=31000`` with body ``.00`` does not verify as ``?price=3100`` with body ``0.00``.
+
+The server (``Verifier.verify``) refuses, in this order: a missing or repeated header, an unknown key,
+a malformed timestamp, a timestamp more than ``window`` away from its clock (either side, edges
+included), a signature that does not match (compared in constant time), a peer address the key does
+not allow, and a signature already seen (the replay cache). The cache keeps each accepted signature
+until its timestamp leaves the window — after that the request would be stale anyway — and holds at
+most ``replay_capacity`` entries: when full it refuses new requests (429) rather than forget one that
+could still be replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import re
+from typing import Iterable
+
+from fixgw.errors import ConfigError
+
+from .errors import ApiError
+from .keys import BridgeKey, KeyRing
+
+__all__ = [
+    "SCHEME",
+    "HEADER_KEY",
+    "HEADER_TIMESTAMP",
+    "HEADER_SIGNATURE",
+    "DEFAULT_WINDOW",
+    "MIN_WINDOW",
+    "MAX_WINDOW",
+    "canonical_request",
+    "sign",
+    "signed_headers",
+    "ReplayCache",
+    "Verifier",
+    "check_window",
+]
+
+SCHEME = b"FIXGW-HMAC-SHA256"
+HEADER_KEY = "X-FIXGW-KEY"
+HEADER_TIMESTAMP = "X-FIXGW-TIMESTAMP"
+HEADER_SIGNATURE = "X-FIXGW-SIGNATURE"
+DEFAULT_WINDOW = 10.0
+MIN_WINDOW = 5.0
+MAX_WINDOW = 30.0
+DEFAULT_REPLAY_CAPACITY = 100_000
+
+_TIMESTAMP = re.compile(rb"[1-9][0-9]{0,15}")
+_SIGNATURE = re.compile(rb"[0-9a-fA-F]{64}")
+_KEY_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+_WWW_AUTH = {"WWW-Authenticate": SCHEME.decode()}
+
+
+def _b(value: str | bytes) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def canonical_request(
+    key_id: str | bytes,
+    timestamp_ms: int | str | bytes,
+    method: str | bytes,
+    path: str | bytes,
+    query: str | bytes,
+    body: bytes,
+) -> bytes:
+    """Return the bytes a request's signature covers (see the module docstring)."""
+    parts = [
+        SCHEME,
+        _b(key_id),
+        _b(str(timestamp_ms)) if isinstance(timestamp_ms, int) else _b(timestamp_ms),
+        _b(method).upper(),
+        _b(path),
+        _b(query),
+    ]
+    for part in parts:
+        if b"\n" in part or b"\r" in part:
+            raise ValueError("a part of the canonical request holds a line break")
+    if b"?" in parts[4]:
+        raise ValueError("the path must not hold the query")
+    return b"\n".join(parts + [hashlib.sha256(body).hexdigest().encode("ascii")])
+
+
+def sign(secret: str, canonical: bytes) -> str:
+    """Return the lower-case hex HMAC-SHA256 of ``canonical`` under ``secret``."""
+    return hmac.new(secret.encode("utf-8"), canonical, hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    key_id: str, secret: str, timestamp_ms: int, method: str, path: str | bytes, query: str | bytes, body: bytes
+) -> dict[str, str]:
+    """Return the three headers that authenticate a request."""
+    canonical = canonical_request(key_id, timestamp_ms, method, path, query, body)
+    return {
+        HEADER_KEY: key_id,
+        HEADER_TIMESTAMP: str(timestamp_ms),
+        HEADER_SIGNATURE: sign(secret, canonical),
+    }
+
+
+def check_window(window: float, *, key: str = "bridge.window") -> float:
+    """Return ``window`` (seconds) if it is within [5, 30]; raise ``ConfigError`` otherwise."""
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or not (MIN_WINDOW <= window <= MAX_WINDOW):
+        raise ConfigError(key, f"must be a number of seconds from {MIN_WINDOW:g} to {MAX_WINDOW:g}")
+    return float(window)
+
+
+class ReplayCache:
+    """Signatures seen recently, each kept until its expiry (epoch ms); at most ``capacity`` of them."""
+
+    def __init__(self, capacity: int = DEFAULT_REPLAY_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be positive")
+        self.capacity = capacity
+        self._expiry: dict[bytes, int] = {}
+        self._heap: list[tuple[int, bytes]] = []
+        # The latest "now" seen. Entries expire by it, so a clock stepping back must not revive a
+        # request whose entry is already gone: such a request is refused as stale.
+        self._horizon = 0
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def _purge(self, now_ms: int) -> None:
+        self._horizon = max(self._horizon, now_ms)
+        heap = self._heap
+        while heap and heap[0][0] < self._horizon:
+            _, ident = heapq.heappop(heap)
+            self._expiry.pop(ident, None)
+
+    def add(self, ident: bytes, expires_ms: int, now_ms: int) -> str | None:
+        """Record ``ident``; return None, or why it is refused: ``"replayed"``, ``"stale"``, ``"full"``."""
+        self._purge(now_ms)
+        if ident in self._expiry:
+            return "replayed"
+        if expires_ms < self._horizon:
+            return "stale"
+        if len(self._expiry) >= self.capacity:
+            return "full"
+        self._expiry[ident] = expires_ms
+        heapq.heappush(self._heap, (expires_ms, ident))
+        return None
+
+
+class Verifier:
+    """Check signed requests against a key ring; one instance per app (it holds the replay cache)."""
+
+    def __init__(
+        self, keys: KeyRing | Iterable[BridgeKey], *, window: float = DEFAULT_WINDOW,
+        replay_capacity: int = DEFAULT_REPLAY_CAPACITY,
+    ) -> None:
+        self.keys = keys if isinstance(keys, KeyRing) else KeyRing(keys)
+        self.window_ms = int(check_window(window) * 1000)
+        self.replay = ReplayCache(replay_capacity)
+
+    def verify(
+        self,
+        headers: Iterable[tuple[bytes, bytes]],
+        method: str,
+        path: bytes,
+        query: bytes,
+        body: bytes,
+        peer_host: str | None,
+        now_ms: int,
+    ) -> BridgeKey:
+        """Return the key that signed this request, or raise ``ApiError`` (401, 403 or 429)."""
+        key_id, timestamp, signature = _auth_headers(headers)
+        key = self.keys.get(key_id.decode("ascii"))
+        if key is None:
+            raise ApiError(401, "unknown_key", "no key has this id", headers=_WWW_AUTH)
+        if not _TIMESTAMP.fullmatch(timestamp):
+            raise ApiError(401, "bad_timestamp", "X-FIXGW-TIMESTAMP must be epoch milliseconds", headers=_WWW_AUTH)
+        ts = int(timestamp)
+        if abs(now_ms - ts) > self.window_ms:
+            raise ApiError(
+                401, "stale_timestamp",
+                f"the timestamp is {(ts - now_ms) / 1000:+.3f} s from the server's clock "
+                f"(allowed: {self.window_ms / 1000:g} s either side)",
+                headers=_WWW_AUTH,
+            )
+        try:
+            canonical = canonical_request(key_id, timestamp, method, path, query, body)
+        except ValueError:
+            raise ApiError(400, "invalid_request", "the request line cannot be signed") from None
+        expected = sign(key.secret, canonical)
+        if not hmac.compare_digest(expected.encode("ascii"), signature.lower()):
+            raise ApiError(401, "bad_signature", "the signature does not match the request", headers=_WWW_AUTH)
+        if not key.allows_address(peer_host):
+            raise ApiError(403, "forbidden_address", "this key may not be used from this address")
+        # Keyed by the digest, never by the header text: "ABC..." and "abc..." are one signature.
+        problem = self.replay.add(key_id + b":" + expected.encode("ascii"), ts + self.window_ms, now_ms)
+        if problem == "replayed":
+            raise ApiError(401, "replayed_request", "this signature was already used", headers=_WWW_AUTH)
+        if problem == "stale":
+            raise ApiError(401, "stale_timestamp", "the timestamp is too old", headers=_WWW_AUTH)
+        if problem == "full":
+            raise ApiError(
+                429, "too_many_requests", "too many signed requests inside one window",
+                headers={"Retry-After": str(max(1, self.window_ms // 1000))},
+            )
+        return key
+
+
+def _auth_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes, bytes, bytes]:
+    found: dict[bytes, list[bytes]] = {b"x-fixgw-key": [], b"x-fixgw-timestamp": [], b"x-fixgw-signature": []}
+    for name, value in headers:
+        slot = found.get(name.lower())
+        if slot is not None:
+            slot.append(value)
+    for name, values in found.items():
+        if len(values) != 1:
+            what = "missing" if not values else "given more than once"
+            raise ApiError(
+                401, "missing_credentials",
+                f"header {name.decode().upper()} is {what}", headers=_WWW_AUTH,
+            )
+    key_id = found[b"x-fixgw-key"][0].strip()
+    signature = found[b"x-fixgw-signature"][0].strip()
+    if not _KEY_ID.fullmatch(key_id):
+        raise ApiError(401, "unknown_key", "no key has this id", headers=_WWW_AUTH)
+    if not _SIGNATURE.fullmatch(signature):
+        raise ApiError(401, "bad_signature", "X-FIXGW-SIGNATURE must be 64 hex digits", headers=_WWW_AUTH)
+    return key_id, found[b"x-fixgw-timestamp"][0].strip(), signature

@@ -1,0 +1,125 @@
+"""Serve the bridge app with uvicorn: inside a running event loop (``serve``) or in a thread (``BridgeServer``).
+
+``serve`` is what the gateway's task group runs (``port = await tg.start(serve, app, host, port)``);
+``BridgeServer`` owns a loop in a background thread, for tests and for embedding in synchronous code.
+Both bind the socket themselves first, so port 0 gives a free port that is known before the first
+request. uvicorn's access log is off: the bridge logs what matters itself, with values made safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import Any
+
+import anyio
+import uvicorn
+from anyio.abc import TaskStatus
+
+__all__ = ["serve", "BridgeServer"]
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _server(app: Any, log_level: str) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        http="h11",
+        ws="websockets-sansio",
+        lifespan="off",
+        log_config=None,
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=2,
+    )
+    return uvicorn.Server(config)
+
+
+async def serve(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning",
+    task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` on ``host:port`` until cancelled; report the bound port through ``task_status``."""
+    sock = _bind(host, port)
+    server = _server(app, log_level)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.serve, [sock])
+            while not server.started:
+                await anyio.sleep(0.005)
+            task_status.started(sock.getsockname()[1])
+            try:
+                await anyio.sleep_forever()
+            finally:
+                server.should_exit = True
+    finally:
+        sock.close()
+
+
+class BridgeServer:
+    """``app`` served on a loopback port from a background thread: ``with BridgeServer(app) as s: s.base_url``."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning") -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._server = _server(app, log_level)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> "BridgeServer":
+        """Bind, serve in a thread and return once connections are accepted."""
+        if self._thread is not None:
+            raise RuntimeError("bridge server already started")
+        sock = _bind(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._run, args=(sock,), name="fixgw-bridge", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if self._error is not None or not self._thread.is_alive():
+                raise RuntimeError(f"bridge server failed to start: {self._error!r}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("bridge server did not start in time")
+            time.sleep(0.005)
+        return self
+
+    def _run(self, sock: socket.socket) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._server.serve(sockets=[sock]))
+        except BaseException as e:  # reported to start()
+            self._error = e
+        finally:
+            sock.close()
+            loop.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving; idempotent."""
+        if self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        self._thread = None
+
+    def __enter__(self) -> "BridgeServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
