@@ -4,7 +4,9 @@ Three processes, as ``bench/gateway.py`` runs them (its pieces are reused): this
 ``--sessions`` FIX sessions on as many sockets in one event loop; a second runs the gateway
 (``python -m fixgw run`` on a generated TOML with one ``[[sessions]]`` entry per client and a SQLite
 store); a third runs the simulated exchange. Orders are limit IOC buys far below the market: each gets
-an ExecutionReport New, then one Expired.
+an ExecutionReport New, then one Expired. Every client sends its Logon as soon as it is connected, all
+at once; a connection the gateway refuses (its cap on connections from one host still short of a Logon,
+``--max-pending-per-address``) is retried after a short back-off, and the retries are counted.
 
 Order k goes to session ``k % sessions`` at ``t0 + k / rate`` (open loop, so every session sends
 ``rate / sessions`` orders/s, staggered, and a slow gateway shows up as latency, not as fewer orders).
@@ -23,8 +25,8 @@ A baseline runs first: the same total rate over one session, on a fresh gateway 
 noisy machine still gives a true ratio. The exit status is 1 when a session starved or an order went
 unanswered.
 
-    python bench/load.py --sessions 100 --rate 1000 --seconds 20
-    python bench/load.py --sessions 100 --rate 1000 --seconds 20 --venue null --no-baseline
+    python bench/load.py --sessions 100 --rate 300 --seconds 30
+    python bench/load.py --sessions 100 --rate 1000 --seconds 20 --venue null
 """
 
 from __future__ import annotations

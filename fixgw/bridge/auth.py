@@ -21,7 +21,8 @@ signed for ``?price=31000`` with body ``.00`` does not verify as ``?price=3100``
 
 The server (``Verifier.verify``) refuses, in this order: a missing or repeated header, an unknown key,
 a malformed timestamp, a timestamp more than ``window`` away from its clock (either side, edges
-included), a signature that does not match (compared in constant time), a peer address the key does
+included) — these four from the headers alone (``precheck``), so a stranger cannot make the server
+read a body — then a signature that does not match (compared in constant time), a peer address the key does
 not allow, and a signature already seen (the replay cache). The cache keeps each accepted signature
 until its timestamp leaves the window — after that the request would be stale anyway — and holds at
 most ``replay_capacity`` entries: when full it refuses new requests (429) rather than forget one that
@@ -184,20 +185,8 @@ class Verifier:
         now_ms: int,
     ) -> BridgeKey:
         """Return the key that signed this request, or raise ``ApiError`` (401, 403 or 429)."""
-        key_id, timestamp, signature = _auth_headers(headers)
-        key = self.keys.get(key_id.decode("ascii"))
-        if key is None:
-            raise ApiError(401, "unknown_key", "no key has this id", headers=_WWW_AUTH)
-        if not _TIMESTAMP.fullmatch(timestamp):
-            raise ApiError(401, "bad_timestamp", "X-FIXGW-TIMESTAMP must be epoch milliseconds", headers=_WWW_AUTH)
+        key, key_id, timestamp, signature = self._claim(headers, now_ms)
         ts = int(timestamp)
-        if abs(now_ms - ts) > self.window_ms:
-            raise ApiError(
-                401, "stale_timestamp",
-                f"the timestamp is {(ts - now_ms) / 1000:+.3f} s from the server's clock "
-                f"(allowed: {self.window_ms / 1000:g} s either side)",
-                headers=_WWW_AUTH,
-            )
         try:
             canonical = canonical_request(key_id, timestamp, method, path, query, body)
         except ValueError:
@@ -219,6 +208,28 @@ class Verifier:
                 headers={"Retry-After": str(max(1, self.window_ms // 1000))},
             )
         return key
+
+
+    def precheck(self, headers: Iterable[tuple[bytes, bytes]], now_ms: int) -> None:
+        """Raise ``ApiError`` if the headers alone refuse the request (before its body is read)."""
+        self._claim(headers, now_ms)
+
+    def _claim(self, headers: Iterable[tuple[bytes, bytes]], now_ms: int) -> tuple[BridgeKey, bytes, bytes, bytes]:
+        key_id, timestamp, signature = _auth_headers(headers)
+        key = self.keys.get(key_id.decode("ascii"))
+        if key is None:
+            raise ApiError(401, "unknown_key", "no key has this id", headers=_WWW_AUTH)
+        if not _TIMESTAMP.fullmatch(timestamp):
+            raise ApiError(401, "bad_timestamp", "X-FIXGW-TIMESTAMP must be epoch milliseconds", headers=_WWW_AUTH)
+        ts = int(timestamp)
+        if abs(now_ms - ts) > self.window_ms:
+            raise ApiError(
+                401, "stale_timestamp",
+                f"the timestamp is {(ts - now_ms) / 1000:+.3f} s from the server's clock "
+                f"(allowed: {self.window_ms / 1000:g} s either side)",
+                headers=_WWW_AUTH,
+            )
+        return key, key_id, timestamp, signature
 
 
 def _auth_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes, bytes, bytes]:

@@ -14,14 +14,17 @@
 
 The client builds each request first and signs the bytes it is about to send (the path and query as
 they will appear on the request line, the body as encoded), so what it signs is what the server
-checks. An error answer raises ``BridgeRequestError(status, code, message)``; a network failure
-raises ``TransportError``; no httpx or websockets exception escapes. The secret is never in a repr.
+checks. Its timestamps increase strictly, so two identical requests are never one signature (which
+the bridge would refuse as a replay). An error answer raises ``BridgeRequestError(status, code,
+message)``; a network failure raises ``TransportError``; no httpx or websockets exception escapes.
+The secret is never in a repr.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json as jsonlib
+import threading
 from typing import Any, AsyncIterator, Iterator, Mapping
 
 import httpx
@@ -50,11 +53,19 @@ class _Signer:
         self.key_id = key_id
         self._secret = secret
         self.clock = clock or SystemClock()
+        self._last_ms = 0
+        self._lock = threading.Lock()
+
+    def _timestamp_ms(self) -> int:
+        # Strictly increasing: two identical requests in one millisecond would otherwise carry one
+        # signature, and the bridge would refuse the second as a replay.
+        with self._lock:
+            self._last_ms = max(self.clock.now_ns() // 1_000_000, self._last_ms + 1)
+            return self._last_ms
 
     def headers(self, method: str, raw_path: bytes, body: bytes) -> dict[str, str]:
         path, _, query = raw_path.partition(b"?")
-        now_ms = self.clock.now_ns() // 1_000_000
-        return signed_headers(self.key_id, self._secret, now_ms, method, path, query, body)
+        return signed_headers(self.key_id, self._secret, self._timestamp_ms(), method, path, query, body)
 
     def sign_request(self, request: httpx.Request) -> None:
         request.headers.update(self.headers(request.method, request.url.raw_path, request.read()))

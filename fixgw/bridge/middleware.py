@@ -3,8 +3,9 @@
 ``SignatureGuard`` wraps the whole app. A request to a public route (``GET``/``HEAD`` of ``/healthz``
 and ``/readyz``) passes as it is; every other HTTP request and every WebSocket upgrade — unknown paths
 included, so an unsigned caller cannot map the routes — must carry a valid signature (``auth``). The
-guard reads the body (at most ``max_body`` bytes, 413 beyond), verifies, puts the key in the scope
-(``SCOPE_KEY``) for the routes' permission checks and hands the body on unchanged.
+guard checks the headers first (so a stranger's body is never read), then reads the body (at most
+``max_body`` bytes, 413 beyond), verifies the signature, puts the key in the scope (``SCOPE_KEY``) for
+the routes' permission checks and hands the body on unchanged.
 
 A refused WebSocket upgrade gets the same JSON error answer as HTTP when the server offers the
 ``websocket.http.response`` extension (uvicorn does), and a close (HTTP 403) otherwise.
@@ -81,14 +82,16 @@ class SignatureGuard:
             return
         client = scope.get("client")
         peer = client[0] if client else None
+        headers = scope.get("headers", ())
         try:
             body = b""
             if kind == "http":
+                self.verifier.precheck(headers, self.clock.now_ns() // 1_000_000)
                 body = await self._read_body(scope, receive)
                 if body is None:
                     return  # the client went away
             key = self.verifier.verify(
-                scope.get("headers", ()),
+                headers,
                 method,
                 _raw_path(scope),
                 scope.get("query_string", b""),

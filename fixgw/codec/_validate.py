@@ -26,6 +26,7 @@ import re
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from ..errors import ValidationError
+from ..logsafe import printable
 from ._timefmt import parse_utc_timestamp
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -270,7 +271,7 @@ def walk(
         if check is not None:
             reason = check(value)
             if reason:
-                raise reject(reason, tag, names, f"value {value[:32]!r}")
+                raise reject(reason, tag, names, f"value {printable(value[:32])}")
         if group is not None:
             i = _walk_group(fields, i, n, group, checks, names)
             continue
@@ -293,7 +294,7 @@ def _walk_group(
     """Consume the instances of ``group`` whose count field is ``fields[i]``; return the next index."""
     count_tag, count_value = fields[i]
     if not count_value.isdigit():
-        raise reject(INCORRECT_DATA_FORMAT, count_tag, names, f"value {count_value[:32]!r}")
+        raise reject(INCORRECT_DATA_FORMAT, count_tag, names, f"value {printable(count_value[:32])}")
     count = int(count_value)
     members = group.fields
     delimiter = group.delimiter
@@ -325,7 +326,7 @@ def _walk_group(
         if check is not None:
             reason = check(value)
             if reason:
-                raise reject(reason, tag, names, f"value {value[:32]!r}")
+                raise reject(reason, tag, names, f"value {printable(value[:32])}")
         nested = members[tag]
         if nested is not None:
             i = _walk_group(fields, i, n, nested, checks, names)

@@ -34,7 +34,7 @@ from typing import Any, Iterable, Sequence, Union
 
 from ..codec import format_utc_timestamp
 from ..logsafe import printable
-from .decimals import plain, wire_text
+from .decimals import MAX_PLACES, plain, wire_text
 from .inbound import BusinessReject
 from .symbols import SymbolMap
 
@@ -241,6 +241,22 @@ def _check_version(version: str | bytes) -> str:
     return v
 
 
+def _text(d: Decimal) -> bytes:
+    """Return ``wire_text(d)``: a fast path for the common plain case (``str`` is plain for such values)."""
+    t = str(d)
+    if "E" in t or not t[-1:].isdigit():  # an exponent, or not finite: the general rule decides
+        return wire_text(d)
+    p = t.find(".")
+    if p >= 0:
+        t = t.rstrip("0")
+        n = len(t) - p - 1
+        if n > MAX_PLACES:
+            return wire_text(d)
+        if not n:
+            t = t[:p]
+    return b"0" if t == "-0" else t.encode("ascii")
+
+
 def _put_time(f: Fields, ts_ns: int | None) -> None:
     if ts_ns is not None:
         stamp = format_utc_timestamp(ts_ns, 3)  # YYYYMMDD-HH:MM:SS.sss
@@ -257,10 +273,10 @@ def snapshot_full_refresh(version: str | bytes, symbol: str, *, md_req_id: str |
     n = 0
     for et, levels in ((EntryType.BID.value, bids), (EntryType.OFFER.value, asks)):
         for px, qty in levels:
-            entries += [(269, et), (270, wire_text(px)), (271, wire_text(qty))]
+            entries += [(269, et), (270, _text(px)), (271, _text(qty))]
             n += 1
     for t in trades:
-        entries += [(269, EntryType.TRADE.value), (270, wire_text(t.price)), (271, wire_text(t.size))]
+        entries += [(269, EntryType.TRADE.value), (270, _text(t.price)), (271, _text(t.size))]
         _put_time(entries, t.ts_ns)
         n += 1
     f: Fields = []
@@ -280,9 +296,9 @@ def incremental_refresh(version: str | bytes, entries: Iterable[MDEntry], *,
         body += [(279, e.action.value), (269, e.entry_type.value)]
         if e.entry_id is not None:
             body.append((278, str(e.entry_id)))
-        body += [(55, e.symbol), (270, wire_text(e.price))]
+        body += [(55, e.symbol), (270, _text(e.price))]
         if e.size is not None and e.action is not UpdateAction.DELETE:
-            body.append((271, wire_text(e.size)))
+            body.append((271, _text(e.size)))
         _put_time(body, e.ts_ns)
         n += 1
     if not n:

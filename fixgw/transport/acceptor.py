@@ -51,6 +51,7 @@ from ..codec import NEED_MORE, Message, Parser
 from ..errors import ConfigError, TransportError
 from ..logsafe import printable
 from ..session import Session, SessionConfig, SessionID
+from ..session.validation import first_frame_problem
 from ._admission import (LogLimiter, LogonThrottle, PendingConnections, open_file_limit, peer_host,
                          refusal_logout)
 from ._errors import IO_ERRORS, RESOURCE_ERRNOS, TRANSIENT_ACCEPT_ERRNOS, describe, translate_io_errors
@@ -344,6 +345,8 @@ class Acceptor:
                 total += len(chunk)
                 parser.feed(chunk)
                 first = parser.next_event()
+                if first is NEED_MORE and first_frame_problem(b"".join(received)) is not None:
+                    break  # 1S-d: a garbled first frame (e.g. a wrong BodyLength) is closed at once
                 if first is NEED_MORE and total > MAX_FIRST_MESSAGE_BYTES:
                     break
         if scope.cancelled_caught:

@@ -19,7 +19,8 @@ READ_SECRET = "read-secret-7d1f0c9a4e6b2853aa71c4e0f9d2b6c8"
 TRADE_SECRET = "trade-secret-3b9e51d07c2fa8641e5d9c03b7a2f4e1"
 ADMIN_SECRET = "admin-secret-c84a02e6f1b97d35e0a6c2f8d41b3e95"
 FAR_SECRET = "far-secret-5e0d7b2c9a14f3e68b0c7d1a2e9f4b63d"
-ALL_SECRETS = (READ_SECRET, TRADE_SECRET, ADMIN_SECRET, FAR_SECRET)
+OPS_SECRET = "ops-secret-91c3e7a05d2b84f6c0e9a1d73b5f28e4"
+ALL_SECRETS = (READ_SECRET, TRADE_SECRET, ADMIN_SECRET, FAR_SECRET, OPS_SECRET)
 
 KEYS = (
     BridgeKey("reader", READ_SECRET, {Permission.READ}),
@@ -27,6 +28,8 @@ KEYS = (
     BridgeKey("admin", ADMIN_SECRET, {Permission.READ, Permission.TRADE, Permission.ADMIN}),
     # Valid key, but only from a network the tests never call from.
     BridgeKey("far", FAR_SECRET, {Permission.READ, Permission.TRADE}, allowed_networks=("10.99.0.0/16",)),
+    # Admin only: may not even read.
+    BridgeKey("ops", OPS_SECRET, {Permission.ADMIN}),
 )
 SECRETS = {k.key_id: k.secret for k in KEYS}
 START_NS = 1_750_000_000_000 * 1_000_000  # 2025-06-15, epoch ns, a whole millisecond

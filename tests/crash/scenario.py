@@ -102,7 +102,7 @@ async def run_crash(seed: int, workdir: Path, *, kills: int = 3, burst: int = 20
             seqs = {"client_next_sender": client.session.next_sender_seq,
                     "client_next_target": client.session.next_target_seq}
         await anyio.to_thread.run_sync(gw.stop)
-        seqs.update(_gateway_seqs(gw.store_path))
+        seqs.update(_gateway_seqs(gw.store_path, seqs["client_next_target"]))
         result.sent, result.messages, result.wire = list(client.orders.values()), client.messages, client.wire
         result.venue = await anyio.to_thread.run_sync(sim.dump)
         phase("stopped")
@@ -218,10 +218,20 @@ def _agrees(client: CrashClient, venue: dict[str, Any]) -> bool:
     return all(cum.get(cid, Decimal(0)) == qty for cid, qty in executed.items())
 
 
-def _gateway_seqs(path: Path) -> dict[str, int]:
+def _msg_type(raw: bytes) -> str:
+    start = raw.index(b"\x0135=") + 4
+    return raw[start:raw.index(b"\x01", start)].decode("ascii")
+
+
+def _gateway_seqs(path: Path, client_next_target: int) -> dict[str, Any]:
+    """The gateway's stored numbers, and the MsgTypes it stored that the client never read."""
     store = SqliteMessageStore(path)
     try:
         s = store.session_store(SessionID("FIX.4.4", "FIXGW", "CLIENT44"))
-        return {"gateway_next_sender": s.next_sender_seq, "gateway_next_target": s.next_target_seq}
+        unread = []
+        if s.next_sender_seq > client_next_target:
+            unread = [_msg_type(raw) for _, raw in s.fetch(client_next_target, s.next_sender_seq - 1)]
+        return {"gateway_next_sender": s.next_sender_seq, "gateway_next_target": s.next_target_seq,
+                "gateway_unread_types": unread}
     finally:
         store.close()

@@ -136,6 +136,20 @@ def test_invariants_sequence_numbers_disagree_reported(key: str, delta: int, tex
     assert run(h) == [text]
 
 
+def test_invariants_closing_logout_stored_but_unread_passes() -> None:
+    h = clean()
+    h["seqs"]["gateway_next_sender"] += 1
+    h["seqs"]["gateway_unread_types"] = ["5"]
+    assert run(h) == []
+
+
+def test_invariants_report_stored_but_unread_reported() -> None:
+    h = clean()
+    h["seqs"]["gateway_next_sender"] += 2
+    h["seqs"]["gateway_unread_types"] = ["8", "5"]
+    assert run(h) == ["client expects 8 but the gateway's next is 10"]
+
+
 def test_invariants_logout_mid_run_reported() -> None:
     h = clean()
     h["wire"].insert(2, ("in", {35: "5", 34: "4", 58: "MsgSeqNum too low, expecting 12 but received 9"}))

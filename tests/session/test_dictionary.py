@@ -100,3 +100,14 @@ def test_14g_header_field_after_body_rejected_373_14(fix44):
 def test_14i_num_in_group_count_wrong_rejected_373_16(fix44):
     event = _reject_of(fix44, [*ORDER, (453, 2), (448, "P1"), (447, "D"), (452, 1)])
     assert (event.reason, event.ref_tag) == (16, 453)
+
+
+@pytest.mark.parametrize(("tag", "value", "shown"), [(54, "Z", "value Z"), (38, "+200.00", "value +200.00"),
+                                                     (54, "\x7f", "value \\x7f")])
+def test_14e_14f_reject_text_shows_the_value_as_sent_not_as_python_bytes(fix44, tag, value, shown):
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock, dictionary=fix44)
+    s.receive_data(peer.frame("D", [(t, value if t == tag else v) for t, v in ORDER]), clock.now_ns())
+    (reject,) = sent(s)
+    text = reject.get(58).decode("latin-1")
+    assert text.endswith(shown) and "b'" not in text, text

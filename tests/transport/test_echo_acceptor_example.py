@@ -174,3 +174,30 @@ async def test_echo_example_sigterm_logs_out_sessions_and_exits(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_echo_example_garbled_logon_closed_at_once_not_after_logon_timeout(tmp_path):
+    # 1S-d (the acceptance scripts' 1d_InvalidLogonLengthInvalid): BodyLength too short for the Logon.
+    garbled = b"8=FIX.4.4\x019=40\x0135=A\x0134=1\x0149=C44\x0152=20260101-00:00:00\x0156=ECHO\x0198=0\x01108=30\x01"
+    async with anyio.create_task_group() as tg:
+        port, store, acceptor = await _serve(tg, tmp_path)
+        client = await RawFixClient.connect(port, "FIX.4.4", "C44", "ECHO")
+        await client.stream.send(garbled + b"10=000\x01")
+        with anyio.fail_after(3):  # the logon timeout is 10 s
+            assert await client.read_until_closed(timeout=3) == [] and client.received_bytes == 0
+        await client.aclose()
+        tg.cancel_scope.cancel()
+    store.close()
+
+
+async def test_echo_example_logon_failure_delay_zero_answers_failed_logons_at_once(tmp_path):
+    async with anyio.create_task_group() as tg:
+        port, store, acceptor = await _serve(tg, tmp_path, "--logon-failure-delay", "0")
+        with anyio.fail_after(3):  # with the default 0.5 s, doubling: 0.5 + 1 + 2 + 4 s
+            for _ in range(5):
+                client = await RawFixClient.connect(port, "FIX.4.4", "STRANGER", "ECHO")
+                await client.send("A", [(98, 0), (108, 30)])
+                assert (await client.expect("5")).get(58).startswith(b"Logon rejected: unknown session")
+                await client.aclose()
+        tg.cancel_scope.cancel()
+    store.close()

