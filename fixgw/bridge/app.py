@@ -22,6 +22,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
 from fixgw.clock import Clock, SystemClock
+from fixgw.logsafe import printable
 
 from .auth import DEFAULT_REPLAY_CAPACITY, DEFAULT_WINDOW, Verifier
 from .errors import CODES, ApiError, error_body
@@ -148,7 +149,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("invalid_request", message), status_code=400)
 
     async def on_unexpected(conn: HTTPConnection, exc: Exception) -> JSONResponse:
-        log.error("bridge: %s failed: %s", conn.url.path, type(exc).__name__)
+        log.error("bridge: %s failed: %s", printable(conn.url.path), type(exc).__name__)
         return JSONResponse(error_body("internal_error", CODES["internal_error"][1]), status_code=500)
 
     app.add_exception_handler(ApiError, on_api_error)

@@ -89,7 +89,8 @@ class Acceptor:
     ``handles[session_id]`` is the ``SessionHandle`` of each session, live before ``serve`` starts.
 
     ``max_pending_connections`` and ``max_pending_per_address`` cap the connections not yet handed to
-    a session (in total, and per peer host); ``logon_failure_delay`` (0 turns the brake off),
+    a session (in total, and per peer host; the per-host cap is raised to the number of sessions, so one
+    host can log every session on at once); ``logon_failure_delay`` (0 turns the brake off),
     ``logon_failure_max_delay`` and ``logon_failure_forget`` set the brake on failed Logons (seconds).
     """
 
@@ -122,8 +123,12 @@ class Acceptor:
         self._logon_timeout = logon_timeout
         self._tls_handshake_timeout = tls_handshake_timeout
         self._store = store
+        sessions = list(sessions)
         try:
-            self._pending = PendingConnections(max_pending_connections, max_pending_per_address)
+            # One host may open every configured session at once (a firm's engine logs all of its
+            # sessions on together after a restart), so its cap is never below the number of sessions.
+            per_address = max(max_pending_per_address, len(sessions)) if max_pending_per_address > 0 else 0
+            self._pending = PendingConnections(max_pending_connections, per_address)
             self._throttle = LogonThrottle(logon_failure_delay, logon_failure_max_delay, logon_failure_forget)
         except ValueError as exc:
             raise ConfigError("gateway", str(exc)) from None

@@ -136,6 +136,23 @@ async def test_acceptor_per_address_pending_cap_refuses_that_address_only():
         tg.cancel_scope.cancel()
 
 
+async def test_acceptor_per_address_cap_never_below_session_count_so_one_host_logs_all_on():
+    sessions = [SessionConfig(SessionID("FIX.4.4", GW.sender_comp_id, f"C{i}")) for i in range(5)]
+    acceptor = Acceptor(sessions, Echo(), MemoryMessageStore(), logon_timeout=30.0,
+                        max_pending_connections=100, max_pending_per_address=2)
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(acceptor.serve)
+        idle = [await anyio.connect_tcp("127.0.0.1", port) for _ in range(5)]
+        await _wait_until(lambda: acceptor.pending_connections == 5)
+        for stream in idle:
+            assert not await _closed_at_once(stream, timeout=0.05)
+        sixth = await anyio.connect_tcp("127.0.0.1", port)
+        assert await _closed_at_once(sixth)
+        for stream in idle:
+            await stream.aclose()
+        tg.cancel_scope.cancel()
+
+
 async def test_acceptor_refused_logon_caps_log_warnings_rate_limited(caplog):
     acceptor = Acceptor([SessionConfig(GW)], Echo(), MemoryMessageStore(), logon_timeout=30.0,
                         max_pending_connections=1, max_pending_per_address=1)

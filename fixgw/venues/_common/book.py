@@ -280,7 +280,7 @@ class LocalBook:
         if last <= self.last_update_id:
             self.ignored += 1
             return Outcome.IGNORED
-        if False:
+        if first > self.last_update_id + 1:
             self._resync(RESYNC_GAP, (event,))
             return Outcome.RESYNC
         if event.bids:
@@ -301,8 +301,6 @@ class LocalBook:
         self.resyncs += 1
         self.resync_reasons[reason] += 1
         self.last_resync_reason = reason
-        self._bids.clear()
-        self._asks.clear()
         self.state = BookState.AWAITING_SNAPSHOT
         self._request_out = False
         for e in keep:
