@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Iterable, Sequence
 
-from fastapi import Depends, FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import Depends, FastAPI, WebSocket
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
@@ -115,11 +115,9 @@ def create_app(
         await websocket.send_json(
             {"type": "sessions", "sessions": [s.as_json() for s in gateway_view.sessions()]}
         )
-        try:
-            while True:
-                await websocket.receive_text()
-        except WebSocketDisconnect:
-            return
+        # Nothing a client sends is acted on yet; read (and drop) until it goes away.
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
 
     add_websocket_route(app, "/stream", stream, permission=Permission.READ)
     app.state.verifier = verifier

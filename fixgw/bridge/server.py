@@ -41,6 +41,8 @@ def _server(app: Any, log_level: str) -> uvicorn.Server:
         log_level=log_level,
         access_log=False,
         server_header=False,
+        ws_max_size=64 * 1024,  # clients send small control messages only
+        limit_concurrency=1000,
         timeout_graceful_shutdown=2,
     )
     return uvicorn.Server(config)

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from ..errors import ValidationError
 from ..logsafe import printable
-from ._timefmt import parse_utc_timestamp
 
 if TYPE_CHECKING:  # pragma: no cover
     from .dictionary import GroupDef
@@ -76,6 +75,17 @@ Checker = Callable[[bytes], int]
 
 _FLOAT = re.compile(rb"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)").fullmatch
 _TIME = re.compile(rb"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{3}|\.[0-9]{6}|\.[0-9]{9})?").fullmatch
+# The shape of a UTCTimestamp that ``_timefmt.parse_utc_timestamp`` reads: year, month 01-12, day (checked
+# against the month below), hours to 23, minutes to 59, seconds to 60, and 0, 3, 6 or 9 fraction digits.
+_TIMESTAMP = re.compile(
+    rb"([0-9]{4})(0[1-9]|1[0-2])([0-9]{2})-([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)"
+    rb"(\.[0-9]{3}|\.[0-9]{6}|\.[0-9]{9})?"
+).fullmatch
+_MONTH_DAYS = calendar.mdays  # [0, 31, 28, 31, ...]
+
+
+def _days_in(year: int, month: int) -> int:
+    return 29 if month == 2 and calendar.isleap(year) else _MONTH_DAYS[month]
 
 
 def _is_int(v: bytes) -> bool:
@@ -102,7 +112,7 @@ def _is_date(v: bytes) -> bool:
     if len(v) != 8 or not v.isdigit():
         return False
     y, m, d = int(v[:4]), int(v[4:6]), int(v[6:8])
-    return 1 <= m <= 12 and 1 <= d <= calendar.monthrange(y, m)[1]
+    return 1 <= m <= 12 and 1 <= d <= _days_in(y, m)
 
 
 def _is_month_year(v: bytes) -> bool:
@@ -122,7 +132,12 @@ def _is_day_of_month(v: bytes) -> bool:
 
 
 def _is_utc_timestamp(v: bytes) -> bool:
-    return parse_utc_timestamp(v) is not None
+    # Exactly ``parse_utc_timestamp(v) is not None`` (a test holds them together), without the epoch sum.
+    m = _TIMESTAMP(v)
+    if m is None:
+        return False
+    year = int(m[1])
+    return year >= 1 and 1 <= int(m[3]) <= _days_in(year, int(m[2]))
 
 
 def _is_time(v: bytes) -> bool:

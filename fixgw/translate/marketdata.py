@@ -282,7 +282,7 @@ def snapshot_full_refresh(version: str | bytes, symbol: str, *, md_req_id: str |
     f: Fields = []
     if md_req_id is not None:
         f.append((262, md_req_id))
-    f += [(55, symbol), (268, n)]
+    f += [(268, n), (55, symbol)]
     return b"W", f + entries
 
 

@@ -90,6 +90,14 @@ def test_websocket_signed_upgrade_gets_sessions_snapshot(server: BridgeServer, c
     assert first["type"] == "sessions" and len(first["sessions"]) == 2
 
 
+def test_websocket_client_messages_ignored_stream_stays_open(server: BridgeServer, clock: FakeClock) -> None:
+    with client(server, clock, "reader") as c, c.stream("/v1/stream") as s:
+        s.recv(timeout=5)
+        s.send({"type": "ping"})
+        s.connection.send(b"\x00binary")
+        s.connection.ping().wait(5)  # still served after both
+
+
 def test_websocket_unsigned_upgrade_refused_401_error_shape(server: BridgeServer) -> None:
     with pytest.raises(InvalidStatus) as e:
         with connect(ws_url(server, "/v1/stream"), open_timeout=5):

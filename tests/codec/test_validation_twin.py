@@ -9,6 +9,7 @@ message comes in (pure ``Message``, compiled ``Message`` read through its spans,
 
 from __future__ import annotations
 
+import calendar
 import functools
 import os
 import subprocess
@@ -207,6 +208,36 @@ def test_twin_value_checks_every_type_same_verdict_as_pure(data: st.DataObject) 
         choices.append(st.sampled_from(enums).map(lambda e: e + b"x"))
     value = data.draw(st.one_of(choices)).replace(b"\x01", b"")
     assert_twin_agrees(version, encode(version, msg_type, _minimal(d, msg_type, tag, value, count_tag)))
+
+
+def _near_timestamps() -> st.SearchStrategy[bytes]:
+    def spoil(ts: bytes, i: int, c: bytes) -> bytes:
+        return ts[: i % (len(ts) + 1)] + c + ts[i % (len(ts) + 1) + 1 :]
+
+    valid = st.builds(
+        lambda y, mo, d, h, mi, s, frac: b"%04d%02d%02d-%02d:%02d:%02d%s" % (y, mo, d, h, mi, s, frac),
+        st.sampled_from([0, 1, 1900, 2000, 2023, 2024, 9999]), st.sampled_from([0, 1, 2, 4, 12, 13]),
+        st.sampled_from([0, 1, 28, 29, 30, 31, 32]), st.sampled_from([0, 9, 19, 20, 23, 24, 29, 30]),
+        st.sampled_from([0, 59, 60]), st.sampled_from([0, 59, 60, 61]),
+        st.sampled_from([b"", b".1", b".123", b".123456", b".123456789", b".1234", b"."]),
+    )
+    return st.one_of(
+        valid,
+        st.builds(spoil, valid, st.integers(0, 30), st.sampled_from([b"", b"0", b"9", b"-", b":", b".", b"x"])),
+        st.text("0123456789-:.", max_size=28).map(str.encode),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(_near_timestamps())
+def test_twin_pure_timestamp_check_matches_the_timestamp_reader(value: bytes) -> None:
+    from fixgw.codec import _validate as pure
+
+    assert pure._is_utc_timestamp(value) == (parse_utc_timestamp(value) is not None)
+    v = value[:8]
+    by_calendar = (len(v) == 8 and v.isdigit() and 1 <= int(v[4:6]) <= 12
+                   and 1 <= int(v[6:8]) <= calendar.monthrange(int(v[:4]), int(v[4:6]))[1])
+    assert pure._is_date(v) == by_calendar
 
 
 # -- examples ---------------------------------------------------------------------------------------------

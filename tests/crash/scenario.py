@@ -223,13 +223,13 @@ def _msg_type(raw: bytes) -> str:
     return raw[start:raw.index(b"\x01", start)].decode("ascii")
 
 
-def _gateway_seqs(path: Path, client_next_target: int) -> dict[str, Any]:
+def _gateway_seqs(path: Path, client_next_target: int | None = None) -> dict[str, Any]:
     """The gateway's stored numbers, and the MsgTypes it stored that the client never read."""
     store = SqliteMessageStore(path)
     try:
         s = store.session_store(SessionID("FIX.4.4", "FIXGW", "CLIENT44"))
         unread = []
-        if s.next_sender_seq > client_next_target:
+        if client_next_target is not None and s.next_sender_seq > client_next_target:
             unread = [_msg_type(raw) for _, raw in s.fetch(client_next_target, s.next_sender_seq - 1)]
         return {"gateway_next_sender": s.next_sender_seq, "gateway_next_target": s.next_target_seq,
                 "gateway_unread_types": unread}

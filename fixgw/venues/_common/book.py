@@ -301,6 +301,8 @@ class LocalBook:
         self.resyncs += 1
         self.resync_reasons[reason] += 1
         self.last_resync_reason = reason
+        self._bids.clear()
+        self._asks.clear()
         self.state = BookState.AWAITING_SNAPSHOT
         self._request_out = False
         for e in keep:
