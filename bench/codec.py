@@ -10,8 +10,8 @@ in fixed-size chunks, and encodes one ExecutionReport many times. Each figure is
 ``--validate`` times ``load_dictionary("FIX.4.4").validate(msg)`` instead, in microseconds per message,
 on a NewOrderSingle, an ExecutionReport and a NewOrderSingle with nested Parties groups, each freshly
 parsed (a compiled message's ``fields`` not yet built): the pure walker on pure messages, the pure walker
-on compiled messages (what validation cost before the compiled twin), and the compiled twin; simplefix's
-parse of the same frame is the yardstick. Every message must pass, or the run aborts.
+on compiled messages (the path without the compiled twin, which builds ``fields``), and the compiled twin;
+simplefix's parse of the same frame is the yardstick. Every message must pass, or the run aborts.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def bench_validate(count: int, repeat: int) -> None:
 
     print(f"validate, FIX.4.4 dictionary, {count} fresh messages per run, best of {repeat} (microseconds per message):")
     print(f"  {'message':<22}{'bytes':>6}{'simplefix parse':>17}{'pure':>9}{'compiled codec,':>17}{'compiled':>10}"
-          f"{'pure /':>10}{'before /':>10}{'simplefix /':>13}")
+          f"{'pure /':>10}{'walker /':>10}{'simplefix /':>13}")
     print(f"  {'':<22}{'':>6}{'(yardstick)':>17}{'':>9}{'pure walker':>17}{'':>10}"
           f"{'compiled':>10}{'compiled':>10}{'compiled':>13}")
     worst = 0.0
@@ -220,7 +220,7 @@ def bench_validate(count: int, repeat: int) -> None:
         print(row)
     if ext is not None and fast is not None:
         verdict = "ok" if worst <= 3.0 else "MISSED"
-        print("  (before: the pure walker on compiled messages, which is what validate cost without the twin)")
+        print("  (walker: the pure walker on compiled messages, i.e. validation with the codec but without the twin)")
         print(f"\n  compiled NewOrderSingle {worst:.2f} us  [<= 3 us]  {verdict}")
 
 

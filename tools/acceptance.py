@@ -24,7 +24,14 @@ compared in tag order (a stable sort: repeated tags keep their order); ``--stric
 order as sent. Values must be equal, except BodyLength and CheckSum, which must instead be right for
 the bytes received, and the UTC timestamps 42, 52 (SendingTime), 60 (TransactTime) and 122
 (OrigSendingTime), which need only be well-formed. ``--loose-text`` also leaves Text (58) out of the
-comparison, present or not: it is free-form, and engines word their reasons differently.
+comparison, present or not: it is free-form, and engines word their reasons differently. A missing or
+extra field is reported before any order or value difference.
+
+The acceptor under test runs as the reference acceptor is configured for these scripts: SenderCompID
+ISLD, TargetCompID TW42 (FIX.4.2) and TW44 (FIX.4.4), reset on every Logon, every message validated
+against its version's dictionary; on a free loopback port, with its store and log in a temporary
+directory, its failed-Logon slow-down off (the scripts fail Logons on purpose, one after another). One
+process serves every script, as in the reference run; ``--isolate`` starts a fresh one per script.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,6 +217,11 @@ def mismatch(expected: bytes, received: bytes, loose_text: bool, strict_order: b
         want, got = canonical(want), canonical(got)
     if loose_text:
         want, got = [f for f in want if f[0] != b"58"], [f for f in got if f[0] != b"58"]
+    missing = Counter(t for t, _ in want) - Counter(t for t, _ in got)
+    extra = Counter(t for t, _ in got) - Counter(t for t, _ in want)
+    if missing or extra:
+        return "; ".join(f"{what} field(s) {','.join(t.decode() for t in sorted(c.elements(), key=lambda t: (len(t), t)))}"
+                         for what, c in (("missing", missing), ("extra", extra)) if c)
     for index, ((want_tag, want_value), (got_tag, got_value)) in enumerate(zip(want, got)):
         if want_tag != got_tag:
             return f"field #{index + 1}: expected tag {want_tag.decode()} but found tag {got_tag.decode()}"
@@ -220,10 +233,6 @@ def mismatch(expected: bytes, received: bytes, loose_text: bool, strict_order: b
                 return f"tag {tag}: {show(got_value)} is not a UTC timestamp"
         elif want_value != got_value:
             return f"tag {want_tag.decode()}: expected {show(want_value)} but was {show(got_value)}"
-    if len(want) != len(got):
-        extra = got[len(want) :] or want[len(got) :]
-        tags = ",".join(t.decode() for t, _ in extra)
-        return f"{'extra' if len(got) > len(want) else 'missing'} field(s) at the end: {tags}"
     return None
 
 

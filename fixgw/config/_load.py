@@ -14,6 +14,7 @@ from ._reader import Reader
 from .schema import (
     BEGIN_STRINGS,
     DEFAULT_GC_FREEZE_INTERVAL,
+    DEFAULT_TERMINAL_ORDER_RETENTION,
     DEFAULT_LOGON_FAILURE_DELAY,
     DEFAULT_LOGON_FAILURE_FORGET,
     DEFAULT_LOGON_FAILURE_MAX_DELAY,
@@ -86,7 +87,8 @@ def build_config(
 
 def _gateway(r: Reader) -> GatewayConfig:
     r.only({"host", "port", "tls", "store_path", "symbol_format", "gc_freeze_interval", "max_pending_connections",
-            "max_pending_per_address", "logon_failure_delay", "logon_failure_max_delay", "logon_failure_forget"})
+            "max_pending_per_address", "logon_failure_delay", "logon_failure_max_delay", "logon_failure_forget",
+            "terminal_order_retention"})
     tls = None
     if r.has("tls"):
         t = r.table("tls")
@@ -123,6 +125,9 @@ def _gateway(r: Reader) -> GatewayConfig:
         logon_failure_delay=failure_delay,
         logon_failure_max_delay=failure_max,
         logon_failure_forget=_seconds(r, "logon_failure_forget", DEFAULT_LOGON_FAILURE_FORGET),
+        # false keeps every finished order in memory; a count keeps that many (0: none).
+        terminal_order_retention=None if r.data.get("terminal_order_retention") is False else r.int(
+            "terminal_order_retention", DEFAULT_TERMINAL_ORDER_RETENTION, lo=0),
     )
 
 

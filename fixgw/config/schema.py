@@ -29,6 +29,7 @@ __all__ = [
     "ORDER_ENTRY_MODES",
     "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_GC_FREEZE_INTERVAL",
+    "DEFAULT_TERMINAL_ORDER_RETENTION",
     "DEFAULT_MAX_PENDING_CONNECTIONS",
     "DEFAULT_MAX_PENDING_PER_ADDRESS",
     "DEFAULT_LOGON_FAILURE_DELAY",
@@ -49,6 +50,7 @@ ORDER_ENTRY_MODES = ("ws", "rest")
 #: only has to stop a stalled venue from collecting an unbounded backlog of calls.
 DEFAULT_MAX_IN_FLIGHT = 256
 DEFAULT_GC_FREEZE_INTERVAL = 0.1
+DEFAULT_TERMINAL_ORDER_RETENTION = 10_000
 #: Connections not yet logged on, in total and from one host (the acceptor's defaults).
 DEFAULT_MAX_PENDING_CONNECTIONS = 256
 DEFAULT_MAX_PENDING_PER_ADDRESS = 16
@@ -86,6 +88,9 @@ class GatewayConfig:
     symbol_format: str = "{base}/{quote}"
     #: Seconds between heap freezes (``fixgw.gateway`` explains them); ``None`` leaves the collector alone.
     gc_freeze_interval: float | None = DEFAULT_GC_FREEZE_INTERVAL
+    #: How many finished orders each book keeps in memory (the most recent); the others are answered
+    #: from the journal. ``None`` keeps every order in memory.
+    terminal_order_retention: int | None = DEFAULT_TERMINAL_ORDER_RETENTION
     #: Connections accepted but not yet handed to a session (before their Logon), in total and per host;
     #: past either the acceptor closes a new connection at once.
     max_pending_connections: int = DEFAULT_MAX_PENDING_CONNECTIONS

@@ -80,7 +80,8 @@ def build_sessions(config: Config, store: Any, venues: dict[str, VenueContext], 
         if key in router.accounts:
             raise ConfigError("sessions", f"two sessions share the order account key {key!r}")
         journal = store.journal(key)
-        ctx = SessionContext(s, key, OrderBook.recover(journal), journal, venues[s.venue])
+        book = OrderBook.recover(journal, retention=config.gateway.terminal_order_retention)
+        ctx = SessionContext(s, key, book, journal, venues[s.venue])
         router.add(ctx)
         dictionary = load_dictionary(s.begin_string) if validate and s.validate else None
         creds = s.credentials

@@ -14,6 +14,14 @@ owner wrote since its last commit (outbound FIX messages, sequence numbers) beco
 and a commit by the owner commits the journal's records as well. A bare ``sqlite3.Connection`` is
 shared the simple way: the journal begins and commits on it. Several journals (one per account) may
 share a connection; a commit on it commits every journal's appends.
+
+One order's records are found by index, so a book can drop its finished orders and still answer for
+them: each row carries the id of the order it belongs to (``order_id``, also for a submit, whose id the
+book passes) and the client order id or venue order id that makes the order findable (``cl_ord_id``,
+``venue_order_id``: ``fixgw.orders.journal.lookup_keys``), each with a partial index. The keys are
+written by the same insert, in the same transaction. A file written before these columns existed is
+migrated when it is opened: the columns are added and filled from the rows' bodies, submits numbered
+as the book numbers them (``<account>-<n>``), in one transaction.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import sqlite3
 from typing import Iterator, Protocol
 
 from fixgw.errors import StoreError
-from fixgw.orders.journal import Record
+from fixgw.orders.journal import Record, lookup_keys, record_order_id
 from fixgw.orders.serial import record_from_json, record_to_json
 
 __all__ = ["SqliteOrderJournal", "TransactionOwner"]
@@ -35,11 +43,36 @@ _SCHEMA = (
     " kind TEXT NOT NULL,"
     " order_id TEXT,"
     " ts_ns INTEGER NOT NULL,"
-    " body TEXT NOT NULL)",
+    " body TEXT NOT NULL,"
+    " cl_ord_id TEXT,"
+    " venue_order_id TEXT)",
     "CREATE INDEX IF NOT EXISTS order_journal_account ON order_journal (account, seq)",
 )
-_INSERT = "INSERT INTO order_journal (account, kind, order_id, ts_ns, body) VALUES (?, ?, ?, ?, ?)"
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS order_journal_order ON order_journal (account, order_id, seq)"
+    " WHERE order_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS order_journal_cl_ord_id ON order_journal (account, cl_ord_id, seq)"
+    " WHERE cl_ord_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS order_journal_venue_id ON order_journal (account, venue_order_id, seq)"
+    " WHERE venue_order_id IS NOT NULL",
+)
+_INSERT = (
+    "INSERT INTO order_journal (account, kind, order_id, ts_ns, body, cl_ord_id, venue_order_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 _SELECT = "SELECT seq, body FROM order_journal WHERE account = ? ORDER BY seq"
+_SELECT_ORDER = (
+    "SELECT seq, body FROM order_journal WHERE account = ? AND order_id = ? AND seq < ? ORDER BY seq"
+)
+_FIND_CL = (
+    "SELECT order_id FROM order_journal WHERE account = ? AND cl_ord_id = ? AND cl_ord_id IS NOT NULL"
+    " ORDER BY seq DESC LIMIT 1"
+)
+_FIND_VENUE = (
+    "SELECT order_id FROM order_journal WHERE account = ? AND venue_order_id = ? AND venue_order_id IS NOT NULL"
+    " ORDER BY seq DESC LIMIT 1"
+)
+_NO_BOUND = 2**63 - 1
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
@@ -117,6 +150,9 @@ class SqliteOrderJournal:
                 self._tx.begin()
                 for statement in _SCHEMA:
                     self._conn.execute(statement)
+                _migrate(self._conn)
+                for statement in _INDEXES:
+                    self._conn.execute(statement)
                 self._tx.commit()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open order journal: {exc}") from exc
@@ -131,16 +167,16 @@ class SqliteOrderJournal:
         # A commit by the connection's owner commits our records too.
         return self._pending if self._tx.commits == self._epoch else 0
 
-    def append(self, record: Record) -> int:
-        """Insert ``record`` in the open transaction (opening one); return its sequence number."""
+    def append(self, record: Record, order_id: str | None = None) -> int:
+        """Insert ``record`` (of order ``order_id``) in the open transaction (opening one); return its seq."""
         body = record_to_json(record)
-        # Only events name our order id; a command's order_id (if any) is the client's reference.
-        order_id = record.order_id if hasattr(type(record), "exec_type") else None
+        order_id = record_order_id(record, order_id)
+        cl_ord_id, venue_order_id = lookup_keys(record) if order_id is not None else (None, None)
         with _errors():
             self._tx.begin()
             cursor = self._conn.execute(
                 _INSERT,
-                (self._account, type(record).__name__, order_id, record.ts_ns, body),
+                (self._account, type(record).__name__, order_id, record.ts_ns, body, cl_ord_id, venue_order_id),
             )
         if self._tx.commits != self._epoch:
             self._epoch = self._tx.commits
@@ -155,11 +191,31 @@ class SqliteOrderJournal:
         self._pending = 0
         self._epoch = self._tx.commits
 
-    def append_and_commit(self, record: Record) -> int:
+    def append_and_commit(self, record: Record, order_id: str | None = None) -> int:
         """Append ``record`` and commit; return its sequence number."""
-        seq = self.append(record)
+        seq = self.append(record, order_id)
         self.commit()
         return seq
+
+    def load_order(self, order_id: str, before: int | None = None) -> list[Record]:
+        """Return the records of order ``order_id`` in order (below sequence ``before``); ``[]``: unknown."""
+        bound = _NO_BOUND if before is None else before
+        with _errors():
+            rows = self._conn.execute(_SELECT_ORDER, (self._account, order_id, bound)).fetchall()
+        return [record_from_json(body) for _, body in rows]
+
+    def find_order_id(self, *, cl_ord_id: str | None = None, venue_order_id: str | None = None) -> str | None:
+        """Return the id of the newest order that used ``cl_ord_id`` (else ``venue_order_id``), or ``None``."""
+        with _errors():
+            if cl_ord_id is not None:
+                row = self._conn.execute(_FIND_CL, (self._account, cl_ord_id)).fetchone()
+                if row is not None:
+                    return row[0]
+            if venue_order_id is not None:
+                row = self._conn.execute(_FIND_VENUE, (self._account, venue_order_id)).fetchone()
+                if row is not None:
+                    return row[0]
+        return None
 
     def records(self) -> Iterator[tuple[int, Record]]:
         """Yield this account's committed ``(seq, record)`` pairs in order."""
@@ -182,6 +238,30 @@ class SqliteOrderJournal:
                     self._conn.rollback()
                 self._conn.close()
         self._pending = 0
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add and fill the lookup columns of a file written before they existed (in the open transaction)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(order_journal)")}
+    if "cl_ord_id" in columns:
+        return
+    conn.execute("ALTER TABLE order_journal ADD COLUMN cl_ord_id TEXT")
+    conn.execute("ALTER TABLE order_journal ADD COLUMN venue_order_id TEXT")
+    submits: dict[str, int] = {}
+    updates = []
+    for seq, account, kind, order_id, body in conn.execute(
+        "SELECT seq, account, kind, order_id, body FROM order_journal ORDER BY seq"
+    ).fetchall():
+        if kind == "SubmitOrder":
+            submits[account] = submits.get(account, 0) + 1
+            order_id = f"{account}-{submits[account]}"
+        if order_id is None:
+            continue  # a cancel/replace command: replay skips it, its pending event follows
+        cl_ord_id, venue_order_id = lookup_keys(record_from_json(body))
+        updates.append((order_id, cl_ord_id, venue_order_id, seq))
+    conn.executemany(
+        "UPDATE order_journal SET order_id = ?, cl_ord_id = ?, venue_order_id = ? WHERE seq = ?", updates
+    )
 
 
 class _errors:

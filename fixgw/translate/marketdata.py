@@ -282,7 +282,7 @@ def snapshot_full_refresh(version: str | bytes, symbol: str, *, md_req_id: str |
     f: Fields = []
     if md_req_id is not None:
         f.append((262, md_req_id))
-    f += [(268, n), (55, symbol)]
+    f += [(55, symbol), (268, n)]
     return b"W", f + entries
 
 

@@ -19,5 +19,5 @@ def validation_impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
         for d in dictionaries:
             monkeypatch.setattr(d, "_fast", None)
     elif any(d.validation != "compiled" for d in dictionaries):
-        pytest.skip("fixgw_ext._validate is not built")
+        pytest.skip("the compiled validator is not in use (not built, or FIXGW_NO_EXTENSIONS=1)")
     return str(request.param)

@@ -19,11 +19,18 @@ too. Per order we keep: acked?, cumulative quantity and quote, trade ids seen, t
   the update is left for the stream or reconciliation to complete (``needs_reconcile`` is set)
   and the terminal event is held back so it never overtakes a fill.
 * Terminal events (canceled, expired, rejected) are emitted once; ``FILLED`` rides on the last fill.
+
+Memory stays bounded: a finished (terminal) order is kept for a grace period of ``retain_finished``
+more finished orders (so the races above, which come within moments, are still deduplicated), then
+forgotten. An update for a forgotten order is folded in as for an order never seen (as after a
+restart): it is still normalised and published, and the gateway's order book, which keeps every
+order's trade ids in its journal, drops what it has already applied. Open orders are never forgotten.
 """
 
 from __future__ import annotations
 
 import enum
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -41,9 +48,11 @@ from fixgw.venues.base import (
     VenueOrderEvent,
 )
 
-__all__ = ["Fill", "UpdateKind", "OrderUpdate", "OrderTracker"]
+__all__ = ["Fill", "UpdateKind", "OrderUpdate", "OrderTracker", "DEFAULT_RETAIN_FINISHED"]
 
 _ZERO = Decimal(0)
+#: Finished orders a tracker remembers (the most recent) before forgetting the oldest.
+DEFAULT_RETAIN_FINISHED = 10_000
 
 
 class UpdateKind(enum.Enum):
@@ -107,15 +116,24 @@ class _Tracked:
     needs_reconcile: bool = False
     last_ts_ns: int = 0
     held: list[OrderUpdate] = field(default_factory=list)  # updates waiting for a gap to close
+    old_client_ids: tuple[str, ...] = ()  # ids an in-place amendment replaced (still looked up)
 
 
 class OrderTracker:
     """Dedupe and order venue observations into events. Pure: no I/O, no clock."""
 
-    def __init__(self, venue: str) -> None:
+    def __init__(self, venue: str, *, retain_finished: int | None = DEFAULT_RETAIN_FINISHED) -> None:
+        if retain_finished is not None and retain_finished < 0:
+            raise ValueError(f"retain_finished must be >= 0 or None, not {retain_finished!r}")
         self.venue = venue
+        self.retain_finished = retain_finished  # None: remember every finished order
         self._orders: dict[tuple[str, str], _Tracked] = {}  # (symbol, venue order id) -> order
         self._by_client: dict[tuple[str, str], str] = {}  # (symbol, client order id) -> venue order id
+        self._finished: OrderedDict[tuple[str, str], None] = OrderedDict()  # terminal keys, oldest first
+
+    def __len__(self) -> int:
+        """Return the number of orders remembered (open ones and finished ones in their grace period)."""
+        return len(self._orders)
 
     # -- lookups (an order is named by its symbol and its venue order id) ------------------------
 
@@ -167,7 +185,24 @@ class OrderTracker:
                 break
         if t.terminal or not t.needs_reconcile:
             t.held.clear()
+        if t.terminal and self.retain_finished is not None:
+            self._finish((u.symbol, u.venue_order_id))
         return out
+
+    def _finish(self, key: tuple[str, str]) -> None:
+        """Remember ``key`` as the newest finished order; forget the oldest past the grace period."""
+        finished = self._finished
+        finished[key] = None
+        finished.move_to_end(key)
+        keep = self.retain_finished or 0
+        while len(finished) > keep:
+            (symbol, vid), _ = finished.popitem(last=False)
+            t = self._orders.pop((symbol, vid), None)
+            if t is None:
+                continue
+            for cid in (t.client_order_id, *t.old_client_ids):
+                if self._by_client.get((symbol, cid)) == vid:
+                    del self._by_client[(symbol, cid)]
 
     def _observe_one(
         self, u: OrderUpdate, synthesize_gaps: bool, from_reconciliation: bool
@@ -213,6 +248,7 @@ class OrderTracker:
             )
             t.quantity = u.quantity
             if new_id != old_id:
+                t.old_client_ids = (*t.old_client_ids, old_id)
                 t.client_order_id = new_id
                 self._by_client[(t.symbol, new_id)] = t.venue_order_id
             out.append(OrderAmended(
