@@ -50,7 +50,7 @@ ORDER_ENTRY_MODES = ("ws", "rest")
 #: only has to stop a stalled venue from collecting an unbounded backlog of calls.
 DEFAULT_MAX_IN_FLIGHT = 256
 DEFAULT_GC_FREEZE_INTERVAL = 0.1
-DEFAULT_TERMINAL_ORDER_RETENTION = 10_000
+DEFAULT_TERMINAL_ORDER_RETENTION = 1_000
 #: Connections not yet logged on, in total and from one host (the acceptor's defaults).
 DEFAULT_MAX_PENDING_CONNECTIONS = 256
 DEFAULT_MAX_PENDING_PER_ADDRESS = 16

@@ -157,3 +157,71 @@ def test_tracker_same_venue_order_id_on_two_symbols_both_reported():
     assert t.report("ETH/USDT", "1").status is OrderStatus.FILLED
     assert (t.venue_order_id("BTC/USDT", "b1"), t.venue_order_id("ETH/USDT", "e1")) == ("1", "1")
     assert sorted(t.open_orders()) == [("BTC/USDT", "1", "b1")]
+
+
+# -- bounded memory: finished orders are forgotten after a grace period ------------------------------
+
+
+def _ioc(i: int, status: OrderStatus = OrderStatus.EXPIRED, kind: UpdateKind = UpdateKind.EXPIRED) -> OrderUpdate:
+    return OrderUpdate(symbol="BTCUSDT", venue_order_id=str(i), client_order_id=f"c{i}", status=status, kind=kind,
+                       ts_ns=i, quantity=D("1"), cum_qty=D("0"))
+
+
+def _trade(i: int, trade_id: str, cum: str, status: OrderStatus = OrderStatus.PARTIALLY_FILLED) -> OrderUpdate:
+    return OrderUpdate(symbol="BTCUSDT", venue_order_id=str(i), client_order_id=f"c{i}", status=status,
+                       kind=UpdateKind.TRADE, ts_ns=i, quantity=D("2"), cum_qty=D(cum),
+                       fills=(Fill(trade_id, D("1"), D("100")),))
+
+
+def test_tracker_finished_orders_forgotten_past_grace_open_ones_kept():
+    t = OrderTracker("binance", retain_finished=3)
+    t.observe(OrderUpdate(symbol="BTCUSDT", venue_order_id="open", client_order_id="co", status=OrderStatus.NEW,
+                          kind=UpdateKind.NEW, ts_ns=1, quantity=D("1")))
+    for i in range(1_000):
+        t.observe(_ioc(i))
+    assert len(t) == 4  # the open order and the last three finished ones
+    assert t.open_orders() == [("BTCUSDT", "open", "co")]
+    assert t.is_known("BTCUSDT", "999") and not t.is_known("BTCUSDT", "0")
+    assert t.venue_order_id("BTCUSDT", "c999") == "999" and t.venue_order_id("BTCUSDT", "c0") is None
+
+
+def test_tracker_finished_order_in_grace_duplicates_still_dropped():
+    t = OrderTracker("binance", retain_finished=2)
+    assert [type(e) for e in t.observe(_trade(1, "T1", "1"))] == [OrderAccepted, OrderFilled]
+    assert [type(e) for e in t.observe(_trade(1, "T2", "2", OrderStatus.FILLED))] == [OrderFilled]
+    t.observe(_ioc(2))
+    assert t.observe(_trade(1, "T2", "2", OrderStatus.FILLED)) == []  # within the grace period: a duplicate
+
+
+def test_tracker_forgotten_order_late_event_still_passed_on():
+    t = OrderTracker("binance", retain_finished=1)
+    t.observe(_trade(1, "T1", "1"))
+    t.observe(OrderUpdate(symbol="BTCUSDT", venue_order_id="1", client_order_id="c1", status=OrderStatus.CANCELED,
+                          kind=UpdateKind.CANCELED, ts_ns=3, cum_qty=D("1")))
+    t.observe(_ioc(2))  # order 1 leaves the tracker
+    assert not t.is_known("BTCUSDT", "1")
+    late = OrderUpdate(symbol="BTCUSDT", venue_order_id="1", client_order_id="c1", status=OrderStatus.CANCELED,
+                       kind=UpdateKind.TRADE, ts_ns=4, quantity=D("2"), fills=(Fill("T1", D("1"), D("100")),))
+    events = t.observe(late)
+    fills = [e for e in events if isinstance(e, OrderFilled)]
+    assert [f.trade_id for f in fills] == ["T1"]  # normalised and published; the book drops what it has
+    assert fills[0].client_order_id == "c1"
+
+
+def test_tracker_amended_order_forgotten_drops_every_client_id():
+    t = OrderTracker("binance", retain_finished=0)
+    t.observe(OrderUpdate(symbol="BTCUSDT", venue_order_id="1", client_order_id="a", status=OrderStatus.NEW,
+                          kind=UpdateKind.NEW, ts_ns=1, quantity=D("2")))
+    t.observe(OrderUpdate(symbol="BTCUSDT", venue_order_id="1", client_order_id="b", status=OrderStatus.NEW,
+                          kind=UpdateKind.AMENDED, ts_ns=2, quantity=D("1")))
+    assert t.venue_order_id("BTCUSDT", "a") == "1" and t.venue_order_id("BTCUSDT", "b") == "1"
+    t.observe(OrderUpdate(symbol="BTCUSDT", venue_order_id="1", client_order_id="b", status=OrderStatus.CANCELED,
+                          kind=UpdateKind.CANCELED, ts_ns=3, cum_qty=D("0")))
+    assert len(t) == 0 and t.venue_order_id("BTCUSDT", "a") is None and t.venue_order_id("BTCUSDT", "b") is None
+
+
+def test_tracker_unbounded_when_asked_keeps_every_finished_order():
+    t = OrderTracker("binance", retain_finished=None)
+    for i in range(50):
+        t.observe(_ioc(i))
+    assert len(t) == 50
