@@ -110,7 +110,7 @@ def _first_fixgw_error(exc: BaseException) -> FixgwError | None:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from .gateway import Gateway
+    from .gateway import Gateway, run_until_signalled
 
     config = load_config(args.config) if args.config else default_config()
     gw_changes: dict[str, Any] = {}
@@ -125,10 +125,9 @@ async def _run(args: argparse.Namespace) -> int:
     sims = start_simulators(config)
     async with sims as config:
         gateway = Gateway(config)
-        async with anyio.create_task_group() as tg:
-            port = await tg.start(gateway.run)
-            _print_banner(config, port, demo=args.config is None, sim_tokens=sims.control_tokens)
-    return 0
+        status = await run_until_signalled(gateway, on_ready=lambda port: _print_banner(
+            config, port, demo=args.config is None, sim_tokens=sims.control_tokens))
+    return status
 
 
 class start_simulators:

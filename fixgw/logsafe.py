@@ -2,10 +2,11 @@
 
 A FIX field, a CompID read from a stranger's Logon, a venue's error text: any of them may carry a
 newline or another control character, and written as it is such a value starts a line of its own in
-the log (a forged record). ``printable`` escapes every control character (and DEL), so one log call is
-always one line, whatever the peer sent. SOH, the FIX field separator, is shown as ``|`` as the wire log
-and FIX tools do; every other control character as ``\\xNN``; a backslash is doubled so an escape can
-never be forged either.
+the log (a forged record). ``printable`` escapes every control character (C0, DEL and C1, which holds
+NEL) and the Unicode line and paragraph separators, so one log call is always one line, whatever the
+peer sent and whatever reads the log. SOH, the FIX field separator, is shown as ``|`` as the wire log
+and FIX tools do; every other control character as ``\\xNN`` (a separator as ``\\uNNNN``); a backslash
+is doubled so an escape can never be forged either.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 __all__ = ["printable", "printable_bytes"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
 _CONTROL_B = re.compile(rb"[\x00\x02-\x1f\x7f\x80-\xff\\]")
 
 
@@ -25,7 +26,8 @@ def _esc(match: re.Match[str]) -> str:
         return "\\\\"
     if ch == "\x01":
         return "|"
-    return "\\x%02x" % ord(ch)
+    code = ord(ch)
+    return "\\x%02x" % code if code < 0x100 else "\\u%04x" % code
 
 
 def _esc_b(match: re.Match[bytes]) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import warnings
 from dataclasses import fields
 from datetime import time
 from pathlib import Path
@@ -119,7 +120,7 @@ def _gateway(r: Reader) -> GatewayConfig:
         tls=tls,
         store_path=r.path_("store_path"),
         symbol_format=fmt,
-        gc_freeze_interval=r.seconds("gc_freeze_interval", DEFAULT_GC_FREEZE_INTERVAL, can_be_off=True),
+        gc_freeze_interval=_deprecated_gc_freeze_interval(r),
         max_pending_connections=r.int("max_pending_connections", DEFAULT_MAX_PENDING_CONNECTIONS, lo=1),
         max_pending_per_address=r.int("max_pending_per_address", DEFAULT_MAX_PENDING_PER_ADDRESS, lo=1),
         logon_failure_delay=failure_delay,
@@ -129,6 +130,16 @@ def _gateway(r: Reader) -> GatewayConfig:
         terminal_order_retention=None if r.data.get("terminal_order_retention") is False else r.int(
             "terminal_order_retention", DEFAULT_TERMINAL_ORDER_RETENTION, lo=0),
     )
+
+
+def _deprecated_gc_freeze_interval(r: Reader) -> float | None:
+    """Read the old heap-freeze interval (still checked), warn that it does nothing now."""
+    value = r.seconds("gc_freeze_interval", DEFAULT_GC_FREEZE_INTERVAL, can_be_off=True)
+    if "gc_freeze_interval" in r.data:
+        warnings.warn(f"{r.key('gc_freeze_interval')} is deprecated and ignored: the order books are bounded "
+                      "(terminal_order_retention), the gateway no longer freezes its heap",
+                      DeprecationWarning, stacklevel=2)
+    return value
 
 
 def _seconds(r: Reader, name: str, default: float) -> float:

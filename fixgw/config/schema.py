@@ -86,7 +86,8 @@ class GatewayConfig:
     store_path: Path | None = None
     #: How clients spell symbols; ``{base}`` and ``{quote}`` are replaced by the instrument's assets.
     symbol_format: str = "{base}/{quote}"
-    #: Seconds between heap freezes (``fixgw.gateway`` explains them); ``None`` leaves the collector alone.
+    #: Deprecated and ignored (the gateway froze its heap periodically while its books were unbounded);
+    #: still read, so an old file loads, with a ``DeprecationWarning``.
     gc_freeze_interval: float | None = DEFAULT_GC_FREEZE_INTERVAL
     #: How many finished orders each book keeps in memory (the most recent); the others are answered
     #: from the journal. ``None`` keeps every order in memory.

@@ -26,11 +26,13 @@ The pieces, one idea each:
 - ``_venue_events``: venue events -> order events -> books -> reports.
 - ``_recovery``: start-up reconciliation of the orders the journal says are open.
 - ``_ids``: order accounts, venue client order ids and replace legs.
+- ``_lifecycle``: graceful stop (Logout to every session, bounded wait) and SIGINT/SIGTERM handling.
 """
 
 from __future__ import annotations
 
 from ._app import Gateway
+from ._lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, run_until_signalled
 from ._wiring import AdapterFactory, default_adapter_factory
 
-__all__ = ["Gateway", "AdapterFactory", "default_adapter_factory"]
+__all__ = ["Gateway", "AdapterFactory", "default_adapter_factory", "run_until_signalled", "DEFAULT_SHUTDOWN_TIMEOUT"]

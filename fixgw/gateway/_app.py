@@ -17,7 +17,6 @@ from ..session import SessionID
 from ..translate import BusinessReject, RouteError, parse_request, route_of
 from ..transport import Acceptor, Application, SessionHandle
 from ..venues import base as V
-from ._heap import keep_heap_settled, release_heap, settle_heap
 from ._orders import OrderFlow
 from ._recovery import reconcile
 from ._router import Router, VenueContext
@@ -79,23 +78,24 @@ class Gateway(Application):
                             tg.start_soon(self._consume, venue)
                             tg.start_soon(venue.run_calls)
                         await reconcile(self._router, self._flow)  # its findings applied before we listen
-                        interval = self.config.gateway.gc_freeze_interval
-                        if interval is not None:
-                            settle_heap()  # start-up's objects (imports, recovered books) once
-                            tg.start_soon(keep_heap_settled, interval)
                         self.port = await tg.start(self.acceptor.serve)
                         log.info("gateway ready on port %s", self.port)
                         self.ready.set()
                         task_status.started(self.port)
             finally:
-                if self.config.gateway.gc_freeze_interval is not None:
-                    release_heap()
                 self._close_store()
 
     def stop(self) -> None:
         """Stop serving (the task running ``run`` returns)."""
         if self._scope is not None:
             self._scope.cancel()
+
+    async def shutdown(self, reason: str = "gateway shutting down", timeout: float = 5.0) -> None:
+        """Log every session out (Text ``reason``), wait up to ``timeout`` seconds for the answers, then
+        stop; ``run`` returns once the venues are closed and the store flushed (see ``_lifecycle``)."""
+        from ._lifecycle import shutdown
+
+        await shutdown(self, reason, timeout)
 
     def _close_store(self) -> None:
         for ctx in self._router.sessions.values():

@@ -153,8 +153,8 @@ class OrderFlow:
         except OrderError as exc:
             self._reject(ctx, OrderReject(req.cl_ord_id, REJ.OTHER, str(exc), _echo(req)), now, route)
             return
-        holder = ctx.book.find(cl_ord_id=req.cl_ord_id)
-        if holder is not None and holder.is_open:
+        holder = ctx.book.live_order(req.cl_ord_id)  # in memory: no journal read per new order
+        if holder is not None:
             self._reject(ctx, OrderReject(req.cl_ord_id, REJ.DUPLICATE_ORDER,
                                           f"duplicate ClOrdID {req.cl_ord_id}: order {holder.order_id} is live",
                                           _echo(req)), now, route)

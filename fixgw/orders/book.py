@@ -199,6 +199,14 @@ class OrderBook:
         """Return how many finished orders are held in memory (at most ``retention`` after a change)."""
         return len(self._finished)
 
+    def live_order(self, cl_ord_id: str) -> Order | None:
+        """Return the live order that holds ``cl_ord_id`` (a new order may not use it), else ``None``.
+
+        Answered from memory: a live order never leaves it.
+        """
+        holder = self._by_cl_ord_id.get(cl_ord_id)
+        return holder if holder is not None and holder.is_open else None
+
     def open_orders(self) -> list[Order]:
         """Return the live orders (not terminal), oldest first: what reconciliation must check."""
         return list(self._open.values())

@@ -14,10 +14,11 @@ and a size cap. That message must be a Logon (35=A); its BeginString, TargetComp
 and SenderCompID (our TargetCompID) name the session. A first message that is not a Logon, or bytes
 that are not FIX, are closed without a reply. A Logon the acceptor refuses itself is answered with a
 Logout whose Text says why, then closed: an unknown session, a known pair of CompIDs under another
-BeginString, an address the session does not allow, or a session that already has a connection. That
-Logout carries MsgSeqNum 1 and is stored nowhere: no session owns numbers on this connection, and the
-live connection of a session keeps its own numbers untouched. It is sent only when the peer's
-BeginString and CompIDs are plain printable text (otherwise the connection is closed silently).
+BeginString, an address the session does not allow, a session that already has a connection, or any
+Logon once ``refuse_logons`` (a shutdown) was called. That Logout carries MsgSeqNum 1 and is stored
+nowhere: no session owns numbers on this connection, and the live connection of a session keeps its
+own numbers untouched. It is sent only when the peer's BeginString and CompIDs are plain printable
+text (otherwise the connection is closed silently).
 
 Failed Logons slow their host down (``LogonThrottle``): after n failures in a row the next answer to
 that host waits ``logon_failure_delay * 2**(n-1)`` seconds (capped at ``logon_failure_max_delay``),
@@ -156,6 +157,7 @@ class Acceptor:
             self._by_key[key] = handle
             self._begins.setdefault((sid.sender_comp_id, sid.target_comp_id), []).append(sid.begin_string)
         self._scope: anyio.CancelScope | None = None
+        self._closing: str | None = None  # why every Logon is refused (set by ``refuse_logons``)
         self.port: int | None = None
 
     @property
@@ -192,9 +194,17 @@ class Acceptor:
         if self._scope is not None:
             self._scope.cancel()
 
-    async def shutdown(self, text: str = "", timeout: float = 5.0) -> None:
-        """Log out every logged-on session, wait up to ``timeout`` for the connections to end, then
-        stop listening and drop whatever is left."""
+    def refuse_logons(self, text: str) -> None:
+        """Answer every Logon from now on with a Logout whose Text is ``Logon rejected: <text>``."""
+        self._closing = text
+
+    async def shutdown(self, text: str = "", timeout: float = 5.0) -> list[SessionHandle]:
+        """Refuse new Logons, log out every logged-on session (Text ``text``), wait up to ``timeout``
+        for the connections to end, then stop listening and drop whatever is left.
+
+        Return the handles still connected when the wait ended (those dropped without an answer).
+        """
+        self.refuse_logons(text or "acceptor shutting down")
         handles = [h for h in self.handles.values() if h.is_connected]
         for handle in handles:
             try:
@@ -207,7 +217,9 @@ class Acceptor:
         with anyio.move_on_after(timeout):
             for handle in handles:
                 await handle.wait_disconnected()
+        late = [h for h in handles if h._conn is not None]
         await self.aclose()
+        return late
 
     def __getitem__(self, session_id: SessionID) -> SessionHandle:
         return self.handles[session_id]
@@ -369,6 +381,8 @@ class Acceptor:
 
     def _route(self, logon: Message, peer: Any) -> tuple[SessionHandle | None, str, bool]:
         """Return the Logon's handle, or None with the refusal text and whether it counts as a failure."""
+        if self._closing is not None:
+            return None, f"Logon rejected: {self._closing}", False
         begin, their_sender, their_target = _text(logon.get(8)), _text(logon.get(49)), _text(logon.get(56))
         handle = self._by_key.get((begin, their_target, their_sender))
         if handle is None:

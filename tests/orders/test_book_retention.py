@@ -220,3 +220,11 @@ def test_book_retention_unlimited_keeps_every_order():
 def test_book_retention_refuses_negative():
     with pytest.raises(OrderError):
         OrderBook("acct", retention=-1)
+
+
+def test_book_live_order_only_while_open():
+    book = OrderBook("acct", memory_journal(), autocommit=True, retention=0)
+    _done_order(book, 1)
+    assert book.live_order("c1") is None and book.find(cl_ord_id="c1") is not None
+    o = book.submit(limit("c1"))
+    assert book.live_order("c1") is o and book.live_order("zz") is None
