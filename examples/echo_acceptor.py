@@ -210,7 +210,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         anyio.run(serve, args)
     except KeyboardInterrupt:
         return 0
+    except BaseException as exc:  # noqa: BLE001 - a port in use is one line, not a traceback
+        error = _transport_error(exc)
+        if error is None:
+            raise
+        print(f"echo_acceptor: {error}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _transport_error(exc: BaseException) -> Any:
+    """The ``TransportError`` (cannot listen: port in use, ...) in ``exc`` or its exception groups."""
+    from fixgw.errors import TransportError
+
+    if isinstance(exc, TransportError):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _transport_error(inner)
+        if found is not None:
+            return found
+    return None
 
 
 if __name__ == "__main__":

@@ -1,9 +1,17 @@
-"""The ``fixgw`` command line: ``run`` the gateway, start the ``sim``ulated exchange, try a ``client``.
+"""The ``fixgw`` command line: ``run`` the gateway, the ``sim``ulated exchange, a demo ``client``, ``decode``.
 
 ``fixgw run`` with no arguments is the embedded demo: it starts the simulated exchange in this process,
 hands its URL to the gateway (the gateway never imports the simulator) and listens for FIX on
 ``DEFAULT_PORT`` with the demo sessions of ``fixgw.config.default_config``. ``fixgw client`` logs on to a
-gateway and walks through a few orders, printing every ExecutionReport, so the whole loop is visible.
+gateway and walks through a few orders, printing every ExecutionReport, so the whole loop is visible
+(``fixgw.democlient``). ``fixgw decode`` prints FIX messages from files or wire logs (``fixgw.decode``).
+Logging (format, file, the wire log's own destination) is set up by ``fixgw.logsetup``.
+
+An operator's mistake never ends in a traceback: it is one line on standard error naming the problem.
+Exit status: 0 done; 1 a failure at run time (the client could not connect or log on, the gateway
+stopped on an error after it started, ``decode`` found a broken frame); 2 a mistake to fix before
+trying again (an unknown option or bad value, a configuration error, a port that cannot be listened
+on, a log file that cannot be written); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,15 +22,14 @@ import os
 import secrets
 import sys
 from dataclasses import replace
-from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 import anyio
 
 from . import __version__
 from .config import DEFAULT_PORT, DEMO_PASSWORD, Config, default_config, load_config
-from .errors import FixgwError
+from .errors import ConfigError, FixgwError
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup  # anyio's dependency on 3.10
@@ -32,32 +39,85 @@ __all__ = ["main", "build_parser"]
 log = logging.getLogger("fixgw.cli")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (and exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0 to 65535; 0 picks a free one)")
+    return port
+
+
+def _level(text: str) -> str:
+    from .logsetup import parse_level
+
+    try:
+        parse_level(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.upper()
+
+
+def _config_file(text: str) -> Path:
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory, not a TOML file")
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text}: not readable (permission denied)")
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``fixgw``."""
-    p = argparse.ArgumentParser(prog="fixgw", description="A FIX 4.2/4.4 gateway for crypto exchanges.")
+    from . import decode, democlient
+
+    p = _Parser(prog="fixgw", description="A FIX 4.2/4.4 gateway for crypto exchanges.")
     p.add_argument("--version", action="version", version=f"fixgw {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the gateway (no --config: the embedded demo with a simulated exchange)")
-    run.add_argument("--config", "-c", type=Path, help="TOML configuration file (see examples/gateway.toml)")
-    run.add_argument("--host", help="listen address (overrides the config)")
-    run.add_argument("--port", type=int, help=f"FIX port (overrides the config; demo default {DEFAULT_PORT})")
-    run.add_argument("--store", type=Path, help="SQLite state file (overrides the config; demo default: memory)")
-    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    run = sub.add_parser("run", help="run the gateway (no --config: the embedded demo with a simulated exchange)",
+                         description="Run the FIX gateway until SIGINT or SIGTERM. Without --config: the embedded "
+                                     "demo, with a simulated exchange in this process.")
+    run.add_argument("--config", "-c", type=_config_file, metavar="FILE",
+                     help="TOML configuration file, see examples/gateway.toml (default: the embedded demo)")
+    run.add_argument("--host", help="listen address (default: the config's, 127.0.0.1 in the demo)")
+    run.add_argument("--port", type=_port,
+                     help=f"FIX port; 0 picks a free one (default: the config's, {DEFAULT_PORT} in the demo)")
+    run.add_argument("--store", type=Path, metavar="FILE",
+                     help="SQLite state file (default: the config's; the demo keeps state in memory)")
+    run.add_argument("--log-level", type=_level, default="INFO", metavar="LEVEL",
+                     help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: %(default)s)")
+    run.add_argument("--log-format", choices=("text", "json"), default="text",
+                     help="text lines, or JSON lines with ts, level, logger, message, session, venue "
+                          "(default: %(default)s)")
+    run.add_argument("--log-file", metavar="FILE", help="append the log to FILE (default: standard error)")
+    run.add_argument("--wire-log", metavar="FILE|-",
+                     help="write every FIX message in and out to FILE, or '-' for standard output "
+                          "(default: off; read it with fixgw decode)")
+    run.add_argument("--wire-log-names", action="store_true",
+                     help="write tag names in the wire log: MsgType(35)=D (default: numbers only)")
 
     sim = sub.add_parser("sim", help="run the simulated exchange alone", add_help=False)
     sim.add_argument("sim_args", nargs=argparse.REMAINDER)
 
-    cl = sub.add_parser("client", help="log on to a gateway, send a few orders, print the ExecutionReports")
-    cl.add_argument("--host", default="127.0.0.1")
-    cl.add_argument("--port", type=int, default=DEFAULT_PORT)
-    cl.add_argument("--fix", choices=("4.2", "4.4"), default="4.4", help="FIX version (default 4.4)")
-    cl.add_argument("--sender", help="our SenderCompID (default CLIENT44 / CLIENT42)")
-    cl.add_argument("--target", default="FIXGW", help="the gateway's CompID (default FIXGW)")
-    cl.add_argument("--username", default="demo")
-    cl.add_argument("--password-env", help="environment variable holding the password (default: the demo's)")
-    cl.add_argument("--symbol", default="BTC/USDT")
-    cl.add_argument("--log-level", default="WARNING")
+    cl = sub.add_parser("client", help="log on to a gateway, send a few orders, print the ExecutionReports",
+                        description="Log on to a gateway once (no retry), walk through a market order and a "
+                                    "limit order that is queried, replaced and canceled, and print every report.")
+    democlient.add_arguments(cl, port_type=_port, level_type=_level)
+
+    dec = sub.add_parser("decode", help="print FIX messages from files, stdin or a wire log, with names, checked",
+                         description=decode.DESCRIPTION)
+    decode.add_arguments(dec)
     return p
 
 
@@ -73,33 +133,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    level = getattr(logging, str(args.log_level).upper(), logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level > logging.DEBUG:
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per venue request is noise
+    if args.command == "decode":
+        from .decode import run as decode_run
+
+        return decode_run(args)
+    from .logsetup import configure
+
+    args.started = False
     try:
+        configure(args.log_level, getattr(args, "log_format", "text"), getattr(args, "log_file", None),
+                  getattr(args, "wire_log", None), getattr(args, "wire_log_names", False))
         if args.command == "run":
             return anyio.run(_run, args)
         if args.command == "client":
-            return anyio.run(_client, args)
+            from .democlient import run as client_run
+
+            return anyio.run(client_run, args)
     except KeyboardInterrupt:
         return 130
     except BaseException as e:  # FixgwError, possibly inside a task group's exception group
-        err = _first_fixgw_error(e)
+        err = _first_error(e)
         if err is None:
             raise
-        print(f"fixgw: {err}", file=sys.stderr)
-        return 1
+        return _report(args, err)
     parser.print_help()
     return 2
 
 
-def _first_fixgw_error(exc: BaseException) -> FixgwError | None:
-    if isinstance(exc, FixgwError):
+def _report(args: argparse.Namespace, err: BaseException) -> int:
+    """Print ``err`` as one line; return 2 for a mistake to fix first, 1 for a failure at run time."""
+    from .logsafe import printable
+
+    if isinstance(err, OSError):
+        text = err.strerror or str(err)
+        if err.filename:
+            text = f"{err.filename}: {text}"
+    else:
+        text = str(err)
+    print(f"fixgw {args.command}: {printable(text)}", file=sys.stderr)
+    if args.command == "client":
+        return 1
+    return 2 if isinstance(err, (ConfigError, OSError)) or not args.started else 1
+
+
+def _first_error(exc: BaseException) -> BaseException | None:
+    """The first ``FixgwError`` (or ``OSError``) in ``exc`` or its exception groups."""
+    if isinstance(exc, (FixgwError, OSError)):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
-            found = _first_fixgw_error(inner)
+            found = _first_error(inner)
             if found is not None:
                 return found
     return None
@@ -125,8 +208,12 @@ async def _run(args: argparse.Namespace) -> int:
     sims = start_simulators(config)
     async with sims as config:
         gateway = Gateway(config)
-        status = await run_until_signalled(gateway, on_ready=lambda port: _print_banner(
-            config, port, demo=args.config is None, sim_tokens=sims.control_tokens))
+
+        def ready(port: int) -> None:
+            args.started = True
+            _print_banner(config, port, demo=args.config is None, sim_tokens=sims.control_tokens)
+
+        status = await run_until_signalled(gateway, on_ready=ready)
     return status
 
 
@@ -184,98 +271,6 @@ def _print_banner(config: Config, port: int, *, demo: bool, sim_tokens: dict[str
         lines.append(f"  fixgw client --port {port} --fix 4.2    # FIX 4.2")
     lines.append("Stop with Ctrl-C.")
     print("\n".join(lines), flush=True)
-
-
-# ------------------------------------------------------------------------------------------------
-# fixgw client
-
-
-async def _client(args: argparse.Namespace) -> int:
-    from .session import SessionConfig, SessionID
-    from .stores.memory import MemoryMessageStore
-    from .transport import Application, Initiator
-
-    begin = f"FIX.{args.fix}"
-    sender = args.sender or ("CLIENT44" if args.fix == "4.4" else "CLIENT42")
-    password = os.environ.get(args.password_env, "") if args.password_env else DEMO_PASSWORD
-    send_stream, receive_stream = anyio.create_memory_object_stream[Any](1000)
-
-    class Printer(Application):
-        def on_message(self, session: Any, message: Any) -> None:
-            _print_message(message)
-            send_stream.send_nowait(message)
-
-    cfg = SessionConfig(session_id=SessionID(begin, sender, args.target), role="initiator", heartbeat_interval=30,
-                        reset_on_logon=True, username=args.username, password=password)
-    initiator = Initiator(cfg, Printer(), MemoryMessageStore(), host=args.host, port=args.port)
-    async with anyio.create_task_group() as tg:
-        handle = await tg.start(initiator.run)
-        with anyio.fail_after(10):
-            await handle.wait_logged_on()
-        print(f"logged on to {args.host}:{args.port} as {sender} ({begin})")
-        try:
-            await _walkthrough(handle, receive_stream, args.symbol)
-        finally:
-            await initiator.logout_and_stop("demo done")
-            tg.cancel_scope.cancel()
-    return 0
-
-
-async def _walkthrough(handle: Any, inbox: Any, symbol: str) -> None:
-    """Market buy, then a resting limit order that is queried, replaced and canceled."""
-    from .codec import format_utc_timestamp
-    from .clock import SystemClock
-
-    clock = SystemClock()
-    n = 0
-
-    def send(msg_type: bytes, fields: list[tuple[int, Any]]) -> str:
-        nonlocal n
-        n += 1
-        cl = f"demo-{clock.now_ns() // 1_000_000}-{n}"
-        handle.send(msg_type, [(11, cl), *fields, (60, format_utc_timestamp(clock.now_ns()))])
-        return cl
-
-    async def until(cl: str, done: set[bytes], timeout: float = 10.0) -> Any:
-        with anyio.fail_after(timeout):
-            while True:
-                m = await inbox.receive()
-                if m.get(11) == cl.encode() and (m.msg_type != b"8" or m.get(39) in done):
-                    return m
-
-    print("\n1. market buy 0.01 (fills against the book):")
-    cl = send(b"D", [(21, b"1"), (55, symbol), (54, b"1"), (38, b"0.01"), (40, b"1")])
-    filled = await until(cl, {b"2", b"4", b"8", b"C"})
-    last = Decimal((filled.get(6) or b"0").decode()) or Decimal(1000)
-    px = (last * Decimal("0.95")).quantize(Decimal(1), rounding=ROUND_DOWN)
-
-    print(f"\n2. limit buy 0.01 at {px} (rests below the market):")
-    cl = send(b"D", [(21, b"1"), (55, symbol), (54, b"1"), (38, b"0.01"), (40, b"2"), (44, px), (59, b"1")])
-    await until(cl, {b"0", b"8"})
-    print("\n3. order status request:")
-    handle.send(b"H", [(11, cl), (55, symbol), (54, b"1")])
-    await until(cl, {b"0", b"1"})
-    px2 = px - 1
-    print(f"\n4. replace: quantity 0.02 at {px2}:")
-    cl2 = send(b"G", [(41, cl), (21, b"1"), (55, symbol), (54, b"1"), (38, b"0.02"), (40, b"2"), (44, px2)])
-    await until(cl2, {b"0", b"5", b"8", b"1"})
-    print("\n5. cancel:")
-    cl3 = send(b"F", [(41, cl2), (55, symbol), (54, b"1")])
-    await until(cl3, {b"4", b"8"})
-    print("\ndone.")
-
-
-_NAMES = {11: "ClOrdID", 41: "OrigClOrdID", 37: "OrderID", 150: "ExecType", 39: "OrdStatus", 55: "Symbol",
-          54: "Side", 38: "OrderQty", 44: "Price", 32: "LastQty", 31: "LastPx", 14: "CumQty", 151: "LeavesQty",
-          6: "AvgPx", 103: "OrdRejReason", 102: "CxlRejReason", 58: "Text"}
-_TYPES = {b"8": "ExecutionReport", b"9": "OrderCancelReject", b"j": "BusinessMessageReject",
-          b"r": "OrderMassCancelReport"}
-
-
-def _print_message(m: Any) -> None:
-    name = _TYPES.get(m.msg_type, (m.msg_type or b"?").decode())
-    parts = [f"{_NAMES[t]}={m.get(t).decode('utf-8', 'replace')}" for t in _NAMES if m.get(t) is not None]
-    print(f"  <- {name}: " + " ".join(parts), flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,7 @@ wire log line cannot be told from a separator: such a frame fails its checks (th
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import sys
@@ -35,7 +36,8 @@ from .codec.dictionary import Dictionary, GroupDef, load_dictionary
 from .errors import FixgwError
 from .logsafe import printable
 
-__all__ = ["Decoded", "Check", "decode_bytes", "decode_lines", "render", "enum_label", "name_tags", "main", "build_parser"]
+__all__ = ["Decoded", "Check", "decode_bytes", "decode_lines", "render", "enum_label", "name_tags", "main", "run",
+           "build_parser", "add_arguments", "DESCRIPTION"]
 
 SOH = 0x01
 _SECRET_TAGS = frozenset((554, 925, 96, 91))
@@ -100,7 +102,7 @@ class Decoded:
 
 def decode_bytes(data: bytes, data_tags: Mapping[int, int] | None = None) -> Iterator[Decoded]:
     """Yield every frame found in ``data`` (a file's content, or some of its lines)."""
-    return decode_lines(data.splitlines(keepends=True), data_tags)
+    return decode_lines(io.BytesIO(data), data_tags)  # lines end at LF only, as in a binary file
 
 
 def decode_lines(lines: Iterable[bytes], data_tags: Mapping[int, int] | None = None) -> Iterator[Decoded]:
@@ -159,7 +161,8 @@ def _from_json(line: bytes) -> tuple[bytes, bytes]:
         return line, b""
     if not isinstance(record, dict) or not isinstance(record.get("message"), str):
         return line, b""
-    head = " ".join(str(record[k]) for k in ("ts", "session", "logger") if record.get(k))
+    keys = ("ts", "session") if record.get("session") else ("ts", "logger")
+    head = " ".join(str(record[k]) for k in keys if record.get(k))
     return record["message"].encode("utf-8", "replace"), (head + " ").encode("utf-8", "replace")
 
 
@@ -234,6 +237,8 @@ def _checked(context: str, raw: bytes, fields: list[tuple[int, bytes]], offsets:
     elif len(tags) >= 2:
         sum_at = offsets[-1]
         declared_sum = int(fields[-1][1]) if fields[-1][1].isdigit() and len(fields[-1][1]) == 3 else None
+        if declared_sum is None:
+            problems.append(f"CheckSum {_text(fields[-1][1][:10])} is not three digits")
         checksum = Check(declared_sum, sum(raw[:sum_at]) % 256)
         if tags[1] == 9:
             declared_len = int(fields[1][1]) if fields[1][1].isdigit() else None
@@ -293,18 +298,17 @@ def render(d: Decoded, dictionary: Dictionary | None) -> list[str]:
 
 
 def _check_texts(d: Decoded) -> list[str]:
+    if d.masked and not (d.body_length.ok and d.checksum.ok) and d.checksum.declared is not None:
+        return [f"BodyLength {d.body_length.declared} and CheckSum {d.checksum.declared} not verifiable "
+                "(secrets masked in the log)"]
     out = []
     for label, c in (("BodyLength", d.body_length), ("CheckSum", d.checksum)):
         if c.declared is None and c.counted is None:
             out.append(f"{label} not checked")
-        elif c.ok:
-            out.append(f"{label} {c.declared} ok")
-        elif d.masked:
-            out.append(f"{label} {c.declared} not verifiable (secrets masked in the log)")
         else:
-            shown = "missing" if c.declared is None else str(c.declared)
-            counted = f"{c.counted:03d}" if label == "CheckSum" and c.counted is not None else str(c.counted)
-            out.append(f"{label} {shown} WRONG (counted {counted})")
+            width = 3 if label == "CheckSum" else 0
+            shown = "unreadable" if c.declared is None else f"{c.declared:0{width}d}"
+            out.append(f"{label} {shown} ok" if c.ok else f"{label} {shown} WRONG (counted {c.counted:0{width}d})")
     return out
 
 
@@ -406,17 +410,17 @@ def name_tags(text: str, dictionary: Dictionary | None) -> str:
 # -- the command ------------------------------------------------------------------------------------------
 
 
+DESCRIPTION = ("Print FIX messages with tag and enum names, repeating groups indented, BodyLength and "
+                "CheckSum verified. Reads raw frames (SOH), wire log lines ('|' and log prefixes), "
+                "tag-named wire logs and JSON log lines.")
+
+
 def build_parser(prog: str = "fixgw decode", parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser
                  ) -> argparse.ArgumentParser:
     """Return the argument parser of ``fixgw decode``."""
-    p = parser_class(prog=prog, description=_DESCRIPTION)
+    p = parser_class(prog=prog, description=DESCRIPTION)
     add_arguments(p)
     return p
-
-
-_DESCRIPTION = ("Print FIX messages with tag and enum names, repeating groups indented, BodyLength and "
-                "CheckSum verified. Reads raw frames (SOH), wire log lines ('|' and log prefixes), "
-                "tag-named wire logs and JSON log lines.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -442,6 +446,9 @@ def run(args: argparse.Namespace, stdout: IO[str] | None = None, stderr: IO[str]
                     cache[bs] = _dictionary(bs, args.specs)
                 bad += not d.verified
                 print("\n".join(render(d, cache[bs])) + "\n", file=out)
+        except BrokenPipeError:  # the reader went away (``| head``): nothing more to say
+            _silence_stdout()
+            return 0
         except OSError as exc:
             print(f"fixgw decode: cannot read {name}: {exc.strerror or exc}", file=err)
             return 2
@@ -452,6 +459,15 @@ def run(args: argparse.Namespace, stdout: IO[str] | None = None, stderr: IO[str]
         print(f"fixgw decode: {bad} of {found} message(s) failed their BodyLength/CheckSum checks", file=err)
         return 1
     return 0
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+        pass
 
 
 def _read(name: str) -> Iterable[bytes]:

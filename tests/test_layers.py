@@ -28,6 +28,9 @@ LAYERS = {
     "fixgw.gateway": 5,
     "fixgw.bridge": 6,
     "fixgw.cli": 6,
+    "fixgw.decode": 6,
+    "fixgw.democlient": 6,
+    "fixgw.logsetup": 6,
 }
 # Sans-I/O cores: no async frameworks, sockets or clock reads.
 SANS_IO = ("fixgw.codec", "fixgw.session", "fixgw.orders", "fixgw.translate", "fixgw.risk")

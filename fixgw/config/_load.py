@@ -196,6 +196,9 @@ def _comp_id(r: Reader, name: str) -> str:
 
 
 def _session(r: Reader, venue_names: set[str]) -> SessionSettings:
+    if r.has("password"):
+        raise ConfigError(r.key("password"), "unknown key: a password never goes in the file; name the "
+                          "environment variable that holds it with password_env (or a file with password_file)")
     r.only({"begin_string", "sender_comp_id", "target_comp_id", "heartbeat_interval", "username",
             "password_env", "password_file", "allowed_addresses", "schedule", "reset_on_logon", "venue",
             "account", "limits", *_ENGINE_KEYS})

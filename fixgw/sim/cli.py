@@ -55,11 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # a malformed FIXGW_SIM_TOKEN
         print(f"fixgw sim: {exc}", file=sys.stderr)
         return 2
-    keys = ", ".join(sorted(state.keys))
+    secret_shown = ("<the value of FIXGW_SIM_API_SECRET>" if os.environ.get("FIXGW_SIM_API_SECRET")
+                    else None)
+    keys = ", ".join(f"{k} secret {secret_shown or state.keys[k].secret}" for k in sorted(state.keys))
     print(
         f"fixgw sim: REST http://{args.host}:{args.port}  WS API ws://{args.host}:{args.port}/ws-api/v3  "
         f"streams ws://{args.host}:{args.port}/ws/<symbol>@depth\n"
-        f"symbols: {', '.join(sorted(state.engine.instruments))}; API key(s): {keys} "
+        f"symbols: {', '.join(sorted(state.engine.instruments))}; API key {keys} "
         "(demo-only test credentials; override with FIXGW_SIM_API_KEY / FIXGW_SIM_API_SECRET)\n"
         f"{control_banner(state.control_token, from_env=bool(os.environ.get(CONTROL_TOKEN_ENV)))}",
         file=sys.stderr,

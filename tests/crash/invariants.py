@@ -203,7 +203,8 @@ def _check_sequences(f: Findings, wire: list[tuple[str, dict[int, str]]], seqs: 
         pass
     elif seqs.get("client_next_target") != seqs.get("gateway_next_sender"):
         f.add(f"client expects {seqs.get('client_next_target')} but the gateway's next is "
-              f"{seqs.get('gateway_next_sender')}")
+              f"{seqs.get('gateway_next_sender')}"
+              + (f" (stored, never read: MsgTypes {unread})" if unread else ""))
     logouts = [(d, m) for d, m in wire if m.get(35) == "5"]
     # The run ends with the client's Logout and the gateway's answer; any other is a failure.
     for d, m in logouts[:-2] if len(logouts) >= 2 else logouts:

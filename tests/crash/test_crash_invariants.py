@@ -147,7 +147,7 @@ def test_invariants_report_stored_but_unread_reported() -> None:
     h = clean()
     h["seqs"]["gateway_next_sender"] += 2
     h["seqs"]["gateway_unread_types"] = ["8", "5"]
-    assert run(h) == ["client expects 8 but the gateway's next is 10"]
+    assert run(h) == ["client expects 8 but the gateway's next is 10 (stored, never read: MsgTypes ['8', '5'])"]
 
 
 def test_invariants_logout_mid_run_reported() -> None:

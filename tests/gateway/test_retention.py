@@ -83,3 +83,56 @@ async def test_retention_finished_order_answered_from_journal_as_before(sim: Sim
         old = (await c.reports("R1", 7))[6]
         assert (old[150], old[39], old[37], dec(old, 14)) == (b"I", b"2", filled[37], D("0.1"))
         await c.logout()
+
+
+class _Sent:
+    """A session handle that keeps what the gateway sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, list]] = []
+
+    def send(self, msg_type: bytes, fields: list, **_kw) -> None:
+        self.sent.append((msg_type, fields))
+
+
+def test_retention_late_venue_fill_reaches_evicted_order_once() -> None:
+    from fixgw.config import default_config
+    from fixgw.gateway._ids import venue_cl_id
+    from fixgw.gateway._router import Router, SessionContext, VenueContext
+    from fixgw.gateway._venue_events import on_venue_event
+    from fixgw.orders import OrderAccepted, OrderBook, OrderCanceled, OrderSubmitted, SubmitOrder
+    from fixgw.orders.enums import OrderSide, OrderType
+    from fixgw.stores.journal_memory import MemoryOrderJournal
+    from fixgw.translate.symbols import SymbolMap
+    from fixgw.venues import base as V
+
+    cfg = default_config()
+    journal = MemoryOrderJournal("acct", serialize=True)
+    book = OrderBook("acct", journal, retention=0)
+    venue = VenueContext(cfg.venues[0], None)  # type: ignore[arg-type]
+    venue.symbols = SymbolMap([("BTCUSDT", "BTC", "USDT")])
+    ctx = SessionContext(cfg.sessions[0], "acct", book, journal, venue)
+    ctx.handle = _Sent()  # type: ignore[assignment]
+
+    class _Clock:
+        def now_ns(self) -> int:
+            return 99
+
+    router = Router(_Clock())  # type: ignore[arg-type]
+    router.add(ctx)
+    o = book.submit(SubmitOrder(cl_ord_id="L1", symbol="BTCUSDT", side=OrderSide.BUY, order_type=OrderType.LIMIT,
+                                quantity=D("1"), price=D("100"), ts_ns=1))
+    book.apply(OrderSubmitted(order_id=o.order_id, ts_ns=2))
+    book.apply(OrderAccepted(order_id=o.order_id, ts_ns=3, venue_order_id="9"))
+    book.apply(OrderCanceled(order_id=o.order_id, ts_ns=4))
+    journal.commit()
+    assert len(book) == 0
+    late = V.OrderFilled(venue="sim", symbol="BTCUSDT", client_order_id=venue_cl_id(o, 0), venue_order_id="9",
+                         status=V.OrderStatus.FILLED, cum_qty=D("0.4"), ts_ns=5, last_qty=D("0.4"),
+                         last_px=D("100"), trade_id="77")
+    on_venue_event(router, late)
+    on_venue_event(router, late)  # the duplicate: dropped by its trade id after the reload
+    assert len(ctx.handle.sent) == 1 and ctx.handle.sent[0][0] == b"8"  # type: ignore[attr-defined]
+    assert len(book) == 0  # left memory again
+    again = book.get(o.order_id)
+    assert (again.cum_qty, again.trade_ids, again.status.value) == (D("0.4"), {"BTCUSDT:77"}, "canceled")
