@@ -31,9 +31,6 @@ from . import __version__
 from .config import DEFAULT_PORT, DEMO_PASSWORD, Config, default_config, load_config
 from .errors import ConfigError, FixgwError
 
-if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup  # anyio's dependency on 3.10
-
 __all__ = ["main", "build_parser"]
 
 log = logging.getLogger("fixgw.cli")

@@ -9,7 +9,6 @@ exceptions to reject codes by hand.
     FixgwError
     ├── ConfigError                      bad or missing configuration (names the key)
     ├── CodecError                       wire-level problems
-    │   ├── GarbledMessage               framing / checksum / body length; the frame is dropped
     │   └── FieldValueError              a typed getter could not decode a value (carries tag, 373=6)
     ├── ValidationError                  a message breaks the dictionary (carries 373 and 371)
     ├── SessionError
@@ -21,7 +20,6 @@ exceptions to reject codes by hand.
     │   ├── OverfillError                cumulative quantity would pass order quantity
     │   ├── DuplicateClOrdID             client order id already live
     │   └── UnknownOrder                 no such order in the book
-    ├── RiskRejected                     a pre-trade check refused the order (carries the text)
     ├── TransportError                   sockets and TLS, translated at the boundary
     └── VenueError                       the venue answered with an error
         ├── VenueRejected                a definite reject (code, message)
@@ -39,7 +37,6 @@ __all__ = [
     "FixgwError",
     "ConfigError",
     "CodecError",
-    "GarbledMessage",
     "FieldValueError",
     "ValidationError",
     "SessionError",
@@ -51,7 +48,6 @@ __all__ = [
     "OverfillError",
     "DuplicateClOrdID",
     "UnknownOrder",
-    "RiskRejected",
     "TransportError",
     "VenueError",
     "VenueRejected",
@@ -77,15 +73,6 @@ class ConfigError(FixgwError):
 
 class CodecError(FixgwError):
     """A wire-level problem in the FIX codec."""
-
-
-class GarbledMessage(CodecError):
-    """A frame could not be read (bad checksum, body length, field order, tag syntax)."""
-
-    def __init__(self, reason: str, data: bytes = b"") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.data = data
 
 
 class FieldValueError(CodecError):
@@ -154,14 +141,6 @@ class DuplicateClOrdID(OrderError):
 
 class UnknownOrder(OrderError):
     """No order with that id in the book."""
-
-
-class RiskRejected(FixgwError):
-    """A pre-trade check refused the order; ``text`` is what the client is told."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
 
 
 class TransportError(FixgwError):
