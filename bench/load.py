@@ -64,10 +64,13 @@ GATEWAY_BENCH = str(Path(__file__).with_name("gateway.py"))
 TERMINAL = (b"C", b"8", b"2", b"4")
 
 
-def make_config(n_sessions: int, port: int, sim_port: int, store: str, pending_per_address: int | None) -> str:
+def make_config(n_sessions: int, port: int, sim_port: int, store: str, pending_per_address: int | None,
+                retention: int | None = None) -> str:
     """Return a gateway TOML with ``n_sessions`` FIX 4.4 sessions (LOAD001.. -> FIXGW) on one venue."""
     if pending_per_address is not None:
         store += f"\nmax_pending_per_address = {pending_per_address}"
+    if retention is not None:
+        store += f"\nterminal_order_retention = {retention}"
     head = gwbench.CONFIG.split("[[sessions]]")[0].format(port=port, sim_port=sim_port, store=store)
     sessions = "".join(
         f'\n[[sessions]]\nbegin_string = "FIX.4.4"\nsender_comp_id = "FIXGW"\ntarget_comp_id = "{comp_id(i)}"\n'
@@ -278,7 +281,7 @@ def run_phase(args: argparse.Namespace, n: int) -> dict[str, Any]:
     sim_port, gw_port = gwbench.free_port(), gwbench.free_port()
     store = f'store_path = "{tmp / "gw.db"}"' if args.store == "sqlite" else ""
     cfg = tmp / "load.toml"
-    cfg.write_text(make_config(n, gw_port, sim_port, store, args.max_pending_per_address))
+    cfg.write_text(make_config(n, gw_port, sim_port, store, args.max_pending_per_address, args.retention))
     env = dict(os.environ, BENCH_API_KEY=gwbench.API_KEY, BENCH_API_SECRET=gwbench.API_SECRET, PYTHONPATH=str(ROOT))
     sim = None
     if args.venue == "sim":
@@ -409,6 +412,9 @@ def main() -> int:
     ap.add_argument("--max-pending-per-address", type=int,
                     help="the gateway's cap on connections from one host still short of a Logon (default: the "
                          "gateway's default; refused connections are retried and counted)")
+    ap.add_argument("--retention", type=int,
+                    help="finished orders kept in memory per session's book (default: the gateway's, 1000); a small "
+                         "value shows that memory is bounded by open orders within a short run")
     ap.add_argument("--no-baseline", action="store_true", help="skip the 1-session run at the same total rate")
     args = ap.parse_args()
     if args.sessions < 1 or args.rate <= 0 or args.seconds <= 0 or args.warmup < 0:

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1] / "fixgw"
 # Package prefix -> layer number.
 LAYERS = {
     "fixgw.errors": 0,
+    "fixgw.backoff": 0,
     "fixgw.clock": 0,
     "fixgw.logsafe": 0,
     "fixgw.config": 0,

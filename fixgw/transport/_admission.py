@@ -30,6 +30,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from ..backoff import backoff_delay
 from ..codec import encode, format_utc_timestamp
 
 __all__ = ["PendingConnections", "LogonThrottle", "LogLimiter", "refusal_logout", "peer_host", "open_file_limit"]
@@ -127,7 +128,7 @@ class LogonThrottle:
         """The wait imposed after ``failures`` failures in a row."""
         if failures <= 0 or self.initial == 0:
             return 0.0
-        return min(self.maximum, self.initial * 2.0 ** min(failures - 1, 64))
+        return backoff_delay(failures - 1, self.initial, self.maximum)
 
     def reserve(self, host: str, now: float) -> float:
         """Book the next answer slot of ``host``; return how long to wait before answering."""

@@ -47,6 +47,7 @@ import anyio.lowlevel
 from anyio.abc import SocketAttribute, SocketStream, TaskGroup, TaskStatus
 from anyio.streams.tls import TLSStream
 
+from ..backoff import backoff_delay
 from ..clock import Clock, SystemClock
 from ..codec import NEED_MORE, Message, Parser
 from ..errors import ConfigError, TransportError
@@ -227,7 +228,7 @@ class Acceptor:
     # -- accepting -----------------------------------------------------------------------------------
     async def _accept_loop(self, listener: Any, tg: TaskGroup) -> None:
         """Accept until the listener closes; no error of ``accept`` ends the loop."""
-        pause = 0.0
+        failures = 0
         while True:
             try:
                 stream = await listener.accept()
@@ -238,7 +239,8 @@ class Acceptor:
                     log.debug("accept on port %s: %s", self.port, describe(exc))
                     await anyio.lowlevel.checkpoint()
                     continue
-                pause = min(ACCEPT_BACKOFF_MAX, max(ACCEPT_BACKOFF_MIN, pause * 2))
+                pause = backoff_delay(failures, ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX)
+                failures += 1
                 level = logging.WARNING if exc.errno in RESOURCE_ERRNOS else logging.ERROR
                 self._log_limited(
                     "accept", level, "accept on port %s failed: %s (%d connections waiting for a Logon); "
@@ -247,12 +249,13 @@ class Acceptor:
                 await anyio.sleep(pause)
                 continue
             except Exception:  # a bug must not close the port either
-                pause = min(ACCEPT_BACKOFF_MAX, max(ACCEPT_BACKOFF_MIN, pause * 2))
+                pause = backoff_delay(failures, ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX)
+                failures += 1
                 if self._log_limiter.allow("accept-bug", anyio.current_time()) is not None:
                     log.exception("accept on port %s failed; retrying in %.2fs", self.port, pause)
                 await anyio.sleep(pause)
                 continue
-            pause = 0.0
+            failures = 0
             peer = _peer(stream)
             host = peer_host(peer)
             refused = self._pending.admit(host)

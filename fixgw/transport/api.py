@@ -47,7 +47,7 @@ from __future__ import annotations
 from typing import Any
 
 from .acceptor import Acceptor
-from .backoff import Backoff
+from ..backoff import Backoff
 from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, DEFAULT_STALL_TIMEOUT, Application, SessionHandle
 from .initiator import Initiator
 from .tls import client_tls_context, server_tls_context

@@ -25,7 +25,7 @@ from ..errors import ConfigError, TransportError
 from ..logsafe import printable
 from ..session import Session, SessionConfig
 from ._errors import IO_ERRORS, translate_io_errors
-from .backoff import Backoff
+from ..backoff import Backoff
 from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, DEFAULT_STALL_TIMEOUT, Application, SessionHandle
 
 __all__ = ["Initiator"]

@@ -9,7 +9,8 @@ import anyio
 import pytest
 from websockets.asyncio.server import serve
 
-from fixgw.venues._common.ws import ReconnectingWebSocket, backoff_delay
+from fixgw.backoff import EQUAL_JITTER, backoff_delay
+from fixgw.venues._common.ws import ReconnectingWebSocket
 from fixgw.venues.base import StreamState
 
 pytestmark = pytest.mark.anyio
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 def test_backoff_delay_exponential_capped_with_jitter():
     rng = random.Random(7)
-    delays = [backoff_delay(n, 0.5, 8.0, rng) for n in range(8)]
+    delays = [backoff_delay(n, 0.5, 8.0, jitter=EQUAL_JITTER, rng=rng) for n in range(8)]
     for n, d in enumerate(delays):
         raw = min(8.0, 0.5 * 2**n)
         assert raw / 2 <= d <= raw

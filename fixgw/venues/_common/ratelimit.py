@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from fixgw.backoff import backoff_delay
 from fixgw.clock import Clock, SystemClock
 from fixgw.errors import VenueBanned
 
@@ -166,7 +167,7 @@ class RateLimiter:
     def on_rate_limited(self, retry_after_s: float | None) -> float:
         """Record a 429; return how long requests are held back (seconds)."""
         self.rate_limited_count += 1
-        delay = min(self._base * (2**self._strikes), self._cap)
+        delay = backoff_delay(self._strikes, self._base, self._cap)
         self._strikes += 1
         if retry_after_s is not None:
             delay = max(delay, retry_after_s)

@@ -7,7 +7,7 @@ reading its own replies), then, on every connection after the first, call ``on_r
 the reconciliation hook, run *after* resubscribing so that nothing can fall between the
 reconciliation snapshot and the live stream (duplicates are the tracker's job, gaps would be
 ours). Then every text frame goes to ``on_message``. When the connection drops, wait with
-exponential backoff and jitter, and start again. Pings from the server are answered by the
+exponential backoff and jitter (50-100 %, ``fixgw.backoff``), and start again. Pings from the server are answered by the
 websockets library; we also ping the server and drop a connection whose pongs stop coming.
 
 Runs on asyncio (the websockets library's asyncio client), under anyio.
@@ -23,18 +23,13 @@ import anyio
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
+from fixgw.backoff import EQUAL_JITTER, backoff_delay
 from fixgw.errors import FixgwError
 from fixgw.venues.base import StreamState
 
-__all__ = ["ReconnectingWebSocket", "backoff_delay"]
+__all__ = ["ReconnectingWebSocket"]
 
 log = logging.getLogger("fixgw.venues.ws")
-
-
-def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
-    """Return the wait before reconnect ``attempt`` (0-based): exponential, capped, jittered 50-100 %."""
-    raw = min(cap_s, base_s * (2 ** min(attempt, 30)))
-    return raw * (0.5 + rng.random() / 2)
 
 
 class ReconnectingWebSocket:
@@ -132,7 +127,7 @@ class ReconnectingWebSocket:
                 finally:
                     self._conn = None
                     self._set_state(StreamState.DISCONNECTED)
-                delay = backoff_delay(attempt, self._base, self._cap, self._rng)
+                delay = backoff_delay(attempt, self._base, self._cap, jitter=EQUAL_JITTER, rng=self._rng)
                 attempt += 1
                 await self._sleep(delay)
         finally:
