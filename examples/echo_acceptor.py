@@ -76,6 +76,17 @@ def parse_session(text: str) -> SessionID:
     return SessionID(*parts)
 
 
+def _port(text: str) -> int:
+    """A TCP port number, 0..65535; anything else is a one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0-65535)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="echo_acceptor",
@@ -87,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    p.add_argument("--port", type=int, default=9878, help="TCP port to listen on; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--port", type=_port, default=9878, help="TCP port to listen on; 0 picks a free one (default: %(default)s)")
     p.add_argument(
         "--session",
         dest="sessions",

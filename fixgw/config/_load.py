@@ -35,10 +35,7 @@ from .schema import (
     VenueConfig,
 )
 
-try:  # Python 3.11+
-    import tomllib as _toml
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as _toml  # type: ignore[no-redef]
+import tomllib as _toml
 
 __all__ = ["load_config", "build_config"]
 

@@ -201,3 +201,12 @@ async def test_echo_example_logon_failure_delay_zero_answers_failed_logons_at_on
                 await client.aclose()
         tg.cancel_scope.cancel()
     store.close()
+
+
+@pytest.mark.parametrize("value", ["99999", "-1", "http"])
+def test_echo_example_bad_port_one_line_usage_error(value):
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "echo_acceptor.py"), "--port", value],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].endswith(f"'{value}' is not a TCP port (0-65535)")
