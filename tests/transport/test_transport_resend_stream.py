@@ -142,7 +142,8 @@ async def test_resend_50k_other_session_answers_test_requests_quickly(store):
         assert seqs == list(range(1, COUNT + 1))
         # Answered all along the resend, never held up for anything like the whole range's time.
         assert len(latencies) >= 3, (latencies, took)
-        assert max(latencies) < 0.5, (max(latencies), took)
+        # (0.5 s, or a third of the resend when a loaded machine stretches everything alike.)
+        assert max(latencies) < max(0.5, took / 3), (max(latencies), took)
         tg.cancel_scope.cancel()
     await client.aclose()
     await pinger.aclose()
