@@ -13,7 +13,7 @@ from ..clock import Clock, SystemClock
 from ..config import Config
 from ..errors import FixgwError, StoreError
 from ..orders import OrderBook
-from ..session import SessionID
+from ..session import ApplicationMessage, SessionID
 from ..translate import BusinessReject, RouteError, parse_request, route_of
 from ..transport import Acceptor, Application, SessionHandle
 from ..venues import base as V
@@ -109,16 +109,17 @@ class Gateway(Application):
 
     # -- inbound FIX and venue events ----------------------------------------------------------
 
-    def on_message(self, session: SessionHandle, message: Any) -> None:
+    def on_application_message(self, session: SessionHandle, event: ApplicationMessage) -> None:
         ctx = self._router.sessions[session.session_id]
+        message = event.message
         route = None
         try:
             route = route_of(message)
             req = parse_request(message, ctx.venue.symbols)
         except RouteError as exc:  # a routing field we could not echo: answer unrouted, act on nothing
-            req = BusinessReject(message.get_int(34), message.msg_type or b"", None, 0, exc.text)
+            req = BusinessReject(event.seq, event.msg_type or b"", None, 0, exc.text)
         try:
-            self._flow.handle(ctx, req, message.get(97) == b"Y", self._clock.now_ns(), route)
+            self._flow.handle(ctx, req, event.poss_resend, self._clock.now_ns(), route)
         except StoreError:
             log.critical("%s: the journal failed; stopping", ctx.key, exc_info=True)
             self.stop()

@@ -64,6 +64,7 @@ from ..translate import (
     mass_cancel_report,
     order_reject,
     plain,
+    refuse_order,
     status_report,
     unknown_order_status,
 )
@@ -114,30 +115,22 @@ class OrderFlow:
 
     def _reject(self, ctx: SessionContext, rej: Any, now: int, route: Route | None) -> None:
         if isinstance(rej, OrderReject):
-            ctx.send(order_reject(ctx.table, rej, exec_id=self._loose_exec_id(ctx), transact_time_ns=now), route)
+            ctx.send(order_reject(ctx.table, rej, exec_id=ctx.loose_exec_id(), transact_time_ns=now), route)
         elif isinstance(rej, CancelReject):
             order = ctx.book.find(order_id=rej.order_id, cl_ord_id=rej.orig_cl_ord_id)
             status = order.status if order is not None else None
             ctx.send(cancel_reject(ctx.table, rej, transact_time_ns=now, status=status,
                                    order_id=order.order_id if order is not None else None), route)
         elif isinstance(rej, MassCancelReject):
-            ctx.send(mass_cancel_report(cl_ord_id=rej.cl_ord_id, report_id=self._loose_exec_id(ctx),
+            ctx.send(mass_cancel_report(cl_ord_id=rej.cl_ord_id, report_id=ctx.loose_exec_id(),
                                         request_type=rej.request_type, transact_time_ns=now, reject=rej), route)
         elif isinstance(rej, BusinessReject):
             ctx.send(business_reject(rej), route)
 
     @staticmethod
-    def _loose_exec_id(ctx: SessionContext) -> str:
-        """An ExecID for a report about no order: the outbound number it is about to get, made unique."""
-        return f"{ctx.key}-X{_outbound_tag(ctx)}"
-
-    @staticmethod
     def _status_report(ctx: SessionContext, order: Any, now: int, **extra: Any) -> Any:
-        # A status report has an ExecID of its own, unique for the life of the store: the order's last
-        # ExecID and the outbound number the report is about to get (persisted, unlike a counter here).
-        return status_report(ctx.table, order, ctx.client_symbol(order),
-                             exec_id=f"{order.exec_id}.s{_outbound_tag(ctx)}", ts_ns=now,
-                             avg_px_places=ctx.venue.symbols.avg_px_places(order.symbol), **extra)
+        return status_report(ctx.table, order, ctx.client_symbol(order), exec_id=ctx.status_exec_id(order),
+                             ts_ns=now, avg_px_places=ctx.venue.symbols.avg_px_places(order.symbol), **extra)
 
     # -- new orders ----------------------------------------------------------------------------
 
@@ -151,13 +144,13 @@ class OrderFlow:
                 route=route,
             )
         except OrderError as exc:
-            self._reject(ctx, OrderReject(req.cl_ord_id, REJ.OTHER, str(exc), _echo(req)), now, route)
+            self._reject(ctx, refuse_order(req, REJ.OTHER, str(exc)), now, route)
             return
         holder = ctx.book.live_order(req.cl_ord_id)  # in memory: no journal read per new order
         if holder is not None:
-            self._reject(ctx, OrderReject(req.cl_ord_id, REJ.DUPLICATE_ORDER,
-                                          f"duplicate ClOrdID {req.cl_ord_id}: order {holder.order_id} is live",
-                                          _echo(req)), now, route)
+            self._reject(ctx, refuse_order(req, REJ.DUPLICATE_ORDER,
+                                           f"duplicate ClOrdID {req.cl_ord_id}: order {holder.order_id} is live"),
+                         now, route)
             return
         probe = _venue_order(cmd, "probe")
         refusal: Refusal | None
@@ -174,7 +167,7 @@ class OrderFlow:
         try:
             order = ctx.book.submit(cmd)
         except DuplicateClOrdID as exc:  # pragma: no cover - checked above
-            self._reject(ctx, OrderReject(req.cl_ord_id, REJ.DUPLICATE_ORDER, str(exc), _echo(req)), now, route)
+            self._reject(ctx, refuse_order(req, REJ.DUPLICATE_ORDER, str(exc)), now, route)
             return
         if refusal is not None:
             self._router.apply(ctx, order, OrderRejected(order_id=order.order_id, ts_ns=now, reason=refusal.text),
@@ -257,7 +250,7 @@ class OrderFlow:
     def _mass_cancel(self, ctx: SessionContext, req: MassCancelRequest, now: int, route: Route | None) -> None:
         orders = [o for o in _selected(ctx, req.symbol, req.side)
                   if o.pending_kind is None and o.status is not OrderStatus.INITIALIZED]
-        ctx.send(mass_cancel_report(cl_ord_id=req.cl_ord_id, report_id=self._loose_exec_id(ctx),
+        ctx.send(mass_cancel_report(cl_ord_id=req.cl_ord_id, report_id=ctx.loose_exec_id(),
                                     request_type=req.request_type, transact_time_ns=now,
                                     affected=[(o.cl_ord_id, o.order_id) for o in orders],
                                     symbol=req.client_symbol, side=req.side), route)
@@ -347,7 +340,7 @@ class OrderFlow:
         if order is None:
             ctx.send(unknown_order_status(ctx.table, cl_ord_id=req.cl_ord_id, order_id=req.order_id,
                                           client_symbol=req.client_symbol, side=req.side,
-                                          exec_id=self._loose_exec_id(ctx), ts_ns=now,
+                                          exec_id=ctx.loose_exec_id(), ts_ns=now,
                                           ord_status_req_id=req.ord_status_req_id), route)
             return
         ctx.send(self._status_report(ctx, order, now, ord_status_req_id=req.ord_status_req_id), route)
@@ -356,7 +349,7 @@ class OrderFlow:
         orders = _selected(ctx, req.symbol)
         if not orders:
             ctx.send(unknown_order_status(ctx.table, cl_ord_id=None, order_id=None, client_symbol=req.client_symbol,
-                                          side=None, exec_id=self._loose_exec_id(ctx), ts_ns=now), route)
+                                          side=None, exec_id=ctx.loose_exec_id(), ts_ns=now), route)
             return
         for i, o in enumerate(orders, 1):
             ctx.send(self._status_report(ctx, o, now, mass_status_req_id=req.mass_status_req_id,
@@ -364,14 +357,6 @@ class OrderFlow:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def _outbound_tag(ctx: SessionContext) -> str:
-    """``<store creation ms, hex>-<next outbound MsgSeqNum>``: the number the next message sent gets, with
-    the store's creation time (new at every sequence reset), so no two messages of the store share it."""
-    assert ctx.handle is not None
-    session = ctx.handle.session
-    return f"{session.store.creation_time_ns // 1_000_000:x}-{session.next_sender_seq}"
 
 
 def _open_count(ctx: SessionContext) -> int:
@@ -420,18 +405,6 @@ def _valid_terms(order: Any, req: ReplaceRequest) -> bool:
     if order.trigger_price is not None and req.stop_price is None:
         return False
     return True
-
-
-def _echo(req: NewOrderRequest) -> tuple[tuple[int, bytes], ...]:
-    from ..translate.outbound import ORD_TYPE_CODES, SIDE_CODES
-
-    out: list[tuple[int, bytes]] = [(55, req.client_symbol.encode()), (54, SIDE_CODES[req.side])]
-    if req.quantity is not None:
-        out.append((38, plain(req.quantity).encode()))
-    out.append((40, ORD_TYPE_CODES.get(req.order_type, b"2")))
-    if req.price is not None:
-        out.append((44, plain(req.price).encode()))
-    return tuple(out)
 
 
 def _cxl(req: Any, response_to: int, reason: str, text: str) -> CancelReject:

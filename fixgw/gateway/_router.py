@@ -129,10 +129,27 @@ class SessionContext:
     def client_symbol(self, order: Any) -> str:
         return self.venue.symbols.client(order.symbol)
 
-    def report(self, order: Any, event: Any) -> tuple[bytes, list[tuple[int, Any]]] | None:
-        """Return the message reporting ``event`` just applied to ``order`` (``None`` if none is due)."""
+    def report(self, order: Any, event: Any,
+               reject_reason: str | None = None) -> tuple[bytes, list[tuple[int, Any]]] | None:
+        """Return the message reporting ``event`` just applied to ``order`` (``None`` if none is due);
+        ``reject_reason`` (a ``REJ`` name) is the cause of a rejection when it is known."""
         return reply_for_event(self.table, order, event, self.client_symbol(order),
-                               avg_px_places=self.venue.symbols.avg_px_places(order.symbol))
+                               avg_px_places=self.venue.symbols.avg_px_places(order.symbol),
+                               reject_reason=reject_reason)
+
+    def unique_tag(self) -> str:
+        """A tag no other message of this session's store shares (see ``SessionHandle.unique_tag``)."""
+        assert self.handle is not None
+        return self.handle.unique_tag()
+
+    def loose_exec_id(self) -> str:
+        """An ExecID for a report about no order, unique for the life of the store."""
+        return f"{self.key}-X{self.unique_tag()}"
+
+    def status_exec_id(self, order: Any) -> str:
+        """An ExecID for a status report about ``order``, unique for the life of the store: the order's
+        last ExecID and the tag of the report about to be sent (persisted, unlike a counter here)."""
+        return f"{order.exec_id}.s{self.unique_tag()}"
 
 
 class Router:
@@ -170,7 +187,7 @@ class Router:
     def apply(self, ctx: SessionContext, order: Any, event: Any, *, reason: str | None = None) -> None:
         """Apply ``event`` to ``order``, report it to the owning session, and commit both at once.
 
-        ``reason`` replaces the report's OrdRejReason (103) with the code of a pre-trade refusal.
+        ``reason``: the ``REJ`` name of a pre-trade refusal, the OrdRejReason of the rejection reported.
         """
         try:
             try:
@@ -180,11 +197,7 @@ class Router:
                             log_text(exc))
                 reported = False
             if reported:
-                reply = ctx.report(order, event)
-                if reply is not None and reason is not None and reply[0] == b"8":
-                    reply = (reply[0], [(103, ctx.table.ord_rej_reason[reason]) if t == 103 else (t, v)
-                                        for t, v in reply[1]])
-                ctx.send(reply, order.route)
+                ctx.send(ctx.report(order, event, reason), order.route)
         finally:
             ctx.journal.commit()  # also what a command appended before this event (never left open)
 

@@ -32,6 +32,7 @@ from .outbound import (
     execution_report,
     mass_cancel_report,
     order_reject,
+    refuse_order,
 )
 from .reports import order_report, reject_reason_for_text, reply_for_event, status_report, unknown_order_status
 from .routing import ROUTE_TAGS, RouteError, reply_header, route_of
@@ -58,6 +59,7 @@ __all__ = [
     "execution_report",
     "mass_cancel_report",
     "order_reject",
+    "refuse_order",
     "SymbolMap",
     "AVG_PX_PLACES",
     "MAX_PLACES",

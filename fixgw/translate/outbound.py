@@ -16,14 +16,15 @@ from typing import Any, Iterable
 
 from ..codec import format_utc_timestamp
 from ..orders.enums import OrderSide, OrderStatus, OrderType, TimeInForce
-from .decimals import AVG_PX_PLACES, wire_text
-from .inbound import BusinessReject, CancelReject, MassCancelReject, OrderReject
+from .decimals import AVG_PX_PLACES, plain, wire_text
+from .inbound import BusinessReject, CancelReject, MassCancelReject, NewOrderRequest, OrderReject
 from .tables import ExecKind, VersionTable
 
 __all__ = [
     "ExecReport",
     "execution_report",
     "order_reject",
+    "refuse_order",
     "cancel_reject",
     "business_reject",
     "mass_cancel_report",
@@ -149,6 +150,18 @@ def order_reject(
             f.append((tag, echo[tag]))
     f += [(151, _ZERO), (14, _ZERO), (6, _ZERO), (60, format_utc_timestamp(transact_time_ns)), (58, rej.text)]
     return b"8", f
+
+
+def refuse_order(req: NewOrderRequest, reason: str, text: str) -> OrderReject:
+    """The rejection of a parsed NewOrderSingle refused after parsing (``reason`` a ``REJ`` name): it
+    echoes the request's terms as parsed (client symbol, side, quantity, type, price)."""
+    echo: list[tuple[int, bytes]] = [(55, req.client_symbol.encode()), (54, SIDE_CODES[req.side])]
+    if req.quantity is not None:
+        echo.append((38, plain(req.quantity).encode()))
+    echo.append((40, ORD_TYPE_CODES.get(req.order_type, b"2")))
+    if req.price is not None:
+        echo.append((44, plain(req.price).encode()))
+    return OrderReject(req.cl_ord_id, reason, text, tuple(echo))
 
 
 def cancel_reject(

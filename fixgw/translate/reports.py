@@ -88,10 +88,13 @@ def reply_for_event(
     client_symbol: str,
     *,
     avg_px_places: int = AVG_PX_PLACES,
+    reject_reason: str | None = None,
 ) -> tuple[bytes, list[tuple[int, Any]]] | None:
     """Return the message reporting ``event`` (just applied to ``order``), or ``None`` if none is due.
 
     ``avg_px_places``: the decimals of AvgPx on the order's instrument (``SymbolMap.avg_px_places``).
+    ``reject_reason``: the OrdRejReason (a ``REJ`` name) of a rejection whose cause is known (a pre-trade
+    refusal); without it the reason is guessed from the event's text (``reject_reason_for_text``).
     """
     if isinstance(event, _UNREPORTED):
         return None
@@ -119,7 +122,7 @@ def reply_for_event(
         extra["last_px"] = event.last_px
     text = getattr(event, "reason", "") or None
     if kind is ExecKind.REJECTED:
-        extra["ord_rej_reason"] = reject_reason_for_text(text or "")
+        extra["ord_rej_reason"] = reject_reason or reject_reason_for_text(text or "")
     report = order_report(order, kind, client_symbol, exec_id=order.exec_id, ts_ns=event.ts_ns, cl_ord_id=cl,
                           orig_cl_ord_id=orig, avg_px_places=avg_px_places, text=text, **extra)
     return execution_report(table, report)

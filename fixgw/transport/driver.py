@@ -123,6 +123,16 @@ def _maybe_async(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn)
 
 
+def _message_callback(app: Any) -> Callable[[Any, ApplicationMessage], Any]:
+    """The application's ``on_application_message`` (an ``Application`` has one, handing the message to
+    ``on_message``), or, for an application without it, a call of its ``on_message`` with the message."""
+    deliver = getattr(app, "on_application_message", None)
+    if deliver is not None:
+        return deliver  # type: ignore[no-any-return]
+    on_message = app.on_message
+    return lambda session, event: on_message(session, event.message)
+
+
 class SessionHandle:
     """One FIX session with its I/O driver: what the application holds to send, log out or disconnect.
 
@@ -165,7 +175,7 @@ class SessionHandle:
         app = application
         self._async_cb = any(
             _maybe_async(getattr(app, name, None) or (lambda *a: None))
-            for name in ("on_logon", "on_logout", "on_message", "on_event")
+            for name in ("on_logon", "on_logout", "on_message", "on_application_message", "on_event")
         )
         self._last_peak = 0
         self._disconnected = anyio.Event()
@@ -202,6 +212,14 @@ class SessionHandle:
     def peer_address(self) -> Any:
         conn = self._conn
         return conn.peer_address if conn is not None else None
+
+    def unique_tag(self) -> str:
+        """``<store creation ms, hex>-<next outbound MsgSeqNum>``: the number the next message sent gets,
+        with the store's creation time (new at every sequence reset), so no two messages of the store share
+        it, across restarts too. An id source for the application (e.g. ExecIDs of reports about no order).
+        """
+        session = self.session
+        return f"{session.store.creation_time_ns // 1_000_000:x}-{session.next_sender_seq}"
 
     def send(self, msg_type: bytes | str, body_fields: Iterable[tuple[int, Any]], *,
              header_fields: Iterable[tuple[int, Any]] = ()) -> int:
@@ -422,14 +440,14 @@ class SessionHandle:
         self._in_turn = True
         try:
             if not self._async_cb:
-                on_message = app.on_message
+                on_message = _message_callback(app)
                 while True:
                     ev = next_event()
                     if ev is NEED_DATA:
                         break
                     if type(ev) is ApplicationMessage:
                         try:
-                            on_message(self, ev.message)
+                            on_message(self, ev)
                         except Exception:
                             log.exception("%s: on_message failed", self._label)
                     else:
@@ -440,7 +458,10 @@ class SessionHandle:
                     if ev is NEED_DATA:
                         break
                     if type(ev) is ApplicationMessage:
-                        await self._callback("on_message", self, ev.message)
+                        if hasattr(app, "on_application_message"):
+                            await self._callback("on_application_message", self, ev)
+                        else:
+                            await self._callback("on_message", self, ev.message)
                     else:
                         await self._dispatch_admin(conn, ev)
         finally:
