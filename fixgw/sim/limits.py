@@ -3,12 +3,14 @@
 Theory of operation: weight is counted per IP in one-minute windows aligned to the minute (the
 ``X-MBX-USED-WEIGHT-1M`` header); orders per account in 10-second and one-day windows. A request
 that would pass the weight limit is refused with 429 (-1003) and ``Retry-After`` up to the next
-window; after ``ban_after`` such refusals the IP is banned (418) for ``ban_seconds``. Time comes in
+window; after ``ban_after`` such refusals within any 60 seconds (a sliding window, so a burst that
+straddles a minute boundary still counts whole) the IP is banned (418) for ``ban_seconds``. Time comes in
 as ``now_ms``; nothing here reads a clock.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,7 @@ class LimitConfig:
     weight_per_minute: int = 6000
     orders_per_10s: int = 100
     orders_per_day: int = 200_000
-    ban_after: int = 5  # 429s in one window before the 418 ban
+    ban_after: int = 5  # 429s within 60 seconds before the 418 ban
     ban_seconds: int = 120
 
     def rate_limits_json(self) -> list[dict[str, Any]]:
@@ -44,7 +46,7 @@ class RateLimiter:
     def __init__(self, config: LimitConfig | None = None) -> None:
         self.config = config or LimitConfig()
         self._weight: dict[str, tuple[int, int]] = {}  # ip -> (window start, used)
-        self._violations: dict[str, tuple[int, int]] = {}  # ip -> (window start, count)
+        self._violations: dict[str, deque[int]] = {}  # ip -> times of 429s in the last minute
         self._banned_until: dict[str, int] = {}
         self._orders: dict[tuple[str, int], tuple[int, int]] = {}  # (account, window) -> (start, count)
         self.forced_429 = 0  # fault injection: refuse the next N requests with 429
@@ -84,10 +86,11 @@ class RateLimiter:
         return used
 
     def _refuse(self, ip: str, window: int, now_ms: int, retry_at_ms: int | None = None) -> None:
-        vstart, count = self._violations.get(ip, (window, 0))
-        count = count + 1 if vstart == window else 1
-        self._violations[ip] = (window, count)
-        if count >= self.config.ban_after:
+        recent = self._violations.setdefault(ip, deque())
+        recent.append(now_ms)
+        while recent and recent[0] <= now_ms - _MINUTE:
+            recent.popleft()
+        if len(recent) >= self.config.ban_after:
             self._banned_until[ip] = now_ms + self.config.ban_seconds * 1000
             self.check_ban(ip, now_ms)
         raise ApiError(

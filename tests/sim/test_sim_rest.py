@@ -204,3 +204,23 @@ def test_rest_cancel_replace_and_amend_keep_priority(client: SignedClient) -> No
     assert failed.status_code == 400 and failed.json()["code"] == -2022
     assert failed.json()["data"]["newOrderResult"] == "NOT_ATTEMPTED"
     client.signed("DELETE", "/api/v3/openOrders", symbol="SOLUSDT")
+
+
+def test_rest_ban_counts_429s_in_a_sliding_minute_not_the_calendar_minute() -> None:
+    from fixgw.sim.errors import ApiError
+    from fixgw.sim.limits import LimitConfig, RateLimiter
+
+    limiter = RateLimiter(LimitConfig(ban_after=3, ban_seconds=2))
+    statuses = []
+    for now_ms in (59_000, 60_500, 61_000):  # three refusals straddling a minute boundary
+        limiter.forced_429 = 1
+        try:
+            limiter.charge("1.2.3.4", 1, now_ms)
+        except ApiError as exc:
+            statuses.append(exc.status)
+    assert statuses == [429, 429, 418]
+    limiter.forced_429 = 1
+    try:
+        limiter.charge("1.2.3.4", 1, 200_000)  # the ban is over and the old refusals have aged out
+    except ApiError as exc:
+        assert exc.status == 429
