@@ -24,6 +24,7 @@ def serve(config_path: str) -> None:
 
     from fixgw.config import load_config
     from fixgw.gateway import Gateway
+    from fixgw.orders.enums import OrderStatus, TimeInForce
     from fixgw.venues import base as V
 
     class NullVenue(V.VenueAdapter):
@@ -31,7 +32,7 @@ def serve(config_path: str) -> None:
             self.name = "sim"
             # IOC named: the default capabilities allow GTC only, and the gateway would refuse every
             # bench order before the venue, measuring its reject path instead of the order path.
-            self.capabilities = V.VenueCapabilities(time_in_force=frozenset({V.TimeInForce.GTC, V.TimeInForce.IOC}))
+            self.capabilities = V.VenueCapabilities(time_in_force=frozenset({TimeInForce.GTC, TimeInForce.IOC}))
             self.send, self.recv = anyio.create_memory_object_stream[V.VenueOrderEvent](math.inf)
             self.n = 0
             self.btc = V.Instrument(symbol="BTC/USDT", venue_symbol="BTCUSDT", base="BTC", quote="USDT",
@@ -46,10 +47,10 @@ def serve(config_path: str) -> None:
             self.n += 1
             common = dict(venue="sim", symbol=order.symbol, client_order_id=order.client_order_id,
                           venue_order_id=str(self.n), cum_qty=Decimal(0), ts_ns=time.time_ns())
-            self.send.send_nowait(V.OrderAccepted(status=V.OrderStatus.NEW, **common))
-            self.send.send_nowait(V.OrderExpired(status=V.OrderStatus.EXPIRED, **common))
+            self.send.send_nowait(V.VenueAccepted(**common))
+            self.send.send_nowait(V.VenueExpired(**common))
             return V.OrderReport(venue="sim", symbol=order.symbol, client_order_id=order.client_order_id,
-                                 venue_order_id=str(self.n), status=V.OrderStatus.EXPIRED)
+                                 venue_order_id=str(self.n), status=OrderStatus.EXPIRED)
 
         async def cancel(self, request): raise NotImplementedError  # noqa: E704
         async def amend(self, request): raise NotImplementedError  # noqa: E704

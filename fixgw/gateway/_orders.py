@@ -3,8 +3,9 @@
 ``OrderFlow.handle`` takes a request ``translate.parse_request`` made of an application message. A new
 order goes through the duplicate check and ``risk.check_order`` (with the venue's instrument rules),
 into the book, through ``Router.apply`` (journal, report, one commit) and only then to the venue, queued
-for one of its workers (``VenueContext``: at most ``max_in_flight`` calls in flight). The venue's rules
-were checked here, so the order goes out marked ``prechecked`` and the adapter does not check again.
+for one of its workers (``VenueContext``: at most ``max_in_flight`` calls in flight). The order becomes
+its venue command once (``_venue_order``); the venue's rules are checked on that object, and the adapter
+does not check that same object again when it is sent.
 Cancel and replace requests are checked against the order, journaled with their pending event,
 acknowledged at once with PendingCancel / PendingReplace in the same commit, and then sent. Status
 requests only read the book.
@@ -17,6 +18,7 @@ reported Canceled under its own ClOrdID as the venue confirms it; a NewOrderSing
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from decimal import Decimal
 from typing import Any
@@ -46,7 +48,7 @@ from ..orders import (
     TimeInForce,
 )
 from ..orders.enums import OrderType
-from ..risk import Refusal, check_order
+from ..risk import Refusal, check_order, violation_to_refusal
 from ..translate import (
     REJ,
     BusinessReject,
@@ -69,7 +71,7 @@ from ..translate import (
     unknown_order_status,
 )
 from ..venues import base as V
-from ._ids import leg_filled, legs, venue_cl_id
+from ._ids import venue_cl_id
 from ._router import Router, SessionContext, log_text
 
 __all__ = ["OrderFlow"]
@@ -152,30 +154,21 @@ class OrderFlow:
                                            f"duplicate ClOrdID {req.cl_ord_id}: order {holder.order_id} is live"),
                          now, route)
             return
-        probe = _venue_order(cmd, "probe")
-        refusal: Refusal | None
-        if probe is None:
-            refusal = Refusal("side", REJ.UNSUPPORTED, f"side {cmd.side.value} is not supported by the venue")
-        else:
-            try:
-                violation = ctx.venue.adapter.check(probe)
-            except VenueRejected as exc:
-                violation = V.RuleViolation("symbol", exc.message)
-            refusal = check_order(cmd, ctx.settings.limits, client_symbol=req.client_symbol,
-                                  open_orders=_open_count(ctx), last_price=self._router.last_px.get(cmd.symbol),
-                                  venue_violation=violation)
+        refusal = check_order(cmd, ctx.settings.limits, client_symbol=req.client_symbol,
+                              open_orders=_open_count(ctx), last_price=self._router.last_px.get(cmd.symbol))
         try:
             order = ctx.book.submit(cmd)
         except DuplicateClOrdID as exc:  # pragma: no cover - checked above
             self._reject(ctx, refuse_order(req, REJ.DUPLICATE_ORDER, str(exc)), now, route)
             return
+        venue_order = _venue_order(cmd, venue_cl_id(order, 0))
+        if refusal is None:
+            refusal = _venue_refusal(ctx, venue_order)
         if refusal is not None:
             self._router.apply(ctx, order, OrderRejected(order_id=order.order_id, ts_ns=now, reason=refusal.text),
                                reason=refusal.reason)
             return
         self._router.apply(ctx, order, OrderSubmitted(order_id=order.order_id, ts_ns=now))
-        venue_order = _venue_order(cmd, venue_cl_id(order, 0), prechecked=True)  # checked above
-        assert venue_order is not None
         self._router.spawn(self._submit, ctx, order.order_id, venue_order)
 
     async def _submit(self, ctx: SessionContext, order_id: str, venue_order: V.NewOrder) -> None:
@@ -214,8 +207,7 @@ class OrderFlow:
     async def venue_cancel(self, ctx: SessionContext, order_id: str) -> None:
         """Ask the venue to cancel the current leg of ``order_id`` (journaled before this is called)."""
         order = ctx.book.get(order_id)
-        cur, _ = legs(order)
-        request = V.CancelOrder(symbol=order.symbol, client_order_id=venue_cl_id(order, cur),
+        request = V.CancelOrder(symbol=order.symbol, client_order_id=venue_cl_id(order, order.leg),
                                 venue_order_id=order.venue_order_id)
         try:
             await ctx.venue.adapter.cancel(request)
@@ -223,10 +215,10 @@ class OrderFlow:
             text = getattr(exc, "message", None) or str(exc)
             if isinstance(exc, VenueRejected) and V.reject_reason(exc) == "unknown_order":
                 text = await self._look_up(ctx, order, request.client_order_id, text)
-            if order.pending_kind == "cancel":
-                self._router.apply(ctx, order, OrderCancelRejected(
-                    order_id=order_id, ts_ns=self._router.clock.now_ns(), cl_ord_id=order.pending_cl_ord_id,
-                    reason=text))
+            # Settles our pending cancel; dropped by the order when none is (a mass cancel's refusal).
+            self._router.apply(ctx, order, OrderCancelRejected(
+                order_id=order_id, ts_ns=self._router.clock.now_ns(), cl_ord_id=order.pending_cl_ord_id,
+                reason=text))
         except (VenueError, TransportError) as exc:
             log.warning("%s: cancel of %s: %s; waiting for the venue's events", ctx.key, order_id, log_text(exc))
 
@@ -282,8 +274,9 @@ class OrderFlow:
         self._router.spawn(self._venue_replace, ctx, order.order_id, terms)
 
     def _replace_terms(self, ctx: SessionContext, order: Any, req: ReplaceRequest,
-                       now: int) -> tuple[SubmitOrder | None, CancelReject | None]:
-        """The new leg's terms (the open quantity), or the reject that refuses the replace."""
+                       now: int) -> tuple[V.NewOrder | None, CancelReject | None]:
+        """The new leg's venue order (the open quantity, under the leg's venue client order id), or
+        the reject that refuses the replace."""
         if req.order_type is not order.order_type:
             return None, _cxl(req, 2, REJ.UNSUPPORTED, "the order type cannot be changed")
         if req.quantity <= order.cum_qty:
@@ -297,37 +290,39 @@ class OrderFlow:
             trigger_price=req.stop_price if order.trigger_price else None, time_in_force=order.time_in_force,
             expire_time_ns=order.expire_time_ns, post_only=order.post_only,
         )
-        probe = _venue_order(terms, "probe")
-        violation = ctx.venue.adapter.check(probe) if probe is not None else None
+        new = _venue_order(terms, venue_cl_id(order, order.legs_requested + 1))  # the leg this request creates
         refusal = check_order(terms, ctx.settings.limits, client_symbol=req.client_symbol,
-                              open_orders=_open_count(ctx) - 1, last_price=self._router.last_px.get(order.symbol),
-                              venue_violation=violation)
+                              open_orders=_open_count(ctx) - 1, last_price=self._router.last_px.get(order.symbol))
+        if refusal is None:
+            refusal = _venue_refusal(ctx, new)
         if refusal is not None:
             return None, _cxl(req, 2, REJ.BROKER_OPTION, refusal.text)
-        return terms, None
+        return new, None
 
-    async def _venue_replace(self, ctx: SessionContext, order_id: str, terms: SubmitOrder) -> None:
+    async def _venue_replace(self, ctx: SessionContext, order_id: str, terms: V.NewOrder) -> None:
         order = ctx.book.get(order_id)
-        cur, pend = legs(order)
+        cur, pend = order.leg, order.legs_requested  # the current leg; the one this request asked for
         adapter = ctx.venue.adapter
         old_id = venue_cl_id(order, cur)
         new_id = venue_cl_id(order, pend)
         pending_qty = terms.quantity + order.cum_qty
-        same_price = terms.price == order.price and terms.trigger_price == order.trigger_price
+        same_price = terms.price == order.price and terms.stop_price == order.trigger_price
         try:
             if same_price and pending_qty < (order.quantity or _ZERO) and adapter.capabilities.amend_keeps_priority:
                 # A pure quantity decrease keeps queue priority on venues that can amend in place.
-                leg_qty = pending_qty - order.cum_qty + leg_filled(order, cur)
+                leg_qty = pending_qty - order.cum_qty + order.leg_filled
                 await adapter.amend(V.AmendOrder(symbol=order.symbol, new_quantity=leg_qty,
                                                  orig_client_order_id=old_id,
                                                  venue_order_id=order.venue_order_id, new_client_order_id=new_id))
             else:
-                new = _venue_order(terms, new_id, prechecked=True)  # checked with the request
-                assert new is not None
-                await adapter.replace(V.ReplaceOrder(orig_client_order_id=old_id, new=new,
+                if terms.client_order_id != new_id:  # pragma: no cover - the leg was named at the request
+                    log.warning("%s: replace of %s: leg %s, not %s", ctx.key, order_id, new_id, terms.client_order_id)
+                    terms = dataclasses.replace(terms, client_order_id=new_id)  # (the adapter checks it again)
+                await adapter.replace(V.ReplaceOrder(orig_client_order_id=old_id, new=terms,
                                                      venue_order_id=order.venue_order_id))
         except (VenueRejected, VenueBanned, VenueRateLimited) as exc:  # refused for sure (a 418/429 too)
-            self._router.settle_replace(ctx, order, OrderReplaceRejected(
+            # A held end of the old leg is then due, and ``Router.apply`` applies it next.
+            self._router.apply(ctx, order, OrderReplaceRejected(
                 order_id=order_id, ts_ns=self._router.clock.now_ns(), cl_ord_id=order.pending_cl_ord_id,
                 reason=getattr(exc, "message", None) or str(exc)))
         except (VenueError, TransportError) as exc:
@@ -383,20 +378,21 @@ def _request_refusal(order: Any, req: Any, response_to: int) -> CancelReject | N
     return None
 
 
-def _venue_order(cmd: SubmitOrder, client_order_id: str, *, prechecked: bool = False) -> V.NewOrder | None:
-    """The venue port's order for ``cmd``, or ``None`` when the venue port has no such side.
+def _venue_order(cmd: SubmitOrder, client_order_id: str) -> V.NewOrder:
+    """The venue command of ``cmd`` under venue client order id ``client_order_id`` (made once per order)."""
+    return V.NewOrder(client_order_id=client_order_id, symbol=cmd.symbol, side=cmd.side, order_type=cmd.order_type,
+                      quantity=cmd.quantity, price=cmd.price, stop_price=cmd.trigger_price,
+                      time_in_force=None if cmd.order_type in _MARKET_TYPES else cmd.time_in_force,
+                      quote_quantity=cmd.quote_quantity, post_only=cmd.post_only)
 
-    ``prechecked``: the venue's rules passed on these terms (``VenueAdapter.check`` of the probe).
-    """
+
+def _venue_refusal(ctx: SessionContext, venue_order: V.NewOrder) -> Refusal | None:
+    """The venue's rules on ``venue_order`` (the very object then sent, so the adapter checks it once)."""
     try:
-        side = V.Side[cmd.side.name]
-        order_type = V.OrderType[cmd.order_type.name]
-        tif = None if cmd.order_type in _MARKET_TYPES else V.TimeInForce[cmd.time_in_force.name]
-    except KeyError:
-        return None
-    return V.NewOrder(client_order_id=client_order_id, symbol=cmd.symbol, side=side, order_type=order_type,
-                      quantity=cmd.quantity, price=cmd.price, stop_price=cmd.trigger_price, time_in_force=tif,
-                      quote_quantity=cmd.quote_quantity, post_only=cmd.post_only, prechecked=prechecked)
+        violation = ctx.venue.adapter.check(venue_order)
+    except VenueRejected as exc:
+        violation = V.RuleViolation("symbol", exc.message)
+    return None if violation is None else violation_to_refusal(violation)
 
 
 def _valid_terms(order: Any, req: ReplaceRequest) -> bool:

@@ -19,9 +19,9 @@ import logging
 from typing import Any
 
 from ..errors import TransportError, VenueError, VenueRejected
-from ..orders import OrderRejected, OrderReplaceRejected, OrderStatus
+from ..orders import LegRejected, OrderRejected, OrderStatus
 from ..venues import base as V
-from ._ids import legs, venue_cl_id
+from ._ids import venue_cl_id
 from ._orders import OrderFlow
 from ._router import Router, SessionContext, log_text
 
@@ -38,10 +38,10 @@ async def reconcile(router: Router, flow: OrderFlow) -> None:
                 router.apply(ctx, order, OrderRejected(order_id=order.order_id, ts_ns=router.clock.now_ns(),
                                                        reason="not sent to the venue before a restart"))
                 continue
-            cur, pend = legs(order)
-            report = await _query(router, ctx, order, cur)
-            if order.pending_kind == "replace" and pend != cur:
-                await _query(router, ctx, order, pend)
+            report = await _query(router, ctx, order, order.leg, "not found at the venue")
+            pend = order.pending_leg
+            if pend is not None:
+                await _query(router, ctx, order, pend, "not placed")
             elif order.pending_kind == "cancel" and report is not None and not report.status.is_terminal:
                 # The cancel was journaled but the venue never got it (or its answer was lost): again.
                 router.spawn(flow.venue_cancel, ctx, order.order_id)
@@ -51,19 +51,17 @@ async def reconcile(router: Router, flow: OrderFlow) -> None:
             log.warning("venue %s: its events were not all applied before the acceptor opened", venue.config.name)
 
 
-async def _query(router: Router, ctx: SessionContext, order: Any, leg: int) -> V.OrderReport | None:
+async def _query(router: Router, ctx: SessionContext, order: Any, leg: int, missing: str) -> V.OrderReport | None:
+    """Ask the venue about ``leg`` of ``order``; a leg it never heard of is refused (``missing``: why),
+    which the order's tables read (a pending replace rejected, an order never placed rejected...)."""
     try:
         return await ctx.venue.adapter.query(order.symbol, client_order_id=venue_cl_id(order, leg))
     except VenueRejected as exc:
         log.info("%s: %s leg %d not at the venue: %s", ctx.key, order.order_id, leg, log_text(exc))
-        now = router.clock.now_ns()
-        cur, pend = legs(order)
-        if leg == pend and leg != cur and order.pending_kind == "replace":
-            router.settle_replace(ctx, order, OrderReplaceRejected(
-                order_id=order.order_id, ts_ns=now, cl_ord_id=order.pending_cl_ord_id, reason="not placed"))
-        elif order.status is OrderStatus.PENDING_NEW and order.cum_qty == 0:
-            router.apply(ctx, order, OrderRejected(order_id=order.order_id, ts_ns=now,
-                                                   reason="not found at the venue"))
+        if leg == order.leg and (order.status is not OrderStatus.PENDING_NEW or order.cum_qty):
+            return None  # a working order the venue no longer lists: its events tell the rest
+        router.apply(ctx, order, LegRejected(order_id=order.order_id, ts_ns=router.clock.now_ns(), leg=leg,
+                                             reason=missing))
     except (VenueError, TransportError) as exc:
         log.warning("%s: cannot reconcile %s yet: %s", ctx.key, order.order_id, log_text(exc))
     return None

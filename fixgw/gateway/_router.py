@@ -29,7 +29,7 @@ from ..clock import Clock
 from ..config import SessionSettings, VenueConfig
 from ..errors import InvalidTransition, OrderError, VenueError
 from ..logsafe import printable
-from ..orders import OrderBook, OrderCanceled, OrderExpired, OrderReplaceRejected, Route
+from ..orders import LEG_EVENT_TYPES, OrderBook, Route
 from ..session import SessionID
 from ..translate import SymbolMap, VersionTable, reply_for_event, reply_header, table_for
 from ..transport import SessionHandle
@@ -40,6 +40,8 @@ __all__ = ["VenueContext", "SessionContext", "Router", "log_text"]
 
 log = logging.getLogger("fixgw.gateway")
 
+_LEG_EVENTS = frozenset(LEG_EVENT_TYPES)
+
 #: Seconds ``VenueContext.caught_up`` waits at most for the venue events to be applied.
 CATCH_UP_TIMEOUT = 5.0
 
@@ -47,6 +49,10 @@ CATCH_UP_TIMEOUT = 5.0
 def log_text(exc: BaseException) -> str:
     """An error's text for a log line, control characters escaped (a ``VenueError`` escapes its own)."""
     return str(exc) if isinstance(exc, VenueError) else printable(exc)
+
+
+def _nothing() -> None:
+    pass
 
 
 class VenueContext:
@@ -71,6 +77,8 @@ class VenueContext:
         self._calls_in, self._calls_out = anyio.create_memory_object_stream[
             tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]](math.inf)
         self.events: Any = None
+        #: Run before each venue call: the store's ``flush``, so what allowed the call is durable first.
+        self.before_call: Callable[[], None] = _nothing
 
     async def caught_up(self, timeout: float = CATCH_UP_TIMEOUT) -> bool:
         """Return ``True`` once every event waiting on ``events`` has been applied (its consumer waits
@@ -101,6 +109,7 @@ class VenueContext:
 
     async def _work(self) -> None:
         async for fn, args in self._calls_out:
+            self.before_call()
             await fn(*args)
 
 
@@ -161,9 +170,6 @@ class Router:
         self.accounts: dict[str, SessionContext] = {}
         #: Last trade price per venue symbol (fills we saw), for the price band check.
         self.last_px: dict[str, Decimal] = {}
-        #: The end of an old leg that arrived while its replace was pending: reported only if the
-        #: replace fails (our order id -> the venue's cancel or expiry).
-        self.held_cancels: dict[str, V.VenueOrderEvent] = {}
 
     def add(self, ctx: SessionContext) -> None:
         self.sessions[ctx.session_id] = ctx
@@ -185,21 +191,33 @@ class Router:
         return ctx, ctx.book.get(order_id), leg
 
     def apply(self, ctx: SessionContext, order: Any, event: Any, *, reason: str | None = None) -> None:
-        """Apply ``event`` to ``order``, report it to the owning session, and commit both at once.
+        """Apply ``event`` to ``order``, report what the transition says to the owning session, and
+        commit both at once.
 
-        ``reason``: the ``REJ`` name of a pre-trade refusal, the OrdRejReason of the rejection reported.
+        A leg event is applied as the order event it amounts to, and that is what is reported. An event
+        the transition leaves due (``Order.due``: the held end of an old leg once its replace failed) is
+        applied and reported next, in the same commit. ``reason``: the ``REJ`` name of a pre-trade
+        refusal, the OrdRejReason of the rejection reported.
         """
         try:
-            try:
-                reported = ctx.book.apply(event)
-            except (InvalidTransition, OrderError) as exc:
-                log.warning("%s: %s not applied to %s: %s", ctx.key, type(event).__name__, order.order_id,
-                            log_text(exc))
-                reported = False
-            if reported:
-                ctx.send(ctx.report(order, event, reason), order.route)
+            self._apply_one(ctx, order, event, reason)
+            due = order.due()
+            if due is not None:
+                self._apply_one(ctx, order, due, None)
         finally:
             ctx.journal.commit()  # also what a command appended before this event (never left open)
+
+    def _apply_one(self, ctx: SessionContext, order: Any, event: Any, reason: str | None) -> None:
+        try:
+            reported = ctx.book.apply(event)
+        except (InvalidTransition, OrderError) as exc:
+            log.warning("%s: %s not applied to %s: %s", ctx.key, type(event).__name__, order.order_id,
+                        log_text(exc))
+            return
+        if reported:
+            if type(event) in _LEG_EVENTS:
+                event = order.events[-1]  # the order event the leg event amounted to
+            ctx.send(ctx.report(order, event, reason), order.route)
 
     def report_last(self, ctx: SessionContext, order: Any) -> None:
         """Report the event a book command just journaled, and commit the two together."""
@@ -207,11 +225,3 @@ class Router:
             ctx.send(ctx.report(order, order.events[-1]), order.route)
         finally:
             ctx.journal.commit()
-
-    def settle_replace(self, ctx: SessionContext, order: Any, event: Any) -> None:
-        """Apply the end of a pending replace; a held cancel of the old leg is reported if it failed."""
-        self.apply(ctx, order, event)
-        held = self.held_cancels.pop(order.order_id, None)
-        if held is not None and isinstance(event, OrderReplaceRejected) and order.is_open:
-            cls = OrderCanceled if isinstance(held, V.OrderCanceled) else OrderExpired
-            self.apply(ctx, order, cls(order_id=order.order_id, ts_ns=held.ts_ns, reason=held.reason))

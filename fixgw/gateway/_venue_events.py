@@ -1,10 +1,11 @@
 """Venue events -> order events -> books -> reports.
 
 A venue event names its order by the venue client order id (``_ids``): the router finds the session,
-the order and the leg. Fills apply whatever the leg (the book drops a fill it has seen by trade id);
-an accept, cancel or reject is about the current leg or the pending replace leg. The end of the old
-leg that a cancel-replace causes is held back until the replace settles, and reported only if the
-replace failed (the order then ended at the venue after all).
+the order and the leg. Each venue event becomes ONE order event, decided by nothing but its type: a
+fill is an ``OrderFilled`` whatever the leg (the order drops a fill it has seen by its key); any other
+is a leg event (``LegAccepted``, ``LegCanceled``...) naming the leg, and the order's tables decide what
+it means (an acceptance, a replace that landed, an end held back while a replace is pending...).
+``Router.apply`` applies it and reports what the transition says. No order state is decided here.
 """
 
 from __future__ import annotations
@@ -12,19 +13,9 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from ..orders import (
-    OrderAccepted,
-    OrderCanceled,
-    OrderExpired,
-    OrderFilled,
-    OrderRejected,
-    OrderReplaced,
-    OrderReplaceRejected,
-    OrderStatus,
-)
+from ..orders import LegAccepted, LegAmended, LegCanceled, LegExpired, LegRejected, OrderFilled
 from ..orders.enums import LiquiditySide
 from ..venues import base as V
-from ._ids import legs
 from ._router import Router
 
 __all__ = ["on_venue_event", "plain"]
@@ -45,38 +36,28 @@ def on_venue_event(router: Router, ev: V.VenueOrderEvent) -> None:
         log.debug("event for an order that is not ours: %r", ev)
         return
     ctx, order, leg = found
-    cur, pend = legs(order)
     oid = order.order_id
     ts = ev.ts_ns or router.clock.now_ns()
-    replacing = order.pending_kind == "replace"
-    if isinstance(ev, V.OrderFilled):
+    if isinstance(ev, V.VenueFilled):
         router.last_px[order.symbol] = ev.last_px
         liquidity = LiquiditySide.NONE if ev.is_maker is None else (
             LiquiditySide.MAKER if ev.is_maker else LiquiditySide.TAKER)
-        router.apply(ctx, order, OrderFilled(
-            order_id=oid, ts_ns=ts, trade_id=f"{ev.symbol}:{ev.trade_id}", last_qty=plain(ev.last_qty),
+        event: object = OrderFilled(
+            order_id=oid, ts_ns=ts, trade_id=ev.fill_key, last_qty=plain(ev.last_qty),
             last_px=plain(ev.last_px), fee=ev.fee, fee_currency=ev.fee_asset or "", liquidity=liquidity,
-            venue_order_id=ev.venue_order_id if leg == cur else None))
-    elif isinstance(ev, V.OrderAccepted):
-        if replacing and leg == pend and leg != cur:
-            router.settle_replace(ctx, order, OrderReplaced(order_id=oid, ts_ns=ts, venue_order_id=ev.venue_order_id))
-        elif leg == cur:
-            router.apply(ctx, order, OrderAccepted(order_id=oid, ts_ns=ts, venue_order_id=ev.venue_order_id))
-    elif isinstance(ev, V.OrderAmended):
-        if replacing:
-            router.settle_replace(ctx, order, OrderReplaced(order_id=oid, ts_ns=ts))
-    elif isinstance(ev, (V.OrderCanceled, V.OrderExpired)):
-        if leg != cur:
-            return  # an old leg of a cancel-replace: the order lives on in its new leg
-        if replacing:
-            router.held_cancels[oid] = ev  # the old leg's end: reported only if the replace fails
-            return
-        cls = OrderCanceled if isinstance(ev, V.OrderCanceled) else OrderExpired
-        router.apply(ctx, order, cls(order_id=oid, ts_ns=ts, reason=ev.reason))
-    elif isinstance(ev, V.OrderRejected):
-        if replacing and leg == pend and leg != cur:
-            router.settle_replace(ctx, order, OrderReplaceRejected(
-                order_id=oid, ts_ns=ts, cl_ord_id=order.pending_cl_ord_id, reason=ev.reason or "rejected"))
-        elif leg == cur and order.cum_qty == 0 and order.status in (OrderStatus.PENDING_NEW,
-                                                                     OrderStatus.INITIALIZED):
-            router.apply(ctx, order, OrderRejected(order_id=oid, ts_ns=ts, reason=ev.reason or "rejected"))
+            venue_order_id=ev.venue_order_id,  # learned only by an order that has none yet
+            final=ev.done)  # the venue says it is filled: ends a quote-amount order, whose quantity is unknown
+    elif isinstance(ev, V.VenueAccepted):
+        event = LegAccepted(order_id=oid, ts_ns=ts, leg=leg, venue_order_id=ev.venue_order_id)
+    elif isinstance(ev, V.VenueCanceled):
+        event = LegCanceled(order_id=oid, ts_ns=ts, leg=leg, reason=ev.reason)
+    elif isinstance(ev, V.VenueExpired):
+        event = LegExpired(order_id=oid, ts_ns=ts, leg=leg, reason=ev.reason)
+    elif isinstance(ev, V.VenueOrderRejected):
+        event = LegRejected(order_id=oid, ts_ns=ts, leg=leg, reason=ev.reason)
+    elif isinstance(ev, V.VenueAmended):
+        event = LegAmended(order_id=oid, ts_ns=ts, leg=leg)
+    else:
+        log.debug("venue event of no known kind: %r", ev)
+        return
+    router.apply(ctx, order, event)

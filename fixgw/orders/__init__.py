@@ -20,12 +20,20 @@ from .enums import (
 )
 from .events import (
     EVENT_TYPES,
+    LEG_EVENT_TYPES,
+    LegAccepted,
+    LegAmended,
+    LegCanceled,
+    LegEvent,
+    LegExpired,
+    LegRejected,
     OrderAccepted,
     OrderCanceled,
     OrderCancelRejected,
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderLegEnded,
     OrderPendingCancel,
     OrderPendingReplace,
     OrderRejected,
@@ -38,7 +46,7 @@ from .journal import OrderJournal, Record
 from .order import Order, OrderSnapshot
 from .route import Party, Route
 from .serial import RECORD_TYPES, record_from_json, record_to_json
-from .transitions import TRANSITIONS, Rule, describe_table
+from .transitions import LEG_TRANSITIONS, TRANSITIONS, LegRole, LegState, Rule, describe_table
 
 __all__ = [
     "OrderBook",
@@ -72,12 +80,23 @@ __all__ = [
     "OrderReplaceRejected",
     "OrderExpired",
     "OrderTriggered",
+    "OrderLegEnded",
+    "LegEvent",
+    "LEG_EVENT_TYPES",
+    "LegAccepted",
+    "LegAmended",
+    "LegCanceled",
+    "LegExpired",
+    "LegRejected",
     "OrderJournal",
     "Record",
     "RECORD_TYPES",
     "record_to_json",
     "record_from_json",
     "TRANSITIONS",
+    "LEG_TRANSITIONS",
+    "LegState",
+    "LegRole",
     "Rule",
     "describe_table",
 ]

@@ -125,3 +125,4 @@ class ExecTypeHint(str, Enum):
     TRIGGERED = "triggered"
     CANCEL_REJECTED = "cancel_rejected"
     REPLACE_REJECTED = "replace_rejected"
+    HELD = "held"  # recorded, reported only if what it waits for fails (the old leg of a replace)

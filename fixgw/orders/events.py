@@ -3,6 +3,13 @@
 Every event names its order by ``order_id`` (the book's stable internal id; find it with
 ``OrderBook.find`` from a venue's client or order id) and carries ``ts_ns``, the UTC epoch ns the
 caller assigns (TransactTime). ``exec_type`` is a class-level hint of what the event reports.
+
+Leg events (``LegAccepted``, ``LegAmended``, ``LegCanceled``, ``LegExpired``, ``LegRejected``) are
+what the venue said about one venue order of ours, a *leg*: leg 0 is the order as first sent, leg k
+the venue order its k-th replace request asked for. They name the leg, not what it means for the
+order: ``Order.apply`` looks up ``LEG_TRANSITIONS`` and applies the order event they amount to (an
+acceptance, a replace, the end of the order, an end held back...), which is what is journaled and
+reported. They are never journaled themselves.
 """
 
 from __future__ import annotations
@@ -29,8 +36,16 @@ __all__ = [
     "OrderReplaceRejected",
     "OrderExpired",
     "OrderTriggered",
+    "OrderLegEnded",
     "OrderEvent",
     "EVENT_TYPES",
+    "LegAccepted",
+    "LegAmended",
+    "LegCanceled",
+    "LegExpired",
+    "LegRejected",
+    "LegEvent",
+    "LEG_EVENT_TYPES",
 ]
 
 _ZERO = Decimal(0)
@@ -196,6 +211,20 @@ class OrderTriggered:
     ts_ns: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderLegEnded:
+    """The venue ended the order's current leg while a replace of it was pending (a cancel-and-new
+    venue cancels the old venue order first). Held, not reported: it ends the order (as an expiry when
+    ``expired``, else a cancel) only if the replace fails; a replace that lands makes it moot."""
+
+    exec_type: ClassVar[ExecTypeHint] = ExecTypeHint.HELD
+    order_id: str
+    ts_ns: int
+    leg: int = 0
+    expired: bool = False
+    reason: str = ""
+
+
 OrderEvent = (
     OrderSubmitted
     | OrderAccepted
@@ -209,6 +238,7 @@ OrderEvent = (
     | OrderReplaceRejected
     | OrderExpired
     | OrderTriggered
+    | OrderLegEnded
 )
 
 #: Every event class, in a stable order (for tables and tests).
@@ -225,4 +255,65 @@ EVENT_TYPES: tuple[type, ...] = (
     OrderReplaceRejected,
     OrderExpired,
     OrderTriggered,
+    OrderLegEnded,
 )
+
+
+# -- what the venue said about one leg (resolved by ``Order.apply``, never journaled) ---------------
+# Not frozen, unlike the order events: one is built and dropped per venue event on the hot path, and a
+# frozen dataclass costs about four times as much to build. Nothing changes one after it is built.
+
+
+@dataclass(slots=True, kw_only=True)
+class LegAccepted:
+    """The venue accepted leg ``leg`` (and named it ``venue_order_id``)."""
+
+    order_id: str
+    ts_ns: int
+    leg: int
+    venue_order_id: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class LegAmended:
+    """The venue changed leg ``leg`` in place (an amend that keeps the order's queue priority)."""
+
+    order_id: str
+    ts_ns: int
+    leg: int
+
+
+@dataclass(slots=True, kw_only=True)
+class LegCanceled:
+    """The venue canceled leg ``leg`` (on our request or not)."""
+
+    order_id: str
+    ts_ns: int
+    leg: int
+    reason: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class LegExpired:
+    """The venue ended leg ``leg`` by itself (time in force, self-trade prevention...)."""
+
+    order_id: str
+    ts_ns: int
+    leg: int
+    reason: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class LegRejected:
+    """The venue refused leg ``leg``, or it was found never to have been placed."""
+
+    order_id: str
+    ts_ns: int
+    leg: int
+    reason: str = ""
+
+
+LegEvent = LegAccepted | LegAmended | LegCanceled | LegExpired | LegRejected
+
+#: Every leg event class, in a stable order (for tables and tests).
+LEG_EVENT_TYPES: tuple[type, ...] = (LegAccepted, LegAmended, LegCanceled, LegExpired, LegRejected)

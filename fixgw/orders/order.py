@@ -9,8 +9,16 @@ journals it there), then changes the order. Applied events are kept in ``events`
 
 A cancel or replace in flight is held as a ``_Pending`` with the status to return to; fills,
 acknowledgements and triggers that arrive meanwhile update that status, so a rejected request returns
-the order to where it would be without it. Quantities are exact: sums and products use a context
-wide enough never to round; only the average price is a quotient (28 significant digits).
+the order to where it would be without it.
+
+The order knows its venue legs (see ``transitions``): ``leg`` is the current one, ``legs_requested``
+counts the replace requests (the k-th asks for leg k), ``pending_leg`` is the one a pending replace
+asked for. A leg event is resolved (``legs.resolve``) into the order event it amounts to, and that is
+applied (and journaled) in its place. An end of the old leg held while its replace was pending is
+kept in ``held_end``; once the replace is rejected, ``due()`` returns it as the event to apply next.
+
+Quantities are exact: sums and products use a context wide enough never to round; only the average
+price is a quotient (28 significant digits).
 """
 
 from __future__ import annotations
@@ -24,12 +32,14 @@ from fixgw.errors import InvalidTransition, OrderError, OverfillError
 from .commands import SubmitOrder
 from .enums import PRICED_TYPES, TERMINAL_STATUSES, TRIGGERED_TYPES, OrderStatus
 from .events import (
+    LEG_EVENT_TYPES,
     OrderAccepted,
     OrderCanceled,
     OrderCancelRejected,
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderLegEnded,
     OrderPendingCancel,
     OrderPendingReplace,
     OrderRejected,
@@ -38,6 +48,7 @@ from .events import (
     OrderSubmitted,
     OrderTriggered,
 )
+from .legs import resolve_in
 from .snapshot import OrderSnapshot
 from .transitions import TRANSITIONS, Rule
 
@@ -52,6 +63,7 @@ _CANCEL = "cancel"
 _REPLACE = "replace"
 # Statuses in which a fill that does not complete the order leaves the status as it is.
 _FILL_KEEPS = frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE, S.CANCELED, S.EXPIRED})
+_LEG_EVENTS = frozenset(LEG_EVENT_TYPES)
 
 Recorder = Callable[[OrderEvent], None] | None
 
@@ -102,6 +114,10 @@ class Order:
         "event_seq",
         "ts_init_ns",
         "ts_last_ns",
+        "leg",
+        "legs_requested",
+        "_leg_cum",
+        "_held",
         "_pending",
     )
 
@@ -136,6 +152,12 @@ class Order:
         self.event_seq = 0
         self.ts_init_ns = command.ts_ns
         self.ts_last_ns = command.ts_ns
+        #: The venue leg the order lives in (0: as first sent; k: its k-th replace request's).
+        self.leg = 0
+        #: How many replace requests the order has had (the newest asked for leg ``legs_requested``).
+        self.legs_requested = 0
+        self._leg_cum = _ZERO  # cum_qty when the current leg became current
+        self._held: OrderLegEnded | None = None
         self._pending: _Pending | None = None
 
     # -- derived state -------------------------------------------------------------------------
@@ -176,6 +198,31 @@ class Order:
         p = self._pending
         return None if p is None else p.kind
 
+    @property
+    def pending_leg(self) -> int | None:
+        """Return the venue leg the pending replace asked for, ``None`` when no replace is pending."""
+        p = self._pending
+        return self.legs_requested if p is not None and p.kind == _REPLACE else None
+
+    @property
+    def leg_filled(self) -> Decimal:
+        """Return the quantity filled since the current leg became current."""
+        return self.cum_qty - self._leg_cum
+
+    @property
+    def held_end(self) -> OrderLegEnded | None:
+        """Return the end of the old leg held while its replace is pending (or just failed), if any."""
+        return self._held
+
+    def due(self) -> OrderCanceled | OrderExpired | None:
+        """Return the event the order's state makes due, ``None`` if none: the held end of the old leg
+        once its replace has failed, as the cancel or expiry it is. Apply it next (and report it)."""
+        h = self._held
+        if h is None or not self.is_open or (self._pending is not None and self._pending.kind == _REPLACE):
+            return None
+        cls = OrderExpired if h.expired else OrderCanceled
+        return cls(order_id=self.order_id, ts_ns=h.ts_ns, reason=h.reason)
+
     def snapshot(self) -> OrderSnapshot:
         """Return a frozen copy of the current state."""
         p = self._pending
@@ -211,6 +258,9 @@ class Order:
             pending_previous=None if p is None else p.previous,
             ts_init_ns=self.ts_init_ns,
             ts_last_ns=self.ts_last_ns,
+            leg=self.leg,
+            legs_requested=self.legs_requested,
+            held_end=self._held,
         )
 
     def __repr__(self) -> str:
@@ -233,6 +283,14 @@ class Order:
 
     def _apply(self, event: OrderEvent, record: Recorder) -> bool:
         event_type = type(event)
+        if event_type in _LEG_EVENTS:
+            if event.order_id != self.order_id:
+                raise OrderError(f"event for {event.order_id!r} applied to order {self.order_id!r}")
+            p = self._pending
+            event = resolve_in(self, event, p is not None and p.kind == _REPLACE, self._held is not None)
+            if event is None:
+                return False
+            event_type = type(event)
         target = TRANSITIONS.get((self.status, event_type))
         if target is None:
             raise InvalidTransition(self.status, event_type.__name__)
@@ -340,6 +398,7 @@ class Order:
     def _on_canceled(self, e: OrderCanceled, target: OrderStatus, record: Recorder) -> bool:
         self._done(e, record)
         p = self._pending
+        self._held = None
         if self.status is S.PENDING_CANCEL:
             # Our cancel landed: its ClOrdID becomes the order's (FIX: 11 = cancel, 41 = previous).
             self._advance_cl_ord_id(p.cl_ord_id)
@@ -375,6 +434,7 @@ class Order:
             )
         self._done(e, record)
         self._pending = _Pending(_REPLACE, e.cl_ord_id, self.status, e.quantity, e.price, e.trigger_price)
+        self.legs_requested += 1
         self.status = target
         return True
 
@@ -396,14 +456,25 @@ class Order:
             self.venue_order_id = e.venue_order_id
         self._advance_cl_ord_id(p.cl_ord_id)
         self._pending = None
+        self.leg = self.legs_requested
+        self._leg_cum = self.cum_qty
+        self._held = None  # the old leg's end was the replace at work
         # FIX: a quantity reduced to the cumulative quantity leaves the order filled.
         self.status = S.FILLED if quantity == self.cum_qty else self._resting_status(p.previous)
         return True
 
     def _on_expired(self, e: OrderExpired, target: OrderStatus, record: Recorder) -> bool:
         self._done(e, record)
+        self._held = None
         self.status = target
         return True
+
+    def _on_leg_ended(self, e: OrderLegEnded, target: Rule, record: Recorder) -> bool:
+        if target is not Rule.HOLD or self._held is not None:
+            return False  # an ended order, or an end already held: nothing new
+        self._done(e, record)
+        self._held = e
+        return False
 
     def _on_triggered(self, e: OrderTriggered, target: OrderStatus | Rule, record: Recorder) -> bool:
         if target is not Rule.ABSORB:
@@ -465,4 +536,5 @@ _HANDLERS = {
     OrderReplaceRejected: Order._on_replace_rejected,
     OrderExpired: Order._on_expired,
     OrderTriggered: Order._on_triggered,
+    OrderLegEnded: Order._on_leg_ended,
 }

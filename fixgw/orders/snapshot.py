@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from .events import OrderLegEnded
 from .route import Route
 
 __all__ = ["OrderSnapshot"]
@@ -46,3 +47,6 @@ class OrderSnapshot:
     ts_init_ns: int
     ts_last_ns: int
     route: Route | None = None
+    leg: int = 0
+    legs_requested: int = 0
+    held_end: OrderLegEnded | None = None

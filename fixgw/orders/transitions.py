@@ -13,9 +13,19 @@ the order's quantities and its pending request:
 - ``ABSORB``: news the order already implies (a late acknowledgement, a trigger seen after fills):
   record what is new (the venue order id, the status a pending request returns to), report nothing.
 - ``IGNORE``: a duplicate of what already happened; dropped without a trace.
+- ``HOLD``: the end of the old leg while its replace is pending: recorded (journaled), not reported.
+  If the replace is then rejected, the held end is due (``Order.due``): the caller applies it next,
+  and it ends the order; if the replace lands, the held end is dropped.
 
 A pair that is not in the table raises ``InvalidTransition``: the order is left untouched. Edges that
 look surprising carry a one-line reason.
+
+Legs. An order lives at the venue as one venue order at a time, its current *leg* (0 as first sent,
+k once its k-th replace request landed); a pending replace asks for a new leg. ``LEG_TRANSITIONS``
+maps (leg state, leg event type, the leg's role) to the order event the venue's word about that leg
+amounts to, which then goes through ``TRANSITIONS`` like any other (so every status change is in one
+table), or to ``IGNORE``. The leg state is STEADY (no replace pending), REPLACING, or HELD (replacing,
+and the current leg's end already held). Every triple that can occur is listed (STEADY has no NEW leg).
 """
 
 from __future__ import annotations
@@ -24,11 +34,17 @@ from enum import Enum
 
 from .enums import OrderStatus
 from .events import (
+    LegAccepted,
+    LegAmended,
+    LegCanceled,
+    LegExpired,
+    LegRejected,
     OrderAccepted,
     OrderCanceled,
     OrderCancelRejected,
     OrderExpired,
     OrderFilled,
+    OrderLegEnded,
     OrderPendingCancel,
     OrderPendingReplace,
     OrderRejected,
@@ -38,7 +54,7 @@ from .events import (
     OrderTriggered,
 )
 
-__all__ = ["Rule", "TRANSITIONS", "Target", "describe_table"]
+__all__ = ["Rule", "TRANSITIONS", "Target", "LegState", "LegRole", "LEG_TRANSITIONS", "describe_table"]
 
 
 class Rule(Enum):
@@ -49,6 +65,23 @@ class Rule(Enum):
     REPLACE = "replace"
     ABSORB = "absorb"
     IGNORE = "ignore"
+    HOLD = "hold"
+
+
+class LegState(Enum):
+    """Where an order's legs stand (the first key of ``LEG_TRANSITIONS``)."""
+
+    STEADY = "steady"  # no replace pending: the current leg is the order at the venue
+    REPLACING = "replacing"  # a replace is pending: its new leg may be accepted or refused
+    HELD = "held"  # a replace is pending and the current leg's end is held until it settles
+
+
+class LegRole(Enum):
+    """What a leg is to its order (the third key of ``LEG_TRANSITIONS``)."""
+
+    CURRENT = "current"  # the venue order the order lives in
+    NEW = "new"  # the venue order the pending replace asked for
+    OLD = "old"  # any other: replaced before, or asked for by a replace that failed
 
 
 Target = OrderStatus | Rule
@@ -124,18 +157,21 @@ TRANSITIONS: dict[tuple[OrderStatus, type], Target] = {
     (S.PENDING_REPLACE, OrderReplaceRejected): R.SETTLE,  # back to where the order was
     (S.PENDING_REPLACE, OrderExpired): S.EXPIRED,
     (S.PENDING_REPLACE, OrderTriggered): R.ABSORB,
+    (S.PENDING_REPLACE, OrderLegEnded): R.HOLD,  # the old leg ended first: ends the order if the replace fails
     # FILLED: terminal.
     (S.FILLED, OrderAccepted): R.ABSORB,  # a market order's REST answer after its stream fills
     (S.FILLED, OrderFilled): R.FILL,  # duplicates are dropped; any new trade is an overfill
     (S.FILLED, OrderCancelRejected): R.SETTLE,  # too late to cancel: the client still gets its reject
     (S.FILLED, OrderReplaceRejected): R.SETTLE,
     (S.FILLED, OrderTriggered): R.IGNORE,  # reordered stream
+    (S.FILLED, OrderLegEnded): R.IGNORE,  # filled while its replace was pending: the end adds nothing
     # CANCELED: terminal, but trades executed before the cancel may still be reported.
     (S.CANCELED, OrderAccepted): R.ABSORB,  # canceled before the ack arrived
     (S.CANCELED, OrderFilled): R.FILL,  # late fill: applied, the order stays canceled unless complete
     (S.CANCELED, OrderCanceled): R.IGNORE,  # the REST answer and the stream both confirm
     (S.CANCELED, OrderCancelRejected): R.SETTLE,
     (S.CANCELED, OrderReplaceRejected): R.SETTLE,
+    (S.CANCELED, OrderLegEnded): R.IGNORE,
     # REJECTED: terminal; a rejected order never traded, so a fill here is a loud error.
     (S.REJECTED, OrderRejected): R.IGNORE,
     (S.REJECTED, OrderCancelRejected): R.SETTLE,  # a cancel sent before the ack, then the order refused
@@ -145,12 +181,68 @@ TRANSITIONS: dict[tuple[OrderStatus, type], Target] = {
     (S.EXPIRED, OrderExpired): R.IGNORE,
     (S.EXPIRED, OrderCancelRejected): R.SETTLE,
     (S.EXPIRED, OrderReplaceRejected): R.SETTLE,
+    (S.EXPIRED, OrderLegEnded): R.IGNORE,
+}
+
+L = LegState
+CUR, NEW, OLD = LegRole.CURRENT, LegRole.NEW, LegRole.OLD
+
+LegTarget = type | Rule
+
+LEG_TRANSITIONS: dict[tuple[LegState, type, LegRole], LegTarget] = {
+    # STEADY: no replace pending (a leg cannot be NEW). An OLD leg was replaced, or its replace failed.
+    (L.STEADY, LegAccepted, CUR): OrderAccepted,
+    (L.STEADY, LegAccepted, OLD): R.IGNORE,  # the order lives on in a later leg
+    (L.STEADY, LegAmended, CUR): R.IGNORE,  # no replace asked for: nothing to confirm
+    (L.STEADY, LegAmended, OLD): R.IGNORE,
+    (L.STEADY, LegCanceled, CUR): OrderCanceled,  # on our request, or unsolicited
+    (L.STEADY, LegCanceled, OLD): R.IGNORE,  # the old leg of a replace that landed: the order lives on
+    (L.STEADY, LegExpired, CUR): OrderExpired,
+    (L.STEADY, LegExpired, OLD): R.IGNORE,
+    (L.STEADY, LegRejected, CUR): OrderRejected,  # the order itself was refused (before its ack)
+    (L.STEADY, LegRejected, OLD): R.IGNORE,  # a new leg refused after its replace settled
+    # REPLACING: a replace is pending.
+    (L.REPLACING, LegAccepted, CUR): OrderAccepted,  # a late ack of the current leg
+    (L.REPLACING, LegAccepted, NEW): OrderReplaced,  # the new leg accepted: the replace landed
+    (L.REPLACING, LegAccepted, OLD): R.IGNORE,
+    (L.REPLACING, LegAmended, CUR): OrderReplaced,  # amended in place under the old id
+    (L.REPLACING, LegAmended, NEW): OrderReplaced,  # amended in place under the new id
+    (L.REPLACING, LegAmended, OLD): R.IGNORE,
+    (L.REPLACING, LegCanceled, CUR): OrderLegEnded,  # held: the order lives on if the new leg is accepted
+    (L.REPLACING, LegCanceled, NEW): R.IGNORE,  # a new leg that never became the order
+    (L.REPLACING, LegCanceled, OLD): R.IGNORE,
+    (L.REPLACING, LegExpired, CUR): OrderLegEnded,
+    (L.REPLACING, LegExpired, NEW): R.IGNORE,
+    (L.REPLACING, LegExpired, OLD): R.IGNORE,
+    (L.REPLACING, LegRejected, CUR): R.IGNORE,  # an acknowledged order is not refused any more
+    (L.REPLACING, LegRejected, NEW): OrderReplaceRejected,  # the new leg refused: the replace failed
+    (L.REPLACING, LegRejected, OLD): R.IGNORE,
+    # HELD: as REPLACING, the current leg's end already held (a second end is not held twice).
+    (L.HELD, LegAccepted, CUR): OrderAccepted,
+    (L.HELD, LegAccepted, NEW): OrderReplaced,  # the held end is dropped
+    (L.HELD, LegAccepted, OLD): R.IGNORE,
+    (L.HELD, LegAmended, CUR): OrderReplaced,
+    (L.HELD, LegAmended, NEW): OrderReplaced,
+    (L.HELD, LegAmended, OLD): R.IGNORE,
+    (L.HELD, LegCanceled, CUR): R.IGNORE,
+    (L.HELD, LegCanceled, NEW): R.IGNORE,
+    (L.HELD, LegCanceled, OLD): R.IGNORE,
+    (L.HELD, LegExpired, CUR): R.IGNORE,
+    (L.HELD, LegExpired, NEW): R.IGNORE,
+    (L.HELD, LegExpired, OLD): R.IGNORE,
+    (L.HELD, LegRejected, CUR): R.IGNORE,
+    (L.HELD, LegRejected, NEW): OrderReplaceRejected,  # then the held end is due and ends the order
+    (L.HELD, LegRejected, OLD): R.IGNORE,
 }
 
 
 def describe_table() -> str:
-    """Return the table as Markdown rows (status | event | target), for documentation."""
+    """Return both tables as Markdown rows, for documentation."""
     lines = ["| status | event | target |", "|---|---|---|"]
     for (status, event_type), target in TRANSITIONS.items():
         lines.append(f"| {status.value} | {event_type.__name__} | {target.value} |")
+    lines += ["", "| legs | leg event | leg | order event |", "|---|---|---|---|"]
+    for (state, event_type, role), leg_target in LEG_TRANSITIONS.items():
+        name = leg_target.value if isinstance(leg_target, Rule) else leg_target.__name__
+        lines.append(f"| {state.value} | {event_type.__name__} | {role.value} | {name} |")
     return "\n".join(lines)

@@ -5,12 +5,22 @@ Theory of operation
 An adapter is an async context manager. Entering it syncs the server clock, loads instruments,
 opens the private order stream and reconciles; leaving it stops its background tasks.
 
+The port speaks the order model's vocabulary: sides, order types, times in force and statuses are
+the ``fixgw.orders`` enums; each venue's ``enums.py`` maps them to the venue's own spellings and
+back. What the port adds are the venue's ids: a command names an order by the venue client order id
+(and the venue order id when known), an event by both, and a fill by its venue trade id.
+
 Commands (``NewOrder``, ``CancelOrder``, ``AmendOrder``, ``ReplaceOrder``) go in through
-``submit`` / ``cancel`` / ``amend`` / ``replace``. What happens to orders comes out, exactly once,
-through ``events()`` as ``VenueOrderEvent`` subclasses — whether the venue told us through the
-stream, through a REST response, or through reconciliation after a reconnect or an unknown outcome.
-The return values of the command methods are snapshots for convenience; the event stream is the
-truth the order state machine is driven by.
+``submit`` / ``cancel`` / ``amend`` / ``replace``. ``check`` is the pure rule check of a
+``NewOrder``: an order object that passed it is not checked again when that same object is
+submitted (or sent as a replace's new order), so a caller that checks first pays for one check.
+
+What the venue said about orders comes out, exactly once, through ``events()`` as
+``VenueOrderEvent`` observations (accepted, filled, canceled, expired, rejected, amended) — whether
+the venue told us through the stream, through a REST response, or through reconciliation after a
+reconnect or an unknown outcome. They are normalised and de-duplicated, and decide no order
+status: the order's transition table does (``fixgw.orders``), fed by one mapping module in the
+gateway. The return values of the command methods are venue snapshots for convenience.
 
 Failures are typed (``fixgw.errors``): ``VenueRejected`` for a definite refusal (no event is
 emitted for it), ``VenueUnknownOutcome`` when the fate could not be learned in time (the adapter
@@ -22,6 +32,7 @@ Symbols are normalised ``BASE/QUOTE`` ("BTC/USDT") everywhere in this port; adap
 from __future__ import annotations
 
 import enum
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,13 +42,12 @@ from typing import Any
 import anyio
 
 from fixgw.errors import VenueRejected
-from fixgw.venues.rules import RuleViolation, check_order
+from fixgw.orders.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from fixgw.orders.fills import fill_key
+from fixgw.venues.rules import PLAIN_SIDES, RuleViolation, check_order
 
 __all__ = [
-    "Side",
-    "OrderType",
-    "TimeInForce",
-    "OrderStatus",
+    "PLAIN_SIDES",
     "StreamState",
     "Instrument",
     "VenueCapabilities",
@@ -47,12 +57,12 @@ __all__ = [
     "ReplaceOrder",
     "OrderReport",
     "VenueOrderEvent",
-    "OrderAccepted",
-    "OrderFilled",
-    "OrderCanceled",
-    "OrderExpired",
-    "OrderRejected",
-    "OrderAmended",
+    "VenueAccepted",
+    "VenueFilled",
+    "VenueCanceled",
+    "VenueExpired",
+    "VenueOrderRejected",
+    "VenueAmended",
     "VenueHealth",
     "VenueAdapter",
     "RuleViolation",
@@ -73,47 +83,6 @@ REJECT_REASONS = frozenset({
 def reject_reason(exc: VenueRejected) -> str:
     """Return the reason key of a venue refusal (``"other"`` when the adapter gave none)."""
     return exc.reason
-
-
-class Side(enum.Enum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-
-class OrderType(enum.Enum):
-    MARKET = "MARKET"
-    LIMIT = "LIMIT"
-    STOP = "STOP"  # stop-loss market
-    STOP_LIMIT = "STOP_LIMIT"
-    TAKE_PROFIT = "TAKE_PROFIT"
-    TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT"
-
-
-class TimeInForce(enum.Enum):
-    GTC = "GTC"
-    IOC = "IOC"
-    FOK = "FOK"
-    DAY = "DAY"
-    GTD = "GTD"
-
-
-class OrderStatus(enum.Enum):
-    """Normalised order status after an event."""
-
-    PENDING_NEW = "PENDING_NEW"
-    NEW = "NEW"
-    PARTIALLY_FILLED = "PARTIALLY_FILLED"
-    FILLED = "FILLED"
-    CANCELED = "CANCELED"
-    EXPIRED = "EXPIRED"
-    REJECTED = "REJECTED"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in _TERMINAL
-
-
-_TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED})
 
 
 class StreamState(enum.Enum):
@@ -172,18 +141,22 @@ class VenueCapabilities:
     cancel_all: bool = False
     order_query_by_client_id: bool = True
     time_in_force: frozenset[TimeInForce] = frozenset({TimeInForce.GTC})
+    sides: frozenset[OrderSide] = PLAIN_SIDES
 
 
 # --- commands ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class NewOrder:
-    """Place an order. Give ``quantity``, or ``quote_quantity`` for a MARKET order by notional."""
+    """Place an order. Give ``quantity``, or ``quote_quantity`` for a MARKET order by notional.
+
+    ``client_order_id`` is the venue client order id (not the FIX ClOrdID).
+    """
 
     client_order_id: str
     symbol: str
-    side: Side
+    side: OrderSide
     order_type: OrderType
     quantity: Decimal | None = None
     price: Decimal | None = None
@@ -191,9 +164,6 @@ class NewOrder:
     time_in_force: TimeInForce | None = None  # None: GTC for resting types, nothing for MARKET
     quote_quantity: Decimal | None = None
     post_only: bool = False
-    #: The caller already ran ``VenueAdapter.check`` on these terms and it passed: the adapter does
-    #: not run it again before sending. Leave it ``False`` unless you checked the very same terms.
-    prechecked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,8 +207,8 @@ class OrderReport:
     symbol: str
     client_order_id: str
     venue_order_id: str
-    status: OrderStatus
-    side: Side | None = None
+    status: OrderStatus  # as the venue reports it
+    side: OrderSide | None = None
     order_type: OrderType | None = None
     quantity: Decimal | None = None
     price: Decimal | None = None
@@ -259,32 +229,34 @@ class OrderReport:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VenueOrderEvent:
-    """Something that happened to an order at the venue. ``status`` is the order's status after it."""
+    """Something the venue said about an order, once. ``cum_qty``: the fills seen so far (its sum)."""
 
     venue: str
     symbol: str
     client_order_id: str
     venue_order_id: str
-    status: OrderStatus
     cum_qty: Decimal
     ts_ns: int
     from_reconciliation: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OrderAccepted(VenueOrderEvent):
-    """The venue accepted the order (FIX ExecType New)."""
+class VenueAccepted(VenueOrderEvent):
+    """The venue accepted the order (it is working there)."""
 
-    side: Side | None = None
+    side: OrderSide | None = None
     order_type: OrderType | None = None
     quantity: Decimal | None = None
     price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OrderFilled(VenueOrderEvent):
-    """One trade. ``trade_id`` is unique per venue symbol; a synthesized fill (reconciliation without
-    trade detail) has a trade id starting with ``"recon:"``."""
+class VenueFilled(VenueOrderEvent):
+    """One trade. ``trade_id`` is the venue's, unique per venue symbol; a synthesized fill
+    (reconciliation without trade detail) has a trade id starting with ``"recon:"``. ``fill_key``
+    is the one key duplicates are dropped by, here and in the order (``fixgw.orders.fills.fill_key``).
+    ``done``: the venue reports the order filled with this trade (a quote-amount order learns its
+    end from it)."""
 
     last_qty: Decimal
     last_px: Decimal
@@ -293,32 +265,38 @@ class OrderFilled(VenueOrderEvent):
     fee_asset: str | None = None
     is_maker: bool | None = None
     cum_quote: Decimal | None = None
+    done: bool = False
+
+    @property
+    def fill_key(self) -> str:
+        return fill_key(self.symbol, self.trade_id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OrderCanceled(VenueOrderEvent):
-    """The order was canceled (by us or by the venue)."""
+class VenueCanceled(VenueOrderEvent):
+    """The order ended canceled (by us or by the venue)."""
 
     reason: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OrderExpired(VenueOrderEvent):
+class VenueExpired(VenueOrderEvent):
     """The venue ended the order: IOC/FOK/MARKET remainder, self-trade prevention, exchange cancel."""
 
     reason: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OrderRejected(VenueOrderEvent):
-    """The venue rejected an order after accepting the request (seen on the stream)."""
+class VenueOrderRejected(VenueOrderEvent):
+    """The venue rejected an order after accepting the request (seen on the stream), or the order was
+    found never to have been placed (``code`` ``NOT_PLACED``)."""
 
     reason: str = ""
     code: int | str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OrderAmended(VenueOrderEvent):
+class VenueAmended(VenueOrderEvent):
     """The order was changed in place; ``client_order_id`` is the new id, ``orig_client_order_id`` the old."""
 
     orig_client_order_id: str | None = None
@@ -385,8 +363,30 @@ class VenueAdapter(ABC):
         """Return a loaded instrument by normalised symbol; ``VenueRejected`` if unknown."""
 
     def check(self, order: NewOrder) -> RuleViolation | None:
-        """Pre-check an order against the instrument rules and capabilities (pure, no I/O)."""
-        return check_order(self.instrument(order.symbol), order, self.capabilities)
+        """Pre-check an order against the instrument rules and capabilities (pure, no I/O).
+
+        ``VenueRejected`` if the symbol is unknown. An order object that passes is remembered (weakly,
+        by identity) so that ``submit`` or ``replace`` of that same object does not check it again.
+        """
+        violation = check_order(self.instrument(order.symbol), order, self.capabilities)
+        if violation is None:
+            try:
+                self._checked_orders[id(order)] = order
+            except AttributeError:
+                self._checked_orders = weakref.WeakValueDictionary({id(order): order})
+        return violation
+
+    def refuse_unchecked(self, order: NewOrder) -> None:
+        """Raise ``VenueRejected`` (code ``LOCAL``) if ``order`` breaks the rules; an order that passed
+        ``check`` (this very object) is let through without a second check. Adapters call it before
+        sending a new order."""
+        checked = getattr(self, "_checked_orders", None)
+        if checked is not None and checked.pop(id(order), None) is order:
+            return
+        violation = check_order(self.instrument(order.symbol), order, self.capabilities)
+        if violation is not None:
+            reason = "unsupported" if violation.unsupported else f"rule:{violation.rule}"
+            raise VenueRejected("LOCAL", violation.reason, reason=reason)
 
     @abstractmethod
     async def submit(self, order: NewOrder) -> OrderReport:

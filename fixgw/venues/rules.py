@@ -11,10 +11,17 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING
 
+from fixgw.orders.enums import OrderSide, OrderType, TimeInForce
+
 if TYPE_CHECKING:  # pragma: no cover
     from fixgw.venues.base import Instrument, NewOrder, VenueCapabilities
 
-__all__ = ["RuleViolation", "check_order", "is_multiple"]
+__all__ = ["RuleViolation", "check_order", "is_multiple", "PLAIN_SIDES"]
+
+#: Sides every venue takes; ``OrderSide.SELL_SHORT`` only where ``VenueCapabilities.sides`` says so.
+PLAIN_SIDES = frozenset({OrderSide.BUY, OrderSide.SELL})
+_MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.STOP, OrderType.TAKE_PROFIT})
+_STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +74,19 @@ def check_order(
     stands in for the price of a MARKET order in notional checks; without it those are left to the
     venue.
     """
-    from fixgw.venues.base import OrderType, TimeInForce
-
     if not instrument.trading:
         return RuleViolation("trading", f"{instrument.symbol} is not trading", unsupported=True)
+    if order.side not in (capabilities.sides if capabilities is not None else PLAIN_SIDES):
+        return RuleViolation("side", f"side {order.side.value} is not supported by the venue", True)
+    # Texts name types and times in force as FIX users and venues write them (STOP_LIMIT, FOK).
     if instrument.order_types and order.order_type not in instrument.order_types:
         return RuleViolation(
-            "order_type", f"order type {order.order_type.value} not allowed on {instrument.symbol}", True
+            "order_type", f"order type {order.order_type.name} not allowed on {instrument.symbol}", True
         )
     tif = order.time_in_force
     allowed_tif = instrument.time_in_force or (capabilities.time_in_force if capabilities else frozenset())
     if tif is not None and allowed_tif and tif not in allowed_tif:
-        return RuleViolation("time_in_force", f"time in force {tif.value} not supported", True)
+        return RuleViolation("time_in_force", f"time in force {tif.name} not supported", True)
     if order.post_only:
         if order.order_type is not OrderType.LIMIT:
             return RuleViolation("post_only", "post-only needs a LIMIT order", True)
@@ -86,14 +94,14 @@ def check_order(
             return RuleViolation("post_only", "post-only not supported", True)
         if tif is not None and tif is not TimeInForce.GTC:
             return RuleViolation("post_only", "post-only orders rest: time in force must be GTC", True)
-    if order.stop_price is not None or order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
-        if capabilities is not None and order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+    if order.stop_price is not None or order.order_type in _STOP_TYPES:
+        if capabilities is not None and order.order_type in _STOP_TYPES:
             if not capabilities.stop_orders:
                 return RuleViolation("order_type", "stop orders not supported", True)
         if order.stop_price is None:
             return RuleViolation("stop_price", "stop price required")
 
-    is_market = order.order_type in (OrderType.MARKET, OrderType.STOP, OrderType.TAKE_PROFIT)
+    is_market = order.order_type in _MARKET_TYPES
     needs_price = not is_market
     if needs_price and order.price is None:
         return RuleViolation("price", "price required")
@@ -127,9 +135,7 @@ def check_order(
 
     # price band around the reference price
     if reference_price is not None and order.price is not None:
-        from fixgw.venues.base import Side
-
-        if order.side is Side.BUY:
+        if order.side is OrderSide.BUY:
             up, down = instrument.bid_multiplier_up, instrument.bid_multiplier_down
         else:
             up, down = instrument.ask_multiplier_up, instrument.ask_multiplier_down

@@ -127,9 +127,8 @@ def test_retention_late_venue_fill_reaches_evicted_order_once() -> None:
     book.apply(OrderCanceled(order_id=o.order_id, ts_ns=4))
     journal.commit()
     assert len(book) == 0
-    late = V.OrderFilled(venue="sim", symbol="BTCUSDT", client_order_id=venue_cl_id(o, 0), venue_order_id="9",
-                         status=V.OrderStatus.FILLED, cum_qty=D("0.4"), ts_ns=5, last_qty=D("0.4"),
-                         last_px=D("100"), trade_id="77")
+    late = V.VenueFilled(venue="sim", symbol="BTCUSDT", client_order_id=venue_cl_id(o, 0), venue_order_id="9",
+                         cum_qty=D("0.4"), ts_ns=5, last_qty=D("0.4"), last_px=D("100"), trade_id="77")
     on_venue_event(router, late)
     on_venue_event(router, late)  # the duplicate: dropped by its trade id after the reload
     assert len(ctx.handle.sent) == 1 and ctx.handle.sent[0][0] == b"8"  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from fixgw.orders.commands import SubmitOrder
 from fixgw.orders.enums import OrderSide, OrderType
 from fixgw.risk import check_order
 from fixgw.translate import REJ
-from fixgw.venues.base import Instrument, NewOrder, OrderType as VType, Side, VenueCapabilities
+from fixgw.venues.base import Instrument, NewOrder, VenueCapabilities
 from fixgw.venues.rules import check_order as venue_check
 
 D = Decimal
@@ -21,8 +21,8 @@ CAPS = VenueCapabilities(stop_orders=True)
 
 
 def venue_verdict(o: SubmitOrder):  # type: ignore[no-untyped-def]
-    vt = VType.LIMIT if o.order_type is OrderType.LIMIT else VType.MARKET
-    return venue_check(BTC, NewOrder(client_order_id="x", symbol=o.symbol, side=Side.BUY, order_type=vt,
+    vt = OrderType.LIMIT if o.order_type is OrderType.LIMIT else OrderType.MARKET
+    return venue_check(BTC, NewOrder(client_order_id="x", symbol=o.symbol, side=OrderSide.BUY, order_type=vt,
                                      quantity=o.quantity, price=o.price), CAPS)
 
 

@@ -13,12 +13,13 @@ import pytest
 from fixgw.config import default_config
 from fixgw.errors import TransportError, VenueRejected, VenueUnknownOutcome
 from fixgw.gateway import Gateway
-from fixgw.gateway._ids import legs, parse_venue_cl_id, session_key, venue_cl_id
+from fixgw.gateway._ids import parse_venue_cl_id, session_key, venue_cl_id
 from fixgw.gateway._venue_events import plain
+from fixgw.orders import OrderStatus
 from fixgw.venues import base as V
 
 from .conftest import running_gateway
-from .fixclient import FixClient
+from .fixclient import FixClient, _now
 
 pytestmark = pytest.mark.anyio
 D = Decimal
@@ -34,6 +35,8 @@ class ScriptedVenue(V.VenueAdapter):
         self.capabilities = V.VenueCapabilities(stop_orders=True, cancel_replace_atomic=True)
         self.send, self.recv = anyio.create_memory_object_stream[V.VenueOrderEvent](math.inf)
         self.submitted: list[V.NewOrder] = []
+        self.checked: list[V.NewOrder] = []
+        self.replaced: list[V.ReplaceOrder] = []
         self.on_submit: Any = "accept"
         self.on_replace: Any = "accept"
         self.on_cancel: Any = "reject"
@@ -43,9 +46,8 @@ class ScriptedVenue(V.VenueAdapter):
     def emit(self, event: V.VenueOrderEvent) -> None:
         self.send.send_nowait(event)
 
-    def _base(self, cid: str, vid: str, status: V.OrderStatus, cum: str = "0") -> dict[str, Any]:
-        return dict(venue="sim", symbol="BTC/USDT", client_order_id=cid, venue_order_id=vid, status=status,
-                    cum_qty=D(cum), ts_ns=1)
+    def _base(self, cid: str, vid: str, cum: str = "0") -> dict[str, Any]:
+        return dict(venue="sim", symbol="BTC/USDT", client_order_id=cid, venue_order_id=vid, cum_qty=D(cum), ts_ns=1)
 
     async def start(self) -> None: ...
 
@@ -59,7 +61,12 @@ class ScriptedVenue(V.VenueAdapter):
             raise VenueRejected(-1121, "Invalid symbol.")
         return BTC
 
+    def check(self, order: V.NewOrder) -> Any:
+        self.checked.append(order)
+        return super().check(order)
+
     async def submit(self, order: V.NewOrder) -> V.OrderReport:
+        self.refuse_unchecked(order)  # as the real adapters do
         self.submitted.append(order)
         if self.on_submit == "reject":
             raise VenueRejected(-2010, "Account has insufficient balance for requested action.")
@@ -67,9 +74,9 @@ class ScriptedVenue(V.VenueAdapter):
             raise VenueUnknownOutcome("timed out")
         self.next_id += 1
         self.open[order.client_order_id] = str(self.next_id)
-        self.emit(V.OrderAccepted(**self._base(order.client_order_id, str(self.next_id), V.OrderStatus.NEW)))
+        self.emit(V.VenueAccepted(**self._base(order.client_order_id, str(self.next_id))))
         return V.OrderReport(venue="sim", symbol=order.symbol, client_order_id=order.client_order_id,
-                             venue_order_id=str(self.next_id), status=V.OrderStatus.NEW)
+                             venue_order_id=str(self.next_id), status=OrderStatus.NEW)
 
     async def cancel(self, request: V.CancelOrder) -> V.OrderReport:
         if isinstance(self.on_cancel, Exception):
@@ -78,30 +85,32 @@ class ScriptedVenue(V.VenueAdapter):
             raise VenueUnknownOutcome("timed out")
         if self.on_cancel == "accept":
             cid = request.client_order_id or ""
-            self.emit(V.OrderCanceled(**self._base(cid, self.open.pop(cid, "?"), V.OrderStatus.CANCELED)))
+            self.emit(V.VenueCanceled(**self._base(cid, self.open.pop(cid, "?"))))
             return V.OrderReport(venue="sim", symbol="BTC/USDT", client_order_id=cid, venue_order_id="?",
-                                 status=V.OrderStatus.CANCELED)
+                                 status=OrderStatus.CANCELED)
         raise VenueRejected(-2011, "Unknown order sent.")
 
     async def amend(self, request: V.AmendOrder) -> V.OrderReport:
         raise NotImplementedError
 
     async def replace(self, request: V.ReplaceOrder) -> V.OrderReport:
+        self.refuse_unchecked(request.new)  # as the real adapters do
+        self.replaced.append(request)
         old = request.orig_client_order_id or ""
         # The venue cancels the old leg first, then fails to place the new one.
-        self.emit(V.OrderCanceled(**self._base(old, request.venue_order_id or "?", V.OrderStatus.CANCELED)))
+        self.emit(V.VenueCanceled(**self._base(old, request.venue_order_id or "?")))
         if self.on_replace == "fail_new":
             raise VenueRejected(-2021, "Order cancel-replace partially failed.")
         self.next_id += 1
-        self.emit(V.OrderAccepted(**self._base(request.new.client_order_id, str(self.next_id), V.OrderStatus.NEW)))
+        self.emit(V.VenueAccepted(**self._base(request.new.client_order_id, str(self.next_id))))
         return V.OrderReport(venue="sim", symbol="BTC/USDT", client_order_id=request.new.client_order_id,
-                             venue_order_id=str(self.next_id), status=V.OrderStatus.NEW)
+                             venue_order_id=str(self.next_id), status=OrderStatus.NEW)
 
     async def query(self, symbol: str, *, client_order_id: str | None = None,
                     venue_order_id: str | None = None) -> V.OrderReport:
         if client_order_id in self.open:
             return V.OrderReport(venue="sim", symbol=symbol, client_order_id=client_order_id,
-                                 venue_order_id=self.open[client_order_id], status=V.OrderStatus.NEW)
+                                 venue_order_id=self.open[client_order_id], status=OrderStatus.NEW)
         raise VenueRejected(-2013, "Order does not exist.")
 
     async def open_orders(self, symbol: str | None = None) -> list[V.OrderReport]:
@@ -159,13 +168,46 @@ async def test_routing_replace_succeeding_hides_old_leg_cancel() -> None:
         await c.logout()
 
 
-async def test_routing_checked_order_sent_prechecked_so_adapter_skips_rules() -> None:
+async def test_routing_new_order_checked_once_on_the_venue_order_it_sends() -> None:
     venue = ScriptedVenue()
     async with gateway_with(venue) as gw:
         c = await logged_on(gw)
         await c.new_order("b1", "1", "0.5", price="100")
         await c.reports("b1", 1)
-        assert venue.submitted[0].prechecked
+        assert len(venue.checked) == 1 and venue.submitted[0] is venue.checked[0]
+        await c.logout()
+
+
+async def test_routing_replace_checked_once_on_the_new_leg_it_sends() -> None:
+    venue = ScriptedVenue()
+    async with gateway_with(venue) as gw:
+        c = await logged_on(gw)
+        await c.new_order("k1", "1", "0.5", price="100")
+        await c.reports("k1", 1)
+        await c.replace("k2", "k1", "1", "0.6", "101")
+        await c.reports("k2", 2)
+        new = venue.replaced[0].new
+        assert len(venue.checked) == 2 and new is venue.checked[1]  # the order's check, then the new leg's
+        assert (new.client_order_id, new.quantity, new.price) == (venue.submitted[0].client_order_id + ".r1",
+                                                                   D("0.6"), D("101"))
+        await c.logout()
+
+
+async def test_routing_quote_amount_order_filled_when_the_venue_says_done() -> None:
+    venue = ScriptedVenue()
+    venue.capabilities = V.VenueCapabilities(quote_qty_market=True)
+    async with gateway_with(venue) as gw:
+        c = await logged_on(gw)
+        await c.send_raw("D", [(11, "q1"), (21, "1"), (55, "BTC/USDT"), (54, "1"), (60, _now()), (152, "60"),
+                               (40, "1")])
+        await c.reports("q1", 1)  # accepted
+        cid = venue.submitted[0].client_order_id
+        assert (venue.submitted[0].quote_quantity, venue.submitted[0].quantity) == (D("60"), None)
+        # 0.5 at 100 is 50 of the 60: the venue's lot step left the rest, and it says the order is filled
+        venue.emit(V.VenueFilled(**venue._base(cid, "101", "0.5"), last_qty=D("0.5"), last_px=D("100"),
+                                 trade_id="t1", done=True))
+        fill = (await c.reports("q1", 2))[1]
+        assert (fill[150], fill[39], fill[14], fill[151]) == (b"F", b"2", b"0.5", b"0")
         await c.logout()
 
 
@@ -190,10 +232,10 @@ async def test_routing_unknown_outcome_then_venue_event_acknowledges() -> None:
         await c.pump(0.2)
         assert c.exec_reports("u1") == []  # nothing is said while the outcome is unknown
         cid = venue.submitted[0].client_order_id
-        venue.emit(V.OrderAccepted(**venue._base(cid, "7", V.OrderStatus.NEW)))
-        venue.emit(V.OrderFilled(**venue._base(cid, "7", V.OrderStatus.PARTIALLY_FILLED, "0.2"),
+        venue.emit(V.VenueAccepted(**venue._base(cid, "7")))
+        venue.emit(V.VenueFilled(**venue._base(cid, "7", "0.2"),
                                  last_qty=D("0.20000000"), last_px=D("100.00000000"), trade_id="t9"))
-        venue.emit(V.OrderFilled(**venue._base(cid, "7", V.OrderStatus.PARTIALLY_FILLED, "0.2"),
+        venue.emit(V.VenueFilled(**venue._base(cid, "7", "0.2"),
                                  last_qty=D("0.2"), last_px=D("100"), trade_id="t9"))  # the same trade again
         reports = await c.reports("u1", 2)
         assert [m[39] for m in reports] == [b"0", b"1"]
@@ -284,8 +326,8 @@ async def test_routing_events_of_other_orders_ignored() -> None:
     venue = ScriptedVenue()
     async with gateway_with(venue) as gw:
         c = await logged_on(gw)
-        venue.emit(V.OrderAccepted(**venue._base("someone-else", "1", V.OrderStatus.NEW)))
-        venue.emit(V.OrderAccepted(**venue._base("CLIENT44_44_zz-99", "2", V.OrderStatus.NEW)))
+        venue.emit(V.VenueAccepted(**venue._base("someone-else", "1")))
+        venue.emit(V.VenueAccepted(**venue._base("CLIENT44_44_zz-99", "2")))
         await c.pump(0.3)
         assert c.inbox == []
         await c.logout()
@@ -298,10 +340,8 @@ def test_routing_helpers_ids_and_decimals() -> None:
 
     class O:
         order_id = "CLIENT44_44-7"
-        events: list = []
 
     assert venue_cl_id(O(), 0) == "CLIENT44_44-7" and venue_cl_id(O(), 2) == "CLIENT44_44-7.r2"
-    assert legs(O()) == (0, 0)
     assert parse_venue_cl_id("CLIENT44_44-7.r2") == ("CLIENT44_44", "CLIENT44_44-7", 2)
     assert parse_venue_cl_id("CLIENT44_44-7") == ("CLIENT44_44", "CLIENT44_44-7", 0)
     assert parse_venue_cl_id("CLIENT44_44-7.rx") is None

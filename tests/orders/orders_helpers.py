@@ -11,6 +11,7 @@ from fixgw.orders import (
     OrderCancelRejected,
     OrderExpired,
     OrderFilled,
+    OrderLegEnded,
     OrderPendingCancel,
     OrderPendingReplace,
     OrderRejected,
@@ -103,5 +104,6 @@ def sample_events(order_id: str = OID) -> dict[type, object]:
         OrderReplaceRejected(order_id=order_id, ts_ns=20),
         OrderExpired(order_id=order_id, ts_ns=20),
         OrderTriggered(order_id=order_id, ts_ns=20),
+        OrderLegEnded(order_id=order_id, ts_ns=20),
     ]
     return {type(e): e for e in events}

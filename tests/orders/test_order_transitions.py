@@ -18,22 +18,22 @@ S = OrderStatus
 
 # Columns in EVENT_TYPES order:
 #   Submitted Accepted Rejected Filled PendingCancel Canceled CancelRejected PendingReplace Replaced
-#   ReplaceRejected Expired Triggered
+#   ReplaceRejected Expired Triggered LegEnded
 EXPECTED = {
-    S.INITIALIZED: "pending_new new rejected partially_filled X canceled X X X X expired triggered",
-    S.PENDING_NEW: "X new rejected partially_filled pending_cancel canceled pending_new- X X X expired triggered",
-    S.NEW: "X new- X partially_filled pending_cancel canceled new- pending_replace X new- expired triggered",
+    S.INITIALIZED: "pending_new new rejected partially_filled X canceled X X X X expired triggered X",
+    S.PENDING_NEW: "X new rejected partially_filled pending_cancel canceled pending_new- X X X expired triggered X",
+    S.NEW: "X new- X partially_filled pending_cancel canceled new- pending_replace X new- expired triggered X",
     S.TRIGGERED: "X triggered- X partially_filled pending_cancel canceled triggered- pending_replace X "
-    "triggered- expired triggered-",
+    "triggered- expired triggered- X",
     S.PARTIALLY_FILLED: "X partially_filled- X partially_filled pending_cancel canceled partially_filled- "
-    "pending_replace X partially_filled- expired partially_filled-",
-    S.PENDING_CANCEL: "X pending_cancel- X pending_cancel X canceled new X X pending_cancel- expired pending_cancel-",
+    "pending_replace X partially_filled- expired partially_filled- X",
+    S.PENDING_CANCEL: "X pending_cancel- X pending_cancel X canceled new X X pending_cancel- expired pending_cancel- X",
     S.PENDING_REPLACE: "X pending_replace- X pending_replace X canceled pending_replace- X new new expired "
-    "pending_replace-",
-    S.FILLED: "X filled- X OF X X filled- X X filled- X filled-",
-    S.CANCELED: "X canceled- X canceled X canceled- canceled- X X canceled- X X",
-    S.REJECTED: "X X rejected- X X X rejected- X X X X X",
-    S.EXPIRED: "X expired- X expired X X expired- X X expired- expired- X",
+    "pending_replace- pending_replace-",
+    S.FILLED: "X filled- X OF X X filled- X X filled- X filled- filled-",
+    S.CANCELED: "X canceled- X canceled X canceled- canceled- X X canceled- X X canceled-",
+    S.REJECTED: "X X rejected- X X X rejected- X X X X X X",
+    S.EXPIRED: "X expired- X expired X X expired- X X expired- expired- X expired-",
 }
 
 PAIRS = [(status, event_type) for status in S for event_type in EVENT_TYPES]

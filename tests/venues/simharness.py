@@ -17,7 +17,10 @@ import anyio
 
 from fixgw.clock import Clock
 from fixgw.sim import DEMO_ACCOUNT, DEMO_API_KEY, DEMO_API_SECRET, ApiKey, LimitConfig, SimConfig, SimServer
-from fixgw.venues.base import OrderFilled, VenueOrderEvent
+from fixgw.venues.base import (
+    VenueFilled,
+    VenueOrderEvent,
+)
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
 from fixgw.venues.binance import BinanceAdapter, BinanceConfig
@@ -121,5 +124,5 @@ async def collect(ad: BinanceAdapter, *, until=None, quiet_s: float = 0.3, timeo
                 return out
 
 
-def fills_of(events, client_order_id: str) -> list[OrderFilled]:
-    return [e for e in events if isinstance(e, OrderFilled) and e.client_order_id == client_order_id]
+def fills_of(events, client_order_id: str) -> list[VenueFilled]:
+    return [e for e in events if isinstance(e, VenueFilled) and e.client_order_id == client_order_id]

@@ -11,7 +11,12 @@ import pytest
 
 from fixgw.clock import FakeClock
 from fixgw.errors import VenueRejected, VenueUnknownOutcome
-from fixgw.venues.base import NewOrder, OrderCanceled, OrderType, ReplaceOrder, Side
+from fixgw.orders.enums import OrderSide, OrderType
+from fixgw.venues.base import (
+    NewOrder,
+    ReplaceOrder,
+    VenueCanceled,
+)
 from fixgw.venues.binance import BinanceAdapter, BinanceConfig
 from fixgw.venues.binance.parsing import parse_exchange_info, parse_execution_report
 from .conftest import documented
@@ -55,7 +60,7 @@ async def _adapter(handler, clock, wait_s=5.0):
 
 
 def _order(c="c1"):
-    return NewOrder(c, "BTC/USDT", Side.BUY, OrderType.LIMIT, quantity=D("0.001"), price=D("50000"))
+    return NewOrder(c, "BTC/USDT", OrderSide.BUY, OrderType.LIMIT, quantity=D("0.001"), price=D("50000"))
 
 
 async def test_unknown_submit_absent_after_receive_window_reported_not_placed():
@@ -109,7 +114,7 @@ async def test_cancel_replace_new_order_failed_old_canceled_reported_and_rejecte
             events.append(ad.events().receive_nowait())
         except Exception:
             break
-    canceled = [e for e in events if isinstance(e, OrderCanceled)]
+    canceled = [e for e in events if isinstance(e, VenueCanceled)]
     assert len(canceled) == 1 and canceled[0].client_order_id == "86M8erehfExV8z2RC8Zo8k"
     await ad.close()
 
@@ -123,7 +128,7 @@ async def test_cancel_replace_cancel_failed_rejected_with_cancel_reason():
     await ad.close()
 
 
-async def test_submit_breaking_tick_refused_locally_unless_prechecked():
+async def test_submit_breaking_tick_refused_locally_unless_that_object_passed_check():
     clock = FakeClock(start_ns=1_700_000_000 * 10**9)
     posted = []
 
@@ -132,14 +137,21 @@ async def test_submit_breaking_tick_refused_locally_unless_prechecked():
         return _resp(400, {"code": -1013, "msg": "Filter failure: PRICE_FILTER"})
 
     ad = await _adapter(handler, clock)
-    off_tick = NewOrder("c9", "BTC/USDT", Side.BUY, OrderType.LIMIT, quantity=D("0.001"), price=D("50000.005"))
+    inst = ad.instrument("BTC/USDT")
+    checked = NewOrder("c9", "BTC/USDT", OrderSide.BUY, OrderType.LIMIT, quantity=D("0.001"), price=D("50000.005"))
+    ad._instruments["BTC/USDT"] = replace(inst, tick_size=D("0.001"))
+    assert ad.check(checked) is None
+    ad._instruments["BTC/USDT"] = inst  # the tick coarsens after the check
     with pytest.raises(VenueRejected) as local:
-        await ad.submit(off_tick)
+        await ad.submit(replace(checked))  # the same terms, another object: checked now, refused here
     assert local.value.reason == "rule:tick" and posted == []
-    # prechecked: the caller vouches for the check, so the adapter sends and the venue's verdict comes back
+    # the object that passed check is sent as it is (one check per order), and the venue's verdict comes back
     with pytest.raises(VenueRejected) as venue:
-        await ad.submit(replace(off_tick, prechecked=True))
+        await ad.submit(checked)
     assert venue.value.code == -1013 and len(posted) == 1
+    with pytest.raises(VenueRejected) as again:  # a check covers one sending
+        await ad.submit(checked)
+    assert again.value.reason == "rule:tick" and len(posted) == 1
     await ad.close()
 
 
@@ -163,7 +175,7 @@ def test_parse_execution_report_documented_wrapped_event_fields():
 
 async def test_outcome_resolver_sweep_reports_not_placed_once_window_passed():
     from fixgw.venues._common.outcome import OutcomeResolver, not_placed_event
-    from fixgw.venues.base import OrderRejected
+    from fixgw.venues.base import VenueOrderRejected
 
     clock = FakeClock(start_ns=1_700_000_000 * 10**9)
     resolver = OutcomeResolver(clock, poll_s=0)
@@ -182,7 +194,7 @@ async def test_outcome_resolver_sweep_reports_not_placed_once_window_passed():
     await resolver.sweep(lookup, closed.append)
     assert [p.client_order_id for p in closed] == ["gone"] and len(resolver) == 0
     ev = not_placed_event("binance", closed[0], clock.now_ns())
-    assert isinstance(ev, OrderRejected) and ev.reason == "not_placed" and ev.from_reconciliation
+    assert isinstance(ev, VenueOrderRejected) and ev.reason == "not_placed" and ev.from_reconciliation
 
 
 def test_amend_params_keep_client_order_id_when_no_new_one_given():

@@ -10,7 +10,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from fixgw.errors import ConfigError
 from fixgw.sim import DEMO_ACCOUNT, ApiKey
-from fixgw.venues.base import CancelOrder, NewOrder, OrderAccepted, OrderStatus, OrderType, Side, StreamState
+from fixgw.orders.enums import OrderSide, OrderStatus, OrderType
+from fixgw.venues.base import (
+    CancelOrder,
+    NewOrder,
+    StreamState,
+    VenueAccepted,
+)
 from fixgw.venues.binance import BinanceAdapter, BinanceConfig
 from .simharness import book_top, collect, start_sim
 
@@ -86,11 +92,11 @@ async def test_ed25519_signed_rest_and_stream_accepted_by_simulator(tmp_path):
         async with BinanceAdapter(cfg, clock=warp, sleep=warp.sleep, maintenance_interval_s=0.1) as ad:
             assert ad.health().stream_state is StreamState.SUBSCRIBED  # the WS API subscription signed too
             bid, _ = await book_top(ad, "BTCUSDT")
-            order = NewOrder("ed-1", "BTC/USDT", Side.BUY, OrderType.LIMIT, quantity=D("0.001"), price=bid - 1000)
+            order = NewOrder("ed-1", "BTC/USDT", OrderSide.BUY, OrderType.LIMIT, quantity=D("0.001"), price=bid - 1000)
             report = await ad.submit(order)
             assert report.status is OrderStatus.NEW
             events = await collect(ad)
-            assert [type(e) for e in events] == [OrderAccepted]
+            assert [type(e) for e in events] == [VenueAccepted]
             canceled = await ad.cancel(CancelOrder("BTC/USDT", client_order_id="ed-1"))
             assert canceled.status is OrderStatus.CANCELED
     finally:

@@ -9,7 +9,13 @@ import anyio
 import pytest
 
 from fixgw.sim import NewOrder as SimOrder
-from fixgw.venues.base import NewOrder, OrderAccepted, OrderFilled, OrderStatus, OrderType, Side, StreamState
+from fixgw.orders.enums import OrderSide, OrderStatus, OrderType
+from fixgw.venues.base import (
+    NewOrder,
+    StreamState,
+    VenueAccepted,
+    VenueFilled,
+)
 from . import simharness
 from .simharness import adapter, book_top, collect, start_sim
 
@@ -49,7 +55,7 @@ async def test_ws_api_429_retry_after_read_on_the_venue_clock(sim, monkeypatch):
         bid, _ = await book_top(ad, "BTCUSDT")
         sim.set_faults(rate_limit_burst=1, rate_limit_retry_after_s=1)
         before = sim.warp.slept
-        report = await ad.submit(NewOrder("skew-429", "BTC/USDT", Side.BUY, OrderType.LIMIT, quantity=D("0.001"),
+        report = await ad.submit(NewOrder("skew-429", "BTC/USDT", OrderSide.BUY, OrderType.LIMIT, quantity=D("0.001"),
                                           price=bid - 1000))
         assert report.status is OrderStatus.NEW
         assert ad.wsapi is not None and ad.wsapi.requests == 2
@@ -63,10 +69,10 @@ async def test_query_of_order_filled_unseen_publishes_its_fills_before_returning
         bid, ask = await book_top(ad, "ETHUSDT")
         px = bid + D("0.01")
         assert px < ask
-        await ad.submit(NewOrder("unseen-fill-1", "ETH/USDT", Side.BUY, OrderType.LIMIT, quantity=D("0.4"),
+        await ad.submit(NewOrder("unseen-fill-1", "ETH/USDT", OrderSide.BUY, OrderType.LIMIT, quantity=D("0.4"),
                                  price=px))
         mine = [e for e in await collect(ad) if e.client_order_id == "unseen-fill-1"]
-        assert [type(e) for e in mine] == [OrderAccepted]
+        assert [type(e) for e in mine] == [VenueAccepted]
 
         def trade_unseen(st):  # the trade happens; the user-data stream never tells
             st.engine.place("counterparty", SimOrder(symbol="ETHUSDT", side="SELL", type="LIMIT",
@@ -83,7 +89,7 @@ async def test_query_of_order_filled_unseen_publishes_its_fills_before_returning
                 published.append(events.receive_nowait())  # type: ignore[attr-defined]
             except anyio.WouldBlock:
                 break
-        fills = [e for e in published if isinstance(e, OrderFilled)]
-        assert [(f.last_qty, f.last_px, f.cum_qty, f.status) for f in fills] == [
-            (D("0.4"), px, D("0.4"), OrderStatus.FILLED)]
+        fills = [e for e in published if isinstance(e, VenueFilled)]
+        assert [(f.last_qty, f.last_px, f.cum_qty, f.done) for f in fills] == [
+            (D("0.4"), px, D("0.4"), True)]
         assert not fills[0].trade_id.startswith("recon:")  # the venue's own trade, from its trade list

@@ -9,7 +9,10 @@ import pytest
 
 from fixgw.clock import FakeClock
 from fixgw.errors import VenueRejected
-from fixgw.venues.base import NewOrder, OrderStatus, OrderType, Side, TimeInForce
+from fixgw.orders.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from fixgw.venues.base import (
+    NewOrder,
+)
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
 from fixgw.venues.coinbase import CoinbaseConfig, CoinbaseExchangeAdapter
@@ -58,7 +61,7 @@ async def test_kraken_private_call_reproduces_documented_signature():
     cfg = KrakenConfig(rest_url="http://kr.test", api_key="pub", api_secret=v["secret"])
     http = KrakenHttp(cfg, server_clock=ServerClock(clock), limiter=RateLimiter([Bucket("COUNTER", 15, 45)], clock=clock),
                       transport=httpx.MockTransport(handler))
-    order = NewOrder("x", "BTC/USD", Side.BUY, OrderType.LIMIT, quantity=D("1.25"), price=D("37500"))
+    order = NewOrder("x", "BTC/USD", OrderSide.BUY, OrderType.LIMIT, quantity=D("1.25"), price=D("37500"))
     fields = [f for f in add_order_params(order, "XBTUSD", 0)[1:] if f[0] not in ("cl_ord_id",)]
     result = await http.private("AddOrder", fields)
     assert result == {"txid": ["OABC"]}
@@ -87,7 +90,7 @@ def test_coinbase_order_status_derived_from_done_reason_and_filled_size():
 
 
 def test_coinbase_order_body_post_only_limit():
-    body = order_body(NewOrder("c", "BTC/USD", Side.SELL, OrderType.LIMIT, D("0.01"), D("30000.5"),
+    body = order_body(NewOrder("c", "BTC/USD", OrderSide.SELL, OrderType.LIMIT, D("0.01"), D("30000.5"),
                                time_in_force=TimeInForce.GTC, post_only=True), "BTC-USD")
     assert body == {"client_oid": "c", "product_id": "BTC-USD", "side": "sell", "type": "limit", "size": "0.01",
                     "price": "30000.5", "time_in_force": "GTC", "post_only": True}
@@ -113,7 +116,7 @@ def test_kraken_order_and_errors_parsed():
     info = {"status": "open", "cl_ord_id": "c9", "opentm": 1616492376.5, "vol": "1.25", "vol_exec": "0.25",
             "cost": "9375", "descr": {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "37500"}}
     u = kr_parse_order("OTX1", info, "BTC/USD")
-    assert (u.status, u.cum_qty, u.client_order_id, u.side) == (OrderStatus.PARTIALLY_FILLED, D("0.25"), "c9", Side.BUY)
+    assert (u.status, u.cum_qty, u.client_order_id, u.side) == (OrderStatus.PARTIALLY_FILLED, D("0.25"), "c9", OrderSide.BUY)
     err = error_from_envelope(200, {"error": ["EOrder:Insufficient funds"]})
     assert isinstance(err, VenueRejected) and err.reason == "insufficient_balance"
     assert error_from_envelope(200, {"error": [], "result": {}}) is None

@@ -12,18 +12,16 @@ import pytest
 from fixgw.clock import FakeClock
 from fixgw.errors import VenueRejected
 from fixgw.venues import reject_reason
+from fixgw.orders.enums import OrderSide, OrderStatus, OrderType
 from fixgw.venues.base import (
     AmendOrder,
     CancelOrder,
     NewOrder,
-    OrderAccepted,
-    OrderCanceled,
-    OrderFilled,
-    OrderStatus,
-    OrderType,
     ReplaceOrder,
-    Side,
     StreamState,
+    VenueAccepted,
+    VenueCanceled,
+    VenueFilled,
 )
 from fixgw.venues.coinbase import CoinbaseConfig, CoinbaseExchangeAdapter
 from fixgw.venues.kraken import KrakenAdapter, KrakenConfig
@@ -91,7 +89,7 @@ async def _coinbase():
 
 
 def _limit(c: str, symbol: str, px: str = "30000") -> NewOrder:
-    return NewOrder(c, symbol, Side.BUY, OrderType.LIMIT, quantity=D("0.01"), price=D(px))
+    return NewOrder(c, symbol, OrderSide.BUY, OrderType.LIMIT, quantity=D("0.01"), price=D(px))
 
 
 async def test_coinbase_submit_fill_cancel_events_once_each():
@@ -104,7 +102,7 @@ async def test_coinbase_submit_fill_cancel_events_once_each():
         canceled = await ad.cancel(CancelOrder("BTC/USD", client_order_id="c1"))
         assert canceled.status is OrderStatus.CANCELED
         events = await collect(ad, quiet_s=0.05)
-        assert [type(e) for e in events] == [OrderAccepted, OrderFilled, OrderCanceled]
+        assert [type(e) for e in events] == [VenueAccepted, VenueFilled, VenueCanceled]
         assert events[1].trade_id.startswith("recon:") and events[1].last_px == D("30000")
         health = ad.health()
         assert health.stream_state is StreamState.DISCONNECTED and health.weight_used > 0
@@ -191,5 +189,5 @@ async def test_kraken_submit_query_cancel_all_and_refusals():
             await ad.amend(AmendOrder("BTC/USD", D("0.005"), venue_order_id="T1"))
         assert info.value.reason == "unsupported" and "Kraken" in info.value.message
         events = await collect(ad, quiet_s=0.05)
-        assert [type(e) for e in events] == [OrderAccepted, OrderCanceled]
+        assert [type(e) for e in events] == [VenueAccepted, VenueCanceled]
         assert ad.health().weight_limit == cfg.counter_limit

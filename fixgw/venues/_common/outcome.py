@@ -28,7 +28,7 @@ import anyio
 
 from fixgw.clock import Clock
 from fixgw.errors import TransportError, VenueRateLimited, VenueRejected, VenueUnknownOutcome
-from fixgw.venues.base import OrderRejected, OrderStatus, reject_reason
+from fixgw.venues.base import VenueOrderRejected, reject_reason
 
 __all__ = ["Pending", "OutcomeResolver", "not_placed", "not_placed_event"]
 
@@ -49,11 +49,11 @@ def not_placed(client_order_id: str) -> VenueRejected:
     )
 
 
-def not_placed_event(venue: str, p: Pending, ts_ns: int) -> OrderRejected:
+def not_placed_event(venue: str, p: Pending, ts_ns: int) -> VenueOrderRejected:
     """The event that closes an order found, in the background, never to have been placed."""
-    return OrderRejected(
+    return VenueOrderRejected(
         venue=venue, symbol=p.symbol, client_order_id=p.client_order_id, venue_order_id="",
-        status=OrderStatus.REJECTED, cum_qty=Decimal(0), ts_ns=ts_ns, reason="not_placed",
+        cum_qty=Decimal(0), ts_ns=ts_ns, reason="not_placed",
         code="NOT_PLACED", from_reconciliation=True,
     )
 

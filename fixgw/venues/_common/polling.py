@@ -26,7 +26,7 @@ from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.eventsink import EventSink
 from fixgw.venues._common.outcome import OutcomeResolver, Pending, not_placed_event
 from fixgw.venues._common.ratelimit import RateLimiter
-from fixgw.venues._common.refusals import refuse_if_breaking_rules, unsupported
+from fixgw.venues._common.refusals import unsupported
 from fixgw.venues._common.tracker import OrderUpdate
 from fixgw.venues.base import (
     AmendOrder,
@@ -128,7 +128,7 @@ class PollingAdapter(VenueAdapter):
 
     async def submit(self, order: NewOrder) -> OrderReport:
         inst = self.instrument(order.symbol)
-        refuse_if_breaking_rules(inst, order, self.capabilities)
+        self.refuse_unchecked(order)
         try:
             answer = await self._place(order, inst)
         except VenueUnknownOutcome:

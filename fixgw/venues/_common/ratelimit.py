@@ -104,6 +104,15 @@ class RateLimiter:
             self._banned_until_ns = None
         return self._banned_until_ns
 
+    def windows(self) -> list[tuple[str, int, int, float]]:
+        """Return (name, used, limit, interval seconds) of every bucket in its current window."""
+        now = self._clock.now_ns() - self._margin_ns
+        out = []
+        for b in self._buckets.values():
+            b.roll(now)
+            out.append((b.name, b.used, b.limit, b.interval_s))
+        return out
+
     def usage(self, name: str) -> tuple[int, int]:
         """Return (used, limit) of a bucket in the current window."""
         b = self._buckets[name]

@@ -1,25 +1,13 @@
-"""Refusals an adapter makes itself, before anything is sent: same reason keys on every venue."""
+"""Refusals an adapter makes itself, before anything is sent: same reason keys on every venue.
+
+The rule check of a new order is ``VenueAdapter.refuse_unchecked`` (in the port, beside ``check``).
+"""
 
 from __future__ import annotations
 
 from fixgw.errors import VenueRejected
-from fixgw.venues.base import Instrument, NewOrder, VenueCapabilities
-from fixgw.venues.rules import check_order
 
-__all__ = ["refuse_if_breaking_rules", "unsupported"]
-
-
-def refuse_if_breaking_rules(inst: Instrument, order: NewOrder, capabilities: VenueCapabilities) -> None:
-    """Raise ``VenueRejected`` (code ``LOCAL``) if the order breaks the instrument rules or capabilities.
-
-    An order marked ``prechecked`` passed ``VenueAdapter.check`` (this same check) before it was sent.
-    """
-    if order.prechecked:
-        return
-    violation = check_order(inst, order, capabilities)
-    if violation is not None:
-        reason = "unsupported" if violation.unsupported else f"rule:{violation.rule}"
-        raise VenueRejected("LOCAL", violation.reason, reason=reason)
+__all__ = ["unsupported"]
 
 
 def unsupported(what: str, by: str) -> VenueRejected:

@@ -1,30 +1,35 @@
-"""Order tracker: turns venue observations into order events, each reported exactly once.
+"""Order tracker: normalises and de-duplicates what venues say about orders; it decides no status.
 
 Theory of operation
 -------------------
 The same fact reaches us several ways: a REST response (ack, FULL fills, cancel result), the
 private stream (executionReport), and reconciliation (order query, open orders, trade list).
 They race and overlap; after a reconnect they also have holes. Every path feeds ``observe()``
-with a venue-neutral ``OrderUpdate`` and publishes only what it returns.
+with a venue-neutral ``OrderUpdate`` and publishes only what it returns: observations
+(``VenueAccepted``, ``VenueFilled``, ``VenueCanceled`` / ``VenueExpired``, ``VenueOrderRejected``,
+``VenueAmended``), each once and in order. What they do to the order is the order's transition
+table's business (``fixgw.orders``), reached through the gateway's one mapping module.
 
 Orders are keyed by (symbol, venue order id): Binance (like many venues) numbers orders per
 symbol, so order 1 on ETHUSDT is not order 1 on BTCUSDT. Client order ids are looked up per symbol
-too. Per order we keep: acked?, cumulative quantity and quote, trade ids seen, terminal?.
-* The first sighting of an order (not rejected) yields ``OrderAccepted``.
-* A fill yields ``OrderFilled`` only if its trade id is new *and* (when the update carries a
-  cumulative quantity) it advances the cumulative quantity: a replayed trade is dropped either way.
+too. Per order we keep facts: accepted?, ended (and how)?, cumulative quantity and quote, the fill
+keys seen (``fixgw.orders.fills.fill_key``: the key the order drops a duplicate fill by, too).
+* The first sighting of an order (not rejected) is an acceptance.
+* A fill is published only if its key is new *and* (when the update carries a cumulative quantity)
+  it advances the cumulative quantity: a replayed trade is dropped either way.
 * When an update's cumulative quantity is ahead of what we know and its fills do not explain it,
   there is a gap (trades we never saw). With ``synthesize_gaps`` (reconciliation, after trade
   detail has been tried) the gap becomes one fill with trade id ``recon:<order>:<cum>``; otherwise
   the update is left for the stream or reconciliation to complete (``needs_reconcile`` is set)
-  and the terminal event is held back so it never overtakes a fill.
-* Terminal events (canceled, expired, rejected) are emitted once; ``FILLED`` rides on the last fill.
+  and its end is held back so it never overtakes a fill.
+* An end (canceled, expired, rejected) is published once; a fill that completes the order says so
+  (``VenueFilled.done``) and ends it too.
 
-Memory stays bounded: a finished (terminal) order is kept for a grace period of ``retain_finished``
+Memory stays bounded: a finished order is kept for a grace period of ``retain_finished``
 more finished orders (so the races above, which come within moments, are still deduplicated), then
 forgotten. An update for a forgotten order is folded in as for an order never seen (as after a
 restart): it is still normalised and published, and the gateway's order book, which keeps every
-order's trade ids in its journal, drops what it has already applied. Open orders are never forgotten.
+order's fill keys in its journal, drops what it has already applied. Open orders are never forgotten.
 """
 
 from __future__ import annotations
@@ -34,18 +39,17 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from fixgw.orders.enums import OrderSide, OrderStatus, OrderType
+from fixgw.orders.fills import fill_key
 from fixgw.venues.base import (
-    OrderAccepted,
-    OrderAmended,
-    OrderCanceled,
-    OrderExpired,
-    OrderFilled,
-    OrderRejected,
     OrderReport,
-    OrderStatus,
-    OrderType,
-    Side,
+    VenueAccepted,
+    VenueAmended,
+    VenueCanceled,
+    VenueExpired,
+    VenueFilled,
     VenueOrderEvent,
+    VenueOrderRejected,
 )
 
 __all__ = ["Fill", "UpdateKind", "OrderUpdate", "OrderTracker", "DEFAULT_RETAIN_FINISHED"]
@@ -53,6 +57,7 @@ __all__ = ["Fill", "UpdateKind", "OrderUpdate", "OrderTracker", "DEFAULT_RETAIN_
 _ZERO = Decimal(0)
 #: Finished orders a tracker remembers (the most recent) before forgetting the oldest.
 DEFAULT_RETAIN_FINISHED = 10_000
+_ENDS = frozenset({OrderStatus.CANCELED, OrderStatus.EXPIRED})
 
 
 class UpdateKind(enum.Enum):
@@ -83,11 +88,11 @@ class OrderUpdate:
     symbol: str
     venue_order_id: str
     client_order_id: str
-    status: OrderStatus
+    status: OrderStatus  # as the venue says (mapped by the venue's enums)
     kind: UpdateKind
     ts_ns: int
     orig_client_order_id: str | None = None
-    side: Side | None = None
+    side: OrderSide | None = None
     order_type: OrderType | None = None
     quantity: Decimal | None = None
     price: Decimal | None = None
@@ -103,20 +108,27 @@ class _Tracked:
     symbol: str
     venue_order_id: str
     client_order_id: str
-    side: Side | None = None
+    side: OrderSide | None = None
     order_type: OrderType | None = None
     quantity: Decimal | None = None
     price: Decimal | None = None
-    status: OrderStatus = OrderStatus.PENDING_NEW
     cum_qty: Decimal = _ZERO
     cum_quote: Decimal = _ZERO
     acked: bool = False
-    terminal: bool = False
-    trade_ids: set[str] = field(default_factory=set)
+    ended: OrderStatus | None = None  # FILLED, CANCELED, EXPIRED or REJECTED once the order is over
+    fill_keys: set[str] = field(default_factory=set)
     needs_reconcile: bool = False
     last_ts_ns: int = 0
     held: list[OrderUpdate] = field(default_factory=list)  # updates waiting for a gap to close
     old_client_ids: tuple[str, ...] = ()  # ids an in-place amendment replaced (still looked up)
+
+    def status(self) -> OrderStatus:
+        """The order's status as these facts show it (for snapshots only; events carry none)."""
+        if self.ended is not None:
+            return self.ended
+        if self.cum_qty:
+            return OrderStatus.PARTIALLY_FILLED
+        return OrderStatus.NEW if self.acked else OrderStatus.PENDING_NEW
 
 
 class OrderTracker:
@@ -145,7 +157,7 @@ class OrderTracker:
 
     def open_orders(self) -> list[tuple[str, str, str]]:
         """Return (symbol, venue order id, client order id) of every order not yet terminal."""
-        return [(t.symbol, t.venue_order_id, t.client_order_id) for t in self._orders.values() if not t.terminal]
+        return [(t.symbol, t.venue_order_id, t.client_order_id) for t in self._orders.values() if t.ended is None]
 
     def needing_reconcile(self) -> list[tuple[str, str, str]]:
         return [(t.symbol, t.venue_order_id, t.client_order_id) for t in self._orders.values() if t.needs_reconcile]
@@ -160,7 +172,7 @@ class OrderTracker:
             return None
         return OrderReport(
             venue=self.venue, symbol=t.symbol, client_order_id=t.client_order_id,
-            venue_order_id=t.venue_order_id, status=t.status, side=t.side, order_type=t.order_type,
+            venue_order_id=t.venue_order_id, status=t.status(), side=t.side, order_type=t.order_type,
             quantity=t.quantity, price=t.price, cum_qty=t.cum_qty, cum_quote=t.cum_quote, ts_ns=t.last_ts_ns,
         )
 
@@ -177,15 +189,15 @@ class OrderTracker:
         out = self._observe_one(u, synthesize_gaps, from_reconciliation)
         t = self._orders[(u.symbol, u.venue_order_id)]
         while t.held and out:
-            before = (t.cum_qty, t.terminal, len(t.held))
+            before = (t.cum_qty, t.ended, len(t.held))
             held, t.held = sorted(t.held, key=lambda h: (h.cum_qty or _ZERO, h.status.is_terminal)), []
             for h in held:
                 out.extend(self._observe_one(h, False, from_reconciliation))
-            if (t.cum_qty, t.terminal, len(t.held)) == before:
+            if (t.cum_qty, t.ended, len(t.held)) == before:
                 break
-        if t.terminal or not t.needs_reconcile:
+        if t.ended is not None or not t.needs_reconcile:
             t.held.clear()
-        if t.terminal and self.retain_finished is not None:
+        if t.ended is not None and self.retain_finished is not None:
             self._finish((u.symbol, u.venue_order_id))
         return out
 
@@ -213,99 +225,99 @@ class OrderTracker:
             t = _Tracked(u.symbol, u.venue_order_id, u.orig_client_order_id or u.client_order_id)
             self._orders[key] = t
             self._by_client[(t.symbol, t.client_order_id)] = u.venue_order_id
-        for attr in ("side", "order_type", "price"):
-            if getattr(t, attr) is None and getattr(u, attr) is not None:
-                setattr(t, attr, getattr(u, attr))
+        if t.side is None:
+            t.side = u.side
+        if t.order_type is None:
+            t.order_type = u.order_type
+        if t.price is None:
+            t.price = u.price
         t.last_ts_ns = max(t.last_ts_ns, u.ts_ns)
         out: list[VenueOrderEvent] = []
         common = dict(venue=self.venue, symbol=t.symbol, from_reconciliation=from_reconciliation)
 
         if u.status is OrderStatus.REJECTED or u.kind is UpdateKind.REJECTED:
-            if not t.terminal and not t.acked:
-                t.terminal, t.status = True, OrderStatus.REJECTED
-                out.append(OrderRejected(
-                    client_order_id=t.client_order_id, venue_order_id=t.venue_order_id,
-                    status=OrderStatus.REJECTED, cum_qty=t.cum_qty, ts_ns=u.ts_ns,
-                    reason=u.reason, code=u.code, **common))
+            if t.ended is None and not t.acked:  # a refusal after acceptance is about a request, not the order
+                t.ended = OrderStatus.REJECTED
+                out.append(VenueOrderRejected(
+                    client_order_id=t.client_order_id, venue_order_id=t.venue_order_id, cum_qty=t.cum_qty,
+                    ts_ns=u.ts_ns, reason=u.reason, code=u.code, **common))
             return out
-
         if not t.acked:
             t.acked = True
             if t.quantity is None:
                 t.quantity = u.quantity
-            if t.status is OrderStatus.PENDING_NEW:
-                t.status = OrderStatus.NEW
-            out.append(OrderAccepted(
-                client_order_id=t.client_order_id, venue_order_id=t.venue_order_id, status=OrderStatus.NEW,
-                cum_qty=t.cum_qty, ts_ns=u.ts_ns, side=t.side, order_type=t.order_type,
-                quantity=t.quantity, price=t.price, **common))
-
-        # in-place amendment: a new quantity (and possibly a new client order id)
-        if u.quantity is not None and t.quantity is not None and u.quantity != t.quantity and not t.terminal:
-            old_id = t.client_order_id
-            new_id = (
-                u.client_order_id if u.kind in (UpdateKind.AMENDED, UpdateKind.SNAPSHOT) else t.client_order_id
-            )
-            t.quantity = u.quantity
-            if new_id != old_id:
-                t.old_client_ids = (*t.old_client_ids, old_id)
-                t.client_order_id = new_id
-                self._by_client[(t.symbol, new_id)] = t.venue_order_id
-            out.append(OrderAmended(
-                client_order_id=new_id, venue_order_id=t.venue_order_id, status=t.status,
-                cum_qty=t.cum_qty, ts_ns=u.ts_ns, orig_client_order_id=old_id, quantity=u.quantity,
-                price=u.price, **common))
-
-        new_fills = [f for f in u.fills if f.trade_id not in t.trade_ids]
-        new_qty = sum((f.qty for f in new_fills), _ZERO)
-        if u.cum_qty is not None:
-            prior = u.cum_qty - new_qty  # what the venue had before these fills
-            if prior < t.cum_qty:  # some of these fills are replays we already counted another way
-                new_fills = self._drop_covered(new_fills, u.cum_qty, t.cum_qty)
-                new_qty = sum((f.qty for f in new_fills), _ZERO)
-                prior = u.cum_qty - new_qty
-            gap = prior - t.cum_qty
-            if gap > 0:
-                if not synthesize_gaps:
-                    t.needs_reconcile = True
-                    t.held.append(u)
-                    return out  # hold fills and terminal state back: never report out of order
-                quote = None
-                if u.cum_quote is not None:
-                    quote = u.cum_quote - sum((f.qty * f.price for f in new_fills), _ZERO) - t.cum_quote
-                px = (quote / gap) if quote is not None and quote > 0 else (u.price or _ZERO)
-                new_fills.insert(0, Fill(f"recon:{t.venue_order_id}:{prior}", gap, px, ts_ns=u.ts_ns))
-        for f in new_fills:
-            t.trade_ids.add(f.trade_id)
+            out.append(VenueAccepted(
+                client_order_id=t.client_order_id, venue_order_id=t.venue_order_id, cum_qty=t.cum_qty,
+                ts_ns=u.ts_ns, side=t.side, order_type=t.order_type, quantity=t.quantity, price=t.price, **common))
+        if u.quantity is not None and t.quantity is not None and u.quantity != t.quantity and t.ended is None:
+            out.append(self._amended(t, u, common))
+        fills = self._new_fills(t, u, synthesize_gaps)
+        if fills is None:  # a gap: hold this update (its fills and its end) until the gap closes
+            t.needs_reconcile = True
+            t.held.append(u)
+            return out
+        for f in fills:
+            t.fill_keys.add(fill_key(t.symbol, f.trade_id))
             t.cum_qty += f.qty
             t.cum_quote += f.qty * f.price
-            done = t.quantity is not None and t.cum_qty >= t.quantity
-            last = f is new_fills[-1]
-            if done or (last and u.status is OrderStatus.FILLED and u.cum_qty == t.cum_qty):
-                t.status, t.terminal = OrderStatus.FILLED, True
-            else:
-                t.status = OrderStatus.PARTIALLY_FILLED
-            out.append(OrderFilled(
-                client_order_id=t.client_order_id, venue_order_id=t.venue_order_id, status=t.status,
-                cum_qty=t.cum_qty, ts_ns=f.ts_ns or u.ts_ns, last_qty=f.qty, last_px=f.price,
-                trade_id=f.trade_id, fee=f.fee, fee_asset=f.fee_asset, is_maker=f.is_maker,
-                cum_quote=t.cum_quote, **common))
+            done = (t.quantity is not None and t.cum_qty >= t.quantity) or (
+                f is fills[-1] and u.status is OrderStatus.FILLED and u.cum_qty == t.cum_qty)
+            if done:
+                t.ended = OrderStatus.FILLED
+            out.append(VenueFilled(
+                client_order_id=t.client_order_id, venue_order_id=t.venue_order_id, cum_qty=t.cum_qty,
+                ts_ns=f.ts_ns or u.ts_ns, last_qty=f.qty, last_px=f.price, trade_id=f.trade_id, fee=f.fee,
+                fee_asset=f.fee_asset, is_maker=f.is_maker, cum_quote=t.cum_quote, done=done, **common))
         if u.cum_qty is not None and u.cum_qty == t.cum_qty:
             t.needs_reconcile = False
-
-        if u.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED) and not t.terminal:
-            if u.cum_qty is not None and u.cum_qty > t.cum_qty:
+        if t.ended is not None:
+            return out
+        if u.status in _ENDS:
+            if u.cum_qty is not None and u.cum_qty > t.cum_qty:  # its fills are still to come
                 t.needs_reconcile = True
                 t.held.append(u)
                 return out
-            t.terminal, t.status = True, u.status
-            cls = OrderCanceled if u.status is OrderStatus.CANCELED else OrderExpired
-            out.append(cls(
-                client_order_id=t.client_order_id, venue_order_id=t.venue_order_id, status=u.status,
-                cum_qty=t.cum_qty, ts_ns=u.ts_ns, reason=u.reason, **common))
-        elif u.status is OrderStatus.FILLED and not t.terminal and u.cum_qty is not None and u.cum_qty == t.cum_qty:
-            t.status, t.terminal = OrderStatus.FILLED, True
+            t.ended = u.status
+            cls = VenueCanceled if u.status is OrderStatus.CANCELED else VenueExpired
+            out.append(cls(client_order_id=t.client_order_id, venue_order_id=t.venue_order_id, cum_qty=t.cum_qty,
+                           ts_ns=u.ts_ns, reason=u.reason, **common))
+        elif u.status is OrderStatus.FILLED and u.cum_qty is not None and u.cum_qty == t.cum_qty:
+            t.ended = OrderStatus.FILLED  # filled by fills already published
         return out
+
+    def _amended(self, t: _Tracked, u: OrderUpdate, common: dict) -> VenueAmended:
+        """An in-place amendment: a new quantity, and possibly a new client order id."""
+        old_id = t.client_order_id
+        new_id = u.client_order_id if u.kind in (UpdateKind.AMENDED, UpdateKind.SNAPSHOT) else old_id
+        t.quantity = u.quantity
+        if new_id != old_id:
+            t.old_client_ids = (*t.old_client_ids, old_id)
+            t.client_order_id = new_id
+            self._by_client[(t.symbol, new_id)] = t.venue_order_id
+        return VenueAmended(client_order_id=new_id, venue_order_id=t.venue_order_id, cum_qty=t.cum_qty,
+                            ts_ns=u.ts_ns, orig_client_order_id=old_id, quantity=u.quantity, price=u.price, **common)
+
+    def _new_fills(self, t: _Tracked, u: OrderUpdate, synthesize_gaps: bool) -> list[Fill] | None:
+        """The fills of ``u`` not seen before, in order (a synthesized one first for a gap it may
+        close); ``None`` when there is a gap this update may not close."""
+        new_fills = [f for f in u.fills if fill_key(t.symbol, f.trade_id) not in t.fill_keys]
+        if u.cum_qty is None:
+            return new_fills
+        new_qty = sum((f.qty for f in new_fills), _ZERO)
+        prior = u.cum_qty - new_qty  # what the venue had before these fills
+        if prior < t.cum_qty:  # some of these fills are replays we already counted another way
+            new_fills = self._drop_covered(new_fills, u.cum_qty, t.cum_qty)
+            prior = u.cum_qty - sum((f.qty for f in new_fills), _ZERO)
+        gap = prior - t.cum_qty
+        if gap > 0:
+            if not synthesize_gaps:
+                return None
+            quote = None
+            if u.cum_quote is not None:
+                quote = u.cum_quote - sum((f.qty * f.price for f in new_fills), _ZERO) - t.cum_quote
+            px = (quote / gap) if quote is not None and quote > 0 else (u.price or _ZERO)
+            new_fills.insert(0, Fill(f"recon:{t.venue_order_id}:{prior}", gap, px, ts_ns=u.ts_ns))
+        return new_fills
 
     @staticmethod
     def _drop_covered(fills: list[Fill], cum_after: Decimal, known: Decimal) -> list[Fill]:

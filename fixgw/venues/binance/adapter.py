@@ -30,10 +30,10 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from fixgw.clock import Clock, SystemClock
 from fixgw.errors import VenueRejected, VenueUnknownOutcome
+from fixgw.orders.enums import TimeInForce
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.outcome import OutcomeResolver, Pending, not_placed_event
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
-from fixgw.venues._common.refusals import refuse_if_breaking_rules
 from fixgw.venues._common.tracker import OrderTracker, OrderUpdate
 from fixgw.venues.base import (
     AmendOrder,
@@ -43,7 +43,6 @@ from fixgw.venues.base import (
     OrderReport,
     ReplaceOrder,
     StreamState,
-    TimeInForce,
     VenueAdapter,
     VenueCapabilities,
     VenueHealth,
@@ -243,7 +242,7 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
 
     async def submit(self, order: NewOrder) -> OrderReport:
         inst = self.instrument(order.symbol)
-        refuse_if_breaking_rules(inst, order, self.capabilities)
+        self.refuse_unchecked(order)
         params = new_order_params(order, inst.venue_symbol)
         try:
             body = await self._order_entry("POST", "/api/v3/order", params)
@@ -307,7 +306,7 @@ class BinanceAdapter(BinanceReconciliation, VenueAdapter):
     async def replace(self, request: ReplaceOrder) -> OrderReport:
         new = request.new
         inst = self.instrument(new.symbol)
-        refuse_if_breaking_rules(inst, new, self.capabilities)
+        self.refuse_unchecked(new)
         vid = self._known_venue_id(new.symbol, request.venue_order_id, request.orig_client_order_id)
         params = new_order_params(new, inst.venue_symbol)
         params.insert(1, ("cancelReplaceMode", "STOP_ON_FAILURE"))

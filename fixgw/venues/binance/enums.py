@@ -1,8 +1,8 @@
-"""Binance spot enumerations and their mapping to the normalised port, as tables."""
+"""Binance spot enumerations and their mapping to the order model's enums (``fixgw.orders``), as tables."""
 
 from __future__ import annotations
 
-from fixgw.venues.base import OrderStatus, OrderType, Side, TimeInForce
+from fixgw.orders.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from fixgw.venues._common.tracker import UpdateKind
 
 __all__ = [
@@ -68,8 +68,8 @@ ORDER_TYPE_IN: dict[str, OrderType] = {
 TIF_OUT: dict[TimeInForce, str] = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
 TIF_IN: dict[str, TimeInForce] = {v: k for k, v in TIF_OUT.items()}
 
-SIDE_OUT: dict[Side, str] = {Side.BUY: "BUY", Side.SELL: "SELL"}
-SIDE_IN: dict[str, Side] = {v: k for k, v in SIDE_OUT.items()}
+SIDE_OUT: dict[OrderSide, str] = {OrderSide.BUY: "BUY", OrderSide.SELL: "SELL"}
+SIDE_IN: dict[str, OrderSide] = {v: k for k, v in SIDE_OUT.items()}
 
 # -2010/-2011/-2038 carry the matching engine's text; the text, not the code, says why (errors.md).
 REJECT_MSG_REASON: dict[str, str] = {

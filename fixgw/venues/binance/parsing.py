@@ -16,14 +16,13 @@ from fixgw.errors import (
     VenueRejected,
     VenueUnknownOutcome,
 )
+from fixgw.orders.enums import OrderStatus, TimeInForce
 from fixgw.venues.base import (
     AmendOrder,
     CancelOrder,
     Instrument,
     NewOrder,
     OrderReport,
-    OrderStatus,
-    TimeInForce,
 )
 from fixgw.venues._common.tracker import Fill, OrderUpdate, UpdateKind
 from fixgw.venues.binance.enums import (
@@ -207,16 +206,19 @@ def new_order_params(order: NewOrder, venue_symbol: str) -> list[tuple[str, obje
     """Parameters of POST /api/v3/order (or the new-order half of cancelReplace), in a fixed order."""
     key = (order.order_type, order.post_only)
     if key not in ORDER_TYPE_OUT:
-        raise VenueRejected("UNSUPPORTED", f"order type {order.order_type.value} post_only={order.post_only}")
+        raise VenueRejected("UNSUPPORTED", f"order type {order.order_type.name} post_only={order.post_only}")
     vtype = ORDER_TYPE_OUT[key]
-    params: list[tuple[str, object]] = [("symbol", venue_symbol), ("side", SIDE_OUT[order.side]), ("type", vtype)]
+    side = SIDE_OUT.get(order.side)
+    if side is None:
+        raise VenueRejected("UNSUPPORTED", f"side {order.side.value} not supported", reason="unsupported")
+    params: list[tuple[str, object]] = [("symbol", venue_symbol), ("side", side), ("type", vtype)]
     if vtype in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
         tif = order.time_in_force or TimeInForce.GTC
         if tif not in TIF_OUT:
-            raise VenueRejected("UNSUPPORTED", f"time in force {tif.value} not supported")
+            raise VenueRejected("UNSUPPORTED", f"time in force {tif.name} not supported")
         params.append(("timeInForce", TIF_OUT[tif]))
     elif order.time_in_force not in (None, TimeInForce.GTC) and vtype != "MARKET":
-        raise VenueRejected("UNSUPPORTED", f"time in force {order.time_in_force.value} not supported")
+        raise VenueRejected("UNSUPPORTED", f"time in force {order.time_in_force.name} not supported")
     if order.quantity is not None:
         params.append(("quantity", order.quantity))
     if order.quote_quantity is not None:

@@ -18,7 +18,8 @@ from fixgw.errors import VenueRejected
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.polling import PollingAdapter
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
-from fixgw.venues.base import CancelOrder, Instrument, NewOrder, OrderReport, TimeInForce, VenueCapabilities
+from fixgw.orders.enums import TimeInForce
+from fixgw.venues.base import CancelOrder, Instrument, NewOrder, OrderReport, VenueCapabilities
 from fixgw.venues.coinbase.config import CoinbaseConfig
 from fixgw.venues.coinbase.http import CoinbaseHttp
 from fixgw.venues.coinbase.parsing import order_body, parse_order, parse_products

@@ -1,8 +1,8 @@
-"""Coinbase Exchange enumerations and their mapping to the normalised port."""
+"""Coinbase Exchange enumerations and their mapping to the order model's enums (``fixgw.orders``)."""
 
 from __future__ import annotations
 
-from fixgw.venues.base import OrderStatus, OrderType, Side, TimeInForce
+from fixgw.orders.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 
 __all__ = ["STATUS", "DONE_REASON", "SIDE_OUT", "SIDE_IN", "TIF_OUT", "TYPE_OUT", "TYPE_IN"]
 
@@ -20,7 +20,7 @@ DONE_REASON: dict[str, OrderStatus] = {
     "canceled": OrderStatus.CANCELED,
     "rejected": OrderStatus.REJECTED,
 }
-SIDE_OUT = {Side.BUY: "buy", Side.SELL: "sell"}
+SIDE_OUT = {OrderSide.BUY: "buy", OrderSide.SELL: "sell"}
 SIDE_IN = {v: k for k, v in SIDE_OUT.items()}
 TIF_OUT = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK", TimeInForce.GTD: "GTT"}
 TYPE_OUT = {OrderType.LIMIT: "limit", OrderType.MARKET: "market"}

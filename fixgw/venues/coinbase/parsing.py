@@ -9,7 +9,8 @@ from typing import Any
 
 from fixgw.clock import datetime_to_ns
 from fixgw.errors import FixgwError, VenueAuthError, VenueRateLimited, VenueRejected, VenueUnknownOutcome
-from fixgw.venues.base import Instrument, NewOrder, OrderStatus, OrderType, TimeInForce
+from fixgw.orders.enums import OrderStatus, OrderType, TimeInForce
+from fixgw.venues.base import Instrument, NewOrder
 from fixgw.venues._common.signing import format_param
 from fixgw.venues._common.tracker import OrderUpdate, UpdateKind
 from fixgw.venues.coinbase.enums import DONE_REASON, SIDE_IN, SIDE_OUT, STATUS, TIF_OUT, TYPE_IN, TYPE_OUT
@@ -52,7 +53,9 @@ def parse_products(products: list[Mapping[str, Any]]) -> list[Instrument]:
 def order_body(order: NewOrder, product_id: str) -> dict[str, str | bool]:
     """JSON body of POST /orders (client_oid must be a UUID at Coinbase)."""
     if order.order_type not in TYPE_OUT:
-        raise VenueRejected("UNSUPPORTED", f"order type {order.order_type.value} not supported")
+        raise VenueRejected("UNSUPPORTED", f"order type {order.order_type.name} not supported")
+    if order.side not in SIDE_OUT:
+        raise VenueRejected("UNSUPPORTED", f"side {order.side.value} not supported", reason="unsupported")
     body: dict[str, str | bool] = {
         "client_oid": order.client_order_id,
         "product_id": product_id,

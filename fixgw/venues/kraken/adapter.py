@@ -17,7 +17,8 @@ from fixgw.errors import VenueRejected
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.polling import PollingAdapter
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
-from fixgw.venues.base import CancelOrder, Instrument, NewOrder, OrderReport, TimeInForce, VenueCapabilities
+from fixgw.orders.enums import TimeInForce
+from fixgw.venues.base import CancelOrder, Instrument, NewOrder, OrderReport, VenueCapabilities
 from fixgw.venues.kraken.config import KrakenConfig
 from fixgw.venues.kraken.http import KrakenHttp
 from fixgw.venues.kraken.parsing import add_order_params, parse_asset_pairs, parse_order

@@ -1,8 +1,8 @@
-"""Kraken spot enumerations and their mapping to the normalised port."""
+"""Kraken spot enumerations and their mapping to the order model's enums (``fixgw.orders``)."""
 
 from __future__ import annotations
 
-from fixgw.venues.base import OrderStatus, OrderType, Side, TimeInForce
+from fixgw.orders.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 
 __all__ = ["STATUS", "SIDE_OUT", "SIDE_IN", "TYPE_OUT", "TYPE_IN", "TIF_OUT", "ASSET_ALIASES"]
 
@@ -13,7 +13,7 @@ STATUS = {
     "canceled": OrderStatus.CANCELED,
     "expired": OrderStatus.EXPIRED,
 }
-SIDE_OUT = {Side.BUY: "buy", Side.SELL: "sell"}
+SIDE_OUT = {OrderSide.BUY: "buy", OrderSide.SELL: "sell"}
 SIDE_IN = {v: k for k, v in SIDE_OUT.items()}
 TYPE_OUT = {OrderType.LIMIT: "limit", OrderType.MARKET: "market", OrderType.STOP: "stop-loss",
             OrderType.STOP_LIMIT: "stop-loss-limit", OrderType.TAKE_PROFIT: "take-profit",

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from fixgw.errors import FixgwError, VenueAuthError, VenueRateLimited, VenueRejected, VenueUnknownOutcome
-from fixgw.venues.base import Instrument, NewOrder, OrderStatus, TimeInForce
+from fixgw.orders.enums import OrderStatus, TimeInForce
+from fixgw.venues.base import Instrument, NewOrder
 from fixgw.venues._common.signing import format_param
 from fixgw.venues._common.tracker import OrderUpdate, UpdateKind
 from fixgw.venues.kraken.enums import ASSET_ALIASES, SIDE_IN, SIDE_OUT, STATUS, TIF_OUT, TYPE_IN, TYPE_OUT
@@ -53,7 +54,9 @@ def parse_asset_pairs(result: Mapping[str, Mapping[str, Any]]) -> list[Instrumen
 def add_order_params(order: NewOrder, pair: str, nonce: int) -> list[tuple[str, str]]:
     """Form fields of POST /0/private/AddOrder, nonce first (it is signed as the prefix too)."""
     if order.order_type not in TYPE_OUT:
-        raise VenueRejected("UNSUPPORTED", f"order type {order.order_type.value}")
+        raise VenueRejected("UNSUPPORTED", f"order type {order.order_type.name}")
+    if order.side not in SIDE_OUT:
+        raise VenueRejected("UNSUPPORTED", f"side {order.side.value} not supported", reason="unsupported")
     params = [("nonce", str(nonce)), ("ordertype", TYPE_OUT[order.order_type]), ("pair", pair)]
     if order.price is not None:
         params.append(("price", format_param(order.stop_price if order.stop_price is not None else order.price)))
@@ -67,7 +70,7 @@ def add_order_params(order: NewOrder, pair: str, nonce: int) -> list[tuple[str, 
     tif = order.time_in_force
     if tif is not None and tif is not TimeInForce.GTC:
         if tif not in TIF_OUT:
-            raise VenueRejected("UNSUPPORTED", f"time in force {tif.value}")
+            raise VenueRejected("UNSUPPORTED", f"time in force {tif.name}")
         params.append(("timeinforce", TIF_OUT[tif]))
     if order.post_only:
         params.append(("oflags", "post"))
