@@ -6,8 +6,14 @@ The pieces, one idea each:
 - ``auth``: the signing scheme (``canonical_request``, ``sign``, ``signed_headers``), ``Verifier`` and
   its replay cache; sans-I/O, time is an argument.
 - ``middleware``: ``SignatureGuard``, the ASGI layer that lets only signed requests through.
-- ``view``: ``GatewayView``, what the bridge needs from the gateway.
-- ``app``: ``create_app(view, keys)``, the FastAPI app, its routes and its one error shape.
+- ``view``: ``GatewayView``, what the bridge needs from the gateway (``fixgw.gateway.LiveView`` over a
+  running gateway).
+- ``app``: ``create_app(view, keys)``, the FastAPI app, health, readiness, ``/metrics``, its one error shape.
+- ``routes``: the ``/v1`` read routes (orders, fills) and admin routes (sessions, venues, session actions).
+- ``schemas``: the answers' and bodies' shapes (the OpenAPI document's components).
+- ``metrics``: ``GatewayCollector``, the Prometheus series read at scrape time.
+- ``openapi``: the document kept in ``specs/openapi.json`` (``python -m fixgw.bridge.openapi``).
+- ``launch``: ``run_bridge`` beside the gateway (``fixgw run``), the config's keys, the demo's keys.
 - ``client``: ``BridgeClient`` / ``AsyncBridgeClient``, signing Python clients.
 - ``server``: ``serve`` (in a task group) and ``BridgeServer`` (in a thread) over uvicorn.
 - ``errors``: ``ApiError`` (server side), ``BridgeRequestError`` (client side), the error codes.

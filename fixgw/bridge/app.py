@@ -1,7 +1,7 @@
 """The bridge's FastAPI application: health, readiness and the versioned, signed ``/v1`` routes.
 
-``create_app(view, keys)`` builds it. ``/healthz`` and ``/readyz`` are public (probes cannot sign);
-everything else passes the ``SignatureGuard`` and then the route's own permission check. A route under
+``create_app(view, keys)`` builds it. ``/healthz``, ``/readyz`` and ``/metrics`` are public (probes and
+scrapers cannot sign; ``/metrics`` answers only the ``metrics_networks``); everything else passes the ``SignatureGuard`` and then the route's own permission check. A route under
 ``/v1`` is added with ``add_route`` / ``add_websocket_route``, which demand a ``Permission``, so no route
 can be added without one (a test walks the routes to hold this).
 
@@ -12,27 +12,34 @@ detail in the answer) into it.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any, Callable, Iterable, Sequence
 
-from fastapi import Depends, FastAPI, WebSocket
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from fixgw.clock import Clock, SystemClock
 from fixgw.logsafe import printable
 
 from .auth import DEFAULT_REPLAY_CAPACITY, DEFAULT_WINDOW, Verifier
 from .errors import CODES, ApiError, error_body
-from .keys import BridgeKey, KeyRing, Permission
+from .keys import BridgeKey, KeyRing, Permission, address_allowed
+from .metrics import registry_for
 from .middleware import DEFAULT_MAX_BODY, SCOPE_KEY, SignatureGuard, error_response
+from .routes import install_routes
+from .schemas import ErrorBody
 from .view import GatewayView
 
-__all__ = ["create_app", "add_route", "add_websocket_route", "PermissionCheck", "API_PREFIX"]
+__all__ = ["create_app", "add_route", "add_websocket_route", "PermissionCheck", "API_PREFIX", "PUBLIC_PATHS"]
 
 API_PREFIX = "/v1"
+#: Answered without a signature: probes and scrapers cannot sign (``/metrics`` checks the address instead).
+PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics")
 log = logging.getLogger("fixgw.bridge")
 _STATUS_CODES = {status: code for code, (status, _) in CODES.items() if code != "invalid_request"}
 
@@ -55,11 +62,13 @@ class PermissionCheck:
 
 
 def add_route(
-    app: FastAPI, path: str, endpoint: Callable[..., Any], *, methods: Sequence[str], permission: Permission
+    app: FastAPI, path: str, endpoint: Callable[..., Any], *, methods: Sequence[str], permission: Permission,
+    **options: Any,
 ) -> None:
-    """Add an HTTP route under ``/v1`` that needs ``permission``."""
+    """Add an HTTP route under ``/v1`` that needs ``permission`` (``options`` go to FastAPI's ``add_api_route``)."""
     app.add_api_route(
-        API_PREFIX + path, endpoint, methods=list(methods), dependencies=[Depends(PermissionCheck(permission))]
+        API_PREFIX + path, endpoint, methods=list(methods), dependencies=[Depends(PermissionCheck(permission))],
+        **options,
     )
 
 
@@ -78,22 +87,37 @@ def create_app(
     clock: Clock | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     replay_capacity: int = DEFAULT_REPLAY_CAPACITY,
+    metrics_networks: Iterable[str] = ("127.0.0.0/8", "::1/128"),
 ) -> FastAPI:
     """Return the bridge app over ``gateway_view``, accepting requests signed by ``keys``.
 
     ``window``: how far (seconds, 5-30) a request's timestamp may be from ``clock`` either way.
+    ``metrics_networks``: who may read the unsigned ``/metrics`` (a scraper cannot sign).
     Raises ``ConfigError`` for a window out of range.
     """
     verifier = Verifier(keys, window=window, replay_capacity=replay_capacity)
-    app = FastAPI(title="fixgw bridge", version="1", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(SignatureGuard, verifier=verifier, clock=clock or SystemClock(), max_body=max_body)
+    app = FastAPI(title="fixgw bridge", version="1", docs_url=None, redoc_url=None, openapi_url=None,
+                  description="Signed REST access to the fixgw FIX gateway; see docs/bridge.md for the signature.")
+    app.add_middleware(SignatureGuard, verifier=verifier, clock=clock or SystemClock(), max_body=max_body,
+                       public_paths=PUBLIC_PATHS)
     _install_error_handlers(app)
+    allowed = tuple(ipaddress.ip_network(n) for n in metrics_networks)
+    registry = registry_for(gateway_view)
 
-    @app.get("/healthz")
+    @app.get("/healthz", summary="Alive (unsigned)")
     async def healthz() -> dict[str, Any]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/metrics", summary="Prometheus metrics (unsigned; from metrics_networks only)",
+             response_class=PlainTextResponse, responses={403: {"model": ErrorBody}})
+    async def metrics(request: Request) -> Response:
+        peer = request.client.host if request.client else None
+        if not address_allowed(peer, allowed):
+            raise ApiError(403, "forbidden_address", "metrics are not served to this address")
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/readyz", summary="Ready: acceptor listening, venues connected (unsigned)",
+             responses={503: {"model": ErrorBody}})
     async def readyz() -> dict[str, Any]:
         r = gateway_view.readiness()
         down = [name for name, up in r.venues if not up]
@@ -104,16 +128,14 @@ def create_app(
             raise ApiError(503, "not_ready", "; ".join(problems))
         return {"ready": True, "acceptor_listening": True, "venues_connected": len(r.venues)}
 
-    async def list_sessions() -> dict[str, Any]:
-        return {"sessions": [s.as_json() for s in gateway_view.sessions()]}
-
-    add_route(app, "/sessions", list_sessions, methods=["GET"], permission=Permission.READ)
+    install_routes(app, gateway_view, add_route)
 
     async def stream(websocket: WebSocket) -> None:
-        # Order events join this stream once the order path is in place; today: a sessions snapshot.
+        # Order events join this stream once REST order entry lands; today: a greeting.
+        key: BridgeKey = websocket.scope[SCOPE_KEY]
         await websocket.accept()
         await websocket.send_json(
-            {"type": "sessions", "sessions": [s.as_json() for s in gateway_view.sessions()]}
+            {"type": "hello", "key": key.key_id, "permissions": sorted(p.value for p in key.permissions)}
         )
         # Nothing a client sends is acted on yet; read (and drop) until it goes away.
         while (await websocket.receive())["type"] != "websocket.disconnect":

@@ -133,6 +133,9 @@ class BridgeClient:
     def patch(self, path: str, json: Any = None, *, params: Params = None) -> Any:
         return self.request("PATCH", path, params=params, json=json)
 
+    def put(self, path: str, json: Any = None, *, params: Params = None) -> Any:
+        return self.request("PUT", path, params=params, json=json)
+
     def delete(self, path: str, *, params: Params = None) -> Any:
         return self.request("DELETE", path, params=params)
 
@@ -213,6 +216,9 @@ class AsyncBridgeClient:
 
     async def patch(self, path: str, json: Any = None, *, params: Params = None) -> Any:
         return await self.request("PATCH", path, params=params, json=json)
+
+    async def put(self, path: str, json: Any = None, *, params: Params = None) -> Any:
+        return await self.request("PUT", path, params=params, json=json)
 
     async def delete(self, path: str, *, params: Params = None) -> Any:
         return await self.request("DELETE", path, params=params)

@@ -29,6 +29,7 @@ __all__ = [
     "load_keys",
     "DEFAULT_NETWORKS",
     "MIN_SECRET_LENGTH",
+    "address_allowed",
 ]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -77,10 +78,15 @@ class BridgeKey:
 
     def allows_address(self, host: str | None) -> bool:
         """Return True when a peer at ``host`` (an IP address as text) may use this key."""
-        address = _parse_address(host)
-        if address is None:
-            return False
-        return any(address.version == net.version and address in net for net in self.allowed_networks)
+        return address_allowed(host, self.allowed_networks)
+
+
+def address_allowed(host: str | None, networks: Iterable[IPNetwork]) -> bool:
+    """Return True when ``host`` (an IP address as text) is in one of ``networks``."""
+    address = _parse_address(host)
+    if address is None:
+        return False
+    return any(address.version == net.version and address in net for net in networks)
 
 
 def _parse_address(host: str | None) -> IPAddress | None:

@@ -25,13 +25,17 @@ def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"bridge: cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.listen(128)
     sock.setblocking(False)
     return sock
 
 
-def _server(app: Any, log_level: str) -> uvicorn.Server:
+def _server(app: Any, log_level: str, **options: Any) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
         http="h11",
@@ -44,17 +48,24 @@ def _server(app: Any, log_level: str) -> uvicorn.Server:
         ws_max_size=64 * 1024,  # clients send small control messages only
         limit_concurrency=1000,
         timeout_graceful_shutdown=2,
+        **options,
     )
+    if config.ssl_certfile:
+        config.load()  # a bad certificate or key fails here, before the socket is bound
     return uvicorn.Server(config)
 
 
 async def serve(
     app: Any, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning",
-    task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+    task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED, ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
 ) -> None:
-    """Serve ``app`` on ``host:port`` until cancelled; report the bound port through ``task_status``."""
+    """Serve ``app`` on ``host:port`` until cancelled; report the bound port through ``task_status``.
+
+    With ``ssl_certfile`` and ``ssl_keyfile`` (PEM files) it serves HTTPS and WSS."""
+    tls = {"ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile} if ssl_certfile else {}
+    server = _server(app, log_level, **tls)
     sock = _bind(host, port)
-    server = _server(app, log_level)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.serve, [sock])

@@ -1,58 +1,21 @@
-"""What the bridge needs from the gateway: a small, read-only port.
+"""What the bridge needs from the gateway: a small port, read-only but for the operator's session actions.
 
 The bridge depends on the gateway, never the reverse; it sees the gateway only through
-``GatewayView``. Its methods are synchronous, cheap and never block: the bridge calls them on its own
-event loop, which is the gateway's loop when both run in the gateway's task group. They return
-immutable snapshots, so the bridge can serialise them after the call without a lock.
+``GatewayView``, whose implementation over a running gateway is ``fixgw.gateway.LiveView``. The
+snapshot types (``SessionInfo``, ``Readiness``, ``VenueInfo``, ...) are the gateway's, re-exported here.
+The methods are synchronous, cheap and never block: the bridge calls them on its own event loop,
+which is the gateway's loop when both run in one process. They return fresh values, so the bridge can
+serialise them after the call without a lock.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 
-__all__ = ["GatewayView", "SessionInfo", "Readiness"]
+from fixgw.gateway import AdminResult, OrderQuery, Page, RateWindow, Readiness, SessionInfo, VenueInfo
 
-
-@dataclass(frozen=True, slots=True)
-class SessionInfo:
-    """One FIX session as the gateway sees it now. CompIDs are ours: we are the sender."""
-
-    begin_string: str
-    sender_comp_id: str
-    target_comp_id: str
-    state: str                 # the session engine's state name, e.g. "ACTIVE", "DISCONNECTED"
-    logged_on: bool
-    next_sender_seq: int       # MsgSeqNum of our next outbound message
-    next_target_seq: int       # MsgSeqNum we expect next from the peer
-
-    @property
-    def session_id(self) -> str:
-        return f"{self.begin_string}:{self.sender_comp_id}->{self.target_comp_id}"
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "session_id": self.session_id,
-            "begin_string": self.begin_string,
-            "sender_comp_id": self.sender_comp_id,
-            "target_comp_id": self.target_comp_id,
-            "state": self.state,
-            "logged_on": self.logged_on,
-            "next_sender_seq": self.next_sender_seq,
-            "next_target_seq": self.next_target_seq,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Readiness:
-    """Whether the gateway can do its work: its acceptor listens and every venue is connected."""
-
-    acceptor_listening: bool
-    venues: tuple[tuple[str, bool], ...] = ()  # (venue name, connected)
-
-    @property
-    def ready(self) -> bool:
-        return self.acceptor_listening and all(up for _, up in self.venues)
+__all__ = ["GatewayView", "SessionInfo", "Readiness", "VenueInfo", "RateWindow", "OrderQuery", "Page",
+           "AdminResult"]
 
 
 @runtime_checkable
@@ -65,4 +28,36 @@ class GatewayView(Protocol):
 
     def readiness(self) -> Readiness:
         """Return whether the acceptor listens and which venues are connected."""
+        ...
+
+    def venues(self) -> Sequence[VenueInfo]:
+        """Return every configured venue's connection, in a stable order."""
+        ...
+
+    def orders(self, query: OrderQuery) -> Page:
+        """Return a page of orders (JSON-ready rows) matching ``query``."""
+        ...
+
+    def order(self, ident: str, session: str | None = None) -> tuple[dict[str, Any] | None, int]:
+        """Return (the order whose order id or client order id is ``ident``, how many matched)."""
+        ...
+
+    def fills(self, query: OrderQuery) -> Page:
+        """Return a page of executions (JSON-ready rows) matching ``query``."""
+        ...
+
+    def session_action(self, ident: str, action: str, **kw: Any) -> AdminResult:
+        """Run an operator action (``logout``, ``set_next_seqs``, ``disable``, ``enable``) on a session."""
+        ...
+
+    def order_counts(self) -> dict[tuple[str, str], int]:
+        """Return (session id, status) -> orders held."""
+        ...
+
+    def first_reports(self, seen: dict[str, set[str]]) -> Iterator[tuple[str, float]]:
+        """Yield (session id, seconds from order to its first report) for orders not in ``seen`` yet."""
+        ...
+
+    def session_rejects(self) -> dict[tuple[str, str, str], int]:
+        """Return (session id, kind, reason) -> rejects sent."""
         ...

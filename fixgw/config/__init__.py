@@ -22,6 +22,7 @@ from . import _load, schema
 from ._load import build_config, load_config
 from .schema import (
     BEGIN_STRINGS,
+    DEFAULT_BRIDGE_PORT,
     DEFAULT_GC_FREEZE_INTERVAL,
     DEFAULT_TERMINAL_ORDER_RETENTION,
     DEFAULT_MAX_HEARTBEAT_INTERVAL,
@@ -33,6 +34,7 @@ from .schema import (
     DEMO_PASSWORD,
     ORDER_ENTRY_MODES,
     VENUE_KINDS,
+    BridgeConfig,
     Config,
     Credentials,
     GatewayConfig,

@@ -6,7 +6,7 @@ import ipaddress
 import os
 import warnings
 from dataclasses import fields
-from datetime import time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ._reader import Reader
 from .schema import (
     BEGIN_STRINGS,
+    BridgeConfig,
     DEFAULT_GC_FREEZE_INTERVAL,
     DEFAULT_TERMINAL_ORDER_RETENTION,
     DEFAULT_LOGON_FAILURE_DELAY,
@@ -22,6 +23,7 @@ from .schema import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_PENDING_CONNECTIONS,
     DEFAULT_MAX_PENDING_PER_ADDRESS,
+    DEFAULT_BRIDGE_PORT,
     DEFAULT_PORT,
     ORDER_ENTRY_MODES,
     VENUE_KINDS,
@@ -62,8 +64,9 @@ def build_config(
     env = os.environ if environ is None else environ
     base = base_dir or Path(".")
     r = Reader(data, "", env, base)
-    r.only({"gateway", "sessions", "venues"})
+    r.only({"gateway", "sessions", "venues", "bridge"})
     gateway = _gateway(r.table("gateway"))
+    bridge = _bridge(r.table("bridge"))
     venues = tuple(_venue(v) for v in r.array("venues"))
     if not venues:
         raise ConfigError("venues", "at least one [[venues]] entry is required")
@@ -80,7 +83,45 @@ def build_config(
         if key in seen:
             raise ConfigError(f"sessions[{i}]", f"same session id as sessions[{seen[key]}]")
         seen[key] = i
-    return Config(gateway=gateway, sessions=sessions, venues=venues)
+    return Config(gateway=gateway, sessions=sessions, venues=venues, bridge=bridge)
+
+
+#: The bridge's signature window, seconds: the default and the range allowed.
+_BRIDGE_WINDOW = (10.0, 5.0, 30.0)
+_BRIDGE_KEY_FIELDS = ("id", "secret_env", "secret_file", "permissions", "allowed_networks")
+
+
+def _bridge(r: Reader) -> BridgeConfig:
+    r.only({"enabled", "host", "port", "tls", "window", "keys"})
+    tls = None
+    if r.has("tls"):
+        t = r.table("tls")
+        t.only({"cert", "key"})
+        cert, key = t.path_("cert"), t.path_("key")
+        if cert is None or key is None:
+            raise ConfigError(t.key("cert" if cert is None else "key"), "is required")
+        tls = TLSConfig(cert=cert, key=key)
+    default, lo, hi = _BRIDGE_WINDOW
+    window = r.data.get("window", default)
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or not lo <= window <= hi:
+        raise ConfigError(r.key("window"), f"must be a number of seconds from {lo:g} to {hi:g}, not {window!r}")
+    keys = []
+    for k in r.array("keys"):
+        # Checked and read (secrets too) by fixgw.bridge.load_keys when the bridge starts; here only a
+        # relative secret_file is taken from the config file's folder, like every path in the file.
+        entry = dict(k.data)
+        if "secret_file" in entry and isinstance(entry["secret_file"], str) and entry["secret_file"]:
+            entry["secret_file"] = str(k.path_("secret_file"))
+        keys.append(tuple((name, tuple(v) if isinstance(v, list) else v) for name, v in entry.items()))
+    return BridgeConfig(
+        # A config file without [bridge] leaves it off (no key, no one to serve); with it, on by default.
+        enabled=r.bool("enabled", bool(r.data)),
+        host=r.str("host", "127.0.0.1"),
+        port=r.int("port", DEFAULT_BRIDGE_PORT, lo=0, hi=65535),
+        tls=tls,
+        window=float(window),
+        keys=tuple(keys),
+    )
 
 
 def _gateway(r: Reader) -> GatewayConfig:
@@ -149,7 +190,7 @@ def _seconds(r: Reader, name: str, default: float) -> float:
 def _venue(r: Reader) -> VenueConfig:
     r.only({"name", "kind", "rest_url", "ws_url", "api_key_env", "api_secret_env", "api_key_file",
             "api_secret_file", "simulated", "orders_per_10s", "weight_per_minute", "max_in_flight",
-            "order_entry"})
+            "order_entry", "api_key_expires"})
     name = r.str("name", required=True)
     if not name:
         raise ConfigError(r.key("name"), "must not be empty")
@@ -182,7 +223,23 @@ def _venue(r: Reader) -> VenueConfig:
         weight_per_minute=r.opt_int("weight_per_minute", lo=1),
         max_in_flight=r.int("max_in_flight", DEFAULT_MAX_IN_FLIGHT, lo=1),
         order_entry=order_entry,
+        api_key_expires=_date(r, "api_key_expires"),
     )
+
+
+def _date(r: Reader, name: str) -> date | None:
+    """A calendar day: a TOML date (2027-03-31) or the same as a string."""
+    v = r.data.get(name)
+    if v is None:
+        return None
+    if isinstance(v, date) and not isinstance(v, datetime):
+        return v
+    if isinstance(v, str):
+        try:
+            return date.fromisoformat(v)
+        except ValueError:
+            pass
+    raise ConfigError(r.key(name), f"must be a date (YYYY-MM-DD), not {v!r}")
 
 
 def _comp_id(r: Reader, name: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, replace
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,9 @@ __all__ = [
     "SessionSettings",
     "VenueConfig",
     "Config",
+    "BridgeConfig",
     "default_config",
+    "DEFAULT_BRIDGE_PORT",
     "DEFAULT_PORT",
     "DEMO_PASSWORD",
     "VENUE_KINDS",
@@ -42,6 +44,8 @@ __all__ = [
 
 #: The documented port of ``fixgw run`` (the embedded demo).
 DEFAULT_PORT = 9878
+#: The documented port of the REST/WebSocket bridge that ``fixgw run`` starts beside the acceptor.
+DEFAULT_BRIDGE_PORT = 9880
 #: The password of the demo sessions of ``default_config()``; for the loopback demo only.
 DEMO_PASSWORD = "demo"
 VENUE_KINDS = ("binance", "coinbase", "kraken")
@@ -232,6 +236,29 @@ class VenueConfig:
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     #: How orders reach the venue: "ws" (its WebSocket API, REST while that is down) or "rest".
     order_entry: str = "ws"
+    #: The day the venue API key expires, when the venue gives keys an end (the bridge counts the days).
+    api_key_expires: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeConfig:
+    """The ``[bridge]`` section: where the REST/WebSocket bridge listens and whom it lets in.
+
+    ``keys`` are the ``[[bridge.keys]]`` entries as written (id, where the secret lives, permissions,
+    networks; a relative ``secret_file`` already taken from the config file's folder): no secret is read
+    here. ``fixgw.bridge.load_keys`` reads and checks them when the bridge starts.
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_BRIDGE_PORT
+    tls: TLSConfig | None = None
+    window: float = 10.0
+    keys: tuple[tuple[tuple[str, Any], ...], ...] = ()
+
+    def key_entries(self) -> list[dict[str, Any]]:
+        """Return the key entries as tables (what ``load_keys`` takes)."""
+        return [{k: (list(v) if isinstance(v, tuple) else v) for k, v in entry} for entry in self.keys]
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +268,7 @@ class Config:
     gateway: GatewayConfig
     sessions: tuple[SessionSettings, ...]
     venues: tuple[VenueConfig, ...]
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
 
     def venue(self, name: str) -> VenueConfig:
         """Return the venue called ``name`` (``KeyError`` if none)."""

@@ -26,6 +26,9 @@ The pieces, one idea each:
 - ``_venue_events``: venue events -> order events -> books -> reports.
 - ``_recovery``: start-up reconciliation of the orders the journal says are open.
 - ``_ids``: order accounts, venue client order ids and replace legs.
+- ``_view``: ``LiveView``, the bridge's read-only view of the running gateway (sessions, venues,
+  readiness, orders, fills, metrics readings); ``_snapshots``: the snapshot types and rows it returns.
+- ``_admin``: ``SessionAdmin``, the operator's session actions (logout, sequence numbers, disable).
 - ``_lifecycle``: graceful stop (Logout to every session, bounded wait) and SIGINT/SIGTERM handling.
 """
 
@@ -33,6 +36,10 @@ from __future__ import annotations
 
 from ._app import Gateway
 from ._lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, run_until_signalled
+from ._admin import AdminResult, SessionAdmin
+from ._view import LiveView, OrderQuery, Page, RateWindow, Readiness, SessionInfo, VenueInfo, decode_cursor
 from ._wiring import AdapterFactory, default_adapter_factory
 
-__all__ = ["Gateway", "AdapterFactory", "default_adapter_factory", "run_until_signalled", "DEFAULT_SHUTDOWN_TIMEOUT"]
+__all__ = ["Gateway", "AdapterFactory", "default_adapter_factory", "run_until_signalled", "DEFAULT_SHUTDOWN_TIMEOUT",
+           "LiveView", "SessionInfo", "Readiness", "VenueInfo", "RateWindow", "OrderQuery", "Page", "decode_cursor",
+           "SessionAdmin", "AdminResult"]

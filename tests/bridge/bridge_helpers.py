@@ -11,7 +11,7 @@ from fastapi import Request
 
 from fixgw.bridge import BridgeKey, Permission, add_route
 from fixgw.bridge.auth import signed_headers
-from fixgw.bridge.view import Readiness, SessionInfo
+from fixgw.bridge.view import AdminResult, OrderQuery, Page, Readiness, SessionInfo
 from fixgw.clock import FakeClock
 
 # Test-only secrets: long enough for the loader, distinctive enough to grep a log for.
@@ -53,6 +53,31 @@ class FakeView:
 
     def readiness(self) -> Readiness:
         return Readiness(self.listening, self.venues)
+
+    # The rest of the port: no orders, no venues, no actions (the live view is tested over a real gateway).
+    def venues(self) -> list[Any]:
+        return []
+
+    def orders(self, query: OrderQuery) -> Page:
+        return Page((), None)
+
+    def order(self, ident: str, session: str | None = None) -> tuple[None, int]:
+        return None, 0
+
+    def fills(self, query: OrderQuery) -> Page:
+        return Page((), None)
+
+    def session_action(self, ident: str, action: str, **kw: Any) -> AdminResult:
+        return AdminResult(False, "not_found", "no such session")
+
+    def order_counts(self) -> dict[tuple[str, str], int]:
+        return {}
+
+    def first_reports(self, seen: dict[str, set[str]]) -> list[tuple[str, float]]:
+        return []
+
+    def session_rejects(self) -> dict[tuple[str, str, str], int]:
+        return {}
 
 
 def add_test_routes(app: Any) -> None:

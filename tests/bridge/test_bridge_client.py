@@ -30,7 +30,7 @@ def ws_url(server: BridgeServer, path: str) -> str:
 
 
 def test_client_get_signs_and_decodes(server: BridgeServer, clock: FakeClock) -> None:
-    with client(server, clock, "reader") as c:
+    with client(server, clock, "admin") as c:
         sessions = c.get("/v1/sessions")["sessions"]
     assert [s["target_comp_id"] for s in sessions] == ["CLIENT44", "CLIENT42"]
 
@@ -52,8 +52,8 @@ def test_client_delete_signed(server: BridgeServer, clock: FakeClock) -> None:
 def test_client_identical_requests_in_one_millisecond_both_accepted(server: BridgeServer, clock: FakeClock) -> None:
     # The fake clock stands still: the same request twice must still be two signatures.
     with client(server, clock, "reader") as c:
-        first = c.get("/v1/sessions")
-        assert c.get("/v1/sessions") == first
+        first = c.get("/v1/orders")
+        assert c.get("/v1/orders") == first
 
 
 def test_client_error_answer_raises_bridge_request_error(server: BridgeServer, clock: FakeClock) -> None:
@@ -63,7 +63,7 @@ def test_client_error_answer_raises_bridge_request_error(server: BridgeServer, c
     assert (e.value.status, e.value.code) == (403, "missing_permission")
     with client(server, clock, "reader", secret=TRADE_SECRET) as c:
         with pytest.raises(BridgeRequestError) as e:
-            c.get("/v1/sessions")
+            c.get("/v1/orders")
     assert (e.value.status, e.value.code) == (401, "bad_signature")
 
 
@@ -73,7 +73,7 @@ def test_client_unreachable_raises_transport_error(clock: FakeClock) -> None:
         port = s.getsockname()[1]
     with BridgeClient(f"http://127.0.0.1:{port}", "reader", READ_SECRET, clock=clock, timeout=2) as c:
         with pytest.raises(TransportError):
-            c.get("/v1/sessions")
+            c.get("/v1/orders")
         with pytest.raises(TransportError):
             with c.stream("/v1/stream"):
                 pass
@@ -84,10 +84,10 @@ def test_client_repr_hides_secret(server: BridgeServer, clock: FakeClock) -> Non
         assert TRADE_SECRET not in repr(c) and "trader" in repr(c)
 
 
-def test_websocket_signed_upgrade_gets_sessions_snapshot(server: BridgeServer, clock: FakeClock) -> None:
+def test_websocket_signed_upgrade_greeted_with_key_and_permissions(server: BridgeServer, clock: FakeClock) -> None:
     with client(server, clock, "reader") as c, c.stream("/v1/stream", params={"from": "now"}) as s:
         first = s.recv(timeout=5)
-    assert first["type"] == "sessions" and len(first["sessions"]) == 2
+    assert first == {"type": "hello", "key": "reader", "permissions": ["read"]}
 
 
 def test_websocket_client_messages_ignored_stream_stays_open(server: BridgeServer, clock: FakeClock) -> None:
@@ -127,7 +127,7 @@ def test_websocket_upgrade_signed_for_other_query_or_replayed_refused(server: Br
             pass
     assert e.value.response.status_code == 401
     with connect(ws_url(server, "/v1/stream"), additional_headers=h, open_timeout=5) as ws:
-        assert '"sessions"' in str(ws.recv(timeout=5))
+        assert '"hello"' in str(ws.recv(timeout=5))
     with pytest.raises(InvalidStatus) as e:
         with connect(ws_url(server, "/v1/stream"), additional_headers=h, open_timeout=5):
             pass
@@ -139,7 +139,7 @@ def test_logs_at_debug_never_hold_a_secret(server: BridgeServer, clock: FakeCloc
     caplog.set_level(logging.DEBUG)
     for key in KEYS:
         with client(server, clock, key.key_id) as c:
-            for call in (lambda: c.get("/v1/sessions"), lambda: c.post("/v1/echo", {"q": 1}),
+            for call in (lambda: c.get("/v1/orders"), lambda: c.post("/v1/echo", {"q": 1}),
                          lambda: c.post("/v1/admin-echo"), lambda: c.get("/v1/boom")):
                 try:
                     call()
@@ -152,8 +152,8 @@ def test_logs_at_debug_never_hold_a_secret(server: BridgeServer, clock: FakeCloc
                 pass
         with client(server, clock, key.key_id, secret=key.secret[::-1]) as c:  # a wrong secret
             with pytest.raises(BridgeRequestError):
-                c.get("/v1/sessions")
-    raw.send("GET", "/v1/sessions", headers={"X-FIXGW-KEY": "reader"})
+                c.get("/v1/orders")
+    raw.send("GET", "/v1/orders", headers={"X-FIXGW-KEY": "reader"})
     records = caplog.records
     assert any(r.name == "fixgw.bridge" and "refused" in r.getMessage() for r in records)
     assert any(r.name == "fixgw.bridge" and r.levelno == logging.DEBUG for r in records)
@@ -180,12 +180,12 @@ def test_every_v1_route_requires_a_permission(view: FakeView) -> None:
 
     add_route(app, "/extra", extra, methods=["GET"], permission="read")  # type: ignore[arg-type]
     v1 = [r for r in app.routes if isinstance(r, (APIRoute, APIWebSocketRoute)) and r.path.startswith(API_PREFIX)]
-    assert {r.path for r in v1} >= {"/v1/sessions", "/v1/stream", "/v1/extra"}
+    assert {r.path for r in v1} >= {"/v1/orders", "/v1/stream", "/v1/extra"}
     for route in v1:
         checks = [d.call for d in route.dependant.dependencies if isinstance(d.call, PermissionCheck)]
         assert len(checks) == 1, route.path
     public = {r.path for r in app.routes if getattr(r, "path", "").startswith("/") and not r.path.startswith("/v1")}
-    assert public == {"/healthz", "/readyz"}
+    assert public == {"/healthz", "/readyz", "/metrics"}
 
 
 @pytest.mark.anyio
@@ -197,12 +197,12 @@ async def test_serve_in_task_group_async_client_round_trip(view: FakeView) -> No
             port = await tg.start(serve, app)
             url = f"http://127.0.0.1:{port}"
             async with AsyncBridgeClient(url, "reader", READ_SECRET, clock=clock) as c:
-                assert len((await c.get("/v1/sessions"))["sessions"]) == 2
+                assert (await c.get("/v1/orders")) == {"orders": [], "next_cursor": None}
                 async with c.stream("/v1/stream") as s:
-                    assert (await s.recv())["type"] == "sessions"
+                    assert (await s.recv())["type"] == "hello"
                 with pytest.raises(BridgeRequestError) as e:
-                    await c.post("/v1/sessions")
+                    await c.post("/v1/fills")
                 assert e.value.code == "method_not_allowed"
             async with httpx.AsyncClient() as h:
-                assert error_of(await h.get(url + "/v1/sessions")) == (401, "missing_credentials")
+                assert error_of(await h.get(url + "/v1/orders")) == (401, "missing_credentials")
             tg.cancel_scope.cancel()

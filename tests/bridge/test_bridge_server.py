@@ -32,8 +32,8 @@ def test_readyz_not_ready_answers_503_error_shape(
     assert needle in r.json()["error"]["message"]
 
 
-def test_sessions_signed_by_read_key_listed_with_sequence_numbers(raw: RawSigner) -> None:
-    r = raw.signed("reader", "GET", "/v1/sessions")
+def test_sessions_signed_by_admin_key_listed_with_sequence_numbers(raw: RawSigner) -> None:
+    r = raw.signed("admin", "GET", "/v1/sessions")
     assert r.status_code == 200, r.text
     first = r.json()["sessions"][0]
     assert first["session_id"] == "FIX.4.4:FIXGW->CLIENT44"
@@ -43,32 +43,32 @@ def test_sessions_signed_by_read_key_listed_with_sequence_numbers(raw: RawSigner
 
 @pytest.mark.parametrize("drop", ["X-FIXGW-KEY", "X-FIXGW-TIMESTAMP", "X-FIXGW-SIGNATURE"])
 def test_request_missing_header_refused_401(raw: RawSigner, drop: str) -> None:
-    h = raw.headers("reader", "GET", "/v1/sessions")
+    h = raw.headers("reader", "GET", "/v1/orders")
     del h[drop]
-    r = raw.send("GET", "/v1/sessions", headers=h)
+    r = raw.send("GET", "/v1/orders", headers=h)
     assert error_of(r) == (401, "missing_credentials")
     assert r.headers["WWW-Authenticate"] == "FIXGW-HMAC-SHA256"
 
 
 def test_request_unsigned_refused_401(raw: RawSigner) -> None:
-    assert error_of(raw.send("GET", "/v1/sessions")) == (401, "missing_credentials")
+    assert error_of(raw.send("GET", "/v1/orders")) == (401, "missing_credentials")
 
 
 def test_request_unknown_key_refused_401(raw: RawSigner) -> None:
-    h = raw.headers("reader", "GET", "/v1/sessions")
+    h = raw.headers("reader", "GET", "/v1/orders")
     h["X-FIXGW-KEY"] = "stranger"
-    assert error_of(raw.send("GET", "/v1/sessions", headers=h)) == (401, "unknown_key")
+    assert error_of(raw.send("GET", "/v1/orders", headers=h)) == (401, "unknown_key")
 
 
 def test_request_bad_signature_refused_401(raw: RawSigner) -> None:
-    h = raw.headers("reader", "GET", "/v1/sessions", secret="not-the-secret-0123456789abcdef0123")
-    assert error_of(raw.send("GET", "/v1/sessions", headers=h)) == (401, "bad_signature")
+    h = raw.headers("reader", "GET", "/v1/orders", secret="not-the-secret-0123456789abcdef0123")
+    assert error_of(raw.send("GET", "/v1/orders", headers=h)) == (401, "bad_signature")
 
 
 @pytest.mark.parametrize(("skew_ms", "accepted"), [(-10_000, True), (-10_001, False), (10_000, True),
                                                    (10_001, False), (-600_000, False), (600_000, False)])
 def test_request_timestamp_window_edges(raw: RawSigner, skew_ms: int, accepted: bool) -> None:
-    r = raw.signed("reader", "GET", "/v1/sessions", ts=raw.now_ms() + skew_ms)
+    r = raw.signed("reader", "GET", "/v1/orders", ts=raw.now_ms() + skew_ms)
     if accepted:
         assert r.status_code == 200, r.text
     else:
@@ -94,15 +94,15 @@ def test_request_price_moved_between_query_and_body_refused(raw: RawSigner) -> N
 
 
 def test_request_query_changed_after_signing_refused(raw: RawSigner) -> None:
-    h = raw.headers("reader", "GET", "/v1/sessions", "limit=10")
-    assert error_of(raw.send("GET", "/v1/sessions", "limit=1000", headers=h)) == (401, "bad_signature")
+    h = raw.headers("reader", "GET", "/v1/orders", "limit=10")
+    assert error_of(raw.send("GET", "/v1/orders", "limit=1000", headers=h)) == (401, "bad_signature")
 
 
 def test_request_path_percent_encoding_signed_as_sent(raw: RawSigner) -> None:
-    # %73 is "s": the same route once decoded, but not the same request line.
-    h = raw.headers("reader", "GET", "/v1/sessions")
-    assert error_of(raw.send("GET", "/v1/%73essions", headers=h)) == (401, "bad_signature")
-    assert raw.signed("reader", "GET", "/v1/%73essions").status_code == 200
+    # %6F is "o": the same route once decoded, but not the same request line.
+    h = raw.headers("reader", "GET", "/v1/orders")
+    assert error_of(raw.send("GET", "/v1/%6Frders", headers=h)) == (401, "bad_signature")
+    assert raw.signed("reader", "GET", "/v1/%6Frders").status_code == 200
 
 
 @pytest.mark.parametrize("method", ["POST", "PATCH", "DELETE"])
@@ -117,21 +117,21 @@ def test_trade_key_without_admin_refused_403(raw: RawSigner) -> None:
 
 
 def test_admin_only_key_cannot_read(raw: RawSigner) -> None:
-    assert error_of(raw.signed("ops", "GET", "/v1/sessions")) == (403, "missing_permission")
+    assert error_of(raw.signed("ops", "GET", "/v1/orders")) == (403, "missing_permission")
 
 
 def test_request_from_disallowed_address_refused_403(raw: RawSigner) -> None:
-    assert error_of(raw.signed("far", "GET", "/v1/sessions")) == (403, "forbidden_address")
+    assert error_of(raw.signed("far", "GET", "/v1/orders")) == (403, "forbidden_address")
 
 
 def test_unknown_path_signed_404_unsigned_401(raw: RawSigner) -> None:
     assert error_of(raw.signed("reader", "GET", "/v1/nowhere")) == (404, "not_found")
-    assert error_of(raw.signed("reader", "GET", "/v2/sessions")) == (404, "not_found")
+    assert error_of(raw.signed("reader", "GET", "/v2/orders")) == (404, "not_found")
     assert error_of(raw.send("GET", "/v1/nowhere")) == (401, "missing_credentials")
 
 
 def test_wrong_method_signed_405_with_allow(raw: RawSigner) -> None:
-    r = raw.signed("admin", "DELETE", "/v1/sessions")
+    r = raw.signed("admin", "DELETE", "/v1/fills")
     assert error_of(r) == (405, "method_not_allowed")
     assert "GET" in r.headers["Allow"]
 

@@ -1,0 +1,160 @@
+"""``/metrics``: the gateway's state in the Prometheus text format, read at scrape time.
+
+Theory of operation
+-------------------
+Nothing here runs per message. ``GatewayCollector.collect`` is called by the scrape (on the bridge's
+event loop, which is the gateway's) and reads what the gateway already keeps: sequence numbers,
+session states, the order books, the venue adapters' health and rate limiters, the reject counts the
+gateway's session callback keeps. Each app has its own registry, so two apps in one process (tests)
+never share series.
+
+The one histogram, ``fixgw_first_report_seconds`` (NewOrderSingle received -> the event its first
+ExecutionReport reports; per session), is filled at scrape time too: each scrape looks at the orders
+in memory it has not seen yet and observes those that have a report. An order that enters and leaves
+memory between two scrapes (more finished orders than ``terminal_order_retention`` in one interval)
+is not observed. The event's time is the venue's when it gives one (its transaction time), so the
+value also holds the venue clock's offset (``fixgw_venue_clock_offset_seconds``).
+
+Series (labels):
+
+- ``fixgw_fix_messages_total`` (session, direction in/out): sequence numbers used since the last reset
+- ``fixgw_session_rejects_total`` (session, kind session/business, reason): Reject / BusinessMessageReject sent
+- ``fixgw_session_state`` (session, state), ``fixgw_session_logged_on`` (session), ``fixgw_session_enabled``
+- ``fixgw_orders`` (session, status): orders held in memory
+- ``fixgw_first_report_seconds`` histogram (session)
+- ``fixgw_venue_connected``, ``fixgw_venue_banned`` (a 418 ban in force), ``fixgw_venue_rate_limited_total``
+  (429s), ``fixgw_venue_stream_reconnects_total``, ``fixgw_venue_clock_offset_seconds``,
+  ``fixgw_venue_api_key_days_left`` (venue)
+- ``fixgw_venue_rate_limit_used`` / ``_limit`` / ``_headroom`` (venue, window)
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from typing import Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .view import GatewayView
+
+__all__ = ["GatewayCollector", "registry_for", "LATENCY_BUCKETS"]
+
+log = logging.getLogger("fixgw.bridge")
+
+#: Upper bounds (seconds) of the first-report histogram: 100 µs to 10 s.
+LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                   5.0, 10.0)
+
+
+class _Histogram:
+    __slots__ = ("counts", "total", "n")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.total = 0.0
+        self.n = 0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.total += seconds
+        self.n += 1
+
+    def buckets(self) -> list[tuple[str, float]]:
+        out, running = [], 0
+        for bound, count in zip(LATENCY_BUCKETS, self.counts):
+            running += count
+            out.append((repr(bound), running))
+        out.append(("+Inf", self.n))
+        return out
+
+
+class GatewayCollector(Collector):
+    """Reads ``view`` at every scrape (see the module docstring)."""
+
+    def __init__(self, view: GatewayView) -> None:
+        self.view = view
+        self._seen: dict[str, set[str]] = {}
+        self._latency: dict[str, _Histogram] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            yield from self._sessions()
+            yield from self._orders()
+            yield from self._venues()
+        except Exception:  # a scrape must not fail the app; the log says why
+            log.exception("metrics: collecting failed")
+
+    def _sessions(self) -> Iterator[Metric]:
+        msgs = CounterMetricFamily("fixgw_fix_messages", "FIX messages (sequence numbers used since the last "
+                                   "sequence reset)", labels=["session", "direction"])
+        state = GaugeMetricFamily("fixgw_session_state", "1 for the session's current state",
+                                  labels=["session", "state"])
+        logged_on = GaugeMetricFamily("fixgw_session_logged_on", "1 while logged on", labels=["session"])
+        enabled = GaugeMetricFamily("fixgw_session_enabled", "0 while an operator disabled it", labels=["session"])
+        for s in self.view.sessions():
+            sid = s.session_id
+            msgs.add_metric([sid, "out"], max(s.next_sender_seq - 1, 0))
+            msgs.add_metric([sid, "in"], max(s.next_target_seq - 1, 0))
+            state.add_metric([sid, s.state], 1)
+            logged_on.add_metric([sid], int(s.logged_on))
+            enabled.add_metric([sid], int(s.enabled))
+        rejects = CounterMetricFamily("fixgw_session_rejects", "Rejects the sessions sent, by kind and reason code",
+                                      labels=["session", "kind", "reason"])
+        for (sid, kind, reason), n in sorted(self.view.session_rejects().items()):
+            rejects.add_metric([sid, kind, reason], n)
+        yield from (msgs, state, logged_on, enabled, rejects)
+
+    def _orders(self) -> Iterator[Metric]:
+        orders = GaugeMetricFamily("fixgw_orders", "Orders held in memory, by status", labels=["session", "status"])
+        for (sid, status), n in sorted(self.view.order_counts().items()):
+            orders.add_metric([sid, status], n)
+        yield orders
+        for sid, seconds in self.view.first_reports(self._seen):
+            self._latency.setdefault(sid, _Histogram()).observe(seconds)
+        hist = HistogramMetricFamily("fixgw_first_report_seconds",
+                                     "NewOrderSingle received -> the event of its first ExecutionReport",
+                                     labels=["session"])
+        for sid, h in sorted(self._latency.items()):
+            hist.add_metric([sid], h.buckets(), h.total)
+        yield hist
+
+    def _venues(self) -> Iterator[Metric]:
+        connected = GaugeMetricFamily("fixgw_venue_connected", "1 while the venue stream is subscribed",
+                                      labels=["venue"])
+        banned = GaugeMetricFamily("fixgw_venue_banned", "1 while a venue ban (418) is in force", labels=["venue"])
+        limited = CounterMetricFamily("fixgw_venue_rate_limited", "429 answers from the venue", labels=["venue"])
+        reconnects = CounterMetricFamily("fixgw_venue_stream_reconnects", "Venue stream reconnections",
+                                         labels=["venue"])
+        offset = GaugeMetricFamily("fixgw_venue_clock_offset_seconds", "Venue clock minus ours", labels=["venue"])
+        days = GaugeMetricFamily("fixgw_venue_api_key_days_left", "Days until the venue API key expires",
+                                 labels=["venue"])
+        used = GaugeMetricFamily("fixgw_venue_rate_limit_used", "Units used in the current window",
+                                 labels=["venue", "window"])
+        limit = GaugeMetricFamily("fixgw_venue_rate_limit_limit", "Units allowed per window",
+                                  labels=["venue", "window"])
+        headroom = GaugeMetricFamily("fixgw_venue_rate_limit_headroom", "Units left in the current window",
+                                     labels=["venue", "window"])
+        for v in self.view.venues():
+            connected.add_metric([v.name], int(v.connected))
+            banned.add_metric([v.name], int(v.banned_until_ns is not None))
+            limited.add_metric([v.name], v.rate_limited_count)
+            reconnects.add_metric([v.name], v.stream_reconnects)
+            if v.clock_offset_ms is not None:
+                offset.add_metric([v.name], v.clock_offset_ms / 1000)
+            if v.api_key_days_left is not None:
+                days.add_metric([v.name], v.api_key_days_left)
+            for w in v.rate_windows:
+                used.add_metric([v.name, w.name], w.used)
+                limit.add_metric([v.name, w.name], w.limit)
+                headroom.add_metric([v.name, w.name], w.headroom)
+        yield from (connected, banned, limited, reconnects, offset, days, used, limit, headroom)
+
+
+def registry_for(view: GatewayView) -> CollectorRegistry:
+    """A registry of its own holding a ``GatewayCollector`` over ``view``."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GatewayCollector(view))
+    return registry

@@ -1,0 +1,163 @@
+"""The shapes of the bridge's JSON answers and request bodies, for validation and the OpenAPI document.
+
+Money and quantities are decimal strings (``"31000.5"``), never JSON numbers: a number would pass
+through a binary float in many clients. Times are RFC 3339 strings in UTC with milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ErrorBody", "Session", "Sessions", "Venue", "Venues", "Order", "Orders", "Fill", "Fills", "Done",
+    "LogoutBody", "SequenceNumbersBody", "ERROR_RESPONSES",
+]
+
+Decimal = Optional[str]
+
+
+class _ErrorDetail(BaseModel):
+    code: str = Field(description="stable, machine-readable (see docs/bridge.md)")
+    message: str = Field(description="for people; may change")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx answer."""
+
+    error: _ErrorDetail
+
+
+class Session(BaseModel):
+    session_id: str
+    key: str = Field(description="the session's short key; usable in URLs instead of session_id")
+    begin_string: str
+    sender_comp_id: str
+    target_comp_id: str
+    state: str
+    logged_on: bool
+    enabled: bool
+    next_sender_seq: int
+    next_target_seq: int
+    last_heartbeat_at: Optional[str] = Field(description="when the peer was last heard from (any message)")
+    peer_address: Optional[str]
+
+
+class Sessions(BaseModel):
+    sessions: list[Session]
+
+
+class RateLimit(BaseModel):
+    window: str
+    used: int
+    limit: int
+    interval_s: float
+    headroom: int
+
+
+class LastError(BaseModel):
+    at: Optional[str]
+    message: str
+
+
+class Venue(BaseModel):
+    name: str
+    kind: str
+    simulated: bool
+    connected: bool
+    stream_state: str
+    stream_reconnects: int
+    clock_offset_ms: Optional[float]
+    rate_limits: list[RateLimit]
+    rate_limited_count: int = Field(description="429 answers from the venue so far")
+    banned_until: Optional[str]
+    unresolved_orders: int
+    last_event_at: Optional[str]
+    last_error: Optional[LastError]
+    api_key_expires: Optional[str]
+    api_key_days_left: Optional[int]
+
+
+class Venues(BaseModel):
+    venues: list[Venue]
+
+
+class Order(BaseModel):
+    order_id: str
+    client_order_id: str
+    orig_client_order_id: Optional[str]
+    venue_order_id: Optional[str]
+    session_id: str
+    session_key: str
+    account: str
+    venue: str
+    symbol: str
+    side: str
+    type: str
+    time_in_force: str
+    quantity: Decimal
+    quote_quantity: Decimal
+    price: Decimal
+    trigger_price: Decimal
+    status: str
+    open: bool
+    cum_qty: Decimal
+    leaves_qty: Decimal
+    avg_px: Decimal
+    notional: Decimal
+    fees: dict[str, str]
+    created_at: Optional[str]
+    updated_at: Optional[str]
+
+
+class Orders(BaseModel):
+    orders: list[Order]
+    next_cursor: Optional[str] = Field(description="pass as cursor= for the next page; null on the last")
+
+
+class Fill(BaseModel):
+    trade_id: str
+    order_id: str
+    client_order_id: str
+    session_id: str
+    account: str
+    venue: str
+    symbol: str
+    side: str
+    last_qty: Decimal
+    last_px: Decimal
+    fee: Decimal
+    fee_currency: str
+    liquidity: str
+    executed_at: Optional[str]
+
+
+class Fills(BaseModel):
+    fills: list[Fill]
+    next_cursor: Optional[str]
+
+
+class Done(BaseModel):
+    ok: Literal[True] = True
+    session: Session
+
+
+class LogoutBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field("logged out by the operator", max_length=200, description="the Logout's Text (58)")
+
+
+class SequenceNumbersBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    next_sender_seq: Optional[int] = Field(None, ge=1, le=2**31 - 1, description="our next outbound MsgSeqNum")
+    next_target_seq: Optional[int] = Field(None, ge=1, le=2**31 - 1, description="the MsgSeqNum expected next")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody, "description": what}
+    for status, what in ((400, "malformed request"), (401, "bad or missing signature"),
+                         (403, "key lacks the permission or the address"), (404, "no such thing"),
+                         (409, "not possible in the current state"), (429, "too many signed requests"),
+                         (500, "the bridge failed"))
+}
