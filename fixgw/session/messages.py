@@ -11,7 +11,16 @@ from typing import Any, Iterable
 
 from ..codec import checksum, encode, encode_value, format_utc_timestamp
 
-__all__ = ["FrameWriter", "encode_body", "reverse_route", "ROUTE_TAGS"]
+__all__ = [
+    "FrameWriter",
+    "encode_body",
+    "reverse_route",
+    "ROUTE_TAGS",
+    "logon_body",
+    "logout_body",
+    "reject_body",
+    "business_reject_body",
+]
 
 #: OnBehalfOf* -> DeliverTo* and back: (115, 128), (116, 129), (144, 145).
 ROUTE_TAGS: tuple[tuple[int, int], ...] = ((115, 128), (116, 129), (144, 145))
@@ -46,6 +55,43 @@ def encode_body(fields: Iterable[tuple[int, Any]]) -> bytes:
             value = encode_value(value)
         append(b"%d=%s\x01" % (tag, value))
     return b"".join(parts)
+
+
+def logon_body(config: Any, heartbeat_interval: int, reset: bool, next_expected: int | None) -> bytes:
+    """The body of our Logon: 98, 108, 141=Y when ``reset``, an initiator's 553/554, 789 when given."""
+    parts = [b"98=0\x01108=%d\x01" % heartbeat_interval]
+    if reset:
+        parts.append(b"141=Y\x01")
+    if config.is_initiator:
+        if config.username is not None:
+            parts.append(encode_body([(553, config.username)]))
+        if config.password is not None:
+            parts.append(encode_body([(554, config.password)]))
+    if next_expected is not None:
+        parts.append(b"789=%d\x01" % next_expected)
+    return b"".join(parts)
+
+
+def logout_body(text: str) -> bytes:
+    return encode_body([(58, text)]) if text else b""
+
+
+def reject_body(seq: int, msg_type: bytes | None, reject: Any, fix44: bool) -> bytes:
+    """The body of a session Reject (3) of message ``seq`` for ``reject`` (a ``SessionReject``)."""
+    parts = [b"45=%d\x01" % seq]
+    if reject.ref_tag is not None:
+        parts.append(b"371=%d\x01" % reject.ref_tag)
+    if msg_type:
+        parts.append(b"372=%s\x01" % msg_type)
+    if fix44 or reject.reason <= 11:  # FIX 4.2 defines 373 values 0-11 only
+        parts.append(b"373=%d\x01" % reject.reason)
+    parts.append(encode_body([(58, reject.text)]))
+    return b"".join(parts)
+
+
+def business_reject_body(seq: int, msg_type: bytes, reason: int, text: str) -> bytes:
+    """The body of a BusinessMessageReject (j) of message ``seq``."""
+    return b"45=%d\x01372=%s\x01380=%d\x01" % (seq, msg_type, reason) + encode_body([(58, text)])
 
 
 class FrameWriter:

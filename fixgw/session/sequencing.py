@@ -10,11 +10,16 @@ that point, the hole is asked for anew, so every gap is eventually requested.
 
 Chunking (``chunk`` > 0) asks for at most ``chunk`` numbers per ResendRequest and asks for the next chunk
 when the previous one is filled; without it a ResendRequest asks for everything (EndSeqNo 0).
+
+``GapWatch`` is the watchdog of our own ResendRequests: the FIX specification does not say what to do
+when a ResendRequest is never answered, so we ask again for the same hole once ``gap_fill_timeout``
+passes without the expected number moving, and after ``max_resend_requests`` unanswered requests in a
+row we log out (the next Logon's sequencing finds the gap again).
 """
 
 from __future__ import annotations
 
-__all__ = ["EXPECTED", "TOO_HIGH", "TOO_LOW", "classify", "InboundSequencer", "SKIP"]
+__all__ = ["EXPECTED", "TOO_HIGH", "TOO_LOW", "classify", "InboundSequencer", "SKIP", "GapWatch", "WAIT", "ASK_AGAIN", "GIVE_UP"]
 
 EXPECTED = 0
 TOO_HIGH = 1
@@ -112,3 +117,53 @@ class InboundSequencer:
             if lowest > expected:
                 return self.request_for(expected, lowest)
         return None
+
+
+#: Verdicts of ``GapWatch.check``.
+WAIT = "wait"  # the peer is answering: another period
+ASK_AGAIN = "ask again"
+GIVE_UP = "give up"
+
+
+class GapWatch:
+    """When to look again at our outstanding ResendRequest, and how many in a row went unanswered."""
+
+    __slots__ = ("timeout_ns", "deadline_ns", "mark", "requests", "request_seq")
+
+    def __init__(self, timeout_ns: int | None) -> None:
+        self.timeout_ns = timeout_ns
+        self.deadline_ns: int | None = None
+        self.mark = 0  # the expected number when we last asked
+        self.requests = 0  # unanswered requests in a row
+        self.request_seq = 0  # the MsgSeqNum of our latest ResendRequest (20: did the peer see it?)
+
+    def forget(self) -> None:
+        self.deadline_ns = None
+        self.mark = 0
+        self.requests = 0
+        self.request_seq = 0
+
+    def watch(self, begin: int, now_ns: int, *, asked: bool, request_seq: int | None = None) -> None:
+        """A ResendRequest from ``begin`` went out (``asked``, numbered ``request_seq``) or is expected to
+        be filled unasked (789)."""
+        if request_seq is not None:
+            self.request_seq = request_seq
+        timeout = self.timeout_ns
+        if timeout is None:
+            return
+        if begin > self.mark:
+            self.requests = 0  # the hole moved up since the last request: the peer is answering
+        self.mark = begin
+        if asked:
+            self.requests += 1
+        self.deadline_ns = now_ns + timeout
+
+    def check(self, now_ns: int, expected: int, max_requests: int) -> str:
+        """The deadline passed with a request still outstanding: WAIT, ASK_AGAIN or GIVE_UP."""
+        if expected > self.mark:
+            # Progress since the last request: the peer is still answering, give it another period.
+            self.mark = expected
+            self.requests = 0
+            self.deadline_ns = now_ns + self.timeout_ns  # type: ignore[operator]
+            return WAIT
+        return GIVE_UP if self.requests >= max_requests else ASK_AGAIN

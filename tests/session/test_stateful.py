@@ -223,7 +223,7 @@ class AcceptorUnderStress(RuleBasedStateMachine):
         if sequencer.queue and self.s.is_logged_on:
             assert sequencer.requested is not None
         if sequencer.requested is not None and self.s.is_logged_on:
-            assert self.s._gap_deadline_ns is not None  # an ignored request will be asked again
+            assert self.s._gap.deadline_ns is not None  # an ignored request will be asked again
 
     @invariant()
     def delivered_strictly_increasing(self) -> None:

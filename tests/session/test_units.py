@@ -12,7 +12,18 @@ from fixgw.session import TRANSITIONS, SessionConfig, SessionID, SessionState, T
 from fixgw.session.heartbeat import HeartbeatTimer
 from fixgw.session.messages import FrameWriter, encode_body
 from fixgw.session.resend import GapFill, Resend, as_poss_dup, plan_resend, stored_msg_type
-from fixgw.session.sequencing import EXPECTED, SKIP, TOO_HIGH, TOO_LOW, InboundSequencer, classify
+from fixgw.session.sequencing import (
+    ASK_AGAIN,
+    EXPECTED,
+    GIVE_UP,
+    SKIP,
+    TOO_HIGH,
+    TOO_LOW,
+    WAIT,
+    GapWatch,
+    InboundSequencer,
+    classify,
+)
 from fixgw.session.states import next_state
 from fixgw.session.validation import check_comp_ids, check_poss_dup, check_sending_time, parse_sending_time
 from fixgw.stores import MemoryMessageStore
@@ -75,6 +86,34 @@ def test_sequencer_drops_stale_entries_below_expected():
 
 def _raw(seq, msg_type):
     return encode("FIX.4.4", msg_type, [(49, "A"), (56, "B"), (34, seq), (52, "20240101-00:00:00.000")])
+
+
+def test_gap_watch_unanswered_requests_ask_again_then_give_up():
+    watch = GapWatch(5)
+    watch.watch(3, 100, asked=True, request_seq=7)
+    assert (watch.deadline_ns, watch.requests, watch.request_seq) == (105, 1, 7)
+    assert watch.check(105, 3, max_requests=2) is ASK_AGAIN
+    watch.watch(3, 105, asked=True, request_seq=9)  # the same hole: a repeat
+    assert watch.requests == 2
+    assert watch.check(110, 3, max_requests=2) is GIVE_UP
+
+
+def test_gap_watch_progress_or_higher_hole_restarts_the_count():
+    watch = GapWatch(5)
+    watch.watch(3, 100, asked=True)
+    assert watch.check(105, 4, max_requests=1) is WAIT  # the peer answered part of it
+    assert (watch.mark, watch.requests, watch.deadline_ns) == (4, 0, 110)
+    watch.watch(4, 110, asked=True)
+    watch.watch(8, 111, asked=True)  # the hole moved up
+    assert watch.requests == 1
+
+
+def test_gap_watch_without_timeout_arms_nothing_but_remembers_the_request():
+    watch = GapWatch(None)
+    watch.watch(3, 100, asked=True, request_seq=12)
+    assert watch.deadline_ns is None and watch.requests == 0 and watch.request_seq == 12
+    watch.forget()
+    assert watch.request_seq == 0
 
 
 def test_plan_resend_collapses_admin_and_missing_into_gap_fills():
