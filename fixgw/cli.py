@@ -5,6 +5,8 @@ hands its URL to the gateway (the gateway never imports the simulator) and liste
 ``DEFAULT_PORT`` with the demo sessions of ``fixgw.config.default_config``. ``fixgw client`` logs on to a
 gateway and walks through a few orders, printing every ExecutionReport, so the whole loop is visible
 (``fixgw.democlient``). ``fixgw decode`` prints FIX messages from files or wire logs (``fixgw.decode``).
+``fixgw conformance`` runs the FIX session test cases against another engine and ``fixgw replay`` plays
+a recorded wire log through a session (``fixgw.testing``, docs/testing.md).
 Logging (format, file, the wire log's own destination) is set up by ``fixgw.logsetup``.
 
 An operator's mistake never ends in a traceback: it is one line on standard error naming the problem.
@@ -22,13 +24,14 @@ import os
 import secrets
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 import anyio
 
 from . import __version__
-from .config import DEFAULT_PORT, DEMO_PASSWORD, Config, default_config, load_config
+from .config import DEFAULT_BRIDGE_PORT, DEFAULT_PORT, DEMO_PASSWORD, Config, default_config, load_config
 from .errors import ConfigError, FixgwError
 
 __all__ = ["main", "build_parser"]
@@ -92,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"FIX port; 0 picks a free one (default: the config's, {DEFAULT_PORT} in the demo)")
     run.add_argument("--store", type=Path, metavar="FILE",
                      help="SQLite state file (default: the config's; the demo keeps state in memory)")
+    run.add_argument("--no-bridge", action="store_true",
+                     help="do not start the REST/WebSocket bridge (default: on in the demo and with a [bridge] "
+                          "section)")
+    run.add_argument("--bridge-port", type=_port, metavar="PORT",
+                     help=f"bridge port; 0 picks a free one (default: the config's, {DEFAULT_BRIDGE_PORT} in the "
+                          "demo; with --port 0 a free one too)")
     run.add_argument("--log-level", type=_level, default="INFO", metavar="LEVEL",
                      help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: %(default)s)")
     run.add_argument("--log-format", choices=("text", "json"), default="text",
@@ -115,6 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     dec = sub.add_parser("decode", help="print FIX messages from files, stdin or a wire log, with names, checked",
                          description=decode.DESCRIPTION)
     decode.add_arguments(dec)
+
+    from .testing.conformance import runner as conformance
+    from .testing import replay
+
+    conf = sub.add_parser("conformance", help="run the FIX session test cases against an acceptor or initiator",
+                          description=conformance.DESCRIPTION)
+    conformance.add_arguments(conf, port_type=_port)
+    rep = sub.add_parser("replay", help="feed a recorded wire log into a session, printing every state change",
+                         description=replay.DESCRIPTION)
+    replay.add_arguments(rep)
     return p
 
 
@@ -134,6 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .decode import run as decode_run
 
         return decode_run(args)
+    if args.command == "conformance":
+        from .testing.conformance.runner import run as conformance_run
+
+        return conformance_run(args)
+    if args.command == "replay":
+        from .testing.replay import run as replay_run
+
+        return replay_run(args)
     from .logsetup import configure
 
     args.started = False
@@ -202,16 +229,41 @@ async def _run(args: argparse.Namespace) -> int:
         gw_changes["store_path"] = args.store
     if gw_changes:
         config = replace(config, gateway=replace(config.gateway, **gw_changes))
+    bridge = _plan_bridge(args, config)
     sims = start_simulators(config)
     async with sims as config:
         gateway = Gateway(config)
+        async with anyio.create_task_group() as tg:
+            if bridge is not None:
+                from .bridge.launch import run_bridge
 
-        def ready(port: int) -> None:
-            args.started = True
-            _print_banner(config, port, demo=args.config is None, sim_tokens=sims.control_tokens)
+                bridge["port"] = await tg.start(partial(run_bridge, gateway, config.bridge, bridge["keys"],
+                                                        port=bridge["port"]))
 
-        status = await run_until_signalled(gateway, on_ready=ready)
+            def ready(port: int) -> None:
+                args.started = True
+                _print_banner(config, port, demo=args.config is None, sim_tokens=sims.control_tokens, bridge=bridge)
+
+            status = await run_until_signalled(gateway, on_ready=ready)
+            tg.cancel_scope.cancel()  # the gateway is down: stop the bridge
     return status
+
+
+def _plan_bridge(args: argparse.Namespace, config: Config) -> dict[str, Any] | None:
+    """The bridge's keys and port, or None when it stays off (``--no-bridge``, or a config without
+    ``[bridge]``). A bad key entry raises ``ConfigError`` before anything starts."""
+    if args.no_bridge or not config.bridge.enabled:
+        return None
+    from .bridge.launch import bridge_keys, demo_keys
+
+    port = args.bridge_port
+    if port is None and args.port == 0:
+        port = 0  # a free FIX port asked for: the bridge takes a free one too, so runs never collide
+    if args.config is None:
+        keys, shown = demo_keys()
+    else:
+        keys, shown = bridge_keys(config.bridge, os.environ), []
+    return {"keys": keys, "demo_keys": shown, "port": port}
 
 
 class start_simulators:
@@ -250,9 +302,17 @@ class start_simulators:
                 await anyio.to_thread.run_sync(server.stop)
 
 
-def _print_banner(config: Config, port: int, *, demo: bool, sim_tokens: dict[str, str] | None = None) -> None:
+def _print_banner(config: Config, port: int, *, demo: bool, sim_tokens: dict[str, str] | None = None,
+                  bridge: dict[str, Any] | None = None) -> None:
     host = config.gateway.host
     lines = [f"fixgw {__version__}: FIX gateway listening on {host}:{port}" + (" (TLS)" if config.gateway.tls else "")]
+    if bridge is not None:
+        b = config.bridge
+        bhost = f"[{b.host}]" if ":" in b.host else b.host
+        lines.append(f"  bridge (REST/WebSocket) at {'https' if b.tls else 'http'}://{bhost}:{bridge['port']}"
+                     f" ({len(bridge['keys'])} key(s); /healthz /readyz /metrics unsigned)")
+        for k in bridge["demo_keys"]:
+            lines.append(f"    key {k.key_id} ({', '.join(k.permissions)}): secret in {k.secret_file}")
     for v in config.venues:
         lines.append(f"  venue {v.name} ({v.kind}{', simulated' if v.simulated else ''}) at {v.rest_url}")
         if sim_tokens and v.name in sim_tokens:

@@ -32,6 +32,7 @@ LAYERS = {
     "fixgw.decode": 6,
     "fixgw.democlient": 6,
     "fixgw.logsetup": 6,
+    "fixgw.testing": 6,
 }
 # Sans-I/O cores: no async frameworks, sockets or clock reads.
 SANS_IO = ("fixgw.codec", "fixgw.session", "fixgw.orders", "fixgw.translate", "fixgw.risk")
