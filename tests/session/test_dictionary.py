@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fixgw.codec import encode, format_utc_timestamp
 from fixgw.session import Rejected, SessionID
 
 from .helpers import FakeDictionary, Peer, drain, logged_on_acceptor, make_session, new_clock, sent
@@ -111,3 +112,14 @@ def test_14e_14f_reject_text_shows_the_value_as_sent_not_as_python_bytes(fix44, 
     (reject,) = sent(s)
     text = reject.get(58).decode("latin-1")
     assert text.endswith(shown) and "b'" not in text, text
+
+
+def test_14g_sending_time_after_a_body_field_rejected_373_14_not_missing(fix44):
+    clock = new_clock()
+    s, peer = logged_on_acceptor(clock, dictionary=fix44)
+    fields = [(49, "CLIENT"), (56, "GW"), (34, 2), *ORDER[:2], (52, format_utc_timestamp(clock.now_ns())), *ORDER[2:]]
+    frame = encode("FIX.4.4", "D", fields)
+    s.receive_data(frame, clock.now_ns())
+    events = drain(s)
+    assert len(events) == 1 and isinstance(events[0], Rejected), events
+    assert (events[0].reason, events[0].ref_tag) == (14, 52)
