@@ -91,9 +91,13 @@ def record_from_dict(data: dict[str, Any]) -> Any:
         raise StoreError(f"unreadable journal record {data!r}: {exc}") from exc
 
 
+#: One encoder for every record (``json.dumps`` with options builds a new one per call).
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def record_to_json(record: Any) -> str:
     """Return the compact JSON text of a command or event."""
-    return json.dumps(record_to_dict(record), separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(record_to_dict(record))
 
 
 def record_from_json(text: str | bytes) -> Any:

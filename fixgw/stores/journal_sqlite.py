@@ -11,9 +11,11 @@ Whoever owns the connection owns its transactions. A journal opened from a path 
 given a ``TransactionOwner`` (``SqliteMessageStore.journal(account)`` builds one so) writes in the
 owner's open batch, and its ``commit()`` is the owner's: the journal's records and whatever else the
 owner wrote since its last commit (outbound FIX messages, sequence numbers) become durable together,
-and a commit by the owner commits the journal's records as well. A bare ``sqlite3.Connection`` is
-shared the simple way: the journal begins and commits on it. Several journals (one per account) may
-share a connection; a commit on it commits every journal's appends.
+and a commit by the owner commits the journal's records as well. An owner that groups commits per
+event-loop turn (``SqliteMessageStore.defer_commits``) makes ``commit()`` a commit point whose
+transaction ends at the turn's flush, before anything that depends on it leaves the process. A bare
+``sqlite3.Connection`` is shared the simple way: the journal begins and commits on it. Several
+journals (one per account) may share a connection; a commit on it commits every journal's appends.
 
 One order's records are found by index, so a book can drop its finished orders and still answer for
 them: each row carries the id of the order it belongs to (``order_id``, also for a submit, whose id the
@@ -79,7 +81,11 @@ _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
 class TransactionOwner(Protocol):
-    """The owner of a connection and of its write transactions (``SqliteMessageStore`` is one)."""
+    """The owner of a connection and of its write transactions (``SqliteMessageStore`` is one).
+
+    An owner may also have ``commit_soon()``: the journal's ``commit()`` then calls it instead of
+    ``commit()``, so the owner may group the commit with the rest of its event-loop turn.
+    """
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -159,6 +165,7 @@ class SqliteOrderJournal:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open order journal: {exc}") from exc
         self._epoch = self._tx.commits
+        self._commit_point = getattr(self._tx, "commit_soon", None) or self._tx.commit
 
     @property
     def account(self) -> str:
@@ -174,22 +181,31 @@ class SqliteOrderJournal:
         body = record_to_json(record)
         order_id = record_order_id(record, order_id)
         cl_ord_id, venue_order_id = lookup_keys(record) if order_id is not None else (None, None)
-        with _errors():
-            self._tx.begin()
-            cursor = self._conn.execute(
+        tx = self._tx
+        try:  # on every order's path: no context manager object per record
+            tx.begin()
+            seq = self._conn.execute(
                 _INSERT,
                 (self._account, type(record).__name__, order_id, record.ts_ns, body, cl_ord_id, venue_order_id),
-            )
-        if self._tx.commits != self._epoch:
-            self._epoch = self._tx.commits
+            ).lastrowid
+        except sqlite3.Error as exc:
+            raise StoreError(f"order journal: {exc}") from exc
+        commits = tx.commits
+        if commits != self._epoch:
+            self._epoch = commits
             self._pending = 0
         self._pending += 1
-        return cursor.lastrowid
+        return seq  # type: ignore[return-value]
 
     def commit(self) -> None:
-        """Commit the open transaction: every appended record is durable when this returns."""
+        """Commit the open transaction: every appended record is durable when this returns.
+
+        With an owner that groups commits (``SqliteMessageStore.defer_commits``) this is a commit point:
+        the records join the owner's next commit, which runs before anything leaves the process (see
+        ``fixgw.stores.sqlite``); they no longer count as ``uncommitted``.
+        """
         with _errors():
-            self._tx.commit()
+            self._commit_point()
         self._pending = 0
         self._epoch = self._tx.commits
 

@@ -97,6 +97,12 @@ class MemoryMessageStore:
             raise StoreError("message store is closed")
         return MemoryOrderJournal(account)
 
+    def defer_commits(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+        """Nothing to defer: the same API as ``SqliteMessageStore`` (memory commits nothing)."""
+
+    def flush(self) -> None:
+        """Nothing to flush: memory is as durable as it gets."""
+
     def close(self) -> None:
         """Forget nothing (tests may still inspect session stores) but refuse new sessions."""
         self._closed = True

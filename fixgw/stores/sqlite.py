@@ -38,22 +38,35 @@ and a commit from either side (``journal.commit()`` or the session's ``data_to_s
 after a crash a journaled event and the report it produced are both in the file or neither is. The
 journal sets no pragmas, so it never runs an automatic checkpoint of its own.
 
+Group commit: ``defer_commits(schedule)`` turns a journal's ``commit()`` into a *commit point*: what was
+written so far forms one consistent unit, and the ``COMMIT`` itself is deferred to ``flush()``, which
+``schedule`` runs at the next turn of the event loop (the gateway passes the loop's ``call_soon``), so
+every change applied in one turn of the loop costs one transaction instead of one each. Persisted
+before sent still holds, because whatever sends calls a real commit first: the session's
+``data_to_send()`` commits (every FIX byte), and the gateway flushes before each venue call. A crash
+before the flush loses only what nothing has yet been told about: the inbound messages that caused it
+are not counted either (their MsgSeqNum is in the same transaction), so the peer sends them again. If a
+deferred commit fails, the store keeps the error and refuses every later write and commit with it.
+
 A store object must be used from one thread at a time (the gateway uses it from its event loop thread),
 and one process owns a file at a time: sequence numbers are kept in memory between commits.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
-import threading
 import time
 from typing import Any, Callable
 
 from ..errors import StoreError
+from ._checkpoint import Checkpointer
 from .journal_sqlite import SqliteOrderJournal
 
 __all__ = ["SqliteMessageStore", "SqliteSessionStore"]
+
+log = logging.getLogger("fixgw.store")
 
 _SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -134,7 +147,10 @@ class SqliteMessageStore:
         self._closed = False
         self._commits = 0
         self._catch_up_wanted = False
-        self._checkpointer: _Checkpointer | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._schedule: Callable[[Callable[[], None]], object] | None = None
+        self._flush_due = False
+        self._failed: StoreError | None = None
         try:
             # isolation_level=None: the module never opens transactions behind our back.
             self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -150,7 +166,7 @@ class SqliteMessageStore:
             in_memory = self._path == ":memory:" or self._path.startswith("file::memory:")
             if checkpoint == "background" and not in_memory:
                 self._db.execute("PRAGMA wal_autocheckpoint=0")
-                self._checkpointer = _Checkpointer(self, checkpoint_interval, wal_restart_pages)
+                self._checkpointer = Checkpointer(self, checkpoint_interval, wal_restart_pages)
         except sqlite3.Error as exc:
             raise StoreError(f"{self._path}: cannot open message store: {exc}") from exc
 
@@ -213,18 +229,61 @@ class SqliteMessageStore:
         self._sessions[key] = store
         return store
 
+    def defer_commits(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+        """Group commits per event-loop turn: ``commit_soon()`` (a journal's ``commit()``) then asks
+        ``schedule`` once to run ``flush`` at the next turn instead of committing at once (see the module
+        docstring). ``schedule`` is e.g. the running asyncio loop's ``call_soon``."""
+        self._schedule = schedule
+
+    @property
+    def flush_due(self) -> bool:
+        """A commit point was reached and its ``flush()`` has not run yet."""
+        return self._flush_due
+
+    def commit_soon(self) -> None:
+        """A commit point: commit now, or at the next loop turn once ``defer_commits`` was called."""
+        schedule = self._schedule
+        if schedule is None or self._failed is not None:
+            self.commit()
+        elif self._in_transaction and not self._flush_due:
+            self._flush_due = True
+            schedule(self._deferred_flush)
+
+    def flush(self) -> None:
+        """Commit what is pending now (before anything that depends on it leaves the process)."""
+        self.commit()
+
+    def _deferred_flush(self) -> None:
+        if self._closed or not self._flush_due:
+            return
+        try:
+            self.commit()
+        except StoreError as exc:
+            # No caller to raise to: kept, so every later write and commit raises it.
+            log.critical("deferred commit failed; the store refuses every later write: %s", exc)
+            self._failed = exc
+            self._in_transaction = False
+
     def commit(self) -> None:
         """Make every pending write of every session durable (see the module docstring)."""
+        if self._failed is not None:
+            raise self._failed
+        self._flush_due = False
         if not self._in_transaction:
             return
         db = self._db
         try:
-            if self._dirty:
-                db.executemany(
-                    _UPDATE_SEQS,
-                    [(s.next_sender_seq, s.next_target_seq, s.creation_time_ns, s._row) for s in self._dirty],
-                )
-                self._dirty.clear()
+            dirty = self._dirty
+            if dirty:
+                if len(dirty) == 1:
+                    s = next(iter(dirty))
+                    db.execute(_UPDATE_SEQS, (s.next_sender_seq, s.next_target_seq, s.creation_time_ns, s._row))
+                else:
+                    db.executemany(
+                        _UPDATE_SEQS,
+                        [(s.next_sender_seq, s.next_target_seq, s.creation_time_ns, s._row) for s in dirty],
+                    )
+                dirty.clear()
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StoreError(f"{self._path}: commit failed: {exc}") from exc
@@ -272,49 +331,10 @@ class SqliteMessageStore:
         if not self._in_transaction:
             if self._closed:
                 raise StoreError(f"{self._path}: store is closed")
+            if self._failed is not None:
+                raise self._failed
             self._db.execute("BEGIN")
             self._in_transaction = True
-
-
-class _Checkpointer:
-    """A daemon thread that runs PASSIVE WAL checkpoints off the writer's thread."""
-
-    def __init__(self, owner: SqliteMessageStore, interval: float, restart_frames: int) -> None:
-        self._owner = owner
-        self._interval = interval
-        self._stop = threading.Event()
-        self._seen = 0
-        #: WAL length (in frames) past which the WAL is restarted from its beginning.
-        self.restart_frames = restart_frames
-        self._thread = threading.Thread(target=self._run, name=f"sqlite-checkpoint:{owner._path}", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            db = sqlite3.connect(self._owner._path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error:  # pragma: no cover - the owner opened the same file a moment ago
-            return
-        try:
-            db.execute("PRAGMA busy_timeout=200")
-            while not self._stop.wait(self._interval):
-                commits = self._owner._commits
-                if commits == self._seen:
-                    continue
-                self._seen = commits
-                try:
-                    _busy, wal_frames, _copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    if wal_frames > self.restart_frames:
-                        # Under steady writing this pass never quite catches up with the writer, so
-                        # the WAL would never start over: ask the writer to copy the last few frames.
-                        self._owner._catch_up_wanted = True
-                except sqlite3.Error:  # busy or locked: try again next time
-                    pass
-        finally:
-            db.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
 
 class SqliteSessionStore:

@@ -47,12 +47,35 @@ def _places(places: int) -> int:
     return MAX_PLACES if places >= MAX_PLACES else (places if places > 0 else 0)
 
 
+#: Texts already made, per ``places``: a report repeats the same few values (zero, the order's terms), and
+#: the text is a function of the value alone (equal decimals such as ``1.0`` and ``1.00`` get the same
+#: text). Each cache is cleared when it reaches ``_CACHE_SIZE`` entries.
+_CACHE_SIZE = 1024
+_caches: tuple[dict[Decimal, bytes], ...] = tuple({} for _ in range(MAX_PLACES + 1))
+
+
 def wire_text(d: Decimal, places: int = MAX_PLACES) -> bytes:
     """Return the field text of ``d``: plain notation, at most ``places`` decimals (half-even), no padding zeros.
 
     Zero (of any sign or exponent) is ``0``. Raise ``ValueError`` for NaN or infinity, which no report
     may carry. This is the form every decimal of a report takes on the wire.
     """
+    if not 0 <= places <= MAX_PLACES:
+        return _wire_text(d, places)
+    cache = _caches[places]
+    try:
+        text = cache.get(d)
+    except TypeError:  # a signalling NaN cannot be hashed
+        text = None
+    if text is None:
+        text = _wire_text(d, places)
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[d] = text
+    return text
+
+
+def _wire_text(d: Decimal, places: int) -> bytes:
     if not d.is_finite():
         raise ValueError(f"{d} is not a reportable number")
     text = format(d, "f")  # plain and exact: the common case needs nothing more than stripping

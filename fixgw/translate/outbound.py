@@ -23,6 +23,7 @@ from .tables import ExecKind, VersionTable
 __all__ = [
     "ExecReport",
     "execution_report",
+    "report_fields",
     "order_reject",
     "refuse_order",
     "cancel_reject",
@@ -89,45 +90,83 @@ def _put_decimal(out: Fields, tag: int, value: Decimal | None) -> None:
 
 def execution_report(table: VersionTable, r: ExecReport) -> tuple[bytes, Fields]:
     """Build an ExecutionReport (35=8) for ``r`` in the version of ``table``."""
-    f: Fields = [(37, r.order_id)]
-    _put(f, 11, r.cl_ord_id)
-    _put(f, 41, r.orig_cl_ord_id)
-    f.append((17, r.exec_id))
+    return b"8", report_fields(
+        table, r.kind, r.status, r.order_id, r.exec_id, r.cl_ord_id, r.orig_cl_ord_id, r.symbol, r.side,
+        r.order_type, r.quantity, r.price, r.stop_price, r.time_in_force, r.post_only, r.last_qty, r.last_px,
+        r.leaves_qty, r.cum_qty, r.avg_px, r.avg_px_places, r.transact_time_ns, r.text, r.ord_rej_reason,
+        r.account, r.ord_status_req_id, r.mass_status_req_id, r.tot_num_reports, r.last_rpt_requested,
+    )
+
+
+def report_fields(
+    table: VersionTable, kind: ExecKind, status: OrderStatus, order_id: str, exec_id: str, cl_ord_id: str | None,
+    orig_cl_ord_id: str | None, symbol: str, side: OrderSide, order_type: OrderType | None,
+    quantity: Decimal | None, price: Decimal | None, stop_price: Decimal | None,
+    time_in_force: TimeInForce | None, post_only: bool, last_qty: Decimal | None, last_px: Decimal | None,
+    leaves_qty: Decimal, cum_qty: Decimal, avg_px: Decimal, avg_px_places: int, transact_time_ns: int,
+    text: str | None = None, ord_rej_reason: str | None = None, account: str | None = None,
+    ord_status_req_id: str | None = None, mass_status_req_id: str | None = None,
+    tot_num_reports: int | None = None, last_rpt_requested: bool | None = None,
+) -> Fields:
+    """The body fields of an ExecutionReport, the terms of ``ExecReport`` given one by one, in wire order.
+
+    ``execution_report`` passes an ``ExecReport``'s; ``reports.reply_for_event`` passes an order's
+    directly (every order's reports take this path, and building the frozen record costs as much as
+    writing the fields).
+    """
+    wt = wire_text
+    f: Fields = [(37, order_id)]
+    append = f.append
+    if cl_ord_id is not None:
+        append((11, cl_ord_id))
+    if orig_cl_ord_id is not None:
+        append((41, orig_cl_ord_id))
+    append((17, exec_id))
     if table.has_exec_trans_type:
-        f.append((20, b"3" if r.kind is ExecKind.ORDER_STATUS else b"0"))
-    f.append((150, table.exec_type_for(r.kind, r.status)))
-    if r.kind is ExecKind.REPLACED and table.replaced_ord_status is not None:
-        f.append((39, table.replaced_ord_status))
+        append((20, b"3" if kind is ExecKind.ORDER_STATUS else b"0"))
+    append((150, table.exec_type_for(kind, status)))
+    if kind is ExecKind.REPLACED and table.replaced_ord_status is not None:
+        append((39, table.replaced_ord_status))
     else:
-        f.append((39, table.ord_status[r.status]))
-    if r.ord_rej_reason is not None:
-        f.append((103, table.ord_rej_reason[r.ord_rej_reason]))
-    _put(f, 1, r.account)
-    f.append((55, r.symbol))
-    f.append((54, SIDE_CODES[r.side]))
-    _put_decimal(f, 38, r.quantity)
-    if r.order_type in ORD_TYPE_CODES:
-        f.append((40, ORD_TYPE_CODES[r.order_type]))
-    _put_decimal(f, 44, r.price)
-    _put_decimal(f, 99, r.stop_price)
-    if r.time_in_force in TIF_CODES:
-        f.append((59, TIF_CODES[r.time_in_force]))
-    if r.post_only:
-        f.append((18, b"6"))
-    if r.last_qty is not None:
-        f.append((32, wire_text(r.last_qty)))  # LastShares in 4.2, LastQty in 4.4: same tag
-        f.append((31, wire_text(r.last_px) if r.last_px is not None else b"0"))
-    f.append((151, wire_text(r.leaves_qty)))
-    f.append((14, wire_text(r.cum_qty)))
-    f.append((6, wire_text(r.avg_px, r.avg_px_places)))
-    f.append((60, format_utc_timestamp(r.transact_time_ns)))
-    _put(f, 58, r.text)
-    _put(f, 790, r.ord_status_req_id)
-    _put(f, 584, r.mass_status_req_id)
-    _put(f, 911, r.tot_num_reports)
-    if r.last_rpt_requested is not None:
-        f.append((912, r.last_rpt_requested))
-    return b"8", f
+        append((39, table.ord_status[status]))
+    if ord_rej_reason is not None:
+        append((103, table.ord_rej_reason[ord_rej_reason]))
+    if account is not None:
+        append((1, account))
+    append((55, symbol))
+    append((54, SIDE_CODES[side]))
+    if quantity is not None:
+        append((38, wt(quantity)))
+    code = ORD_TYPE_CODES.get(order_type)  # type: ignore[arg-type]
+    if code is not None:
+        append((40, code))
+    if price is not None:
+        append((44, wt(price)))
+    if stop_price is not None:
+        append((99, wt(stop_price)))
+    code = TIF_CODES.get(time_in_force)  # type: ignore[arg-type]
+    if code is not None:
+        append((59, code))
+    if post_only:
+        append((18, b"6"))
+    if last_qty is not None:
+        append((32, wt(last_qty)))  # LastShares in 4.2, LastQty in 4.4: same tag
+        append((31, wt(last_px) if last_px is not None else b"0"))
+    append((151, wt(leaves_qty)))
+    append((14, wt(cum_qty)))
+    append((6, wt(avg_px, avg_px_places)))
+    append((60, format_utc_timestamp(transact_time_ns)))
+    if text is not None:
+        append((58, text))
+    if ord_status_req_id is not None:
+        append((790, ord_status_req_id))
+    if mass_status_req_id is not None:
+        append((584, mass_status_req_id))
+    if tot_num_reports is not None:
+        append((911, tot_num_reports))
+    if last_rpt_requested is not None:
+        append((912, last_rpt_requested))
+    return f
 
 
 def order_reject(

@@ -17,7 +17,7 @@ from ..orders.enums import OrderSide, OrderStatus
 from ..orders.events import OrderCancelRejected, OrderFilled, OrderReplaceRejected, OrderSubmitted
 from .decimals import AVG_PX_PLACES, average_price
 from .inbound import CancelReject
-from .outbound import ExecReport, cancel_reject, execution_report
+from .outbound import ExecReport, cancel_reject, execution_report, report_fields
 from .tables import REJ, ExecKind, VersionTable, kind_for_hint
 
 __all__ = ["reply_for_event", "status_report", "order_report", "reject_reason_for_text", "unknown_order_status"]
@@ -112,20 +112,26 @@ def reply_for_event(
     kind = kind_for_hint(event.exec_type)
     if kind is None:
         return None
-    extra: dict[str, Any] = {}
-    cl = orig = None
+    cl = orig = last_qty = last_px = None
     if kind in (ExecKind.PENDING_CANCEL, ExecKind.PENDING_REPLACE):
         # The request is reported under its own ClOrdID, naming the order's current one as the original.
         cl, orig = order.pending_cl_ord_id, order.cl_ord_id
     if isinstance(event, OrderFilled):
-        extra["last_qty"] = event.last_qty
-        extra["last_px"] = event.last_px
+        last_qty, last_px = event.last_qty, event.last_px
     text = getattr(event, "reason", "") or None
+    rej = None
     if kind is ExecKind.REJECTED:
-        extra["ord_rej_reason"] = reject_reason or reject_reason_for_text(text or "")
-    report = order_report(order, kind, client_symbol, exec_id=order.exec_id, ts_ns=event.ts_ns, cl_ord_id=cl,
-                          orig_cl_ord_id=orig, avg_px_places=avg_px_places, text=text, **extra)
-    return execution_report(table, report)
+        rej = reject_reason or reject_reason_for_text(text or "")
+    # order_report's values, passed straight to the field writer (no ExecReport on every order's path).
+    if cl is None:
+        cl, orig = order.cl_ord_id, order.orig_cl_ord_id
+    cum_qty = order.cum_qty
+    return b"8", report_fields(
+        table, kind, order.status, order.order_id, order.exec_id, cl, orig, client_symbol, order.side,
+        order.order_type, order.quantity, order.price, order.trigger_price, order.time_in_force,
+        order.post_only, last_qty, last_px, order.leaves_qty, cum_qty,
+        average_price(order.notional, cum_qty, avg_px_places), avg_px_places, event.ts_ns, text, rej,
+    )
 
 
 def status_report(

@@ -51,6 +51,7 @@ from ..backoff import Backoff
 from .driver import DEFAULT_MAX_BACKLOG, DEFAULT_READ_SIZE, DEFAULT_STALL_TIMEOUT, Application, SessionHandle
 from .initiator import Initiator
 from .tls import client_tls_context, server_tls_context
+from .turns import next_turn_scheduler
 from .wirelog import wire_logger_name
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "server_tls_context",
     "client_tls_context",
     "body_fields",
+    "next_turn_scheduler",
     "body_bytes",
     "wire_logger_name",
     "HEADER_TAGS",

@@ -165,7 +165,10 @@ class CrashClient(Application):
 
     # -- what has been answered ----------------------------------------------------------------
     def answered(self) -> set[str]:
-        return {m[11] for m in self.messages if m.get(35) in ("8", "9") and 11 in m}
+        # A PendingCancel / PendingReplace acknowledgement (150=6 / E) is not the answer: the request's
+        # outcome (Canceled, Replaced or OrderCancelReject) follows once the venue has spoken.
+        return {m[11] for m in self.messages
+                if m.get(35) in ("8", "9") and 11 in m and m.get(150) not in ("6", "E")}
 
     def unanswered(self) -> list[str]:
         done = self.answered()
