@@ -15,6 +15,7 @@ LAYERS = {
     "fixgw.backoff": 0,
     "fixgw.clock": 0,
     "fixgw.logsafe": 0,
+    "fixgw.jsonio": 0,
     "fixgw.config": 0,
     "fixgw.codec": 1,
     "fixgw_ext": 1,

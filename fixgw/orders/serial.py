@@ -10,13 +10,13 @@ same even if a default changes later. Unknown types and malformed bodies raise `
 from __future__ import annotations
 
 import dataclasses
-import json
 import typing
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Callable
 
 from fixgw.errors import FixgwError, StoreError
+from fixgw.jsonio import dumps, loads
 
 from .commands import CancelOrder, ReplaceOrder, SubmitOrder
 from .events import EVENT_TYPES
@@ -91,19 +91,15 @@ def record_from_dict(data: dict[str, Any]) -> Any:
         raise StoreError(f"unreadable journal record {data!r}: {exc}") from exc
 
 
-#: One encoder for every record (``json.dumps`` with options builds a new one per call).
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
 def record_to_json(record: Any) -> str:
     """Return the compact JSON text of a command or event."""
-    return _ENCODE(record_to_dict(record))
+    return dumps(record_to_dict(record))
 
 
 def record_from_json(text: str | bytes) -> Any:
     """Rebuild a command or event from ``record_to_json``'s output."""
     try:
-        data = json.loads(text)
+        data = loads(text)
     except ValueError as exc:
         raise StoreError(f"unreadable journal record: {exc}") from exc
     if not isinstance(data, dict):

@@ -15,7 +15,6 @@ stream down until some order happens to resync it.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from typing import Any
 import anyio
 from websockets.asyncio.client import ClientConnection
 
+from fixgw.jsonio import dumps, loads
 from fixgw.errors import VenueAuthError, VenueError
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.ws import ReconnectingWebSocket
@@ -115,11 +115,11 @@ class BinanceUserStream:
             self._server_clock.now_ms(), self._config.recv_window_ms,
             ed25519_private_key_pem=self._config.ed25519_private_key_pem,
         )
-        await conn.send(json.dumps(req))
+        await conn.send(dumps(req))
         with anyio.fail_after(self._config.request_timeout_s):
             while True:
                 raw = await conn.recv()
-                msg = json.loads(raw)
+                msg = loads(raw)
                 if msg.get("id") != rid:
                     if "event" in msg:  # cannot happen before the reply, but never drop an event
                         await self._handle(raw if isinstance(raw, str) else raw.decode())
@@ -139,7 +139,7 @@ class BinanceUserStream:
                 return
 
     async def _handle(self, text: str) -> None:
-        msg = json.loads(text)
+        msg = loads(text)
         if "event" in msg and isinstance(msg["event"], dict):
             event = msg["event"]
         elif "e" in msg:  # legacy bare event shape

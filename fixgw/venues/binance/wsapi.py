@@ -29,7 +29,6 @@ The connection is a ``ReconnectingWebSocket`` (backoff, pings); nothing is subsc
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -39,6 +38,7 @@ from typing import Any
 import anyio
 from websockets.asyncio.client import ClientConnection
 
+from fixgw.jsonio import dumps, loads
 from fixgw.errors import FixgwError, TransportError, VenueUnknownOutcome
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.ratelimit import RateLimiter
@@ -115,11 +115,11 @@ class BinanceWsApi:
     async def _send_once(self, ws_method: str, params: Params) -> tuple[int, Any, FixgwError | None]:
         cfg = self._config
         rid = f"o{next(self._ids)}"
-        text = json.dumps(ws_api_request(
+        text = dumps(ws_api_request(
             rid, ws_method, params, api_key=cfg.api_key, api_secret=cfg.api_secret,
             timestamp_ms=self._server_clock.now_ms(), recv_window_ms=cfg.recv_window_ms,
             ed25519_private_key_pem=cfg.ed25519_private_key_pem,
-        ), separators=(",", ":"))
+        ))
         waiter = _Waiter(anyio.Event())
         self._waiting[rid] = waiter
         try:
@@ -153,7 +153,7 @@ class BinanceWsApi:
 
     async def _on_message(self, text: str) -> None:
         try:
-            msg = json.loads(text)
+            msg = loads(text)
         except ValueError:
             log.warning("unreadable WebSocket API frame skipped: %.200r", text)
             return
