@@ -10,7 +10,7 @@ and expires it (ExecutionReport Expired), so every order is one signed WebSocket
 and the books stay empty. The client paces orders at ``--rate`` (open loop: a slow gateway cannot slow
 the sender down, so queueing shows up in the latency) for ``--seconds``, then prints throughput and
 latency percentiles, and the CPU each process spent per order. ``--profile`` runs the gateway under
-cProfile and prints where its time goes, by layer. ``--venue null`` replaces the simulator and the venue
+cProfile and prints where its time goes, by layer; ``--profile-sim`` does the same for the simulator. ``--venue null`` replaces the simulator and the venue
 adapter by an in-process venue that answers at once: what remains is the gateway's own path (FIX session,
 translate, risk, order book, journal, reports), so the two runs together split the cost.
 
@@ -29,6 +29,7 @@ step and the answer. With ``--fill`` the bound applies to the fill report's p99.
 
     python bench/gateway.py --rate 1000 --seconds 10
     python bench/gateway.py --rate 1000 --seconds 10 --venue null
+    python bench/gateway.py --rate 1000 --seconds 8 --profile-sim
     python bench/gateway.py --fill --rate 500 --seconds 10 --rounds 3
     python bench/gateway.py --find-max --p99-ms 10 --step-seconds 5
     python bench/gateway.py --find-max --fill --venue sim
@@ -192,6 +193,56 @@ def print_profile(path: Path) -> None:
     st.sort_stats("tottime").print_stats(20)
 
 
+_SIM_GROUPS = (
+    ("matching engine (fixgw.sim engine, book, model, instruments)",
+     ("sim/engine", "sim/book", "sim/model", "sim/instruments")),
+    ("answers and events as JSON values (fixgw.sim.formats)", ("sim/formats",)),
+    ("requests: parse, sign, limits, fan-out (fixgw.sim wsapi, ops, state, ...)", ("fixgw/sim/",)),
+    ("WebSocket frames (websockets)", ("/websockets/",)),
+    ("ASGI server and framework (uvicorn, starlette, fastapi)", ("/uvicorn/", "/starlette/", "/fastapi/")),
+    ("JSON (json, orjson)", ("/json/", "orjson")),
+    ("asyncio event loop", ("/asyncio/", "selectors")),
+)
+_IDLE = ("poll' of 'select.epoll", "runners.py", "run_forever", "run_until_complete")
+
+
+def print_sim_profile(path: Path) -> None:
+    """Print the simulator's own time grouped by layer (waiting for the network left out), then the top functions."""
+    st = pstats.Stats(str(path))
+    groups: dict[str, float] = {}
+    for (filename, _line, func), (_cc, _nc, tottime, _ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+        where = f"{filename}:{func}"
+        if any(k in where for k in _IDLE):
+            continue
+        name = next((g for g, keys in _SIM_GROUPS if any(k in where for k in keys)), None)
+        if name is None:
+            name = "socket send/recv" if "socket" in func else "other (builtins, imports at start-up)"
+        groups[name] = groups.get(name, 0.0) + tottime
+    total = sum(groups.values()) or 1.0
+    print("\nsimulator process: where the time goes (own time by layer, cProfile adds overhead; waits for the "
+          "network left out, and with uvloop installed its C event loop too):")
+    for name, t in sorted(groups.items(), key=lambda kv: -kv[1]):
+        print(f"  {100 * t / total:5.1f}%  {t:6.2f} s  {name}")
+    print("\nsimulator process profile (own time, top 25):")
+    st.sort_stats("tottime").print_stats(25)
+
+
+def _profiled(out: str | None, serve: Any, *args: Any) -> None:
+    """Run ``serve(*args)`` (a simulator child; it returns on SIGINT), under cProfile when ``out`` is set."""
+    if not out:
+        serve(*args)
+        return
+    import cProfile
+
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        serve(*args)
+    finally:
+        prof.disable()
+        prof.dump_stats(out)
+
+
 def _f(v: Any, fmt: str = ".2f") -> str:
     if isinstance(v, float) and v != v:
         return "-"
@@ -282,6 +333,7 @@ def main() -> int:
     ap.add_argument("--store", choices=("memory", "sqlite"), default="sqlite",
                     help="gateway state: SQLite file (default, as in production) or memory")
     ap.add_argument("--profile", action="store_true", help="profile the gateway process (cProfile)")
+    ap.add_argument("--profile-sim", action="store_true", help="profile the simulator process (cProfile)")
     ap.add_argument("--venue", choices=("sim", "null"), default="sim",
                     help="sim: the simulated exchange in its own process (default); null: an in-process venue "
                          "that answers at once, to measure the gateway's own path")
@@ -306,16 +358,20 @@ def main() -> int:
     ap.add_argument("--serve-sim", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--serve-sim-fill", type=int, nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--serve-null-gateway", help=argparse.SUPPRESS)
+    ap.add_argument("--sim-profile-out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_sim is not None:
-        serve_sim(args.serve_sim)
+        _profiled(args.sim_profile_out, serve_sim, args.serve_sim)
         return 0
     if args.serve_sim_fill is not None:
-        _sibling("gateway_fill").serve_sim_with_maker(args.serve_sim_fill[0], API_KEY, API_SECRET, args.serve_sim_fill[1])
+        _profiled(args.sim_profile_out, _sibling("gateway_fill").serve_sim_with_maker,
+                  args.serve_sim_fill[0], API_KEY, API_SECRET, args.serve_sim_fill[1])
         return 0
     if args.serve_null_gateway is not None:
         serve_gateway_on_null_venue(args.serve_null_gateway)
         return 0
+    if args.profile_sim and args.venue == "null":
+        ap.error("--profile-sim needs the simulator (--venue sim)")
     if args.fill and args.venue == "null":
         ap.error("--fill needs the simulator (--venue sim): the null venue keeps no book")
     if args.rate <= 0 or args.seconds <= 0 or args.step_seconds <= 0 or args.rounds < 1:
@@ -327,12 +383,16 @@ def main() -> int:
     store = f'store_path = "{tmp / "gw.db"}"' if args.store == "sqlite" else ""
     cfg = tmp / "bench.toml"
     cfg.write_text(CONFIG.format(port=gw_port, sim_port=sim_port, store=store))
-    env = dict(os.environ, BENCH_API_KEY=API_KEY, BENCH_API_SECRET=API_SECRET, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, BENCH_API_KEY=API_KEY, BENCH_API_SECRET=API_SECRET,
+               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     token = filling.new_token() if filling else None
     sim = None
+    sim_prof = tmp / "simulator.prof"
     if args.venue == "sim":
         sim_cmd = [sys.executable, __file__] + (["--serve-sim-fill", str(sim_port), str(args.maker_levels)]
                                                 if filling else ["--serve-sim", str(sim_port)])
+        if args.profile_sim:
+            sim_cmd += ["--sim-profile-out", str(sim_prof)]
         sim = subprocess.Popen(sim_cmd, env=dict(env, FIXGW_SIM_TOKEN=token) if token else env)
         if not wait_for_port(sim_port):
             print("simulator did not start", file=sys.stderr)
@@ -409,12 +469,20 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             gw.kill()
         if sim is not None:
+            if args.profile_sim:  # a graceful stop, so that the profile is written
+                sim.send_signal(2)
+                try:
+                    sim.wait(20)
+                except subprocess.TimeoutExpired:
+                    sim.kill()
             sim.kill()
             sim.wait()
         log.close()
         print(f"(gateway log: {tmp / 'gateway.log'})")
     if args.profile and prof.exists():
         print_profile(prof)
+    if args.profile_sim and sim_prof.exists():
+        print_sim_profile(sim_prof)
     return 0
 
 

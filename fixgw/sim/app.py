@@ -197,7 +197,7 @@ def _rest_handler(state: SimState, op: Operation) -> Any:
                 n10, nday = state.limiter.charge_order(account, now)
                 headers["X-MBX-ORDER-COUNT-10S"] = str(n10)
                 headers["X-MBX-ORDER-COUNT-1D"] = str(nday)
-            ctx = Context(state.engine, account, now, rate_limits=state.config.limits.rate_limits_json())
+            ctx = Context(state.engine, account, now, rate_limits=state.rate_limits_json)
             result = op.fn(ctx, params)
             state.publish()
         except ApiError as err:

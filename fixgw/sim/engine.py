@@ -35,6 +35,7 @@ from .errors import (
 )
 from .instruments import ALGO_TYPES, InstrumentSpec
 from .model import (
+    ZERO,
     LIMIT_TYPES,
     STOP_TYPES,
     Account,
@@ -51,7 +52,6 @@ from .model import (
 
 __all__ = ["MatchingEngine", "PlaceResult"]
 
-ZERO = Decimal(0)
 _COMMISSION_UNIT = Decimal("0.00000001")
 _CLIENT_ID_CHARS = string.ascii_letters + string.digits
 

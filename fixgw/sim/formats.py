@@ -6,7 +6,7 @@ Amounts are strings with eight decimals, as Binance sends them; times are epoch 
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import Any, Callable
 
 from .engine import MatchingEngine
 from .instruments import fmt
@@ -34,6 +34,7 @@ __all__ = [
     "trade_event",
     "depth_event",
     "user_event",
+    "USER_EVENT_FORMATS",
     "my_trade",
     "account_json",
     "depth_snapshot",
@@ -237,6 +238,13 @@ def user_event(ev: object) -> dict[str, Any] | None:
     if isinstance(ev, BalanceUpdate):
         return balance_update(ev)
     return None
+
+
+USER_EVENT_FORMATS: dict[type, Callable[[Any], dict[str, Any]]] = {
+    ExecutionReport: execution_report,
+    AccountPosition: account_position,
+    BalanceUpdate: balance_update,
+}
 
 
 def trade_event(ev: PublicTrade, event_time: int) -> dict[str, Any]:

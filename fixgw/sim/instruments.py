@@ -13,10 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import filter_failure
+from .model import ZERO
 
 __all__ = ["InstrumentSpec", "default_instruments", "fmt", "ZERO", "ORDER_TYPES", "ALGO_TYPES"]
 
-ZERO = Decimal(0)
 _EIGHT = Decimal("0.00000001")
 
 ORDER_TYPES = (
@@ -31,12 +31,31 @@ ORDER_TYPES = (
 ALGO_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
 
 
+_ZERO_TEXT = "0.00000000"
+# Amounts recur (prices, quantities): each is formatted once. No zero is ever a key, since 0 and -0 are
+# equal keys that print differently; None (an absent amount) is one.
+_FMT_CACHE: dict[Decimal | None, str] = {None: _ZERO_TEXT}
+_FMT_CACHE_SIZE = 4096
+
+
 def fmt(value: Decimal | None, places: int = 8) -> str:
     """Format an amount the way the venue does: a fixed number of decimals, as a string."""
-    if value is None:
-        value = ZERO
-    q = _EIGHT if places == 8 else Decimal(1).scaleb(-places)
-    return f"{value.quantize(q):f}"
+    if places == 8:
+        if value is ZERO:  # the engine's zero (every amount not yet set): the most common value
+            return _ZERO_TEXT
+        text = _FMT_CACHE.get(value)
+        if text is not None:
+            return text
+        assert value is not None
+        if not value:  # zero, maybe negative zero
+            return "-" + _ZERO_TEXT if value.is_signed() else _ZERO_TEXT
+        text = f"{value.quantize(_EIGHT):f}"
+        if len(_FMT_CACHE) >= _FMT_CACHE_SIZE:
+            _FMT_CACHE.clear()
+            _FMT_CACHE[None] = _ZERO_TEXT
+        _FMT_CACHE[value] = text
+        return text
+    return f"{(ZERO if value is None else value).quantize(Decimal(1).scaleb(-places)):f}"
 
 
 def _multiple(value: Decimal, unit: Decimal) -> bool:

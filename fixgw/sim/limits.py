@@ -110,21 +110,24 @@ class RateLimiter:
 
     def charge_order(self, account: str, now_ms: int) -> tuple[int, int]:
         """Count one new order; returns (count in 10 s, count today) or raises 429 -1015."""
-        limits = ((_TEN_S, self.config.orders_per_10s, "10 SECOND"), (_DAY, self.config.orders_per_day, "1 DAY"))
-        counts = []
-        for size, limit, label in limits:
-            window = now_ms - now_ms % size
-            start, count = self._orders.get((account, size), (window, 0))
-            if start != window:
-                count = 0
-            if count + 1 > limit:
-                raise ApiError(
-                    -1015,
-                    f"Too many new orders; current limit is {limit} orders per {label}.",
-                    status=429,
-                    retry_after_ms=window + size,
-                )
-            counts.append((size, window, count + 1))
-        for size, window, count in counts:
-            self._orders[(account, size)] = (window, count)
-        return counts[0][2], counts[1][2]
+        orders = self._orders
+        ten_key, day_key = (account, _TEN_S), (account, _DAY)
+        ten_window, day_window = now_ms - now_ms % _TEN_S, now_ms - now_ms % _DAY
+        start, count = orders.get(ten_key, (ten_window, 0))
+        n10 = (count if start == ten_window else 0) + 1
+        start, count = orders.get(day_key, (day_window, 0))
+        nday = (count if start == day_window else 0) + 1
+        cfg = self.config
+        if n10 > cfg.orders_per_10s or nday > cfg.orders_per_day:
+            for n, limit, label, window, size in ((n10, cfg.orders_per_10s, "10 SECOND", ten_window, _TEN_S),
+                                                  (nday, cfg.orders_per_day, "1 DAY", day_window, _DAY)):
+                if n > limit:
+                    raise ApiError(
+                        -1015,
+                        f"Too many new orders; current limit is {limit} orders per {label}.",
+                        status=429,
+                        retry_after_ms=window + size,
+                    )
+        orders[ten_key] = (ten_window, n10)
+        orders[day_key] = (day_window, nday)
+        return n10, nday

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Callable, Iterable
 
 from . import formats
@@ -23,6 +23,7 @@ __all__ = ["Params", "Context", "Operation", "OPERATIONS", "REST_ROUTES", "WS_ME
 _DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 _CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 _INT = re.compile(r"^-?[0-9]{1,20}$")
+_EIGHT_PLACES = Decimal("0.00000001")
 _SIDES = ("BUY", "SELL")
 _TIFS = ("GTC", "IOC", "FOK")
 _TYPES = ("LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT", "LIMIT_MAKER")
@@ -38,6 +39,17 @@ class Params:
             if k in self._d:
                 raise ApiError(-1101, "Duplicate values for a parameter detected.")
             self._d[k] = v
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> "Params":
+        """The parameters of a WebSocket API request: a JSON object's names are unique already.
+
+        Strings stay as sent; ``true``/``false`` become ``"true"``/``"false"``, arrays and objects
+        compact JSON, anything else ``str()``.
+        """
+        params = cls.__new__(cls)
+        params._d = {k: v if type(v) is str else _json_text(v) for k, v in raw.items()}
+        return params
 
     def __contains__(self, name: str) -> bool:
         return name in self._d and self._d[name] != ""
@@ -57,13 +69,12 @@ class Params:
         v = self.str(name, required)
         if v is None:
             return None
-        if not _DECIMAL.match(v):
+        m = _DECIMAL.match(v)
+        if m is None:
             raise illegal_chars(name)
-        try:
-            d = Decimal(v)
-        except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-            raise illegal_chars(name) from None
-        if d.as_tuple().exponent < -8 and d != d.quantize(Decimal("0.00000001")):  # type: ignore[operator]
+        d = Decimal(v)  # the pattern admits only plain decimals
+        fraction = m.group(2)  # "." and up to 20 digits: more than 8 must be zeros
+        if fraction is not None and len(fraction) > 9 and d != d.quantize(_EIGHT_PLACES):
             raise ApiError(-1111, "Precision is over the maximum defined for this asset.")
         return d
 
@@ -82,6 +93,14 @@ class Params:
         if v.lower() not in ("true", "false"):
             raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
         return v.lower() == "true"
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
 
 
 @dataclass

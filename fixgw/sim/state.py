@@ -3,13 +3,13 @@
 Theory of operation: every request runs on the server's event loop, calls the engine synchronously
 and then ``publish()``es what the engine emitted: user-data events go to the user-data subscriptions
 of the account, trades and depth changes to the market-data subscribers. Each WebSocket connection
-has an ``Outbox`` (a queue drained by its own writer task), so a slow reader never blocks a request.
+has an ``Outbox`` (``outbox.py``): what one turn of the event loop sends it leaves in one write, and a slow
+reader never blocks a request. An event is encoded to JSON once, whatever the number of its listeners.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import urllib.parse
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,53 +21,17 @@ from .config import SimConfig, resolve_control_token
 from .engine import MatchingEngine
 from .errors import ApiError, mandatory
 from .faults import Faults
+from .jsonio import dumps
 from .limits import RateLimiter
 from .marketmaker import MarketMaker
 from .model import DepthUpdate, PublicTrade
 from .ops import Params
+from .outbox import Outbox
 from .signing import ApiKey, rest_payload, verify, ws_payload
 
 __all__ = ["SimState", "Outbox"]
 
 _MAX_RECV_WINDOW = Decimal(60000)
-
-
-class Outbox:
-    """Messages waiting to be written to one WebSocket connection."""
-
-    def __init__(self, websocket: Any) -> None:
-        self.websocket = websocket
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self.closed = False
-
-    def send(self, obj: Any) -> None:
-        if not self.closed:
-            self.queue.put_nowait(json.dumps(obj))
-
-    async def run(self) -> None:
-        while True:
-            text = await self.queue.get()
-            if text is None:
-                return
-            try:
-                await self.websocket.send_text(text)
-            except Exception:  # the peer went away; the reader notices too
-                self.closed = True
-                return
-
-    def close(self) -> None:
-        self.closed = True
-        self.queue.put_nowait(None)
-
-    def drop(self) -> None:
-        """Cut the connection without a close frame (as a network fault would)."""
-        self.closed = True
-        receive = getattr(self.websocket, "_receive", None)
-        transport = getattr(getattr(receive, "__self__", None), "transport", None)
-        if transport is not None:
-            transport.abort()
-        else:  # pragma: no cover - another server implementation
-            self.queue.put_nowait(None)
 
 
 class SimState:
@@ -79,6 +43,7 @@ class SimState:
         self.clock: Clock = config.clock or SystemClock()
         self.faults = Faults()
         self.limiter = RateLimiter(config.limits)
+        self.rate_limits_json = config.limits.rate_limits_json()  # exchangeInfo's; the config is frozen
         self.engine = MatchingEngine(
             config.instruments,
             maker_commission=config.maker_commission,
@@ -151,20 +116,27 @@ class SimState:
     def check_timestamp(self, params: Params, now_ms: int) -> None:
         ts_raw = params.str("timestamp", True)
         assert ts_raw is not None
-        if not ts_raw.isdigit():
+        if not (ts_raw.isascii() and ts_raw.isdigit()):
             raise mandatory("timestamp")
-        ts = Decimal(ts_raw)
-        if ts >= Decimal(10) ** 14:  # microseconds
-            ts = ts / 1000
-        window = Decimal(5000)
+        ts: int | Decimal = int(ts_raw) if len(ts_raw) < 15 else Decimal(ts_raw)  # below 10**14 when short
+        if ts >= 10**14:  # microseconds
+            ts = Decimal(ts) / 1000
+        window: int | Decimal = 5000
         raw_window = params.str("recvWindow")
         if raw_window is not None:
-            try:
-                window = Decimal(raw_window)
-            except InvalidOperation:
-                raise ApiError(-1100, "Illegal characters found in parameter 'recvWindow'.") from None
-            if window > _MAX_RECV_WINDOW or window <= 0 or window.as_tuple().exponent < -3:  # type: ignore[operator]
-                raise ApiError(-1131, "recvWindow must be less than 60000")
+            if raw_window.isascii() and raw_window.isdigit() and len(raw_window) < 15:
+                window = int(raw_window)  # the common case: whole milliseconds
+                if window > _MAX_RECV_WINDOW or window <= 0:
+                    raise ApiError(-1131, "recvWindow must be less than 60000")
+            else:
+                try:
+                    window = Decimal(raw_window)
+                except InvalidOperation:
+                    raise ApiError(-1100, "Illegal characters found in parameter 'recvWindow'.") from None
+                if window.is_nan():  # not comparable: it would raise below
+                    raise ApiError(-1100, "Illegal characters found in parameter 'recvWindow'.")
+                if window > _MAX_RECV_WINDOW or window <= 0 or window.as_tuple().exponent < -3:  # type: ignore[operator]
+                    raise ApiError(-1131, "recvWindow must be less than 60000")
         if ts >= now_ms + 1000:
             raise ApiError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
         if now_ms - ts > window:
@@ -206,26 +178,27 @@ class SimState:
         events = self.engine.drain_events()
         if not events:
             return
-        per_account: dict[str, list[dict[str, Any]]] = {}
+        per_account: dict[str, list[bytes]] = {}
+        user_format = formats.USER_EVENT_FORMATS.get
         for ev in events:
-            if isinstance(ev, (PublicTrade, DepthUpdate)):
+            fmt = user_format(type(ev))
+            if fmt is not None:  # encoded once, whatever the number of subscriptions
+                per_account.setdefault(ev.account_id, []).append(dumps(fmt(ev)))  # type: ignore[union-attr]
+            elif isinstance(ev, (PublicTrade, DepthUpdate)):
                 self._publish_market(ev)
-                continue
-            payload = formats.user_event(ev)
-            if payload is not None:
-                per_account.setdefault(ev.account_id, []).append(payload)  # type: ignore[union-attr]
+        faults = self.faults
         for account, payloads in per_account.items():
             subs = self.user_subs.get(account)
             if not subs:
                 continue
-            if self.faults.reorder_events:
+            if faults.reorder_events:
                 payloads = list(reversed(payloads))
             for payload in payloads:
                 for outbox, sub_id in list(subs):
-                    message = {"subscriptionId": sub_id, "event": payload}
-                    outbox.send(message)
-                    if self.faults.duplicate_events:
-                        outbox.send(message)
+                    message = b'{"subscriptionId":%d,"event":%s}' % (sub_id, payload)
+                    outbox.send_json(message)
+                    if faults.duplicate_events:
+                        outbox.send_json(message)
                 self._count_for_drop()
 
     def _count_for_drop(self) -> None:
@@ -257,9 +230,9 @@ class SimState:
         subs = self.market_subs.get(name)
         if not subs:
             return
-        data = make()
+        data = dumps(make())  # once for every subscriber; the combined form wraps the same text
         for outbox, combined in list(subs):
-            outbox.send({"stream": name, "data": data} if combined else data)
+            outbox.send_json(b'{"stream":%s,"data":%s}' % (dumps(name), data) if combined else data)
 
     def subscribe_market(self, outbox: Outbox, name: str, combined: bool) -> None:
         subs = self.market_subs.setdefault(name, [])

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from fastapi import WebSocket, WebSocketDisconnect
 
 from .errors import ApiError
+from .jsonio import loads_request
 from .ops import WS_METHODS, Context, Params
 from .signing import verify, ws_payload
 from .state import Outbox, SimState
@@ -28,14 +29,6 @@ _TIMEOUT_ERROR = {
     "code": -1007,
     "msg": "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
 }
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
 
 
 class _Session:
@@ -67,7 +60,7 @@ class _Session:
         state = self.state
         now = state.now_ms()
         try:
-            msg = json.loads(text, parse_float=str)
+            msg = loads_request(text)
         except ValueError:
             self.outbox.send({"id": None, "status": 400, "error": {"code": -1135, "msg": "Invalid JSON Request"}})
             return
@@ -77,13 +70,15 @@ class _Session:
         req_id = msg.get("id")
         method = msg.get("method")
         raw = msg.get("params") or {}
-        used = state.limiter.used_weight(self.ip, now)
         order_counts = None
-        await state.delay()
+        used = 0  # the weight this request finds; an error answer reads it again (nothing runs between)
+        if state.faults.latency_ms > 0:  # other requests run during the delay: note it before
+            used = state.limiter.used_weight(self.ip, now)
+            await state.delay()
         try:
             if not isinstance(raw, dict):
                 raise ApiError(-1135, "Invalid JSON Request")
-            params = Params((k, _text(v)) for k, v in raw.items())
+            params = Params.from_json(raw)
             local = _LOCAL.get(method)  # type: ignore[arg-type]
             if local is not None:
                 used = state.charge(self.ip, 2, now)
@@ -99,8 +94,7 @@ class _Session:
                 if op.places_order:
                     assert account is not None
                     order_counts = state.limiter.charge_order(account, now)
-                ctx = Context(state.engine, account, now, ws_api=True,
-                              rate_limits=state.config.limits.rate_limits_json())
+                ctx = Context(state.engine, account, now, ws_api=True, rate_limits=state.rate_limits_json)
                 result = op.fn(ctx, params)
                 state.publish()
                 if op.places_order and state.faults.order_timeouts > 0:
@@ -211,12 +205,45 @@ _LOCAL = {
 }
 
 
+def _text_receiver(websocket: WebSocket, outbox: Outbox) -> Callable[[], Awaitable[str | None]]:
+    """A function that waits for the peer's next text message; None once the peer is gone.
+
+    On uvicorn's sans-I/O protocol the messages are taken from its queue directly and the socket is
+    never paused between them: through ASGI ``receive`` every message costs a pause and a resume of
+    reading (two system calls), though requests are handled as soon as they are read.
+    """
+    proto = outbox.sansio_protocol
+    if proto is None:
+        async def receive_text() -> str | None:
+            try:
+                return await websocket.receive_text()
+            except (WebSocketDisconnect, RuntimeError, KeyError):  # KeyError: a binary message
+                return None
+
+        return receive_text
+    queue = proto.queue
+    if proto.read_paused:  # uvicorn paused reading for the app: take over with reading on
+        proto.read_paused = False
+        proto.transport.resume_reading()
+    proto.read_paused = True  # so uvicorn never pauses it again
+
+    async def receive_direct() -> str | None:
+        message = await queue.get()
+        text = message.get("text") if message["type"] == "websocket.receive" else None
+        return text if isinstance(text, str) else None
+
+    return receive_direct
+
+
 async def _serve(state: SimState, websocket: WebSocket, on_text: Any, outbox: Outbox) -> None:
     state.connections.add(outbox)
     writer = asyncio.create_task(outbox.run())
+    receive = _text_receiver(websocket, outbox)
     try:
         while not outbox.closed:
-            text = await websocket.receive_text()
+            text = await receive()
+            if text is None:
+                break
             await on_text(text)
     except (WebSocketDisconnect, RuntimeError):
         pass
