@@ -10,6 +10,10 @@ The pieces, one idea each:
   running gateway).
 - ``app``: ``create_app(view, keys)``, the FastAPI app, health, readiness, ``/metrics``, its one error shape.
 - ``routes``: the ``/v1`` read routes (orders, fills) and admin routes (sessions, venues, session actions).
+- ``orders``: order entry (``POST``/``PATCH``/``DELETE /v1/orders``) over the gateway's ``OrderDesk``, and
+  the kill switch routes.
+- ``stream``: ``/v1/stream``, the drop copy of every order event (resumable by event id), heartbeats,
+  the slow-consumer cut-off, the sessions' and venues' states.
 - ``schemas``: the answers' and bodies' shapes (the OpenAPI document's components).
 - ``metrics``: ``GatewayCollector``, the Prometheus series read at scrape time.
 - ``openapi``: the document kept in ``specs/openapi.json`` (``python -m fixgw.bridge.openapi``).

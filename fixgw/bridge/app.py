@@ -31,8 +31,10 @@ from .errors import CODES, ApiError, error_body
 from .keys import BridgeKey, KeyRing, Permission, address_allowed
 from .metrics import registry_for
 from .middleware import DEFAULT_MAX_BODY, SCOPE_KEY, SignatureGuard, error_response
+from .orders import install_order_routes
 from .routes import install_routes
 from .schemas import ErrorBody
+from .stream import stream_endpoint
 from .view import GatewayView
 
 __all__ = ["create_app", "add_route", "add_websocket_route", "PermissionCheck", "API_PREFIX", "PUBLIC_PATHS"]
@@ -88,11 +90,15 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     replay_capacity: int = DEFAULT_REPLAY_CAPACITY,
     metrics_networks: Iterable[str] = ("127.0.0.0/8", "::1/128"),
+    stream_heartbeat: float = 10.0,
+    stream_queue: int = 10_000,
 ) -> FastAPI:
     """Return the bridge app over ``gateway_view``, accepting requests signed by ``keys``.
 
     ``window``: how far (seconds, 5-30) a request's timestamp may be from ``clock`` either way.
     ``metrics_networks``: who may read the unsigned ``/metrics`` (a scraper cannot sign).
+    ``stream_heartbeat``: seconds between the stream's heartbeats; ``stream_queue``: the events a stream
+    client may fall behind before it is cut off.
     Raises ``ConfigError`` for a window out of range.
     """
     verifier = Verifier(keys, window=window, replay_capacity=replay_capacity)
@@ -129,18 +135,9 @@ def create_app(
         return {"ready": True, "acceptor_listening": True, "venues_connected": len(r.venues)}
 
     install_routes(app, gateway_view, add_route)
+    install_order_routes(app, gateway_view, add_route)
 
-    async def stream(websocket: WebSocket) -> None:
-        # Order events join this stream once REST order entry lands; today: a greeting.
-        key: BridgeKey = websocket.scope[SCOPE_KEY]
-        await websocket.accept()
-        await websocket.send_json(
-            {"type": "hello", "key": key.key_id, "permissions": sorted(p.value for p in key.permissions)}
-        )
-        # Nothing a client sends is acted on yet; read (and drop) until it goes away.
-        while (await websocket.receive())["type"] != "websocket.disconnect":
-            pass
-
+    stream = stream_endpoint(gateway_view, stream_heartbeat, stream_queue)
     add_websocket_route(app, "/stream", stream, permission=Permission.READ)
     app.state.verifier = verifier
     return app

@@ -197,16 +197,21 @@ class AsyncBridgeClient:
     def __repr__(self) -> str:
         return f"AsyncBridgeClient({str(self._signer.base_url)!r}, key_id={self._signer.key_id!r})"
 
-    async def request(self, method: str, path: str, *, params: Params = None, json: Any = None,
-                      content: bytes | None = None) -> Any:
-        """Send a signed request; return its decoded JSON body (None when empty)."""
+    async def send(self, method: str, path: str, *, params: Params = None, json: Any = None,
+                   content: bytes | None = None) -> httpx.Response:
+        """Send a signed request; return the response as it is (any status: 201 and 200 tell a new
+        order from a retried one)."""
         request = self._http.build_request(method, path, params=params, json=json, content=content)
         self._signer.sign_request(request)
         try:
-            response = await self._http.send(request)
+            return await self._http.send(request)
         except httpx.HTTPError as e:
             raise _transport_error(e) from None
-        return _result(response)
+
+    async def request(self, method: str, path: str, *, params: Params = None, json: Any = None,
+                      content: bytes | None = None) -> Any:
+        """Send a signed request; return its decoded JSON body (None when empty)."""
+        return _result(await self.send(method, path, params=params, json=json, content=content))
 
     async def get(self, path: str, *, params: Params = None) -> Any:
         return await self.request("GET", path, params=params)

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ErrorBody", "Session", "Sessions", "Venue", "Venues", "Order", "Orders", "Fill", "Fills", "Done",
-    "LogoutBody", "SequenceNumbersBody", "ERROR_RESPONSES",
+    "LogoutBody", "SequenceNumbersBody", "ERROR_RESPONSES", "NewOrderBody", "ReplaceBody", "Canceled",
+    "KillSwitch",
 ]
 
 Decimal = Optional[str]
@@ -88,7 +89,7 @@ class Order(BaseModel):
     client_order_id: str
     orig_client_order_id: Optional[str]
     venue_order_id: Optional[str]
-    session_id: str
+    session_id: Optional[str] = Field(description="the FIX session that entered it; null for a bridge account's")
     session_key: str
     account: str
     venue: str
@@ -109,6 +110,8 @@ class Order(BaseModel):
     fees: dict[str, str]
     created_at: Optional[str]
     updated_at: Optional[str]
+    entered_by: Literal["fix", "rest"]
+    reject_reason: Optional[str] = Field(description="why a rejected order was rejected")
 
 
 class Orders(BaseModel):
@@ -120,7 +123,7 @@ class Fill(BaseModel):
     trade_id: str
     order_id: str
     client_order_id: str
-    session_id: str
+    session_id: Optional[str]
     account: str
     venue: str
     symbol: str
@@ -154,10 +157,59 @@ class SequenceNumbersBody(BaseModel):
     next_target_seq: Optional[int] = Field(None, ge=1, le=2**31 - 1, description="the MsgSeqNum expected next")
 
 
+#: A decimal amount in a request: digits, an optional fraction; never a JSON number.
+_AMOUNT = dict(min_length=1, max_length=40, pattern=r"^[0-9]{1,24}(\.[0-9]{1,16})?$")
+_CL_ID = dict(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9._:/+=-]+$")
+
+
+class NewOrderBody(BaseModel):
+    """``POST /v1/orders``: amounts are decimal strings (``"0.25"``), never JSON numbers."""
+
+    model_config = ConfigDict(extra="forbid")
+    client_order_id: str = Field(description="yours; a retry with the same id and terms returns the same order",
+                                 **_CL_ID)  # type: ignore[arg-type]
+    account: Optional[str] = Field(None, max_length=16, description="the bridge account; optional when only one")
+    symbol: str = Field(min_length=1, max_length=64, description="as the FIX sessions spell it (BTC/USDT)")
+    side: Literal["buy", "sell"]
+    type: Literal["market", "limit", "stop", "stop_limit", "take_profit", "take_profit_limit"]
+    time_in_force: Literal["gtc", "ioc", "fok", "day"] = "gtc"
+    quantity: Optional[str] = Field(None, description="base amount", **_AMOUNT)  # type: ignore[arg-type]
+    quote_quantity: Optional[str] = Field(None, description="quote amount (market orders)",
+                                          **_AMOUNT)  # type: ignore[arg-type]
+    price: Optional[str] = Field(None, **_AMOUNT)  # type: ignore[arg-type]
+    trigger_price: Optional[str] = Field(None, **_AMOUNT)  # type: ignore[arg-type]
+    post_only: bool = False
+
+
+class ReplaceBody(BaseModel):
+    """``PATCH /v1/orders/{id}``: the terms to change; the others stay."""
+
+    model_config = ConfigDict(extra="forbid")
+    client_order_id: Optional[str] = Field(None, description="the order's new client order id (default: made up)",
+                                           **_CL_ID)  # type: ignore[arg-type]
+    quantity: Optional[str] = Field(None, **_AMOUNT)  # type: ignore[arg-type]
+    price: Optional[str] = Field(None, **_AMOUNT)  # type: ignore[arg-type]
+    trigger_price: Optional[str] = Field(None, **_AMOUNT)  # type: ignore[arg-type]
+
+
+class Canceled(BaseModel):
+    """``DELETE /v1/orders``: the orders the venue was asked to cancel (each then ends canceled)."""
+
+    orders: list[Order]
+
+
+class KillSwitch(BaseModel):
+    target: str = Field(description="'*' (global), a bridge account's name, or a FIX session's key or id")
+    engaged: bool
+    halted: list[str] = Field(description="every kill switch engaged: '*' and account keys")
+    canceled: list[Order] = Field(description="the open orders whose cancel this asked for")
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody, "description": what}
     for status, what in ((400, "malformed request"), (401, "bad or missing signature"),
                          (403, "key lacks the permission or the address"), (404, "no such thing"),
-                         (409, "not possible in the current state"), (429, "too many signed requests"),
+                         (409, "not possible in the current state"), (422, "refused by the order checks"),
+                         (429, "too many signed requests"),
                          (500, "the bridge failed"))
 }

@@ -66,16 +66,22 @@ async def serve(
     tls = {"ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile} if ssl_certfile else {}
     server = _server(app, log_level, **tls)
     sock = _bind(host, port)
+    async def run() -> None:
+        # Shielded: a cancelled uvicorn server leaves the event loop unable to serve the next one
+        # (its requests go unanswered), so it is stopped by ``should_exit`` and left to shut down.
+        with anyio.CancelScope(shield=True):
+            await server.serve([sock])
+
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(server.serve, [sock])
+            tg.start_soon(run)
             while not server.started:
                 await anyio.sleep(0.005)
             task_status.started(sock.getsockname()[1])
             try:
                 await anyio.sleep_forever()
             finally:
-                server.should_exit = True
+                server.should_exit = True  # ``run`` returns within the graceful shutdown timeout
     finally:
         sock.close()
 

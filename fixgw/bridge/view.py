@@ -61,3 +61,15 @@ class GatewayView(Protocol):
     def session_rejects(self) -> dict[tuple[str, str, str], int]:
         """Return (session id, kind, reason) -> rejects sent."""
         ...
+
+    def order_desk(self) -> Any:
+        """Return the gateway's ``OrderDesk`` (order entry, kill switches), ``None`` while it starts."""
+        ...
+
+    def event_feed(self) -> Any:
+        """Return the gateway's ``EventFeed`` (numbered order events), ``None`` while it starts."""
+        ...
+
+    def order_row(self, ctx: Any, order: Any) -> dict[str, Any]:
+        """Return one order (of the desk's answer) as a JSON-ready row."""
+        ...

@@ -34,6 +34,7 @@ from .schema import (
     DEMO_PASSWORD,
     ORDER_ENTRY_MODES,
     VENUE_KINDS,
+    BridgeAccount,
     BridgeConfig,
     Config,
     Credentials,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import warnings
 from dataclasses import fields
 from datetime import date, datetime, time
@@ -14,6 +15,7 @@ from ..errors import ConfigError
 from ._reader import Reader
 from .schema import (
     BEGIN_STRINGS,
+    BridgeAccount,
     BridgeConfig,
     DEFAULT_GC_FREEZE_INTERVAL,
     DEFAULT_TERMINAL_ORDER_RETENTION,
@@ -83,6 +85,11 @@ def build_config(
         if key in seen:
             raise ConfigError(f"sessions[{i}]", f"same session id as sessions[{seen[key]}]")
         seen[key] = i
+    for i, a in enumerate(bridge.accounts):
+        if a.venue not in names:
+            raise ConfigError(f"bridge.accounts[{i}].venue", f"no [[venues]] entry named {a.venue!r}")
+        if any(b.name == a.name for b in bridge.accounts[:i]):
+            raise ConfigError(f"bridge.accounts[{i}].name", f"duplicate account name {a.name!r}")
     return Config(gateway=gateway, sessions=sessions, venues=venues, bridge=bridge)
 
 
@@ -92,7 +99,7 @@ _BRIDGE_KEY_FIELDS = ("id", "secret_env", "secret_file", "permissions", "allowed
 
 
 def _bridge(r: Reader) -> BridgeConfig:
-    r.only({"enabled", "host", "port", "tls", "window", "keys"})
+    r.only({"enabled", "host", "port", "tls", "window", "keys", "accounts"})
     tls = None
     if r.has("tls"):
         t = r.table("tls")
@@ -121,7 +128,20 @@ def _bridge(r: Reader) -> BridgeConfig:
         tls=tls,
         window=float(window),
         keys=tuple(keys),
+        accounts=tuple(_bridge_account(a) for a in r.array("accounts")),
     )
+
+
+#: A bridge account's name: it starts its orders' ids, which the venue sees.
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9]{1,16}")
+
+
+def _bridge_account(r: Reader) -> BridgeAccount:
+    r.only({"name", "venue", "limits"})
+    name = r.str("name", required=True)
+    if not _ACCOUNT_NAME.fullmatch(name):
+        raise ConfigError(r.key("name"), f"must be 1 to 16 letters or digits, not {name!r}")
+    return BridgeAccount(name=name, venue=r.str("venue", required=True), limits=_limits(r.table("limits")))
 
 
 def _gateway(r: Reader) -> GatewayConfig:
@@ -255,7 +275,7 @@ def _session(r: Reader, venue_names: set[str]) -> SessionSettings:
                           "environment variable that holds it with password_env (or a file with password_file)")
     r.only({"begin_string", "sender_comp_id", "target_comp_id", "heartbeat_interval", "username",
             "password_env", "password_file", "allowed_addresses", "schedule", "reset_on_logon", "venue",
-            "account", "limits", *_ENGINE_KEYS})
+            "account", "limits", "drop_copy", "copies", *_ENGINE_KEYS})
     begin = r.str("begin_string", required=True)
     if begin not in BEGIN_STRINGS:
         raise ConfigError(r.key("begin_string"), f"must be one of {', '.join(BEGIN_STRINGS)}, not {begin!r}")
@@ -287,6 +307,8 @@ def _session(r: Reader, venue_names: set[str]) -> SessionSettings:
         schedule=schedule,
         reset_on_logon=r.bool("reset_on_logon", False),
         limits=_limits(r.table("limits")),
+        drop_copy=r.bool("drop_copy", False),
+        copies=tuple(r.str_list("copies") or ()),
         **_engine_settings(r, begin),
     )
 

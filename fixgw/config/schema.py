@@ -21,6 +21,7 @@ __all__ = [
     "Limits",
     "SessionSettings",
     "VenueConfig",
+    "BridgeAccount",
     "Config",
     "BridgeConfig",
     "default_config",
@@ -204,6 +205,12 @@ class SessionSettings:
     validate_user_defined_fields: bool = True
     #: With ``validate``: let through tags the dictionary does not know or the message type does not define.
     allow_unknown_message_fields: bool = False
+    #: A drop-copy session: it gets an ExecutionReport for every order of ``copies`` and may send
+    #: nothing but session messages (an application message is answered BusinessMessageReject).
+    drop_copy: bool = False
+    #: The accounts a drop-copy session copies: sessions' ``account`` values and bridge account names;
+    #: empty copies every account.
+    copies: tuple[str, ...] = ()
 
     def address_allowed(self, address: str | None) -> bool:
         """Return whether a client at ``address`` may log on to this session."""
@@ -241,6 +248,19 @@ class VenueConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BridgeAccount:
+    """One ``[[bridge.accounts]]`` entry: an order account entered over REST, on one venue.
+
+    The gateway holds a book and a journal for it as for a FIX session (recovered and reconciled at
+    restart); ``limits`` are its pre-trade limits, as a session's.
+    """
+
+    name: str
+    venue: str
+    limits: Limits = Limits()
+
+
+@dataclass(frozen=True, slots=True)
 class BridgeConfig:
     """The ``[bridge]`` section: where the REST/WebSocket bridge listens and whom it lets in.
 
@@ -255,6 +275,8 @@ class BridgeConfig:
     tls: TLSConfig | None = None
     window: float = 10.0
     keys: tuple[tuple[tuple[str, Any], ...], ...] = ()
+    #: The ``[[bridge.accounts]]``: the order accounts REST order entry trades in (each with a book).
+    accounts: tuple["BridgeAccount", ...] = ()
 
     def key_entries(self) -> list[dict[str, Any]]:
         """Return the key entries as tables (what ``load_keys`` takes)."""
@@ -288,7 +310,7 @@ def default_config(*, port: int = DEFAULT_PORT, store_path: Path | None = None) 
 
     Clients log on as ``CLIENT44`` (FIX.4.4) or ``CLIENT42`` (FIX.4.2) to ``FIXGW``, with username
     ``demo`` and password ``DEMO_PASSWORD``. The venue's URLs and keys are filled in by whoever starts
-    the simulator (``Config.with_venue``).
+    the simulator (``Config.with_venue``). Orders entered over the bridge go to account ``oms``.
     """
     limits = Limits(max_order_qty=Decimal("100"), max_notional=Decimal("1000000"), max_open_orders=1000)
     creds = Credentials("demo", DEMO_PASSWORD)
@@ -309,4 +331,6 @@ def default_config(*, port: int = DEFAULT_PORT, store_path: Path | None = None) 
         gateway=GatewayConfig(port=port, store_path=store_path),
         sessions=sessions,
         venues=(VenueConfig(name="sim", kind="binance", simulated=True),),
+        # One account for orders entered over the bridge's REST face.
+        bridge=BridgeConfig(accounts=(BridgeAccount(name="oms", venue="sim", limits=limits),)),
     )

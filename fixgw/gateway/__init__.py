@@ -29,6 +29,9 @@ The pieces, one idea each:
 - ``_view``: ``LiveView``, the bridge's read-only view of the running gateway (sessions, venues,
   readiness, orders, fills, metrics readings); ``_snapshots``: the snapshot types and rows it returns.
 - ``_admin``: ``SessionAdmin``, the operator's session actions (logout, sequence numbers, disable).
+- ``_desk``: bridge accounts (``AccountContext``: a book and journal without a FIX session) and
+  ``OrderDesk``, order entry over REST and the kill switches, through ``_orders``' own steps.
+- ``_feed``: ``EventFeed``, every journaled order event numbered gap-free, for the bridge's stream.
 - ``_lifecycle``: graceful stop (Logout to every session, bounded wait) and SIGINT/SIGTERM handling.
 """
 

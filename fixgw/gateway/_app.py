@@ -13,10 +13,12 @@ from ..clock import Clock, SystemClock
 from ..config import Config
 from ..errors import FixgwError, StoreError
 from ..orders import OrderBook
-from ..session import ApplicationMessage, SessionID
-from ..translate import BusinessReject, RouteError, parse_request, route_of
-from ..transport import Acceptor, Application, SessionHandle
+from ..session import ApplicationMessage, Rejected, SessionID
+from ..translate import BusinessReject, RouteError, business_reject, parse_request, route_of
+from ..transport import Acceptor, Application, SessionHandle, next_turn_scheduler
 from ..venues import base as V
+from ._desk import OrderDesk
+from ._feed import EventFeed
 from ._orders import OrderFlow
 from ._recovery import reconcile
 from ._router import Router, VenueContext
@@ -52,6 +54,10 @@ class Gateway(Application):
         self._validate = validate_messages
         self._router = Router(self._clock)
         self._flow = OrderFlow(self._router)
+        #: Order entry for the bridge accounts, and the kill switches (see ``_desk``).
+        self.desk = OrderDesk(self._router, self._flow, self._clock)
+        #: Every order event, numbered, for the bridge's stream (see ``_feed``).
+        self.feed = EventFeed()
         self._venues: dict[str, VenueContext] = {}
         self._scope: anyio.CancelScope | None = None
         self._store: Any = None
@@ -59,6 +65,8 @@ class Gateway(Application):
         self.port: int | None = None
         #: Set once the acceptor listens (after recovery and reconciliation).
         self.ready = anyio.Event()
+        #: Rejects the sessions sent: (session id, "session" or "business", reason code) -> count.
+        self.rejects: dict[tuple[str, str, str], int] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -70,8 +78,14 @@ class Gateway(Application):
                 self._store = open_store(self.config, self._clock)
                 async with AsyncExitStack() as stack:
                     self._venues = await open_venues(self.config, self._adapter_factory, stack)
+                    # Group commit: one transaction per loop turn, flushed before any venue call.
+                    self._store.defer_commits(next_turn_scheduler())
+                    for venue in self._venues.values():
+                        venue.before_call = self._store.flush
+                    self.feed.flush = self._store.flush
+                    self.desk.flush = self._store.flush
                     self.acceptor = build_sessions(self.config, self._store, self._venues, self._router, self,
-                                                   self._clock, validate=self._validate)
+                                                   self._clock, validate=self._validate, feed=self.feed)
                     async with anyio.create_task_group() as tg:
                         for venue in self._venues.values():
                             venue.events = venue.adapter.events()  # the one consumer's stream
@@ -98,7 +112,7 @@ class Gateway(Application):
         await shutdown(self, reason, timeout)
 
     def _close_store(self) -> None:
-        for ctx in self._router.sessions.values():
+        for ctx in self._router.accounts.values():
             try:
                 ctx.journal.close()
             except StoreError:  # pragma: no cover - closing after a failure
@@ -111,6 +125,10 @@ class Gateway(Application):
 
     def on_application_message(self, session: SessionHandle, event: ApplicationMessage) -> None:
         ctx = self._router.sessions[session.session_id]
+        if ctx.settings.drop_copy:  # it may only listen
+            ctx.send(business_reject(BusinessReject(event.seq, event.msg_type or b"", None, 4,
+                                                    "drop-copy session: application messages are not accepted")))
+            return
         message = event.message
         route = None
         try:
@@ -124,6 +142,11 @@ class Gateway(Application):
             log.critical("%s: the journal failed; stopping", ctx.key, exc_info=True)
             self.stop()
             raise
+
+    def on_event(self, session: SessionHandle, event: Any) -> None:
+        if isinstance(event, Rejected):  # counted for the bridge's metrics; the session already answered
+            key = (str(session.session_id), "business" if event.business else "session", str(event.reason))
+            self.rejects[key] = self.rejects.get(key, 0) + 1
 
     async def _consume(self, venue: VenueContext) -> None:
         events = venue.events

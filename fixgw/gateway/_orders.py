@@ -74,7 +74,7 @@ from ..venues import base as V
 from ._ids import venue_cl_id
 from ._router import Router, SessionContext, log_text
 
-__all__ = ["OrderFlow"]
+__all__ = ["OrderFlow", "cancellable", "order_refusal"]
 
 log = logging.getLogger("fixgw.gateway")
 
@@ -154,22 +154,30 @@ class OrderFlow:
                                            f"duplicate ClOrdID {req.cl_ord_id}: order {holder.order_id} is live"),
                          now, route)
             return
-        refusal = check_order(cmd, ctx.settings.limits, client_symbol=req.client_symbol,
-                              open_orders=_open_count(ctx), last_price=self._router.last_px.get(cmd.symbol))
         try:
-            order = ctx.book.submit(cmd)
+            self.place(ctx, cmd, req.client_symbol, now)
         except DuplicateClOrdID as exc:  # pragma: no cover - checked above
             self._reject(ctx, refuse_order(req, REJ.DUPLICATE_ORDER, str(exc)), now, route)
-            return
+
+    def place(self, ctx: SessionContext, cmd: SubmitOrder, client_symbol: str, now: int) -> tuple[Any, Refusal | None]:
+        """The steps every face shares for a new order: the kill switch and ``risk.check_order``, into the
+        book, the venue's rules, then the rejection or the submit applied (journal, report, commit) and
+        the venue call queued. Returns (the order, the refusal that rejected it or ``None``).
+        Raises ``DuplicateClOrdID`` (nothing done) when a live order holds ``cmd.cl_ord_id``."""
+        refusal = self._router.halt_refusal(ctx) or check_order(
+            cmd, ctx.settings.limits, client_symbol=client_symbol, open_orders=_open_count(ctx),
+            last_price=self._router.last_px.get(cmd.symbol))
+        order = ctx.book.submit(cmd)
         venue_order = _venue_order(cmd, venue_cl_id(order, 0))
         if refusal is None:
             refusal = _venue_refusal(ctx, venue_order)
         if refusal is not None:
             self._router.apply(ctx, order, OrderRejected(order_id=order.order_id, ts_ns=now, reason=refusal.text),
                                reason=refusal.reason)
-            return
+            return order, refusal
         self._router.apply(ctx, order, OrderSubmitted(order_id=order.order_id, ts_ns=now))
         self._router.spawn(self._submit, ctx, order.order_id, venue_order)
+        return order, None
 
     async def _submit(self, ctx: SessionContext, order_id: str, venue_order: V.NewOrder) -> None:
         try:
@@ -196,11 +204,17 @@ class OrderFlow:
             return
         assert order is not None
         try:
-            ctx.book.cancel(CancelOrder(cl_ord_id=req.cl_ord_id, ts_ns=now, orig_cl_ord_id=req.orig_cl_ord_id,
-                                        order_id=req.order_id if req.orig_cl_ord_id is None else None))
+            self.cancel_order(ctx, order, CancelOrder(
+                cl_ord_id=req.cl_ord_id, ts_ns=now, orig_cl_ord_id=req.orig_cl_ord_id,
+                order_id=req.order_id if req.orig_cl_ord_id is None else None))
         except (OrderError, InvalidTransition) as exc:
             self._reject(ctx, _cxl(req, 1, _reason_for(exc), str(exc)), now, route)
-            return
+
+    def cancel_order(self, ctx: SessionContext, order: Any, cmd: CancelOrder) -> None:
+        """The steps every face shares for a cancel of ``order`` (checked open, nothing pending): journal
+        its pending cancel, report it in the same commit, queue the venue call. Raises ``OrderError`` or
+        ``InvalidTransition`` (nothing done) when the book refuses ``cmd``."""
+        ctx.book.cancel(cmd)
         self._router.report_last(ctx, order)
         self._router.spawn(self.venue_cancel, ctx, order.order_id)
 
@@ -240,8 +254,7 @@ class OrderFlow:
         return text if order.is_open else f"order is {order.status.value}"
 
     def _mass_cancel(self, ctx: SessionContext, req: MassCancelRequest, now: int, route: Route | None) -> None:
-        orders = [o for o in _selected(ctx, req.symbol, req.side)
-                  if o.pending_kind is None and o.status is not OrderStatus.INITIALIZED]
+        orders = cancellable(ctx, req.symbol, req.side)
         ctx.send(mass_cancel_report(cl_ord_id=req.cl_ord_id, report_id=ctx.loose_exec_id(),
                                     request_type=req.request_type, transact_time_ns=now,
                                     affected=[(o.cl_ord_id, o.order_id) for o in orders],
@@ -263,13 +276,19 @@ class OrderFlow:
             return
         assert order is not None and terms is not None
         try:
-            ctx.book.replace(ReplaceOrder(cl_ord_id=req.cl_ord_id, ts_ns=now, orig_cl_ord_id=req.orig_cl_ord_id,
-                                          order_id=req.order_id if req.orig_cl_ord_id is None else None,
-                                          quantity=req.quantity, price=req.price if order.price else None,
-                                          trigger_price=req.stop_price if order.trigger_price else None))
+            self.replace_order(ctx, order, ReplaceOrder(
+                cl_ord_id=req.cl_ord_id, ts_ns=now, orig_cl_ord_id=req.orig_cl_ord_id,
+                order_id=req.order_id if req.orig_cl_ord_id is None else None,
+                quantity=req.quantity, price=req.price if order.price else None,
+                trigger_price=req.stop_price if order.trigger_price else None), terms)
         except (OrderError, InvalidTransition) as exc:
             self._reject(ctx, _cxl(req, 2, _reason_for(exc), str(exc)), now, route)
-            return
+
+    def replace_order(self, ctx: SessionContext, order: Any, cmd: ReplaceOrder, terms: V.NewOrder) -> None:
+        """The steps every face shares for a replace of ``order`` whose new leg is ``terms`` (see
+        ``replace_terms``): journal the pending replace, report it in the same commit, queue the venue
+        call. Raises ``OrderError`` or ``InvalidTransition`` (nothing done) when the book refuses ``cmd``."""
+        ctx.book.replace(cmd)
         self._router.report_last(ctx, order)
         self._router.spawn(self._venue_replace, ctx, order.order_id, terms)
 
@@ -279,24 +298,32 @@ class OrderFlow:
         the reject that refuses the replace."""
         if req.order_type is not order.order_type:
             return None, _cxl(req, 2, REJ.UNSUPPORTED, "the order type cannot be changed")
-        if req.quantity <= order.cum_qty:
-            return None, _cxl(req, 2, REJ.TOO_LATE,
-                              f"quantity {plain(req.quantity)} is not above the filled {plain(order.cum_qty)}")
-        if not _valid_terms(order, req):
-            return None, _cxl(req, 2, REJ.OTHER, "price/stop price do not fit the order type")
+        new, refused = self.replace_terms(ctx, order, req.cl_ord_id, req.quantity, req.price, req.stop_price,
+                                          req.client_symbol, now)
+        return new, None if refused is None else _cxl(req, 2, *refused)
+
+    def replace_terms(self, ctx: SessionContext, order: Any, cl_ord_id: str, quantity: Decimal,
+                      price: Decimal | None, stop_price: Decimal | None, client_symbol: str,
+                      now: int) -> tuple[V.NewOrder | None, tuple[str, str] | None]:
+        """The venue order of the leg a replace of ``order`` to these terms creates, checked like a new
+        order (limits, the venue's rules), or (``REJ`` name, text) of why the replace is refused."""
+        if quantity <= order.cum_qty:
+            return None, (REJ.TOO_LATE, f"quantity {plain(quantity)} is not above the filled {plain(order.cum_qty)}")
+        if not _valid_terms(order, price, stop_price):
+            return None, (REJ.OTHER, "price/stop price do not fit the order type")
         terms = SubmitOrder(
-            cl_ord_id=req.cl_ord_id, symbol=order.symbol, side=order.side, order_type=order.order_type,
-            ts_ns=now, quantity=req.quantity - order.cum_qty, price=req.price if order.price else None,
-            trigger_price=req.stop_price if order.trigger_price else None, time_in_force=order.time_in_force,
+            cl_ord_id=cl_ord_id, symbol=order.symbol, side=order.side, order_type=order.order_type,
+            ts_ns=now, quantity=quantity - order.cum_qty, price=price if order.price else None,
+            trigger_price=stop_price if order.trigger_price else None, time_in_force=order.time_in_force,
             expire_time_ns=order.expire_time_ns, post_only=order.post_only,
         )
         new = _venue_order(terms, venue_cl_id(order, order.legs_requested + 1))  # the leg this request creates
-        refusal = check_order(terms, ctx.settings.limits, client_symbol=req.client_symbol,
+        refusal = check_order(terms, ctx.settings.limits, client_symbol=client_symbol,
                               open_orders=_open_count(ctx) - 1, last_price=self._router.last_px.get(order.symbol))
         if refusal is None:
             refusal = _venue_refusal(ctx, new)
         if refusal is not None:
-            return None, _cxl(req, 2, REJ.BROKER_OPTION, refusal.text)
+            return None, (REJ.BROKER_OPTION, refusal.text)
         return new, None
 
     async def _venue_replace(self, ctx: SessionContext, order_id: str, terms: V.NewOrder) -> None:
@@ -364,13 +391,27 @@ def _selected(ctx: SessionContext, symbol: str | None, side: Any = None) -> list
             if (symbol is None or o.symbol == symbol) and (side is None or o.side is side)]
 
 
-def _request_refusal(order: Any, req: Any, response_to: int) -> CancelReject | None:
+def cancellable(ctx: SessionContext, symbol: str | None, side: Any = None) -> list[Any]:
+    """The open orders of ``ctx`` a mass cancel asks the venue to cancel (none pending, all sent)."""
+    return [o for o in _selected(ctx, symbol, side)
+            if o.pending_kind is None and o.status is not OrderStatus.INITIALIZED]
+
+
+def order_refusal(order: Any) -> tuple[str, str] | None:
+    """Why ``order`` cannot be cancelled or replaced now, as (``REJ`` name, text), or ``None``."""
     if order is None:
-        return _cxl(req, response_to, REJ.UNKNOWN_ORDER, "unknown order")
+        return REJ.UNKNOWN_ORDER, "unknown order"
     if not order.is_open:
-        return _cxl(req, response_to, REJ.TOO_LATE, f"order is {order.status.value}")
+        return REJ.TOO_LATE, f"order is {order.status.value}"
     if order.pending_kind is not None:
-        return _cxl(req, response_to, REJ.PENDING, f"a {order.pending_kind} request is pending")
+        return REJ.PENDING, f"a {order.pending_kind} request is pending"
+    return None
+
+
+def _request_refusal(order: Any, req: Any, response_to: int) -> CancelReject | None:
+    refused = order_refusal(order)
+    if refused is not None:
+        return _cxl(req, response_to, *refused)
     if order.symbol != req.symbol:
         return _cxl(req, response_to, REJ.OTHER, f"symbol {req.client_symbol} does not match the order's")
     if req.side is not None and req.side is not order.side:
@@ -395,10 +436,10 @@ def _venue_refusal(ctx: SessionContext, venue_order: V.NewOrder) -> Refusal | No
     return None if violation is None else violation_to_refusal(violation)
 
 
-def _valid_terms(order: Any, req: ReplaceRequest) -> bool:
-    if order.price is not None and req.price is None:
+def _valid_terms(order: Any, price: Decimal | None, stop_price: Decimal | None) -> bool:
+    if order.price is not None and price is None:
         return False
-    if order.trigger_price is not None and req.stop_price is None:
+    if order.trigger_price is not None and stop_price is None:
         return False
     return True
 

@@ -31,12 +31,16 @@ from ..errors import InvalidTransition, OrderError, VenueError
 from ..logsafe import printable
 from ..orders import LEG_EVENT_TYPES, OrderBook, Route
 from ..session import SessionID
-from ..translate import SymbolMap, VersionTable, reply_for_event, reply_header, table_for
+from ..translate import REJ, SymbolMap, VersionTable, reply_for_event, reply_header, table_for
+from ..risk import Refusal
 from ..transport import SessionHandle
 from ..venues import base as V
 from ._ids import parse_venue_cl_id
 
-__all__ = ["VenueContext", "SessionContext", "Router", "log_text"]
+__all__ = ["VenueContext", "SessionContext", "Router", "log_text", "GLOBAL"]
+
+#: The key of the global kill switch in ``Router.halted``.
+GLOBAL = "*"
 
 log = logging.getLogger("fixgw.gateway")
 
@@ -170,10 +174,31 @@ class Router:
         self.accounts: dict[str, SessionContext] = {}
         #: Last trade price per venue symbol (fills we saw), for the price band check.
         self.last_px: dict[str, Decimal] = {}
+        #: Kill switches engaged: ``GLOBAL`` (every order) and order account keys (a FIX session's or a
+        #: bridge account's). New orders of a halted account are refused (see ``halt_refusal``).
+        self.halted: set[str] = set()
+        #: Drop-copy sessions: (context, the accounts it copies; ``None``: every one).
+        self.copies: list[tuple[SessionContext, frozenset[str] | None]] = []
 
     def add(self, ctx: SessionContext) -> None:
         self.sessions[ctx.session_id] = ctx
         self.accounts[ctx.key] = ctx
+
+    def add_account(self, ctx: SessionContext) -> None:
+        """Register the context of an order account that no FIX session owns (a bridge account)."""
+        self.accounts[ctx.key] = ctx
+
+    def halt_refusal(self, ctx: SessionContext) -> Refusal | None:
+        """The refusal of a new order of ``ctx`` while a kill switch covers it, else ``None``."""
+        if not self.halted:
+            return None
+        if GLOBAL in self.halted:
+            scope = "global"
+        elif ctx.key in self.halted:
+            scope = f"account {ctx.key}"
+        else:
+            return None
+        return Refusal("kill_switch", REJ.BROKER_OPTION, f"kill switch engaged ({scope}): new orders are refused")
 
     def spawn(self, fn: Callable[..., Awaitable[Any]], ctx: SessionContext, *args: Any) -> None:
         """Queue the venue call ``fn(ctx, *args)`` on ``ctx``'s venue (after the commit that allows it)."""
@@ -218,10 +243,22 @@ class Router:
             if type(event) in _LEG_EVENTS:
                 event = order.events[-1]  # the order event the leg event amounted to
             ctx.send(ctx.report(order, event, reason), order.route)
+            if self.copies:
+                self._copy(ctx, order, event, reason)
+
+    def _copy(self, ctx: SessionContext, order: Any, event: Any, reason: str | None) -> None:
+        """Send the report of ``event`` on ``ctx``'s ``order`` to every drop-copy session that copies it."""
+        for dc, accounts in self.copies:
+            if accounts is None or ctx.settings.account in accounts:
+                dc.send(reply_for_event(dc.table, order, event, ctx.client_symbol(order),
+                                        avg_px_places=ctx.venue.symbols.avg_px_places(order.symbol),
+                                        reject_reason=reason))
 
     def report_last(self, ctx: SessionContext, order: Any) -> None:
         """Report the event a book command just journaled, and commit the two together."""
         try:
             ctx.send(ctx.report(order, order.events[-1]), order.route)
+            if self.copies:
+                self._copy(ctx, order, order.events[-1], None)
         finally:
             ctx.journal.commit()

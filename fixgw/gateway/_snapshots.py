@@ -190,7 +190,7 @@ def order_json(ctx: SessionContext, order: Any) -> dict[str, Any]:
         "client_order_id": order.cl_ord_id,
         "orig_client_order_id": order.orig_cl_ord_id,
         "venue_order_id": order.venue_order_id,
-        "session_id": str(ctx.session_id),
+        "session_id": _session_id(ctx),
         "session_key": ctx.key,
         "account": ctx.settings.account,
         "venue": ctx.venue.config.name,
@@ -211,7 +211,30 @@ def order_json(ctx: SessionContext, order: Any) -> dict[str, Any]:
         "fees": {ccy: _dec(amount) for ccy, amount in sorted(order.fees.items())},
         "created_at": iso_time(order.ts_init_ns),
         "updated_at": iso_time(order.ts_last_ns),
+        "entered_by": "rest" if _is_account(ctx) else "fix",
+        "reject_reason": _reject_reason(order),
     }
+
+
+def _is_account(ctx: SessionContext) -> bool:
+    """A bridge account's context (``_desk.AccountContext``), not a FIX session's."""
+    return getattr(ctx, "account", None) is not None
+
+
+def _session_id(ctx: SessionContext) -> str | None:
+    """The FIX session id of a session's order; ``None`` for a bridge account's (no FIX session)."""
+    return None if _is_account(ctx) else str(ctx.session_id)
+
+
+def _reject_reason(order: Any) -> str | None:
+    """Why the order was rejected (its rejection's text), or ``None``."""
+    if order.status.value != "rejected":
+        return None
+    for event in reversed(order.events):
+        reason = getattr(event, "reason", None)
+        if type(event).__name__ == "OrderRejected":
+            return str(reason) if reason else None
+    return None
 
 
 def fill_json(ctx: SessionContext, order: Any, fill: OrderFilled) -> dict[str, Any]:
@@ -220,7 +243,7 @@ def fill_json(ctx: SessionContext, order: Any, fill: OrderFilled) -> dict[str, A
         "trade_id": fill.trade_id,
         "order_id": order.order_id,
         "client_order_id": order.cl_ord_id,
-        "session_id": str(ctx.session_id),
+        "session_id": _session_id(ctx),
         "account": ctx.settings.account,
         "venue": ctx.venue.config.name,
         "symbol": order.symbol,

@@ -31,6 +31,8 @@ from ..logsafe import printable
 from ..orders import OrderFilled
 from ..session import SessionID
 from ._admin import AdminResult, SessionAdmin
+from ._desk import OrderDesk
+from ._feed import EventFeed
 from ._snapshots import (
     OrderQuery,
     Page,
@@ -89,6 +91,22 @@ class LiveView:
 
     def _contexts(self) -> list[SessionContext]:
         return list(self._gw._router.sessions.values())
+
+    def _order_contexts(self) -> list[SessionContext]:
+        """The FIX sessions' and the bridge accounts' contexts: every book."""
+        return list(self._gw._router.accounts.values())
+
+    def order_desk(self) -> OrderDesk | None:
+        """Order entry and kill switches, once the gateway is ready (``None`` while it starts)."""
+        return self._gw.desk if self._gw.ready.is_set() else None
+
+    def event_feed(self) -> EventFeed | None:
+        """The numbered order events, once the gateway is ready (``None`` while it starts)."""
+        return self._gw.feed if self._gw.ready.is_set() else None
+
+    def order_row(self, ctx: SessionContext, order: Any) -> dict[str, Any]:
+        """One order as the bridge shows it."""
+        return order_json(ctx, order)
 
     def context(self, ident: str) -> SessionContext | None:
         """The session whose id (``FIX.4.4:FIXGW->CLIENT44``) or key (``CLIENT44_44``) is ``ident``."""
@@ -174,7 +192,7 @@ class LiveView:
     # -- orders and fills --------------------------------------------------------------------------
 
     def _selected(self, q: OrderQuery) -> Iterator[tuple[SessionContext, Any]]:
-        for ctx in self._contexts():
+        for ctx in self._order_contexts():
             if q.session is not None and q.session not in (ctx.key, str(ctx.session_id)):
                 continue
             if q.venue is not None and ctx.venue.config.name != q.venue:
@@ -202,7 +220,7 @@ class LiveView:
     def order(self, ident: str, session: str | None = None) -> tuple[dict[str, Any] | None, int]:
         """The order whose id, venue order id or client order id is ``ident``: (row, how many matched)."""
         found = []
-        for ctx in self._contexts():
+        for ctx in self._order_contexts():
             if session is not None and session not in (ctx.key, str(ctx.session_id)):
                 continue
             order = ctx.book.find(order_id=ident) or ctx.book.find(cl_ord_id=ident)

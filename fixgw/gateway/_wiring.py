@@ -22,6 +22,7 @@ from ..stores import MemoryMessageStore, SqliteMessageStore
 from ..translate import SymbolMap
 from ..transport import Acceptor, Application, server_tls_context
 from ..venues import base as V
+from ._desk import AccountContext, account_key
 from ._ids import session_key
 from ._router import Router, SessionContext, VenueContext
 
@@ -70,8 +71,10 @@ async def open_venues(config: Config, factory: AdapterFactory, stack: AsyncExitS
 
 
 def build_sessions(config: Config, store: Any, venues: dict[str, VenueContext], router: Router,
-                   application: Application, clock: Clock, *, validate: bool = True) -> Acceptor:
-    """Rebuild each session's book from its journal, register it with ``router``; return the acceptor."""
+                   application: Application, clock: Clock, *, validate: bool = True, feed: Any = None) -> Acceptor:
+    """Rebuild each session's book from its journal, register it with ``router``; return the acceptor.
+
+    ``feed`` (an ``EventFeed``): taps every journal, and numbers the events already journaled."""
     # Orders kept only in memory get a per-run tag, so their venue ids never meet an earlier run's.
     tag = "" if config.gateway.store_path is not None else "_" + secrets.token_hex(2)
     sessions = []
@@ -79,10 +82,12 @@ def build_sessions(config: Config, store: Any, venues: dict[str, VenueContext], 
         key = session_key(s) + tag
         if key in router.accounts:
             raise ConfigError("sessions", f"two sessions share the order account key {key!r}")
-        journal = store.journal(key)
+        journal = _tapped(store.journal(key), feed)
         book = OrderBook.recover(journal, retention=config.gateway.terminal_order_retention)
         ctx = SessionContext(s, key, book, journal, venues[s.venue])
         router.add(ctx)
+        if s.drop_copy:
+            router.copies.append((ctx, frozenset(s.copies) or None))
         dictionary = load_dictionary(s.begin_string) if validate and s.validate else None
         creds = s.credentials
 
@@ -94,6 +99,15 @@ def build_sessions(config: Config, store: Any, venues: dict[str, VenueContext], 
 
         sessions.append(Session(session_config(s, ctx.session_id), store.session_store(ctx.session_id),
                                 dictionary=dictionary, authenticator=authenticate))
+    for a in config.bridge.accounts:  # order accounts of the bridge: a book and a journal each, no session
+        key = account_key(a.name) + tag
+        if key in router.accounts:  # pragma: no cover - account keys end in _R, session keys in _4x
+            raise ConfigError("bridge.accounts", f"two accounts share the order account key {key!r}")
+        journal = _tapped(store.journal(key), feed)
+        book = OrderBook.recover(journal, retention=config.gateway.terminal_order_retention)
+        router.add_account(AccountContext(a, key, book, journal, venues[a.venue]))
+    if feed is not None:
+        feed.recover(ctx.journal for ctx in router.accounts.values())
     tls = config.gateway.tls
     ssl_context = None
     if tls is not None:
@@ -109,6 +123,10 @@ def build_sessions(config: Config, store: Any, venues: dict[str, VenueContext], 
     for sid, handle in acceptor.handles.items():
         router.sessions[sid].handle = handle
     return acceptor
+
+
+def _tapped(journal: Any, feed: Any) -> Any:
+    return journal if feed is None else feed.tap(journal)
 
 
 def session_config(s: SessionSettings, session_id: Any) -> SessionConfig:

@@ -13,6 +13,7 @@ from fixgw.bridge import BridgeKey, Permission, add_route
 from fixgw.bridge.auth import signed_headers
 from fixgw.bridge.view import AdminResult, OrderQuery, Page, Readiness, SessionInfo
 from fixgw.clock import FakeClock
+from fixgw.gateway._feed import EventFeed
 
 # Test-only secrets: long enough for the loader, distinctive enough to grep a log for.
 READ_SECRET = "read-secret-7d1f0c9a4e6b2853aa71c4e0f9d2b6c8"
@@ -40,6 +41,8 @@ class FakeView:
     """A gateway as the bridge sees it; the tests change its fields."""
 
     listening: bool = True
+    #: The order events the stream serves (None: the gateway is starting).
+    feed: Any = field(default_factory=EventFeed)
     venues: tuple[tuple[str, bool], ...] = (("binance", True),)
     session_list: list[SessionInfo] = field(
         default_factory=lambda: [
@@ -78,6 +81,15 @@ class FakeView:
 
     def session_rejects(self) -> dict[tuple[str, str, str], int]:
         return {}
+
+    def event_feed(self) -> Any:
+        return self.feed
+
+    def order_desk(self) -> None:
+        return None  # a gateway still starting: order entry answers 503
+
+    def order_row(self, ctx: Any, order: Any) -> dict[str, Any]:  # pragma: no cover - no desk, no rows
+        raise AssertionError("no orders here")
 
 
 def add_test_routes(app: Any) -> None:

@@ -85,9 +85,10 @@ def test_client_repr_hides_secret(server: BridgeServer, clock: FakeClock) -> Non
 
 
 def test_websocket_signed_upgrade_greeted_with_key_and_permissions(server: BridgeServer, clock: FakeClock) -> None:
-    with client(server, clock, "reader") as c, c.stream("/v1/stream", params={"from": "now"}) as s:
+    with client(server, clock, "reader") as c, c.stream("/v1/stream", params={"channels": "orders,fills"}) as s:
         first = s.recv(timeout=5)
-    assert first == {"type": "hello", "key": "reader", "permissions": ["read"]}
+    assert first == {"type": "hello", "key": "reader", "permissions": ["read"], "channels": ["fills", "orders"],
+                     "last_id": 0}
 
 
 def test_websocket_client_messages_ignored_stream_stays_open(server: BridgeServer, clock: FakeClock) -> None:

@@ -8,6 +8,7 @@ a FIX client written on the codec alone and the signing ``AsyncBridgeClient``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from decimal import Decimal
 from typing import Any, AsyncIterator, Iterator
@@ -58,9 +59,13 @@ def _sell(sim: SimServer, qty: str, price: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def stack(sim: SimServer, **config: Any) -> AsyncIterator[tuple[Gateway, str]]:
-    """A gateway on the simulator and the bridge beside it in the same event loop: (gateway, bridge URL)."""
-    cfg = default_config(port=0).with_venue("sim", rest_url=sim.base_url, ws_url=sim.ws_api_url, api_key=API_KEY,
+async def stack(sim: SimServer, store_path: Any = None, sessions: tuple[Any, ...] = (),
+                **config: Any) -> AsyncIterator[tuple[Gateway, str]]:
+    """A gateway on the simulator and the bridge beside it in the same event loop: (gateway, bridge URL);
+    ``sessions``: more ``[[sessions]]``; ``config``: venue settings."""
+    base = default_config(port=0, store_path=store_path)
+    base = dataclasses.replace(base, sessions=base.sessions + tuple(sessions))
+    cfg = base.with_venue("sim", rest_url=sim.base_url, ws_url=sim.ws_api_url, api_key=API_KEY,
                                              api_secret=API_SECRET, **config)
     gw = Gateway(cfg)
     with anyio.fail_after(60):

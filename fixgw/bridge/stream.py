@@ -1,0 +1,193 @@
+"""``/v1/stream``: the WebSocket drop copy of every order event, and the sessions' and venues' states.
+
+Query parameters (all optional, part of the signed upgrade request):
+
+- ``channels``: comma-separated, of ``orders`` (every order event, fills included; ``read``), ``fills``
+  (fills only; ``read``), ``sessions`` and ``venues`` (their state, sent when it changes; ``admin``).
+  Default ``orders``.
+- ``since``: the last event id the client has; the events after it are sent first, then live ones,
+  with no gap and no duplicate. Without it: live events only. An id older than the bridge still holds
+  closes the stream with reason ``since_too_old`` (read the gap with ``GET /v1/orders``).
+
+Messages are JSON objects with a ``type``: ``hello`` (first; ``last_id`` is the newest event id),
+``event`` (``id``, ``account``, ``order_id``, ``kind``, ``event``: the journaled event, amounts as
+decimal strings), ``heartbeat`` (every ``heartbeat`` seconds, with ``last_id``), ``pong`` (the answer to
+a client's ``{"type": "ping"}``), ``sessions``, ``venues``. The client must send something (a ping) at
+least every three heartbeat intervals, or it is closed (``heartbeat_timeout``). A client that falls
+``queue`` events behind is closed (``slow_consumer``): the gateway never waits for a reader.
+Close codes: 4400 bad parameters, 4403 a channel the key may not read, 4408 heartbeat timeout,
+4409 slow consumer, 4410 ``since`` too old, 1013 the gateway still starting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import anyio
+from fastapi import WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from fixgw.logsafe import printable
+
+from .keys import BridgeKey, Permission
+from .middleware import SCOPE_KEY
+from .view import GatewayView
+
+__all__ = ["stream_endpoint", "CHANNELS"]
+
+log = logging.getLogger("fixgw.bridge")
+
+#: Channel -> the permission it needs.
+CHANNELS = {"orders": Permission.READ, "fills": Permission.READ, "sessions": Permission.ADMIN,
+            "venues": Permission.ADMIN}
+_MAX_SINCE = 2**62
+
+
+class _Closed(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _params(websocket: WebSocket, key: BridgeKey) -> tuple[set[str], int | None]:
+    q = websocket.query_params
+    unknown = set(q.keys()) - {"channels", "since"}
+    if unknown:
+        raise _Closed(4400, "unknown parameter")
+    channels = {c for c in (q.get("channels") or "orders").split(",") if c}
+    if not channels or not channels <= set(CHANNELS):
+        raise _Closed(4400, "channels: orders, fills, sessions, venues")
+    if any(not key.allows(CHANNELS[c]) for c in channels):
+        raise _Closed(4403, "missing_permission")
+    since = q.get("since")
+    if since is None:
+        return channels, None
+    if not since.isdigit() or len(since) > 18 or int(since) > _MAX_SINCE:
+        raise _Closed(4400, "since: an event id")
+    return channels, int(since)
+
+
+def stream_endpoint(view: GatewayView, heartbeat: float, queue: int) -> Any:
+    """The WebSocket endpoint over ``view`` (``heartbeat`` seconds, ``queue`` events of slack)."""
+
+    async def stream(websocket: WebSocket) -> None:
+        key: BridgeKey = websocket.scope[SCOPE_KEY]
+        await websocket.accept()
+        sub = None
+        feed = view.event_feed()
+        try:
+            channels, since = _params(websocket, key)
+            if feed is None:
+                raise _Closed(1013, "not_ready")
+            subscribed = feed.subscribe(since, queue)
+            if subscribed is None:
+                raise _Closed(4410, "since_too_old")
+            replay, sub = subscribed
+            await websocket.send_json({"type": "hello", "key": key.key_id, "channels": sorted(channels),
+                                       "permissions": sorted(p.value for p in key.permissions),
+                                       "last_id": feed.last_id})
+            await _serve(websocket, view, feed, sub, replay, channels, heartbeat)
+        except _Closed as closed:
+            log.info("bridge stream of key %s closed: %s", printable(key.key_id), closed.reason)
+            await _close(websocket, closed.code, closed.reason)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if sub is not None and feed is not None:
+                feed.unsubscribe(sub)
+
+    return stream
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    try:
+        await websocket.close(code=code, reason=reason)
+    except (RuntimeError, WebSocketDisconnect):  # already closed by the peer
+        pass
+
+
+async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, replay: list[Any],
+                 channels: set[str], heartbeat: float) -> None:
+    wanted_all = "orders" in channels
+    wanted_fills = "fills" in channels
+
+    def wanted(event: Any) -> bool:
+        return wanted_all or (wanted_fills and event.is_fill)
+
+    ready = anyio.Event()
+    sub.wake = lambda: ready.set()
+    heard = anyio.current_time()
+    states: dict[str, Any] = {}
+
+    async def send_events(events: list[Any]) -> None:
+        if not events:
+            return
+        feed.flush()  # nothing leaves before it is durable
+        for event in events:
+            if wanted(event):
+                await websocket.send_text(json.dumps(event.as_json()))
+
+    async def send_states() -> None:
+        for name, read in (("sessions", view.sessions), ("venues", view.venues)):
+            if name in channels:
+                rows = [r.as_json() for r in read()]
+                if states.get(name) != rows:
+                    states[name] = rows
+                    await websocket.send_json({"type": name, name: rows})
+
+    async def receive() -> None:
+        nonlocal heard
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            heard = anyio.current_time()
+            text = message.get("text")
+            try:
+                ping = text is not None and json.loads(text).get("type") == "ping"
+            except (ValueError, AttributeError):
+                ping = False
+            if ping:
+                await websocket.send_json({"type": "pong", "last_id": feed.last_id})
+
+    async def send() -> None:
+        nonlocal ready
+        await send_events(replay)
+        await send_states()
+        next_beat = anyio.current_time() + heartbeat
+        while True:
+            tick = min(heartbeat, 1.0)
+            with anyio.move_on_after(tick):
+                await ready.wait()
+            if sub.overflowed:
+                raise _Closed(4409, "slow_consumer")
+            ready = anyio.Event()
+            events = list(sub.queue)
+            sub.queue.clear()
+            await send_events(events)
+            now = anyio.current_time()
+            if now - heard > 3 * heartbeat:
+                raise _Closed(4408, "heartbeat_timeout")
+            if now >= next_beat:
+                next_beat = now + heartbeat
+                await websocket.send_json({"type": "heartbeat", "last_id": feed.last_id})
+                await send_states()
+
+    outcome: list[BaseException] = []
+
+    async def guarded(fn: Any, scope: anyio.CancelScope) -> None:
+        try:
+            await fn()
+        except (_Closed, WebSocketDisconnect) as exc:
+            outcome.append(exc)
+        finally:
+            scope.cancel()  # either side ending ends the stream
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(guarded, receive, tg.cancel_scope)
+        tg.start_soon(guarded, send, tg.cancel_scope)
+    if outcome:
+        raise outcome[0]
