@@ -22,6 +22,7 @@ from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .errors import ApiError
 from .ops import REST_ROUTES, Context, Operation, Params
@@ -117,17 +118,22 @@ def build_app(state: SimState) -> FastAPI:
         interval = state.config.maker_interval_s
         if state.maker is not None and interval:
             task = asyncio.create_task(_maker_loop(state, interval))
+        market_task = asyncio.create_task(_market_loop(state))
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            for t in (task, market_task):
+                if t is not None:
+                    t.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await t
             for outbox in list(state.connections):
                 outbox.close()
 
-    app = FastAPI(title="fixgw simulated exchange", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="fixgw simulated exchange", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    # an unknown path gets what the venue's front end sends: 404 with an empty body, not JSON
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.state.sim = state
     app.add_middleware(_DropConnection)
     app.add_middleware(_ControlAuth, token=state.control_token)
@@ -155,6 +161,25 @@ def build_app(state: SimState) -> FastAPI:
 
     _admin_routes(app, state)
     return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    return Response(status_code=404 if status in (404, 405) else status)
+
+
+async def _market_loop(state: SimState) -> None:
+    """End a 100 ms market-data interval every 100 ms, and a 1000 ms one every tenth time."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    n = 0
+    while True:
+        n += 1
+        wait = start + n * 0.1 - loop.time()
+        if wait < -0.1:  # a busy loop fell behind: start afresh rather than firing ticks back to back
+            start, wait = loop.time() - n * 0.1, 0.0
+        await asyncio.sleep(max(0.0, wait))
+        state.tick_market((100, 1000) if n % 10 == 0 else (100,))
 
 
 async def _maker_loop(state: SimState, interval: float) -> None:
@@ -197,7 +222,7 @@ def _rest_handler(state: SimState, op: Operation) -> Any:
                 n10, nday = state.limiter.charge_order(account, now)
                 headers["X-MBX-ORDER-COUNT-10S"] = str(n10)
                 headers["X-MBX-ORDER-COUNT-1D"] = str(nday)
-            ctx = Context(state.engine, account, now, rate_limits=state.rate_limits_json)
+            ctx = Context(state.engine, account, now, rate_limits=state.rate_limits_json, market=state.market)
             result = op.fn(ctx, params)
             state.publish()
         except ApiError as err:

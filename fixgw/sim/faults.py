@@ -33,6 +33,19 @@ class Faults:
     - ``reorder_events``: the user-data events of one operation are sent in reverse order.
     - ``drop_user_streams_after``: close user-data connections after N more events (0 = off).
     - ``clock_skew_ms``: the server's clock runs this far ahead (negative: behind).
+
+    Market data (``market.py``), on every diff-depth stream (``<symbol>@depth[@100ms]``):
+
+    - ``depth_drop_events``: the next N depth events are never sent (their ids leave a gap).
+    - ``depth_duplicate_events``: the next N depth events are sent twice.
+    - ``depth_reorder_events``: the next N depth events are each held back and sent after the
+      event that follows them.
+    - ``depth_stall_seconds``: write N for no depth event (diff or partial) for N seconds while the
+      book keeps changing; the changes are then sent as one event. Reads back 0 (see
+      ``depth_stalled_until_ms``).
+    - ``stale_depth_snapshots``: the next N depth snapshots (REST ``/api/v3/depth``, WS API
+      ``depth``) answer the book as it was when this switch was written: a ``lastUpdateId`` older
+      than the events a client has buffered since.
     """
 
     latency_ms: int = 0
@@ -46,6 +59,11 @@ class Faults:
     reorder_events: bool = False
     drop_user_streams_after: int = 0
     clock_skew_ms: int = 0
+    depth_drop_events: int = 0
+    depth_duplicate_events: int = 0
+    depth_reorder_events: int = 0
+    depth_stall_seconds: float = 0.0
+    stale_depth_snapshots: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,11 +14,9 @@ from .model import (
     STOP_TYPES,
     AccountPosition,
     BalanceUpdate,
-    DepthUpdate,
     ExecutionReport,
     Fill,
     Order,
-    PublicTrade,
 )
 
 __all__ = [
@@ -31,8 +29,6 @@ __all__ = [
     "execution_report",
     "account_position",
     "balance_update",
-    "trade_event",
-    "depth_event",
     "user_event",
     "USER_EVENT_FORMATS",
     "my_trade",
@@ -245,32 +241,6 @@ USER_EVENT_FORMATS: dict[type, Callable[[Any], dict[str, Any]]] = {
     AccountPosition: account_position,
     BalanceUpdate: balance_update,
 }
-
-
-def trade_event(ev: PublicTrade, event_time: int) -> dict[str, Any]:
-    return {
-        "e": "trade",
-        "E": event_time,
-        "s": ev.symbol,
-        "t": ev.trade_id,
-        "p": fmt(ev.price),
-        "q": fmt(ev.qty),
-        "T": ev.time,
-        "m": ev.buyer_is_maker,
-        "M": True,
-    }
-
-
-def depth_event(ev: DepthUpdate) -> dict[str, Any]:
-    return {
-        "e": "depthUpdate",
-        "E": ev.event_time,
-        "s": ev.symbol,
-        "U": ev.first_update_id,
-        "u": ev.last_update_id,
-        "b": [[fmt(p), fmt(q)] for p, q in ev.bids],
-        "a": [[fmt(p), fmt(q)] for p, q in ev.asks],
-    }
 
 
 def depth_snapshot(engine: MatchingEngine, symbol: str, limit: int) -> dict[str, Any]:

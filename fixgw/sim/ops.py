@@ -16,6 +16,7 @@ from . import formats
 from .engine import MatchingEngine
 from .errors import ApiError, bad_symbol, illegal_chars, mandatory, new_order_rejected
 from .instruments import fmt
+from .mdops import klines_weight, op_avg_price, op_book_ticker, op_klines, op_ticker_24hr, ticker_24hr_weight
 from .model import NewOrder
 
 __all__ = ["Params", "Context", "Operation", "OPERATIONS", "REST_ROUTES", "WS_METHODS", "parse_new_order"]
@@ -112,6 +113,7 @@ class Context:
     now_ms: int
     ws_api: bool = False
     rate_limits: list[dict[str, Any]] = field(default_factory=list)
+    market: Any = None  # the MarketFeed (stale-snapshot fault), when served by a running simulator
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,12 @@ def _depth_weight(p: Params) -> int:
 def op_depth(ctx: Context, p: Params) -> Any:
     symbol = p.str("symbol", True)
     ctx.engine.spec(symbol)  # type: ignore[arg-type]
-    return formats.depth_snapshot(ctx.engine, symbol, _depth_limit(p))  # type: ignore[arg-type]
+    limit = _depth_limit(p)
+    if ctx.market is not None:
+        stale = ctx.market.stale_snapshot(symbol, limit)
+        if stale is not None:
+            return stale
+    return formats.depth_snapshot(ctx.engine, symbol, limit)  # type: ignore[arg-type]
 
 
 def op_trades(ctx: Context, p: Params) -> Any:
@@ -480,6 +487,10 @@ OPERATIONS: dict[str, Operation] = {
     "depth": Operation("depth", op_depth, _depth_weight),
     "trades": Operation("trades", op_trades, _const(25)),
     "ticker.price": Operation("ticker.price", op_ticker_price, _ticker_weight),
+    "ticker.book": Operation("ticker.book", op_book_ticker, _ticker_weight),
+    "ticker.24hr": Operation("ticker.24hr", op_ticker_24hr, ticker_24hr_weight),
+    "klines": Operation("klines", op_klines, klines_weight),
+    "avgPrice": Operation("avgPrice", op_avg_price, _const(2)),
     "order.place": Operation("order.place", op_new_order, _const(1), signed=True, places_order=True),
     "order.test": Operation("order.test", op_test_order, _test_weight, signed=True),
     "order.cancel": Operation("order.cancel", op_cancel, _const(1), signed=True),
@@ -501,6 +512,11 @@ REST_ROUTES: dict[tuple[str, str], Operation] = {
     ("GET", "/api/v3/depth"): OPERATIONS["depth"],
     ("GET", "/api/v3/trades"): OPERATIONS["trades"],
     ("GET", "/api/v3/ticker/price"): OPERATIONS["ticker.price"],
+    ("GET", "/api/v3/ticker/bookTicker"): OPERATIONS["ticker.book"],
+    ("GET", "/api/v3/ticker/24hr"): OPERATIONS["ticker.24hr"],
+    ("GET", "/api/v3/klines"): OPERATIONS["klines"],
+    ("GET", "/api/v3/uiKlines"): OPERATIONS["klines"],
+    ("GET", "/api/v3/avgPrice"): OPERATIONS["avgPrice"],
     ("POST", "/api/v3/order"): OPERATIONS["order.place"],
     ("POST", "/api/v3/order/test"): OPERATIONS["order.test"],
     ("DELETE", "/api/v3/order"): OPERATIONS["order.cancel"],

@@ -2,7 +2,8 @@
 
 Theory of operation: every request runs on the server's event loop, calls the engine synchronously
 and then ``publish()``es what the engine emitted: user-data events go to the user-data subscriptions
-of the account, trades and depth changes to the market-data subscribers. Each WebSocket connection
+of the account, trades and depth changes to the market streams (``market.py``, only while someone
+listens; ``tick_market`` ends their 100 ms and 1000 ms intervals). Each WebSocket connection
 has an ``Outbox`` (``outbox.py``): what one turn of the event loop sends it leaves in one write, and a slow
 reader never blocks a request. An event is encoded to JSON once, whatever the number of its listeners.
 """
@@ -23,8 +24,8 @@ from .errors import ApiError, mandatory
 from .faults import Faults
 from .jsonio import dumps
 from .limits import RateLimiter
+from .market import MarketFeed
 from .marketmaker import MarketMaker
-from .model import DepthUpdate, PublicTrade
 from .ops import Params
 from .outbox import Outbox
 from .signing import ApiKey, rest_payload, verify, ws_payload
@@ -61,7 +62,8 @@ class SimState:
                 self.maker.step(self.now_ms())
             self.engine.drain_events()
         self.user_subs: dict[str, list[tuple[Outbox, int]]] = {}
-        self.market_subs: dict[str, list[tuple[Outbox, bool]]] = {}
+        self.market = MarketFeed(self.engine, self.faults)
+        self.market_subs = self.market.subs  # stream name -> [(outbox, combined)]
         self.connections: set[Outbox] = set()
         self._events_until_drop = 0
 
@@ -79,6 +81,13 @@ class SimState:
             self.limiter.forced_ban_until = 0
         if "drop_user_streams_after" in changes:
             self._events_until_drop = self.faults.drop_user_streams_after
+        if self.faults.depth_stall_seconds > 0:
+            self.market.stalled_until_ms = self.now_ms() + int(self.faults.depth_stall_seconds * 1000)
+            self.faults.depth_stall_seconds = 0.0
+        elif "depth_stall_seconds" in changes:
+            self.market.stalled_until_ms = 0
+        if "stale_depth_snapshots" in changes and self.faults.stale_depth_snapshots > 0:
+            self.market.freeze_snapshots()
         return self.faults_json()
 
     def reset_faults(self) -> dict[str, Any]:
@@ -86,11 +95,13 @@ class SimState:
         self.limiter.forced_ban_until = 0
         self.limiter.forced_429 = 0
         self._events_until_drop = 0
+        self.market.stalled_until_ms = 0
         return self.faults_json()
 
     def faults_json(self) -> dict[str, Any]:
         out = self.faults.to_json()
         out["banned_until_ms"] = self.limiter.forced_ban_until
+        out["depth_stalled_until_ms"] = self.market.stalled_until_ms
         return out
 
     async def delay(self) -> None:
@@ -184,8 +195,8 @@ class SimState:
             fmt = user_format(type(ev))
             if fmt is not None:  # encoded once, whatever the number of subscriptions
                 per_account.setdefault(ev.account_id, []).append(dumps(fmt(ev)))  # type: ignore[union-attr]
-            elif isinstance(ev, (PublicTrade, DepthUpdate)):
-                self._publish_market(ev)
+        if self.market.active:  # market data costs nothing while nobody listens
+            self.market.on_events(events, self.now_ms())
         faults = self.faults
         for account, payloads in per_account.items():
             subs = self.user_subs.get(account)
@@ -211,38 +222,16 @@ class SimState:
                 for outbox, _ in list(subs):
                     outbox.drop()
 
-    def _publish_market(self, ev: PublicTrade | DepthUpdate) -> None:
-        sym = ev.symbol.lower()
-        now = self.now_ms()
-        if isinstance(ev, PublicTrade):
-            self._send_stream(f"{sym}@trade", lambda: formats.trade_event(ev, now))
-            return
-        for suffix in ("@depth", "@depth@100ms", "@depth@1000ms"):
-            self._send_stream(sym + suffix, lambda: formats.depth_event(ev))
-        for levels in (5, 10, 20):
-            for speed in ("", "@100ms", "@1000ms"):
-                self._send_stream(
-                    f"{sym}@depth{levels}{speed}",
-                    lambda n=levels: formats.depth_snapshot(self.engine, ev.symbol, n),
-                )
-
-    def _send_stream(self, name: str, make: Any) -> None:
-        subs = self.market_subs.get(name)
-        if not subs:
-            return
-        data = dumps(make())  # once for every subscriber; the combined form wraps the same text
-        for outbox, combined in list(subs):
-            outbox.send_json(b'{"stream":%s,"data":%s}' % (dumps(name), data) if combined else data)
-
-    def subscribe_market(self, outbox: Outbox, name: str, combined: bool) -> None:
-        subs = self.market_subs.setdefault(name, [])
-        if not any(o is outbox for o, _ in subs):
-            subs.append((outbox, combined))
+    def subscribe_market(self, outbox: Outbox, name: str, combined: bool) -> bool:
+        """Listen to stream ``name``; False when the venue has no such stream."""
+        return self.market.subscribe(outbox, name, combined)
 
     def unsubscribe_market(self, outbox: Outbox, name: str | None = None) -> None:
-        for stream, subs in list(self.market_subs.items()):
-            if name is None or stream == name:
-                self.market_subs[stream] = [(o, c) for o, c in subs if o is not outbox]
+        self.market.unsubscribe(outbox, name)
+
+    def tick_market(self, speeds: tuple[int, ...]) -> None:
+        """End the current market-data interval of ``speeds`` (milliseconds): send depth events."""
+        self.market.tick(self.now_ms(), speeds)
 
     def unsubscribe_user(self, outbox: Outbox, sub_id: int | None = None) -> None:
         for account, subs in list(self.user_subs.items()):

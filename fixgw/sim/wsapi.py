@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from typing import Any, Awaitable, Callable
 
 from fastapi import WebSocket, WebSocketDisconnect
+
+from fixgw.logsafe import printable
 
 from .errors import ApiError
 from .jsonio import loads_request
@@ -24,7 +25,6 @@ from .state import Outbox, SimState
 
 __all__ = ["serve_ws_api", "serve_market_stream"]
 
-_STREAM = re.compile(r"^([a-z0-9]+)@(trade|depth(?:5|10|20)?(?:@100ms|@1000ms)?)$")
 _TIMEOUT_ERROR = {
     "code": -1007,
     "msg": "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
@@ -94,7 +94,8 @@ class _Session:
                 if op.places_order:
                     assert account is not None
                     order_counts = state.limiter.charge_order(account, now)
-                ctx = Context(state.engine, account, now, ws_api=True, rate_limits=state.rate_limits_json)
+                ctx = Context(state.engine, account, now, ws_api=True, rate_limits=state.rate_limits_json,
+                              market=state.market)
                 result = op.fn(ctx, params)
                 state.publish()
                 if op.places_order and state.faults.order_timeouts > 0:
@@ -266,42 +267,70 @@ async def serve_ws_api(state: SimState, websocket: WebSocket) -> None:
     await _serve(state, websocket, session.handle, outbox)
 
 
-def _valid_stream(state: SimState, name: str) -> bool:
-    m = _STREAM.match(name)
-    return bool(m) and m.group(1).upper() in state.engine.instruments  # type: ignore[union-attr]
-
-
 async def serve_market_stream(state: SimState, websocket: WebSocket, names: list[str], combined: bool) -> None:
-    """Serve raw (``/ws/<stream>``) or combined (``/stream?streams=``) market data."""
+    """Serve raw (``/ws/<stream>``) or combined (``/stream?streams=``) market data.
+
+    Control frames: ``SUBSCRIBE`` / ``UNSUBSCRIBE`` (params: stream names), ``LIST_SUBSCRIPTIONS``,
+    ``SET_PROPERTY ["combined", bool]`` and ``GET_PROPERTY ["combined"]``; answers ``{"result", "id"}``
+    or ``{"error": {"code", "msg"}, "id"}``.
+    """
     await websocket.accept()
     outbox = Outbox(websocket)
+    wrapped = [combined]  # the "combined" property of the connection
     for name in names:
-        if _valid_stream(state, name):
-            state.subscribe_market(outbox, name, combined)
+        state.subscribe_market(outbox, name, combined)
+
+    def error(code: int, msg: str, req_id: Any) -> None:
+        outbox.send({"error": {"code": code, "msg": msg}, "id": req_id})
 
     async def on_text(text: str) -> None:
         try:
             msg = json.loads(text)
-            method, params, req_id = msg.get("method"), msg.get("params") or [], msg.get("id")
-        except (ValueError, AttributeError):
-            outbox.send({"error": {"code": 3, "msg": "Invalid JSON"}})
+        except ValueError as e:
+            error(3, f"Invalid JSON: {e}", None)
             return
-        if method == "SUBSCRIBE":
-            for name in params:
-                if not _valid_stream(state, str(name)):
-                    outbox.send({"error": {"code": 2, "msg": f"Invalid request: unknown stream {name}"}, "id": req_id})
+        if not isinstance(msg, dict):
+            error(2, "Invalid request: request must be a JSON object", None)
+            return
+        req_id = msg.get("id")
+        method, params = msg.get("method"), msg.get("params", [])
+        if not isinstance(params, list):
+            error(2, "Invalid request: params must be an array", req_id)
+            return
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            if not all(isinstance(n, str) for n in params):
+                error(2, "Invalid request: stream names must be strings", req_id)
+                return
+            if method == "SUBSCRIBE":
+                unknown = [n for n in params if state.market.spec(n) is None]
+                if unknown:
+                    error(2, f"Invalid request: unknown stream {printable(unknown[0])}", req_id)
                     return
-            for name in params:
-                state.subscribe_market(outbox, str(name), combined)
-            outbox.send({"result": None, "id": req_id})
-        elif method == "UNSUBSCRIBE":
-            for name in params:
-                state.unsubscribe_market(outbox, str(name))
+                for name in params:
+                    state.subscribe_market(outbox, name, wrapped[0])
+            else:
+                for name in params:
+                    state.unsubscribe_market(outbox, name)
             outbox.send({"result": None, "id": req_id})
         elif method == "LIST_SUBSCRIPTIONS":
-            mine = sorted(n for n, subs in state.market_subs.items() if any(o is outbox for o, _ in subs))
-            outbox.send({"result": mine, "id": req_id})
+            outbox.send({"result": state.market.streams_of(outbox), "id": req_id})
+        elif method == "SET_PROPERTY":
+            if len(params) != 2 or params[0] != "combined":
+                error(0, "Unknown property", req_id)
+            elif not isinstance(params[1], bool):
+                error(1, "Invalid value type: expected Boolean", req_id)
+            else:
+                wrapped[0] = params[1]
+                for name in state.market.streams_of(outbox):  # the new form for every stream
+                    state.unsubscribe_market(outbox, name)
+                    state.subscribe_market(outbox, name, params[1])
+                outbox.send({"result": None, "id": req_id})
+        elif method == "GET_PROPERTY":
+            if params != ["combined"]:
+                error(0, "Unknown property", req_id)
+            else:
+                outbox.send({"result": wrapped[0], "id": req_id})
         else:
-            outbox.send({"error": {"code": 2, "msg": "Invalid request: unknown method"}, "id": req_id})
+            error(2, "Invalid request: unknown method", req_id)
 
     await _serve(state, websocket, on_text, outbox)
