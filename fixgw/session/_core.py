@@ -501,12 +501,12 @@ class SessionCore:
         self._events.append(event)
         self._report_disconnect(reason)
 
-    def _refuse_logon(self, text: str, now: int, *, reply: bool = True) -> None:
+    def _refuse_logon(self, text: str, now: int, *, reply: bool = True, credentials: bool = False) -> None:
         """Refuse a Logon: a Logout saying why (unless ``reply`` is False), ``LogonRefused``, disconnect."""
         log.warning("%s: %s", self.session_id, printable(text))
         if reply:
             self._send_new(b"5", logout_body(text), now)
-        self._events.append(LogonRefused(text))
+        self._events.append(LogonRefused(text, credentials))
         self._fail(text)
 
     def _garbled_first(self, reason: str, now: int) -> None:

@@ -114,7 +114,7 @@ def _on_acceptor_logon(s: SessionCore, msg: Any, now: int) -> None:
         return
     reason = _authenticate(s, msg)
     if reason is not None:
-        s._refuse_logon(f"Logon rejected: {reason}", now)
+        s._refuse_logon(f"Logon rejected: {reason}", now, credentials=True)
         return
     limit = cfg.max_heartbeat_interval
     if heartbeat_interval is None or not 0 <= heartbeat_interval <= limit:

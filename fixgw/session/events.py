@@ -84,6 +84,9 @@ class LogonRefused(Event):
     """
 
     text: str
+    #: The credentials (Username/Password, the authenticator's verdict) were refused: the one refusal a
+    #: stranger can learn from by trying again, which an acceptor may slow down per address.
+    credentials: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,9 @@ connection at once when a cap is reached, so idle strangers can never take every
 Once handed over, a connection holds its session's only slot (a second one is refused), so the
 connections still short of a Logon number at most the caps plus the sessions configured.
 
-``LogonThrottle`` slows a host down after failed Logons: the n-th failure in a row makes the next answer
+``LogonThrottle`` slows a host down after failed Logons — those that guess: refused credentials and unknown
+session CompIDs (the acceptor counts only these; a malformed Logon, a wrong BeginString or a bad
+SendingTime is a client's bug, answered at once, so a conformance run is not slowed): the n-th failure in a row makes the next answer
 to that host wait ``initial * 2**(n-1)`` seconds (capped at ``maximum``) after the previous answer.
 Answers are handed out one slot at a time, so parallel connections from one host queue behind each
 other instead of guessing side by side. A host is forgotten after ``forget_after`` seconds without a

@@ -333,7 +333,8 @@ class Acceptor:
             release()
             await handle._run_connection(byte_stream, peer, initial)
             if not handle.last_connection_logged_on:
-                self._throttle.failed(host, anyio.current_time())
+                if handle.last_refusal_credentials:  # guessing passwords is what the brake slows down
+                    self._throttle.failed(host, anyio.current_time())
                 log.warning("%s: Logon from %s failed: %s", handle.session_id, fmt_addr(peer),
                             printable(handle.last_disconnect_reason))
         except TransportError as exc:
@@ -391,7 +392,7 @@ class Acceptor:
         if handle is None:
             expected = self._begins.get((their_target, their_sender))
             if expected:
-                return None, f"Logon rejected: wrong BeginString {begin} (expected {'/'.join(expected)})", True
+                return None, f"Logon rejected: wrong BeginString {begin} (expected {'/'.join(expected)})", False
             return None, f"Logon rejected: unknown session {begin}:{their_sender}->{their_target}", True
         if not handle.config.address_allowed(peer):
             return None, "Logon rejected: address not allowed", True

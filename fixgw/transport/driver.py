@@ -82,6 +82,7 @@ from ..session import (
     Disconnected,
     LoggedOn,
     LoggedOut,
+    LogonRefused,
     Session,
     SessionConfig,
     SessionID,
@@ -184,6 +185,8 @@ class SessionHandle:
         self.last_disconnect_reason = ""
         #: Whether the current (or last) connection reached logged-on.
         self.last_connection_logged_on = False
+        #: Whether the last connection's Logon was refused for its credentials (``LogonRefused.credentials``).
+        self.last_refusal_credentials = False
 
     def __repr__(self) -> str:
         return f"SessionHandle({self._label}, connected={self.is_connected}, logged_on={self._logged_on})"
@@ -277,6 +280,7 @@ class SessionHandle:
         self._conn = conn
         self._disconnected = anyio.Event()
         self.last_connection_logged_on = False
+        self.last_refusal_credentials = False
         self._token = anyio.lowlevel.current_token()
         session = self.session
         log.info("%s connected (peer %s)", self._label, _fmt_addr(peer_address))
@@ -494,6 +498,8 @@ class SessionHandle:
             if not conn.reason:
                 conn.reason = str(getattr(ev, "reason", "") or "disconnected by session")
         else:
+            if t is LogonRefused:
+                self.last_refusal_credentials = ev.credentials
             await self._callback("on_event", self, ev)
 
     async def _callback(self, name: str, *args: Any) -> None:

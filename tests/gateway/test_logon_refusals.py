@@ -116,3 +116,29 @@ async def test_gateway_logon_failure_delay_setting_brakes_next_logon(sim: SimSer
         waited = time.monotonic() - started
         await good.logout()
     assert waited >= 1.0  # the configured first wait, not the default half second
+
+
+async def test_gateway_logon_brake_slows_guessed_credentials_not_malformed_logons(sim: SimServer) -> None:
+    from fixgw.codec import Parser
+
+    async def good_logon_seconds(gw: Any) -> float:
+        good = FixClient("FIX.4.4", "CLIENT44", "FIXGW")
+        started = time.monotonic()
+        await good.connect(gw.port, reset=True)
+        waited = time.monotonic() - started
+        await good.logout()
+        return waited
+
+    async with running_gateway(_braked(sim, 3.0)) as gw:
+        # A client's bugs, answered at once and not counted: a HeartBtInt out of range, a wrong BeginString.
+        bad = FixClient("FIX.4.4", "CLIENT44", "FIXGW")
+        bad.stream, bad.parser = await anyio.connect_tcp("127.0.0.1", gw.port), Parser()
+        await bad.send_raw("A", [(98, 0), (108, 99999), (141, "Y"), (553, "demo"), (554, "demo")])
+        refusal = await bad._read_until(lambda m: m.msg_type == b"5", 10)
+        assert b"HeartBtInt" in refusal[58]
+        await bad.close()
+        assert "wrong BeginString" in await _refusal_text(FixClient("FIX.4.2", "CLIENT44", "FIXGW"), gw.port)
+        assert await good_logon_seconds(gw) < 2.0
+        # A guessed password is what the brake is for: the next Logon from this address waits.
+        await _refusal_text(FixClient("FIX.4.4", "CLIENT44", "FIXGW", password="wrong"), gw.port)
+        assert await good_logon_seconds(gw) >= 2.5
