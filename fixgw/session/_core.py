@@ -501,6 +501,12 @@ class SessionCore:
         self._events.append(event)
         self._report_disconnect(reason)
 
+    @property
+    def last_received_ns(self) -> int | None:
+        """When the peer was last heard from on this connection (any message; UTC epoch ns), or None."""
+        value = self._hb.last_received_ns
+        return value if value > 0 else None
+
     def _refuse_logon(self, text: str, now: int, *, reply: bool = True, credentials: bool = False) -> None:
         """Refuse a Logon: a Logout saying why (unless ``reply`` is False), ``LogonRefused``, disconnect."""
         log.warning("%s: %s", self.session_id, printable(text))

@@ -188,6 +188,12 @@ class SessionHandle:
         #: Whether the last connection's Logon was refused for its credentials (``LogonRefused.credentials``).
         self.last_refusal_credentials = False
 
+    @property
+    def backlog(self) -> int:
+        """Bytes queued for the peer above the socket (0 without a connection): how far behind it reads."""
+        conn = self._conn
+        return 0 if conn is None else conn.backlog
+
     def __repr__(self) -> str:
         return f"SessionHandle({self._label}, connected={self.is_connected}, logged_on={self._logged_on})"
 

@@ -229,3 +229,17 @@ def test_memory_store_keeps_sessions_apart_and_fetches_ranges():
     assert store.session_store(SessionID("FIX.4.4", "A", "C")).next_sender_seq == 1
     a.reset(7)
     assert (a.next_sender_seq, a.next_target_seq, a.creation_time_ns, a.fetch(1, 0)) == (1, 1, 7, [])
+
+
+def test_session_last_received_ns_follows_the_peers_last_message() -> None:
+    from .helpers import drain, logged_on_acceptor, make_session, new_clock
+
+    clock = new_clock()
+    assert make_session(clock).last_received_ns is None  # never connected
+    s, peer = logged_on_acceptor(clock)
+    logon_at = s.last_received_ns
+    assert logon_at is not None and logon_at <= clock.now_ns()
+    clock.advance(5.0)
+    s.receive_data(peer.frame("0"), clock.now_ns())
+    drain(s)
+    assert s.last_received_ns == clock.now_ns() > logon_at
