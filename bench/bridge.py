@@ -12,6 +12,13 @@ accepted then expired by the venue.
 
     python bench/bridge.py --rate 1000 --seconds 10
     python bench/bridge.py --rate 500 --seconds 5 --store memory
+    python bench/bridge.py --rate 100 --seconds 5 --stream-clients 50   # stream fan-out
+
+``--stream-clients N`` opens N more ``/v1/stream`` clients (in this process) during the REST run and
+reports, per order, POST -> its ``OrderSubmitted`` event at each of them, and per event the spread from
+the first client to get it to the last (the fan-out's own cost). The readers run in processes of their
+own, 10 each, beside the simulator and the gateway: on a small machine they share its cores, so keep
+N x events/s modest (each order makes about three events).
 
 Figures depend on the machine and on what else runs on it.
 """
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -59,6 +67,7 @@ port = {bridge_port}
 id = "bench"
 secret_env = "BENCH_BRIDGE_SECRET"
 permissions = ["read", "trade"]
+accounts = ["bench"]
 
 [[bridge.accounts]]
 name = "bench"
@@ -101,9 +110,102 @@ class _Connection:
             return int(status_line.split()[1]), await self.reader.readexactly(length)
 
 
+#: Extra stream clients per worker process (the readers must not be what is measured).
+_PER_WORKER = 10
+
+
+def _start_stream_workers(url: str, secret: str, clients: int) -> tuple[list[Any], Path]:
+    """Start processes holding ``clients`` stream readers in all; return them once every reader is in."""
+    stop_file = Path(tempfile.mkdtemp(prefix="fixgw-bench-fanout-")) / "stop"
+    workers = []
+    for start in range(0, clients, _PER_WORKER):
+        n = min(_PER_WORKER, clients - start)
+        workers.append(subprocess.Popen([sys.executable, __file__, "--stream-worker", url, str(n), str(stop_file)],
+                                        env=dict(os.environ, BENCH_BRIDGE_SECRET=secret), stdout=subprocess.PIPE,
+                                        text=True))
+    for w in workers:
+        assert w.stdout is not None
+        if w.stdout.readline().strip() != "ready":
+            for other in workers:
+                other.kill()
+            raise RuntimeError("a stream worker did not start")
+    return workers, stop_file
+
+
+def _stop_stream_workers(workers: list[Any], stop_file: Path) -> tuple[dict[str, list[int]], dict[int, list[int]]]:
+    """Stop the readers; merge what they saw: order id -> OrderSubmitted receipt times, event id -> times."""
+    stop_file.touch()
+    arrived: dict[str, list[int]] = {}
+    seen: dict[int, list[int]] = {}
+    for w in workers:
+        try:
+            out, _ = w.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            continue
+        data = json.loads(out.strip().splitlines()[-1])
+        for oid, ts in data["arrived"].items():
+            arrived.setdefault(oid, []).extend(ts)
+        for eid, ts in data["seen"].items():
+            seen.setdefault(int(eid), []).extend(ts)
+    return arrived, seen
+
+
+async def _stream_worker(url: str, n: int, stop_file: Path) -> None:
+    """``n`` stream readers until ``stop_file`` exists; print ``ready``, then what they saw as JSON
+    (``time.perf_counter_ns``, the system's monotonic clock, comparable between processes)."""
+    from fixgw.bridge import AsyncBridgeClient, BridgeRequestError
+
+    secret = os.environ["BENCH_BRIDGE_SECRET"]
+    arrived: dict[str, list[int]] = {}
+    seen: dict[int, list[int]] = {}
+    stop = asyncio.Event()
+
+    async def reader(s: Any) -> None:
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(s.connection.recv(), 1.0)
+            except asyncio.TimeoutError:
+                await s.send({"type": "ping"})
+                continue
+            except Exception:  # noqa: BLE001 - the stream ended (closed at the end, or cut off)
+                return
+            now = time.perf_counter_ns()
+            m = json.loads(raw)
+            if m.get("type") == "event":
+                seen.setdefault(m["id"], []).append(now)
+                if m["kind"] == "OrderSubmitted":
+                    arrived.setdefault(m["order_id"], []).append(now)
+            elif m.get("type") == "heartbeat":
+                await s.send({"type": "ping"})
+
+    async with contextlib.AsyncExitStack() as stack:
+        streams = []
+        for _ in range(n):
+            c = await stack.enter_async_context(AsyncBridgeClient(url, "bench", secret, timeout=30))
+            for attempt in range(20):
+                try:  # readers in other processes may sign the same upgrade in the same millisecond
+                    s = await stack.enter_async_context(c.stream("/v1/stream"))
+                    break
+                except BridgeRequestError as exc:
+                    if exc.code != "replayed_request" or attempt == 19:
+                        raise
+                    await asyncio.sleep(0.003)
+            await s.recv()
+            streams.append(s)
+        print("ready", flush=True)
+        tasks = [asyncio.create_task(reader(s)) for s in streams]
+        while not stop_file.exists():
+            await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.gather(*tasks)
+    print(json.dumps({"arrived": arrived, "seen": seen}), flush=True)
+
+
 async def rest_run(url: str, secret: str, rate: float, seconds: float, warmup: int,
-                   connections: int) -> dict[str, Any]:
-    """Paced POSTs at ``rate`` for ``seconds`` with the stream open; return counts and latencies (ms)."""
+                   connections: int, stream_clients: int = 0) -> dict[str, Any]:
+    """Paced POSTs at ``rate`` for ``seconds`` with the stream open (and ``stream_clients`` more streams);
+    return counts and latencies (ms)."""
     from fixgw.bridge import AsyncBridgeClient
     from fixgw.errors import TransportError
 
@@ -139,6 +241,10 @@ async def rest_run(url: str, secret: str, rate: float, seconds: float, warmup: i
             print(f"stream lost: {exc}", file=sys.stderr)
             ready.set()
 
+    fanout: list[float] = []   # ms, POST sent -> the order's first event at each extra client
+    spread: list[float] = []   # ms, per event: last extra client to get it - first one
+    workers, stop_file = _start_stream_workers(url, secret, stream_clients)
+
     async def post(cl: str) -> None:
         sent[cl] = time.perf_counter_ns()
         conn = await idle.get()
@@ -170,7 +276,17 @@ async def rest_run(url: str, secret: str, rate: float, seconds: float, warmup: i
     while time.monotonic() < deadline and any(order_ids.get(cl) not in first_event for cl in measured):
         await asyncio.sleep(0.05)
     stop.set()
-    await asyncio.wait_for(listener, 5)
+    try:
+        await asyncio.wait_for(listener, 5)
+    except asyncio.TimeoutError:  # its close waits behind a backlog: the figures are taken already
+        print("the stream listener did not close in 5 s", file=sys.stderr)
+    arrived, seen_by_id = _stop_stream_workers(workers, stop_file)
+    for cl in measured:
+        oid = order_ids.get(cl)
+        fanout.extend((t - sent[cl]) / 1e6 for t in arrived.get(oid or "", ()))
+    spread.extend((max(ts) - min(ts)) / 1e6 for ts in seen_by_id.values() if len(ts) == stream_clients)
+    fanout.sort()
+    spread.sort()
     await client.aclose()
     for c in pool:
         if c.writer is not None:
@@ -183,20 +299,28 @@ async def rest_run(url: str, secret: str, rate: float, seconds: float, warmup: i
             "rate": len(post_lat) / elapsed, "statuses": statuses,
             **{f"post_p{p}_ms": pct(post_lat, p) for p in (50, 99)},
             **{f"event_p{p}_ms": pct(ev_lat, p) for p in (50, 99)},
-            "post_max_ms": post_lat[-1] if post_lat else float("nan")}
+            "post_max_ms": post_lat[-1] if post_lat else float("nan"),
+            "fanout_n": len(fanout), "fanout_events": len(spread),
+            **{f"fanout_p{p}_ms": pct(fanout, p) for p in (50, 99)},
+            **{f"spread_p{p}_ms": pct(spread, p) for p in (50, 99)}}
 
 
 def main() -> int:
+    if len(sys.argv) == 5 and sys.argv[1] == "--stream-worker":  # one of the fan-out's reader processes
+        asyncio.run(_stream_worker(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=1000.0, help="orders per second, each path (default 1000)")
     ap.add_argument("--seconds", type=float, default=10.0, help="measured duration of each path (default 10)")
     ap.add_argument("--warmup", type=int, default=200, help="orders sent before measuring (default 200)")
     ap.add_argument("--connections", type=int, default=16, help="HTTP connections of the REST client (default 16)")
+    ap.add_argument("--stream-clients", type=int, default=0,
+                    help="extra /v1/stream clients during the REST run; reports fan-out latency (default 0)")
     ap.add_argument("--store", choices=("memory", "sqlite"), default="sqlite", help="gateway state (default sqlite)")
     ap.add_argument("--profile", action="store_true", help="profile the gateway process (cProfile); prints the top")
     args = ap.parse_args()
-    if args.rate <= 0 or args.seconds <= 0 or args.connections < 1:
-        ap.error("--rate, --seconds and --connections must be positive")
+    if args.rate <= 0 or args.seconds <= 0 or args.connections < 1 or args.stream_clients < 0:
+        ap.error("--rate, --seconds and --connections must be positive, --stream-clients not negative")
 
     tmp = Path(tempfile.mkdtemp(prefix="fixgw-bench-bridge-"))
     sim_port, gw_port, bridge_port = _gw.free_port(), _gw.free_port(), _gw.free_port()
@@ -222,7 +346,7 @@ def main() -> int:
             return 1
         fix = asyncio.run(_client.run_client(gw_port, args.rate, args.seconds, args.warmup))
         rest = asyncio.run(rest_run(f"http://127.0.0.1:{bridge_port}", secret, args.rate, args.seconds,
-                                    args.warmup, args.connections))
+                                    args.warmup, args.connections, args.stream_clients))
     finally:
         for p in (gw, sim):
             if p is not None:
@@ -240,6 +364,11 @@ def main() -> int:
           f"p99 {rest['post_p99_ms']:.2f} ms (max {rest['post_max_ms']:.1f})")
     print(f"      POST -> first stream event p50 {rest['event_p50_ms']:.2f} ms  p99 {rest['event_p99_ms']:.2f} ms  "
           f"({rest['with_event']}/{rest['orders']} seen; statuses {rest['statuses']})")
+    if args.stream_clients:
+        print(f"fan-out to {args.stream_clients} more stream clients: POST -> OrderSubmitted at each client "
+              f"p50 {rest['fanout_p50_ms']:.2f} ms  p99 {rest['fanout_p99_ms']:.2f} ms ({rest['fanout_n']} receipts); "
+              f"first to last client per event p50 {rest['spread_p50_ms']:.2f} ms  p99 {rest['spread_p99_ms']:.2f} ms "
+              f"({rest['fanout_events']} events seen by all)")
     return 0
 
 

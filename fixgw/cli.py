@@ -22,6 +22,7 @@ import argparse
 import logging
 import os
 import secrets
+import shutil
 import sys
 from dataclasses import replace
 from functools import partial
@@ -134,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("replay", help="feed a recorded wire log into a session, printing every state change",
                          description=replay.DESCRIPTION)
     replay.add_arguments(rep)
+    from .bridge import status
+
+    st = sub.add_parser("status", help="show sessions, venues, open orders, fills and latency from the bridge",
+                        description=status.DESCRIPTION)
+    status.add_arguments(st)
     return p
 
 
@@ -161,6 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .testing.replay import run as replay_run
 
         return replay_run(args)
+    if args.command == "status":
+        from .bridge.status import run as status_run
+
+        return status_run(args)
     from .logsetup import configure
 
     args.started = False
@@ -302,6 +312,18 @@ class start_simulators:
                 await anyio.to_thread.run_sync(server.stop)
 
 
+def _invoked_as() -> str:
+    """How to run fixgw again as it was run now: ``fixgw`` only when that name on PATH is this program
+    (a venv that was not activated shows its own path, e.g. ``.venv/bin/fixgw``)."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) != "fixgw":
+        return f"{os.path.relpath(sys.executable)} -m fixgw"
+    on_path = shutil.which("fixgw")
+    if on_path is not None and os.path.realpath(on_path) == os.path.realpath(argv0):
+        return "fixgw"
+    return os.path.relpath(argv0)
+
+
 def _print_banner(config: Config, port: int, *, demo: bool, sim_tokens: dict[str, str] | None = None,
                   bridge: dict[str, Any] | None = None) -> None:
     host = config.gateway.host
@@ -311,6 +333,7 @@ def _print_banner(config: Config, port: int, *, demo: bool, sim_tokens: dict[str
         bhost = f"[{b.host}]" if ":" in b.host else b.host
         lines.append(f"  bridge (REST/WebSocket) at {'https' if b.tls else 'http'}://{bhost}:{bridge['port']}"
                      f" ({len(bridge['keys'])} key(s); /healthz /readyz /metrics unsigned)")
+        lines.append(f"    web console at {'https' if b.tls else 'http'}://{bhost}:{bridge['port']}/console")
         for k in bridge["demo_keys"]:
             lines.append(f"    key {k.key_id} ({', '.join(k.permissions)}): secret in {k.secret_file}")
     for v in config.venues:
@@ -324,8 +347,9 @@ def _print_banner(config: Config, port: int, *, demo: bool, sim_tokens: dict[str
                      + (f" Username={s.credentials.username}" if s.credentials else ""))
     if demo:
         lines.append(f"Demo sessions use password {DEMO_PASSWORD!r}. Try, in another terminal:")
-        lines.append(f"  fixgw client --port {port}              # FIX 4.4")
-        lines.append(f"  fixgw client --port {port} --fix 4.2    # FIX 4.2")
+        prog = _invoked_as()
+        lines.append(f"  {prog} client --port {port}              # FIX 4.4")
+        lines.append(f"  {prog} client --port {port} --fix 4.2    # FIX 4.2")
     lines.append("Stop with Ctrl-C.")
     print("\n".join(lines), flush=True)
 

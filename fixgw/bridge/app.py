@@ -1,7 +1,8 @@
 """The bridge's FastAPI application: health, readiness and the versioned, signed ``/v1`` routes.
 
-``create_app(view, keys)`` builds it. ``/healthz``, ``/readyz`` and ``/metrics`` are public (probes and
-scrapers cannot sign; ``/metrics`` answers only the ``metrics_networks``); everything else passes the ``SignatureGuard`` and then the route's own permission check. A route under
+``create_app(view, keys)`` builds it. ``/healthz``, ``/readyz``, ``/metrics`` and the web console's static
+files (``/console``; the page signs its own requests) are public (probes and scrapers cannot sign;
+``/metrics`` answers only the ``metrics_networks``); everything else passes the ``SignatureGuard`` and then the route's own permission check. A route under
 ``/v1`` is added with ``add_route`` / ``add_websocket_route``, which demand a ``Permission``, so no route
 can be added without one (a test walks the routes to hold this).
 
@@ -34,6 +35,7 @@ from .middleware import DEFAULT_MAX_BODY, SCOPE_KEY, SignatureGuard, error_respo
 from .orders import install_order_routes
 from .routes import install_routes
 from .schemas import ErrorBody
+from .console import install_console
 from .stream import stream_endpoint
 from .view import GatewayView
 
@@ -41,7 +43,7 @@ __all__ = ["create_app", "add_route", "add_websocket_route", "PermissionCheck", 
 
 API_PREFIX = "/v1"
 #: Answered without a signature: probes and scrapers cannot sign (``/metrics`` checks the address instead).
-PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics")
+PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/console", "/console/console.js", "/console/console.css")
 log = logging.getLogger("fixgw.bridge")
 _STATUS_CODES = {status: code for code, (status, _) in CODES.items() if code != "invalid_request"}
 
@@ -134,6 +136,7 @@ def create_app(
             raise ApiError(503, "not_ready", "; ".join(problems))
         return {"ready": True, "acceptor_listening": True, "venues_connected": len(r.venues)}
 
+    install_console(app)
     install_routes(app, gateway_view, add_route)
     install_order_routes(app, gateway_view, add_route)
 

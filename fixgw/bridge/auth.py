@@ -56,6 +56,8 @@ __all__ = [
     "ReplayCache",
     "Verifier",
     "check_window",
+    "QUERY_PARAMS",
+    "websocket_credentials",
 ]
 
 SCHEME = b"FIXGW-HMAC-SHA256"
@@ -71,6 +73,9 @@ _TIMESTAMP = re.compile(rb"[1-9][0-9]{0,15}")
 _SIGNATURE = re.compile(rb"[0-9a-fA-F]{64}")
 _KEY_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 _WWW_AUTH = {"WWW-Authenticate": SCHEME.decode()}
+#: The query-string form of the three headers, for a WebSocket upgrade from a browser (which cannot set headers).
+QUERY_PARAMS = frozenset({"fixgw_key", "fixgw_timestamp", "fixgw_signature"})
+_QUERY_HEADERS = {b"fixgw_key": b"x-fixgw-key", b"fixgw_timestamp": b"x-fixgw-timestamp"}
 
 
 def _b(value: str | bytes) -> bytes:
@@ -117,6 +122,34 @@ def signed_headers(
         HEADER_TIMESTAMP: str(timestamp_ms),
         HEADER_SIGNATURE: sign(secret, canonical),
     }
+
+
+def websocket_credentials(
+    headers: Iterable[tuple[bytes, bytes]], query: bytes
+) -> tuple[Iterable[tuple[bytes, bytes]], bytes]:
+    """Return (the credentials as headers, the signed query) of a WebSocket upgrade.
+
+    A browser cannot set headers on a WebSocket, so the upgrade may carry them in its query instead:
+    ``fixgw_key=<id>&fixgw_timestamp=<ms>`` anywhere, and ``fixgw_signature=<hex>`` last. The signature
+    covers the canonical request whose query is everything before ``&fixgw_signature=`` (the key and
+    timestamp parameters included). An upgrade that sends any of the headers, or no signature parameter,
+    is returned as it is (the headers are checked as for any request).
+    """
+    headers = list(headers)
+    if any(name.lower().startswith(b"x-fixgw-") for name, _ in headers):
+        return headers, query
+    if query.startswith(b"fixgw_signature="):
+        signed, signature = b"", query[len(b"fixgw_signature="):]
+    else:
+        signed, sep, signature = query.rpartition(b"&fixgw_signature=")
+        if not sep:
+            return headers, query
+    found = [(b"x-fixgw-signature", signature)]
+    for part in signed.split(b"&"):
+        name, _, value = part.partition(b"=")
+        if name in _QUERY_HEADERS:
+            found.append((_QUERY_HEADERS[name], value))
+    return headers + found, signed
 
 
 def check_window(window: float, *, key: str = "bridge.window") -> float:

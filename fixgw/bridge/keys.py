@@ -8,6 +8,12 @@ never the secret itself, so a config file can be shown, diffed and committed saf
 Permissions do not imply each other: ``read`` sees, ``trade`` places and cancels orders, ``admin``
 changes sessions and venues. A trading client usually holds ``read`` and ``trade``. A key with no
 ``allowed_networks`` entry may call from loopback only; ``["0.0.0.0/0", "::/0"]`` opens it to all.
+
+A key also names the **accounts** it may read and trade (FIX sessions' ``account`` values and bridge
+account names; ``"*"`` for every one): orders, fills and the stream's drop copy show only those, and an
+order outside them cannot be placed, changed or cancelled with it (403). A configured key without an
+``accounts`` entry gets every account when it holds ``admin``, none otherwise. Session and venue
+administration and the kill switches are ``admin`` matters and are not narrowed by accounts.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ __all__ = [
     "DEFAULT_NETWORKS",
     "MIN_SECRET_LENGTH",
     "address_allowed",
+    "ALL_ACCOUNTS",
 ]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -42,7 +49,9 @@ DEFAULT_NETWORKS: tuple[IPNetwork, ...] = (
     ipaddress.ip_network("::1/128"),
 )
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_ENTRY_KEYS = frozenset({"id", "secret_env", "secret_file", "permissions", "allowed_networks"})
+_ENTRY_KEYS = frozenset({"id", "secret_env", "secret_file", "permissions", "allowed_networks", "accounts"})
+#: In an ``accounts`` list: every account.
+ALL_ACCOUNTS = "*"
 
 
 class Permission(str, enum.Enum):
@@ -61,6 +70,8 @@ class BridgeKey:
     secret: str = field(repr=False)
     permissions: frozenset[Permission] = frozenset({Permission.READ})
     allowed_networks: tuple[IPNetwork, ...] = DEFAULT_NETWORKS
+    #: The accounts the key may read and trade; ``None``: every account.
+    accounts: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.key_id, str) or not _KEY_ID.fullmatch(self.key_id):
@@ -71,10 +82,19 @@ class BridgeKey:
         object.__setattr__(
             self, "allowed_networks", tuple(ipaddress.ip_network(n) for n in self.allowed_networks)
         )
+        if self.accounts is not None:
+            if isinstance(self.accounts, str):
+                raise ValueError("accounts must be a collection of account names")
+            names = frozenset(self.accounts)
+            object.__setattr__(self, "accounts", None if ALL_ACCOUNTS in names else names)
 
     def allows(self, permission: Permission) -> bool:
         """Return True when the key grants ``permission``."""
         return permission in self.permissions
+
+    def allows_account(self, account: str | None) -> bool:
+        """Return True when the key may read and trade ``account`` (an account name)."""
+        return self.accounts is None or account in self.accounts
 
     def allows_address(self, host: str | None) -> bool:
         """Return True when a peer at ``host`` (an IP address as text) may use this key."""
@@ -133,8 +153,9 @@ def load_keys(
 
     Each entry: ``id``, exactly one of ``secret_env`` (an environment variable's name) and
     ``secret_file`` (a path; one trailing newline is dropped), ``permissions`` (a non-empty list of
-    ``read``/``trade``/``admin``) and optionally ``allowed_networks`` (CIDR strings; default loopback).
-    A literal ``secret`` is refused.
+    ``read``/``trade``/``admin``), optionally ``allowed_networks`` (CIDR strings; default loopback) and
+    ``accounts`` (names, or ``"*"``; default every account for an admin key, none otherwise). A literal
+    ``secret`` is refused.
     """
     keys: list[BridgeKey] = []
     seen: set[str] = set()
@@ -158,7 +179,8 @@ def load_keys(
         secret = _read_secret(entry, environ, at)
         permissions = _permissions(entry.get("permissions"), f"{at}.permissions")
         networks = _networks(entry.get("allowed_networks"), f"{at}.allowed_networks")
-        keys.append(BridgeKey(key_id, secret, permissions, networks))
+        accounts = _accounts(entry.get("accounts"), Permission.ADMIN in permissions, f"{at}.accounts")
+        keys.append(BridgeKey(key_id, secret, permissions, networks, accounts))
     return KeyRing(keys)
 
 
@@ -217,3 +239,15 @@ def _networks(value: Any, at: str) -> tuple[IPNetwork, ...]:
         except ValueError as e:
             raise ConfigError(at, f"bad network {printable(n)!r}: {e}") from None
     return tuple(out)
+
+
+def _accounts(value: Any, admin: bool, at: str) -> frozenset[str] | None:
+    if value is None:
+        return None if admin else frozenset()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(a, str) and a for a in value):
+        raise ConfigError(at, 'must be a list of account names (or ["*"] for every account)')
+    for a in value:
+        if a != ALL_ACCOUNTS and (len(a) > 64 or any(ord(c) < 0x21 or ord(c) == 0x7F for c in a)):
+            raise ConfigError(at, f"bad account name {printable(a)[:64]!r}")
+    names = frozenset(value)
+    return None if ALL_ACCOUNTS in names else names

@@ -8,12 +8,11 @@ session states, the order books, the venue adapters' health and rate limiters, t
 gateway's session callback keeps. Each app has its own registry, so two apps in one process (tests)
 never share series.
 
-The one histogram, ``fixgw_first_report_seconds`` (NewOrderSingle received -> the event its first
-ExecutionReport reports; per session), is filled at scrape time too: each scrape looks at the orders
-in memory it has not seen yet and observes those that have a report. An order that enters and leaves
-memory between two scrapes (more finished orders than ``terminal_order_retention`` in one interval)
-is not observed. The event's time is the venue's when it gives one (its transaction time), so the
-value also holds the venue clock's offset (``fixgw_venue_clock_offset_seconds``).
+The histograms are filled by the gateway as things happen (``fixgw.gateway._latency``) and copied at
+scrape time: ``fixgw_first_report_seconds`` (an order's submit -> the moment its first report is made,
+on the gateway's clock; per FIX session, and per bridge account as ``bridge:<name>``) and
+``fixgw_venue_request_seconds`` (per venue and endpoint: ``order.place``, ``order.cancel``,
+``order.replace``: a venue worker's call, the venue's answer included).
 
 Series (labels):
 
@@ -22,15 +21,15 @@ Series (labels):
 - ``fixgw_session_state`` (session, state), ``fixgw_session_logged_on`` (session), ``fixgw_session_enabled``
 - ``fixgw_orders`` (session, status): orders held in memory
 - ``fixgw_first_report_seconds`` histogram (session)
+- ``fixgw_venue_request_seconds`` histogram (venue, endpoint)
 - ``fixgw_venue_connected``, ``fixgw_venue_banned`` (a 418 ban in force), ``fixgw_venue_rate_limited_total``
-  (429s), ``fixgw_venue_stream_reconnects_total``, ``fixgw_venue_clock_offset_seconds``,
+  (429s), ``fixgw_venue_bans_total`` (418s), ``fixgw_venue_stream_reconnects_total``, ``fixgw_venue_clock_offset_seconds``,
   ``fixgw_venue_api_key_days_left`` (venue)
 - ``fixgw_venue_rate_limit_used`` / ``_limit`` / ``_headroom`` (venue, window)
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
 from typing import Iterator
 
@@ -40,44 +39,15 @@ from prometheus_client.registry import Collector
 
 from .view import GatewayView
 
-__all__ = ["GatewayCollector", "registry_for", "LATENCY_BUCKETS"]
+__all__ = ["GatewayCollector", "registry_for"]
 
 log = logging.getLogger("fixgw.bridge")
-
-#: Upper bounds (seconds) of the first-report histogram: 100 µs to 10 s.
-LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-                   5.0, 10.0)
-
-
-class _Histogram:
-    __slots__ = ("counts", "total", "n")
-
-    def __init__(self) -> None:
-        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.total = 0.0
-        self.n = 0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self.total += seconds
-        self.n += 1
-
-    def buckets(self) -> list[tuple[str, float]]:
-        out, running = [], 0
-        for bound, count in zip(LATENCY_BUCKETS, self.counts):
-            running += count
-            out.append((repr(bound), running))
-        out.append(("+Inf", self.n))
-        return out
-
 
 class GatewayCollector(Collector):
     """Reads ``view`` at every scrape (see the module docstring)."""
 
     def __init__(self, view: GatewayView) -> None:
         self.view = view
-        self._seen: dict[str, set[str]] = {}
-        self._latency: dict[str, _Histogram] = {}
 
     def collect(self) -> Iterator[Metric]:
         try:
@@ -112,20 +82,23 @@ class GatewayCollector(Collector):
         for (sid, status), n in sorted(self.view.order_counts().items()):
             orders.add_metric([sid, status], n)
         yield orders
-        for sid, seconds in self.view.first_reports(self._seen):
-            self._latency.setdefault(sid, _Histogram()).observe(seconds)
         hist = HistogramMetricFamily("fixgw_first_report_seconds",
-                                     "NewOrderSingle received -> the event of its first ExecutionReport",
-                                     labels=["session"])
-        for sid, h in sorted(self._latency.items()):
-            hist.add_metric([sid], h.buckets(), h.total)
+                                     "Order received -> its first ExecutionReport made", labels=["session"])
+        for label, h in sorted(self.view.first_report_latency().items()):
+            hist.add_metric([label], h.buckets(), h.total)
         yield hist
+        calls = HistogramMetricFamily("fixgw_venue_request_seconds",
+                                      "Venue calls by endpoint (request to answer)", labels=["venue", "endpoint"])
+        for (venue, endpoint), h in sorted(self.view.venue_latency().items()):
+            calls.add_metric([venue, endpoint], h.buckets(), h.total)
+        yield calls
 
     def _venues(self) -> Iterator[Metric]:
         connected = GaugeMetricFamily("fixgw_venue_connected", "1 while the venue stream is subscribed",
                                       labels=["venue"])
         banned = GaugeMetricFamily("fixgw_venue_banned", "1 while a venue ban (418) is in force", labels=["venue"])
         limited = CounterMetricFamily("fixgw_venue_rate_limited", "429 answers from the venue", labels=["venue"])
+        bans = CounterMetricFamily("fixgw_venue_bans", "418 answers (bans) from the venue", labels=["venue"])
         reconnects = CounterMetricFamily("fixgw_venue_stream_reconnects", "Venue stream reconnections",
                                          labels=["venue"])
         offset = GaugeMetricFamily("fixgw_venue_clock_offset_seconds", "Venue clock minus ours", labels=["venue"])
@@ -141,6 +114,7 @@ class GatewayCollector(Collector):
             connected.add_metric([v.name], int(v.connected))
             banned.add_metric([v.name], int(v.banned_until_ns is not None))
             limited.add_metric([v.name], v.rate_limited_count)
+            bans.add_metric([v.name], v.banned_count)
             reconnects.add_metric([v.name], v.stream_reconnects)
             if v.clock_offset_ms is not None:
                 offset.add_metric([v.name], v.clock_offset_ms / 1000)
@@ -150,7 +124,7 @@ class GatewayCollector(Collector):
                 used.add_metric([v.name, w.name], w.used)
                 limit.add_metric([v.name, w.name], w.limit)
                 headroom.add_metric([v.name, w.name], w.headroom)
-        yield from (connected, banned, limited, reconnects, offset, days, used, limit, headroom)
+        yield from (connected, banned, limited, bans, reconnects, offset, days, used, limit, headroom)
 
 
 def registry_for(view: GatewayView) -> CollectorRegistry:

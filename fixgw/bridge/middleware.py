@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from fixgw.clock import Clock
 from fixgw.logsafe import printable
 
-from .auth import Verifier
+from .auth import Verifier, websocket_credentials
 from .errors import ApiError
 
 __all__ = ["SignatureGuard", "SCOPE_KEY", "DEFAULT_MAX_BODY", "error_response", "send_error"]
@@ -83,6 +83,9 @@ class SignatureGuard:
         client = scope.get("client")
         peer = client[0] if client else None
         headers = scope.get("headers", ())
+        query = scope.get("query_string", b"")
+        if kind == "websocket":  # a browser signs its upgrade in the query (auth.websocket_credentials)
+            headers, query = websocket_credentials(headers, query)
         try:
             body = b""
             if kind == "http":
@@ -94,7 +97,7 @@ class SignatureGuard:
                 headers,
                 method,
                 _raw_path(scope),
-                scope.get("query_string", b""),
+                query,
                 body,
                 peer,
                 self.clock.now_ns() // 1_000_000,

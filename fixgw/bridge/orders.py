@@ -5,7 +5,9 @@ Order entry (``trade``): ``POST /v1/orders`` (201 with the order; a retry with t
 ``order_conflict``), ``PATCH /v1/orders/{id}`` (replace), ``DELETE /v1/orders/{id}`` (cancel),
 ``DELETE /v1/orders`` (mass cancel, ``symbol=`` and ``account=`` narrowing it). Orders entered here
 belong to a bridge account (``[[bridge.accounts]]``); an order a FIX session entered is read here but
-changed only by its session. Kill switch (``admin``): ``POST``/``DELETE /v1/kill-switch/{target}``.
+changed only by its session. A key trades only the accounts it names (``BridgeKey.accounts``): an order
+in another one answers 403 ``missing_permission``, and a mass cancel without ``account=`` covers only
+the key's accounts. Kill switch (``admin``): ``POST``/``DELETE /v1/kill-switch/{target}``.
 
 An order the pre-trade checks refuse (limits, the venue's rules, a kill switch) is still created, as
 a FIX order is: the answer is 201 with ``status`` ``rejected`` and the reason in ``reject_reason``.
@@ -16,14 +18,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Optional
 
-from fastapi import FastAPI, Query, Response
+from fastapi import FastAPI, Query, Request, Response
 
 from fixgw.errors import OrderError
 from fixgw.logsafe import printable
 from fixgw.orders import CancelOrder, OrderSide, OrderType, ReplaceOrder, SubmitOrder, TimeInForce
 
 from .errors import ApiError
-from .keys import Permission
+from .keys import BridgeKey, Permission
+from .middleware import SCOPE_KEY
 from .schemas import ERROR_RESPONSES, Canceled, KillSwitch, NewOrderBody, Order, ReplaceBody
 from .view import GatewayView
 
@@ -46,6 +49,13 @@ def _refusal(answer: Any) -> ApiError:
     return ApiError(_STATUS.get(answer.code, 409), answer.code, printable(answer.text)[:300])
 
 
+def _may_trade(request: Request, account: str) -> None:
+    """Refuse (403) when the request's key does not name ``account`` (a bridge account's name)."""
+    key = request.scope.get(SCOPE_KEY)
+    if not isinstance(key, BridgeKey) or not key.allows_account(account):
+        raise ApiError(403, "missing_permission", "this key may not trade in this account")
+
+
 def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> None:
     """Add the order entry and kill switch routes to ``app``."""
 
@@ -60,13 +70,14 @@ def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> Non
             raise ApiError(503, "not_ready", "the gateway is still starting")
         return d
 
-    def located(ident: str, account: str | None) -> tuple[Any, Any]:
+    def located(request: Request, ident: str, account: str | None) -> tuple[Any, Any]:
         found = desk().find(ident, account)
         if found is None:
             raise ApiError(404, "not_found", "no such order in a bridge account")
+        _may_trade(request, found[0].account.name)
         return found
 
-    async def place(body: NewOrderBody, response: Response) -> dict[str, Any]:
+    async def place(request: Request, body: NewOrderBody, response: Response) -> dict[str, Any]:
         try:
             cmd = SubmitOrder(
                 cl_ord_id=body.client_order_id, symbol=body.symbol, side=OrderSide(body.side),
@@ -77,6 +88,9 @@ def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> Non
         except OrderError as exc:
             raise ApiError(400, "invalid_request", printable(str(exc))[:200]) from None
         d = desk()
+        target = d.account(body.account)
+        if target is not None:
+            _may_trade(request, target.account.name)
         answer = d.submit(body.account, cmd)
         d.flush()  # durable before the answer: the 201 promises the order is kept
         if not answer.ok:
@@ -84,11 +98,11 @@ def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> Non
         response.status_code = 201 if answer.created else 200
         return view.order_row(answer.ctx, answer.order)
 
-    async def replace(order_id: str, body: ReplaceBody,
+    async def replace(request: Request, order_id: str, body: ReplaceBody,
                       account: Optional[str] = Query(None, max_length=16)) -> dict[str, Any]:
         if body.quantity is None and body.price is None and body.trigger_price is None:
             raise ApiError(400, "invalid_request", "give quantity, price or trigger_price")
-        ctx, order = located(order_id, account)
+        ctx, order = located(request, order_id, account)
         cl = body.client_order_id or f"{order.order_id}.m{len(order.cl_ord_ids)}"
         try:
             cmd = ReplaceOrder(cl_ord_id=cl, ts_ns=0, order_id=order.order_id, quantity=_amount(body.quantity),
@@ -102,8 +116,8 @@ def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> Non
             raise _refusal(answer)
         return view.order_row(answer.ctx, answer.order)
 
-    async def cancel(order_id: str, account: Optional[str] = Query(None, max_length=16)) -> dict[str, Any]:
-        ctx, order = located(order_id, account)
+    async def cancel(request: Request, order_id: str, account: Optional[str] = Query(None, max_length=16)) -> dict[str, Any]:
+        ctx, order = located(request, order_id, account)
         cmd = CancelOrder(cl_ord_id=f"{order.order_id}.c{len(order.cl_ord_ids)}", ts_ns=0, order_id=order.order_id)
         d = desk()
         answer = d.cancel(ctx.account.name, cmd)
@@ -112,12 +126,16 @@ def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> Non
             raise _refusal(answer)
         return view.order_row(answer.ctx, answer.order)
 
-    async def mass_cancel(symbol: Optional[str] = Query(None, min_length=1, max_length=64),
+    async def mass_cancel(request: Request, symbol: Optional[str] = Query(None, min_length=1, max_length=64),
                           account: Optional[str] = Query(None, max_length=16)) -> dict[str, Any]:
         d = desk()
         contexts = d.accounts() if account is None else [c for c in d.accounts() if c.account.name == account]
         if account is not None and not contexts:
             raise ApiError(404, "not_found", "no such bridge account")
+        if account is not None:
+            _may_trade(request, account)
+        key = request.scope.get(SCOPE_KEY)
+        contexts = [c for c in contexts if isinstance(key, BridgeKey) and key.allows_account(c.account.name)]
         asked = d.mass_cancel(contexts, symbol)
         d.flush()
         return {"orders": [view.order_row(ctx, order) for ctx, order in asked]}

@@ -1,9 +1,13 @@
 """The bridge's ``/v1`` read and administration routes over a ``GatewayView``.
 
 Reading (``read``): ``GET /v1/orders`` (filters, cursor pages), ``GET /v1/orders/{id}`` (our order id,
-the venue's, or a client order id), ``GET /v1/fills``. Administration (``admin``): ``GET /v1/sessions``,
-``GET /v1/venues`` and the session actions ``logout``, ``sequence-numbers``, ``disable``, ``enable``.
+the venue's, or a client order id), ``GET /v1/fills``, ``GET /v1/sessions``, ``GET /v1/venues`` (what the
+web console shows with a read-only key). Administration (``admin``): the session actions ``logout``,
+``sequence-numbers``, ``disable``, ``enable``.
 A session in a path is its key (``CLIENT44_44``) or its id (``FIX.4.4:FIXGW->CLIENT44``, percent-encoded).
+
+Orders and fills are those of the accounts the key names (``BridgeKey.accounts``); an order outside
+them is not found.
 
 A refused action is an error answer of the one shape: 404 ``not_found`` (no such session or order),
 409 ``not_logged_on`` / ``session_connected`` / ``ambiguous_id``, 503 ``not_ready`` (still starting).
@@ -14,12 +18,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 
 from fixgw.gateway import AdminResult, OrderQuery, decode_cursor
 
 from .errors import ApiError
-from .keys import Permission
+from .keys import BridgeKey, Permission
+from .middleware import SCOPE_KEY
 from .schemas import ERROR_RESPONSES, Done, Fills, LogoutBody, Order, Orders, SequenceNumbersBody, Sessions, Venues
 from .view import GatewayView
 
@@ -44,6 +49,12 @@ def _cursor(text: str | None) -> tuple[int, str] | None:
     if key is None:
         raise ApiError(400, "invalid_request", "cursor: not a cursor this server gave")
     return key
+
+
+def readable(request: Request) -> frozenset[str] | None:
+    """The accounts the request's key may read (``None``: every one)."""
+    key = request.scope.get(SCOPE_KEY)
+    return key.accounts if isinstance(key, BridgeKey) else frozenset()
 
 
 def install_routes(app: FastAPI, view: GatewayView, add_route: Any) -> None:
@@ -88,19 +99,20 @@ def install_routes(app: FastAPI, view: GatewayView, add_route: Any) -> None:
     async def list_venues() -> dict[str, Any]:
         return {"venues": [v.as_json() for v in view.venues()]}
 
-    route("/sessions", list_sessions, "GET", Permission.ADMIN, Sessions, "FIX sessions: state, sequence numbers, peer")
+    route("/sessions", list_sessions, "GET", Permission.READ, Sessions, "FIX sessions: state, sequence numbers, peer")
     route("/sessions/{session}/logout", logout, "POST", Permission.ADMIN, Done, "Log a session out")
     route("/sessions/{session}/sequence-numbers", set_sequence_numbers, "PUT", Permission.ADMIN, Done,
           "Set the next sequence numbers of a disconnected session")
     route("/sessions/{session}/disable", disable, "POST", Permission.ADMIN, Done,
           "Refuse the session's Logons (and log it out)")
     route("/sessions/{session}/enable", enable, "POST", Permission.ADMIN, Done, "Accept the session's Logons again")
-    route("/venues", list_venues, "GET", Permission.ADMIN, Venues,
+    route("/venues", list_venues, "GET", Permission.READ, Venues,
           "Venues: stream, clock offset, rate-limit headroom, last error, API key expiry")
 
     # -- orders and fills --------------------------------------------------------------------------
 
     async def list_orders(
+        request: Request,
         status: Optional[Literal["open", "closed"]] = None,
         symbol: Optional[str] = Query(None, max_length=64),
         venue: Optional[str] = Query(None, max_length=64),
@@ -111,11 +123,13 @@ def install_routes(app: FastAPI, view: GatewayView, add_route: Any) -> None:
         limit: int = Query(100, ge=1, le=1000),
     ) -> dict[str, Any]:
         page = view.orders(OrderQuery(status=status, symbol=symbol, venue=venue, account=account, session=session,
-                                      since_ns=_since_ns(since), cursor=_cursor(cursor), limit=limit))
+                                      since_ns=_since_ns(since), cursor=_cursor(cursor), limit=limit,
+                                      accounts=readable(request)))
         return {"orders": list(page.rows), "next_cursor": page.next_cursor}
 
-    async def get_order(order_id: str, session: Optional[str] = Query(None, max_length=200)) -> dict[str, Any]:
-        row, matches = view.order(order_id, session)
+    async def get_order(request: Request, order_id: str,
+                        session: Optional[str] = Query(None, max_length=200)) -> dict[str, Any]:
+        row, matches = view.order(order_id, session, readable(request))
         if matches > 1:
             raise ApiError(409, "ambiguous_id", f"{matches} sessions hold an order by this id; add session=")
         if row is None:
@@ -123,6 +137,7 @@ def install_routes(app: FastAPI, view: GatewayView, add_route: Any) -> None:
         return row
 
     async def list_fills(
+        request: Request,
         symbol: Optional[str] = Query(None, max_length=64),
         venue: Optional[str] = Query(None, max_length=64),
         account: Optional[str] = Query(None, max_length=64),
@@ -133,7 +148,8 @@ def install_routes(app: FastAPI, view: GatewayView, add_route: Any) -> None:
         limit: int = Query(100, ge=1, le=1000),
     ) -> dict[str, Any]:
         page = view.fills(OrderQuery(symbol=symbol, venue=venue, account=account, session=session, order_id=order_id,
-                                     since_ns=_since_ns(since), cursor=_cursor(cursor), limit=limit))
+                                     since_ns=_since_ns(since), cursor=_cursor(cursor), limit=limit,
+                                     accounts=readable(request)))
         return {"fills": list(page.rows), "next_cursor": page.next_cursor}
 
     route("/orders", list_orders, "GET", Permission.READ, Orders, "Orders (open, and recently closed)")

@@ -72,6 +72,7 @@ class Venue(BaseModel):
     clock_offset_ms: Optional[float]
     rate_limits: list[RateLimit]
     rate_limited_count: int = Field(description="429 answers from the venue so far")
+    banned_count: int = Field(0, description="418 answers (bans) from the venue so far")
     banned_until: Optional[str]
     unresolved_orders: int
     last_event_at: Optional[str]

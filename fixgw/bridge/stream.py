@@ -3,11 +3,16 @@
 Query parameters (all optional, part of the signed upgrade request):
 
 - ``channels``: comma-separated, of ``orders`` (every order event, fills included; ``read``), ``fills``
-  (fills only; ``read``), ``sessions`` and ``venues`` (their state, sent when it changes; ``admin``).
+  (fills only; ``read``), ``sessions`` and ``venues`` (their state, sent when it changes; ``read``).
   Default ``orders``.
+- ``fixgw_key``, ``fixgw_timestamp``, ``fixgw_signature``: the signature in the query, for a browser
+  (which cannot set the upgrade's headers); see ``auth.websocket_credentials``.
 - ``since``: the last event id the client has; the events after it are sent first, then live ones,
   with no gap and no duplicate. Without it: live events only. An id older than the bridge still holds
   closes the stream with reason ``since_too_old`` (read the gap with ``GET /v1/orders``).
+
+Order events are those of the accounts the key names (``BridgeKey.accounts``); the event ids still count
+every event, so a key that reads some accounts sees gaps in them.
 
 Messages are JSON objects with a ``type``: ``hello`` (first; ``last_id`` is the newest event id),
 ``event`` (``id``, ``account``, ``order_id``, ``kind``, ``event``: the journaled event, amounts as
@@ -31,6 +36,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from fixgw.logsafe import printable
 
+from .auth import QUERY_PARAMS
 from .keys import BridgeKey, Permission
 from .middleware import SCOPE_KEY
 from .view import GatewayView
@@ -40,8 +46,8 @@ __all__ = ["stream_endpoint", "CHANNELS"]
 log = logging.getLogger("fixgw.bridge")
 
 #: Channel -> the permission it needs.
-CHANNELS = {"orders": Permission.READ, "fills": Permission.READ, "sessions": Permission.ADMIN,
-            "venues": Permission.ADMIN}
+CHANNELS = {"orders": Permission.READ, "fills": Permission.READ, "sessions": Permission.READ,
+            "venues": Permission.READ}
 _MAX_SINCE = 2**62
 
 
@@ -54,7 +60,7 @@ class _Closed(Exception):
 
 def _params(websocket: WebSocket, key: BridgeKey) -> tuple[set[str], int | None]:
     q = websocket.query_params
-    unknown = set(q.keys()) - {"channels", "since"}
+    unknown = set(q.keys()) - {"channels", "since"} - QUERY_PARAMS  # the signature in the query: auth.py
     if unknown:
         raise _Closed(4400, "unknown parameter")
     channels = {c for c in (q.get("channels") or "orders").split(",") if c}
@@ -89,7 +95,7 @@ def stream_endpoint(view: GatewayView, heartbeat: float, queue: int) -> Any:
             await websocket.send_json({"type": "hello", "key": key.key_id, "channels": sorted(channels),
                                        "permissions": sorted(p.value for p in key.permissions),
                                        "last_id": feed.last_id})
-            await _serve(websocket, view, feed, sub, replay, channels, heartbeat)
+            await _serve(websocket, view, feed, sub, replay, channels, heartbeat, _account_filter(view, key))
         except _Closed as closed:
             log.info("bridge stream of key %s closed: %s", printable(key.key_id), closed.reason)
             await _close(websocket, closed.code, closed.reason)
@@ -102,6 +108,14 @@ def stream_endpoint(view: GatewayView, heartbeat: float, queue: int) -> Any:
     return stream
 
 
+def _account_filter(view: GatewayView, key: BridgeKey) -> Any:
+    """``None`` for a key that reads every account, else the order account keys (``oms_R``,
+    ``CLIENT44_44``) whose events it may read (accounts are fixed while the gateway runs)."""
+    if key.accounts is None:
+        return None
+    return frozenset(k for k, name in view.account_names().items() if key.allows_account(name))
+
+
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
     try:
         await websocket.close(code=code, reason=reason)
@@ -110,11 +124,13 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 
 
 async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, replay: list[Any],
-                 channels: set[str], heartbeat: float) -> None:
+                 channels: set[str], heartbeat: float, accounts: frozenset[str] | None = None) -> None:
     wanted_all = "orders" in channels
     wanted_fills = "fills" in channels
 
     def wanted(event: Any) -> bool:
+        if accounts is not None and event.account not in accounts:
+            return False
         return wanted_all or (wanted_fills and event.is_fill)
 
     ready = anyio.Event()
@@ -128,7 +144,7 @@ async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, r
         feed.flush()  # nothing leaves before it is durable
         for event in events:
             if wanted(event):
-                await websocket.send_text(json.dumps(event.as_json()))
+                await websocket.send_text(event.text())  # encoded once for every client
 
     async def send_states() -> None:
         for name, read in (("sessions", view.sessions), ("venues", view.venues)):

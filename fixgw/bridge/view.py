@@ -10,7 +10,7 @@ serialise them after the call without a lock.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 from fixgw.gateway import AdminResult, OrderQuery, Page, RateWindow, Readiness, SessionInfo, VenueInfo
 
@@ -38,8 +38,10 @@ class GatewayView(Protocol):
         """Return a page of orders (JSON-ready rows) matching ``query``."""
         ...
 
-    def order(self, ident: str, session: str | None = None) -> tuple[dict[str, Any] | None, int]:
-        """Return (the order whose order id or client order id is ``ident``, how many matched)."""
+    def order(self, ident: str, session: str | None = None,
+              accounts: frozenset[str] | None = None) -> tuple[dict[str, Any] | None, int]:
+        """Return (the order whose order id or client order id is ``ident``, how many matched); ``accounts``:
+        only orders of these accounts (``None``: any)."""
         ...
 
     def fills(self, query: OrderQuery) -> Page:
@@ -54,8 +56,16 @@ class GatewayView(Protocol):
         """Return (session id, status) -> orders held."""
         ...
 
-    def first_reports(self, seen: dict[str, set[str]]) -> Iterator[tuple[str, float]]:
-        """Yield (session id, seconds from order to its first report) for orders not in ``seen`` yet."""
+    def first_report_latency(self) -> dict[str, Any]:
+        """Return label (session id, ``bridge:<account>``) -> histogram of submit to first report."""
+        ...
+
+    def venue_latency(self) -> dict[tuple[str, str], Any]:
+        """Return (venue, endpoint) -> histogram of the venue calls' durations."""
+        ...
+
+    def account_names(self) -> dict[str, str]:
+        """Return order account key (``CLIENT44_44``, ``oms_R``) -> the account's name."""
         ...
 
     def session_rejects(self) -> dict[tuple[str, str, str], int]:

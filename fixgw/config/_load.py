@@ -95,7 +95,7 @@ def build_config(
 
 #: The bridge's signature window, seconds: the default and the range allowed.
 _BRIDGE_WINDOW = (10.0, 5.0, 30.0)
-_BRIDGE_KEY_FIELDS = ("id", "secret_env", "secret_file", "permissions", "allowed_networks")
+_BRIDGE_KEY_FIELDS = ("id", "secret_env", "secret_file", "permissions", "allowed_networks", "accounts")
 
 
 def _bridge(r: Reader) -> BridgeConfig:

@@ -32,7 +32,10 @@ The pieces, one idea each:
 - ``_desk``: bridge accounts (``AccountContext``: a book and journal without a FIX session) and
   ``OrderDesk``, order entry over REST and the kill switches, through ``_orders``' own steps.
 - ``_feed``: ``EventFeed``, every journaled order event numbered gap-free, for the bridge's stream.
+- ``_latency``: the latency histograms filled as things happen (venue calls, first reports), for ``/metrics``.
 - ``_lifecycle``: graceful stop (Logout to every session, bounded wait) and SIGINT/SIGTERM handling.
+- ``_marketdata``: ``MarketData``, FIX market data (V -> W/X/Y, x -> y, c -> d) from the venues' shared
+  local books, conflated for slow readers; its ``watch``/``book``/``candles`` are the Python API.
 """
 
 from __future__ import annotations

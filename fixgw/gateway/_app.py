@@ -19,6 +19,7 @@ from ..transport import Acceptor, Application, SessionHandle, next_turn_schedule
 from ..venues import base as V
 from ._desk import OrderDesk
 from ._feed import EventFeed
+from ._marketdata import MD_MSG_TYPES, MarketData
 from ._orders import OrderFlow
 from ._recovery import reconcile
 from ._router import Router, VenueContext
@@ -58,6 +59,8 @@ class Gateway(Application):
         self.desk = OrderDesk(self._router, self._flow, self._clock)
         #: Every order event, numbered, for the bridge's stream (see ``_feed``).
         self.feed = EventFeed()
+        #: FIX market data (V, x, c) from the venues' shared books (see ``_marketdata``).
+        self.marketdata = MarketData()
         self._venues: dict[str, VenueContext] = {}
         self._scope: anyio.CancelScope | None = None
         self._store: Any = None
@@ -86,7 +89,9 @@ class Gateway(Application):
                     self.desk.flush = self._store.flush
                     self.acceptor = build_sessions(self.config, self._store, self._venues, self._router, self,
                                                    self._clock, validate=self._validate, feed=self.feed)
+                    self.marketdata.attach(self._venues)
                     async with anyio.create_task_group() as tg:
+                        tg.start_soon(self.marketdata.run)
                         for venue in self._venues.values():
                             venue.events = venue.adapter.events()  # the one consumer's stream
                             tg.start_soon(self._consume, venue)
@@ -129,6 +134,9 @@ class Gateway(Application):
             ctx.send(business_reject(BusinessReject(event.seq, event.msg_type or b"", None, 4,
                                                     "drop-copy session: application messages are not accepted")))
             return
+        if event.msg_type in MD_MSG_TYPES:
+            self.marketdata.handle(ctx, event)
+            return
         message = event.message
         route = None
         try:
@@ -142,6 +150,9 @@ class Gateway(Application):
             log.critical("%s: the journal failed; stopping", ctx.key, exc_info=True)
             self.stop()
             raise
+
+    def on_logout(self, session: SessionHandle) -> None:
+        self.marketdata.session_gone(session.session_id)
 
     def on_event(self, session: SessionHandle, event: Any) -> None:
         if isinstance(event, Rejected):  # counted for the bridge's metrics; the session already answered

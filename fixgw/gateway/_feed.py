@@ -26,6 +26,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
+from .. import jsonio
 from ..orders.serial import record_to_dict
 
 __all__ = ["EventFeed", "FeedEvent", "Subscriber", "DEFAULT_HISTORY", "DEFAULT_QUEUE"]
@@ -48,6 +49,13 @@ class FeedEvent:
     account: str
     order_id: str
     event: Any
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def text(self) -> str:
+        """``as_json`` as compact JSON text, made once however many stream clients send it."""
+        if self._text is None:
+            object.__setattr__(self, "_text", jsonio.dumps(self.as_json()))
+        return self._text  # type: ignore[return-value]
 
     def as_json(self) -> dict[str, Any]:
         body = record_to_dict(self.event)

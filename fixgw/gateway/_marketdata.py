@@ -87,8 +87,7 @@ class _Listener:
 
 def _backlog(handle: Any) -> int:
     """Unsent bytes above the socket of a session's connection (0 when it has none)."""
-    conn = getattr(handle, "_conn", None)
-    return int(getattr(conn, "backlog", 0)) if conn is not None else 0
+    return int(getattr(handle, "backlog", 0))
 
 
 class MarketData:
@@ -117,7 +116,7 @@ class MarketData:
             adapter = venue.adapter
             if not isinstance(adapter, BinanceAdapter) or not adapter.config.ws_api_url:
                 continue
-            instruments = adapter._instruments  # loaded by open_venues
+            instruments = venue.instruments  # loaded by open_venues
             http = adapter.http
 
             async def fetch(venue_symbol: str, limit: int, http: Any = http) -> Any:
@@ -259,7 +258,7 @@ class MarketData:
             ctx.send(business_reject(req))
             return
         symbols = ctx.venue.symbols
-        instruments = getattr(ctx.venue.adapter, "_instruments", {}) or {}
+        instruments = ctx.venue.instruments
         listed = []
         for i in sorted(instruments.values(), key=lambda i: i.symbol):
             listed.append(ListedInstrument(symbols.client(i.symbol), currency=i.quote, tick_size=i.tick_size,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from decimal import Decimal
 from typing import Any, Awaitable, Callable
 
@@ -36,6 +37,7 @@ from ..risk import Refusal
 from ..transport import SessionHandle
 from ..venues import base as V
 from ._ids import parse_venue_cl_id
+from ._latency import ENDPOINTS, Histogram
 
 __all__ = ["VenueContext", "SessionContext", "Router", "log_text", "GLOBAL"]
 
@@ -77,12 +79,16 @@ class VenueContext:
         self.config = config
         self.adapter = adapter
         self.symbols = SymbolMap(())
+        #: The venue's instrument list (symbol -> ``Instrument``), loaded when the venue is opened.
+        self.instruments: dict[str, V.Instrument] = {}
         self.workers = config.max_in_flight
         self._calls_in, self._calls_out = anyio.create_memory_object_stream[
             tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]](math.inf)
         self.events: Any = None
         #: Run before each venue call: the store's ``flush``, so what allowed the call is durable first.
         self.before_call: Callable[[], None] = _nothing
+        #: Endpoint (``order.place``...) -> how long the workers' venue calls took (``_latency``).
+        self.latency: dict[str, Histogram] = {}
 
     async def caught_up(self, timeout: float = CATCH_UP_TIMEOUT) -> bool:
         """Return ``True`` once every event waiting on ``events`` has been applied (its consumer waits
@@ -114,7 +120,15 @@ class VenueContext:
     async def _work(self) -> None:
         async for fn, args in self._calls_out:
             self.before_call()
-            await fn(*args)
+            started = time.perf_counter()
+            try:
+                await fn(*args)
+            finally:
+                name = getattr(fn, "__name__", "call")
+                hist = self.latency.get(ENDPOINTS.get(name, name))
+                if hist is None:
+                    hist = self.latency[ENDPOINTS.get(name, name)] = Histogram()
+                hist.observe(time.perf_counter() - started)
 
 
 class SessionContext:
@@ -179,6 +193,8 @@ class Router:
         self.halted: set[str] = set()
         #: Drop-copy sessions: (context, the accounts it copies; ``None``: every one).
         self.copies: list[tuple[SessionContext, frozenset[str] | None]] = []
+        #: Order account key -> submit to first report made, seconds (``_latency``; read by the bridge).
+        self.first_report: dict[str, Histogram] = {}
 
     def add(self, ctx: SessionContext) -> None:
         self.sessions[ctx.session_id] = ctx
@@ -242,9 +258,17 @@ class Router:
         if reported:
             if type(event) in _LEG_EVENTS:
                 event = order.events[-1]  # the order event the leg event amounted to
+            if _first_report(order):
+                self._observe_first_report(ctx, order)
             ctx.send(ctx.report(order, event, reason), order.route)
             if self.copies:
                 self._copy(ctx, order, event, reason)
+
+    def _observe_first_report(self, ctx: SessionContext, order: Any) -> None:
+        hist = self.first_report.get(ctx.key)
+        if hist is None:
+            hist = self.first_report[ctx.key] = Histogram()
+        hist.observe(max(self.clock.now_ns() - order.ts_init_ns, 0) / 1e9)
 
     def _copy(self, ctx: SessionContext, order: Any, event: Any, reason: str | None) -> None:
         """Send the report of ``event`` on ``ctx``'s ``order`` to every drop-copy session that copies it."""
@@ -262,3 +286,16 @@ class Router:
                 self._copy(ctx, order, order.events[-1], None)
         finally:
             ctx.journal.commit()
+
+
+def _first_report(order: Any) -> bool:
+    """Whether the event just applied to ``order`` is the first it reports (``OrderSubmitted``, pending
+    new, makes no report; every later event does)."""
+    events = order.events
+    last = len(events) - 1
+    if last < 0 or events[last].exec_type.name == "PENDING_NEW":
+        return False
+    for i in range(last):  # stops at the first reported event: the second, for most orders
+        if events[i].exec_type.name != "PENDING_NEW":
+            return False
+    return True

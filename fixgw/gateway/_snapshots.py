@@ -121,6 +121,7 @@ class VenueInfo:
     last_error_ns: int | None
     api_key_expires: date | None
     api_key_days_left: int | None
+    banned_count: int = 0            # 418 answers (bans) so far
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -129,7 +130,8 @@ class VenueInfo:
             "clock_offset_ms": self.clock_offset_ms,
             "rate_limits": [{"window": w.name, "used": w.used, "limit": w.limit, "interval_s": w.interval_s,
                              "headroom": w.headroom} for w in self.rate_windows],
-            "rate_limited_count": self.rate_limited_count, "banned_until": iso_time(self.banned_until_ns),
+            "rate_limited_count": self.rate_limited_count, "banned_count": self.banned_count,
+            "banned_until": iso_time(self.banned_until_ns),
             "unresolved_orders": self.unresolved_orders, "last_event_at": iso_time(self.last_event_ns),
             "last_error": None if self.last_error is None else {"at": iso_time(self.last_error_ns),
                                                                "message": self.last_error},
@@ -151,6 +153,7 @@ class OrderQuery:
     since_ns: int | None = None      # orders updated (fills executed) at or after this time
     cursor: tuple[int, str] | None = None
     limit: int = 100
+    accounts: frozenset[str] | None = None  # the accounts the caller may read (None: every one)
 
 
 @dataclass(frozen=True, slots=True)

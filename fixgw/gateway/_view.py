@@ -33,6 +33,7 @@ from ..session import SessionID
 from ._admin import AdminResult, SessionAdmin
 from ._desk import OrderDesk
 from ._feed import EventFeed
+from ._latency import Histogram
 from ._snapshots import (
     OrderQuery,
     Page,
@@ -174,6 +175,7 @@ class LiveView:
                 stream_state=h.stream_state.name, stream_reconnects=h.stream_reconnects,
                 clock_offset_ms=h.clock_offset_ms, rate_windows=rates,
                 rate_limited_count=int(getattr(limiter, "rate_limited_count", 0)),
+                banned_count=int(getattr(limiter, "banned_count", 0)),
                 banned_until_ns=h.banned_until_ns, unresolved_orders=h.unresolved_orders,
                 last_event_ns=h.last_event_ns, last_error=None if err is None else err[1],
                 last_error_ns=None if err is None else err[0], api_key_expires=expires,
@@ -199,6 +201,8 @@ class LiveView:
                 continue
             if q.account is not None and ctx.settings.account != q.account:
                 continue
+            if q.accounts is not None and ctx.settings.account not in q.accounts:
+                continue
             for order in ctx.book:
                 if q.symbol is not None and order.symbol != q.symbol:
                     continue
@@ -217,11 +221,15 @@ class LiveView:
             rows.append((key, ctx, order))
         return page_of(rows, q.limit, lambda ctx, order: order_json(ctx, order))
 
-    def order(self, ident: str, session: str | None = None) -> tuple[dict[str, Any] | None, int]:
-        """The order whose id, venue order id or client order id is ``ident``: (row, how many matched)."""
+    def order(self, ident: str, session: str | None = None,
+              accounts: frozenset[str] | None = None) -> tuple[dict[str, Any] | None, int]:
+        """The order whose id, venue order id or client order id is ``ident``: (row, how many matched);
+        ``accounts``: only in these accounts (``None``: any)."""
         found = []
         for ctx in self._order_contexts():
             if session is not None and session not in (ctx.key, str(ctx.session_id)):
+                continue
+            if accounts is not None and ctx.settings.account not in accounts:
                 continue
             order = ctx.book.find(order_id=ident) or ctx.book.find(cl_ord_id=ident)
             if order is not None:
@@ -258,24 +266,21 @@ class LiveView:
                 counts[k] = counts.get(k, 0) + 1
         return counts
 
-    def first_reports(self, seen: dict[str, set[str]]) -> Iterator[tuple[str, float]]:
-        """(session id, seconds) from each order's submit to the event of its first report, for the orders
-        in memory not in ``seen[session]`` yet (``seen`` is updated and kept to the orders in memory)."""
-        for ctx in self._contexts():
-            sid = str(ctx.session_id)
-            before = seen.get(sid, set())
-            now_seen = set()
-            for order in ctx.book:
-                oid = order.order_id
-                if oid in before:
-                    now_seen.add(oid)
-                    continue
-                for event in order.events:
-                    if event.exec_type.name != "PENDING_NEW":  # OrderSubmitted makes no report
-                        now_seen.add(oid)
-                        yield sid, max(event.ts_ns - order.ts_init_ns, 0) / _NS
-                        break
-            seen[sid] = now_seen
+    def account_names(self) -> dict[str, str]:
+        """Order account key (a FIX session's or a bridge account's) -> its account name."""
+        return {ctx.key: ctx.settings.account for ctx in self._order_contexts()}
+
+    def first_report_latency(self) -> dict[str, Histogram]:
+        """Label -> submit to first report histogram (a copy): FIX sessions by session id, bridge accounts
+        as ``bridge:<name>``."""
+        labels = {ctx.key: f"bridge:{ctx.settings.account}" if getattr(ctx, "account", None) is not None
+                  else str(ctx.session_id) for ctx in self._order_contexts()}
+        return {labels.get(key, key): h.copy() for key, h in self._gw._router.first_report.items()}
+
+    def venue_latency(self) -> dict[tuple[str, str], Histogram]:
+        """(venue, endpoint) -> how long the venue calls took (a copy)."""
+        return {(name, endpoint): h.copy() for name, vctx in self._gw._venues.items()
+                for endpoint, h in vctx.latency.items()}
 
     def session_rejects(self) -> dict[tuple[str, str, str], int]:
         """(session id, kind, reason) -> rejects the gateway sent (see ``Gateway.on_event``)."""
@@ -283,13 +288,8 @@ class LiveView:
 
 
 def _last_received_ns(engine: Any) -> int | None:
-    """When the peer was last heard from. The engine has no public reading of it yet: its heartbeat
-    timer's is read (None if that ever changes shape, rather than failing the listing)."""
-    public = getattr(engine, "last_received_ns", None)
-    if isinstance(public, int):
-        return public
-    value = getattr(getattr(engine, "_hb", None), "last_received_ns", None)
-    return value if isinstance(value, int) and value > 0 else None
+    """When the peer was last heard from (``Session.last_received_ns``)."""
+    return engine.last_received_ns
 
 
 def _connected(h: Any) -> bool:

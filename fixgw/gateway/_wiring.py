@@ -63,6 +63,7 @@ async def open_venues(config: Config, factory: AdapterFactory, stack: AsyncExitS
         venue = VenueContext(vc, adapter)
         await stack.enter_async_context(adapter)
         instruments = await adapter.load_instruments()
+        venue.instruments = dict(instruments)
         venue.symbols = SymbolMap(((i.symbol, i.base, i.quote) for i in instruments.values()),
                                   config.gateway.symbol_format,
                                   tick_sizes={i.symbol: i.tick_size for i in instruments.values()})

@@ -44,6 +44,8 @@ class FakeView:
     #: The order events the stream serves (None: the gateway is starting).
     feed: Any = field(default_factory=EventFeed)
     venues: tuple[tuple[str, bool], ...] = (("binance", True),)
+    #: Order account key -> account name, for the stream's per-key account filter.
+    names: dict[str, str] = field(default_factory=dict)
     session_list: list[SessionInfo] = field(
         default_factory=lambda: [
             SessionInfo("FIX.4.4", "FIXGW", "CLIENT44", "ACTIVE", True, 12, 34),
@@ -64,7 +66,7 @@ class FakeView:
     def orders(self, query: OrderQuery) -> Page:
         return Page((), None)
 
-    def order(self, ident: str, session: str | None = None) -> tuple[None, int]:
+    def order(self, ident: str, session: str | None = None, accounts: Any = None) -> tuple[None, int]:
         return None, 0
 
     def fills(self, query: OrderQuery) -> Page:
@@ -76,8 +78,14 @@ class FakeView:
     def order_counts(self) -> dict[tuple[str, str], int]:
         return {}
 
-    def first_reports(self, seen: dict[str, set[str]]) -> list[tuple[str, float]]:
-        return []
+    def first_report_latency(self) -> dict[str, Any]:
+        return {}
+
+    def venue_latency(self) -> dict[tuple[str, str], Any]:
+        return {}
+
+    def account_names(self) -> dict[str, str]:
+        return dict(self.names)
 
     def session_rejects(self) -> dict[tuple[str, str, str], int]:
         return {}

@@ -63,6 +63,9 @@ def test_cli_run_demo_bridge_in_banner_demo_keys_work(tmp_path: Path) -> None:
             secrets[key_id] = path.read_text().strip()
             assert secrets[key_id] not in banner  # paths are printed, never secrets
         assert httpx.get(url + "/healthz").json() == {"status": "ok"}
+        assert f"web console at {url}/console" in banner and httpx.get(url + "/console").status_code == 200
+        # Run as ``python -m fixgw``: the banner's next command is runnable as shown, no venv activation assumed.
+        assert f"{os.path.relpath(sys.executable, tmp_path)} -m fixgw client --port " in banner, banner
         with BridgeClient(url, "demo-read", secrets["demo-read"]) as c:
             assert c.get("/v1/orders") == {"orders": [], "next_cursor": None}
         with BridgeClient(url, "demo-admin", secrets["demo-admin"]) as c:

@@ -186,7 +186,7 @@ def test_every_v1_route_requires_a_permission(view: FakeView) -> None:
         checks = [d.call for d in route.dependant.dependencies if isinstance(d.call, PermissionCheck)]
         assert len(checks) == 1, route.path
     public = {r.path for r in app.routes if getattr(r, "path", "").startswith("/") and not r.path.startswith("/v1")}
-    assert public == {"/healthz", "/readyz", "/metrics"}
+    assert public == {"/healthz", "/readyz", "/metrics", "/console", "/console/console.js", "/console/console.css"}
 
 
 @pytest.mark.anyio

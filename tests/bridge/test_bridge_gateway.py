@@ -59,10 +59,10 @@ def _sell(sim: SimServer, qty: str, price: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def stack(sim: SimServer, store_path: Any = None, sessions: tuple[Any, ...] = (),
+async def stack(sim: SimServer, store_path: Any = None, sessions: tuple[Any, ...] = (), keys: Any = KEYS,
                 **config: Any) -> AsyncIterator[tuple[Gateway, str]]:
     """A gateway on the simulator and the bridge beside it in the same event loop: (gateway, bridge URL);
-    ``sessions``: more ``[[sessions]]``; ``config``: venue settings."""
+    ``sessions``: more ``[[sessions]]``; ``keys``: the bridge's keys; ``config``: venue settings."""
     base = default_config(port=0, store_path=store_path)
     base = dataclasses.replace(base, sessions=base.sessions + tuple(sessions))
     cfg = base.with_venue("sim", rest_url=sim.base_url, ws_url=sim.ws_api_url, api_key=API_KEY,
@@ -70,7 +70,7 @@ async def stack(sim: SimServer, store_path: Any = None, sessions: tuple[Any, ...
     gw = Gateway(cfg)
     with anyio.fail_after(60):
         async with anyio.create_task_group() as tg:
-            port = await tg.start(run_bridge, gw, BridgeConfig(port=0), KeyRing(KEYS))
+            port = await tg.start(run_bridge, gw, BridgeConfig(port=0), KeyRing(keys))
             await tg.start(gw.run)
             try:
                 yield gw, f"http://127.0.0.1:{port}"
@@ -179,12 +179,27 @@ async def test_bridge_order_queries_bad_input_answered_with_the_error_shape(sim:
             ("/v1/orders", {"status": "sideways"}, (400, "invalid_request")),
             ("/v1/orders", {"limit": "0"}, (400, "invalid_request")),
             ("/v1/fills", {"since": "yesterday"}, (400, "invalid_request")),
-            ("/v1/sessions", {}, (403, "missing_permission")),  # read key: no admin
-            ("/v1/venues", {}, (403, "missing_permission")),
         ):
             with pytest.raises(BridgeRequestError) as e:
                 await c.get(path, params=params)
             assert (e.value.status, e.value.code) == want, path
+
+
+async def test_bridge_read_key_lists_sessions_and_venues_but_every_action_needs_admin(sim: SimServer) -> None:
+    async with stack(sim) as (gw, url), reader(url) as c:
+        assert (await session_row(c))["state"] == "DISCONNECTED"  # read: what the web console shows
+        assert [v["name"] for v in (await c.get("/v1/venues"))["venues"]] == ["sim"]
+        key = (await session_row(c))["key"]
+        for method, path, body in (
+            ("POST", f"/v1/sessions/{key}/logout", None),
+            ("PUT", f"/v1/sessions/{key}/sequence-numbers", {"next_sender_seq": 5}),
+            ("POST", f"/v1/sessions/{key}/disable", None),
+            ("POST", f"/v1/sessions/{key}/enable", None),
+            ("POST", "/v1/kill-switch/global", None),
+            ("DELETE", "/v1/kill-switch/global", None),
+        ):
+            assert error_of(await c.send(method, path, json=body)) == (403, "missing_permission"), path
+        assert (await session_row(c))["enabled"] is True
 
 
 async def test_bridge_admin_logout_sequence_numbers_disable_enable(sim: SimServer) -> None:

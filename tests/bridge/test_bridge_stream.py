@@ -165,7 +165,6 @@ async def test_bridge_stream_heartbeats_both_ways_silent_client_closed() -> None
     ("reader", READ_SECRET, {"channels": "bogus"}, 4400),
     ("reader", READ_SECRET, {"since": "-1"}, 4400),
     ("reader", READ_SECRET, {"nope": "1"}, 4400),
-    ("reader", READ_SECRET, {"channels": "orders,sessions"}, 4403),
     ("reader", READ_SECRET, {"since": "1"}, 4410),
 ])
 async def test_bridge_stream_bad_parameters_closed_with_a_code(key: str, secret: str, params: dict[str, str],
@@ -175,6 +174,15 @@ async def test_bridge_stream_bad_parameters_closed_with_a_code(key: str, secret:
     async with fake(feed) as url, AsyncBridgeClient(url, key, secret) as c:
         async with c.stream("/v1/stream", params=params) as s:
             assert (await closed(s))[0] == want
+
+
+async def test_bridge_stream_sessions_and_venues_channels_for_a_read_key() -> None:
+    async with fake(EventFeed()) as url, AsyncBridgeClient(url, "reader", READ_SECRET) as c:
+        async with c.stream("/v1/stream", params={"channels": "orders,sessions"}) as s:
+            hello = await s.recv()
+            sessions = await s.recv()
+    assert hello["channels"] == ["orders", "sessions"] and hello["permissions"] == ["read"]
+    assert (sessions["type"], len(sessions["sessions"])) == ("sessions", 2)  # venues: over a gateway
 
 
 async def test_bridge_stream_sessions_channel_for_admin() -> None:

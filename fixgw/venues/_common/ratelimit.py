@@ -84,6 +84,8 @@ class RateLimiter:
         self._lock = anyio.Lock()
         self.waited_s = 0.0  # total time held back, for health and tests
         self.rate_limited_count = 0
+        #: 418 answers (bans) so far.
+        self.banned_count = 0
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -185,6 +187,7 @@ class RateLimiter:
 
     def on_banned(self, retry_after_s: float | None = None, until_ns: int | None = None) -> int:
         """Record a 418; return the epoch ns the ban ends."""
+        self.banned_count += 1
         if until_ns is None:
             secs = retry_after_s if retry_after_s is not None else self._default_ban_s
             until_ns = self._clock.now_ns() + int(secs * _NS)
