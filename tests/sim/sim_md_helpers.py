@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+import httpx
+import pytest
 
 from websockets.sync.client import ClientConnection
 
-from fixgw.sim import DEMO_ACCOUNT, SimServer
+from fixgw.sim import DEMO_ACCOUNT, SimConfig, SimServer
 from fixgw.sim.model import NewOrder
 
 D = Decimal
@@ -89,3 +92,25 @@ class LocalBook:
     def same_as(self, snapshot: dict[str, Any]) -> bool:
         return (self.bids == {D(p): D(q) for p, q in snapshot["bids"]}
                 and self.asks == {D(p): D(q) for p, q in snapshot["asks"]})
+
+
+def module_sim(seed: int) -> Any:
+    """A module-scoped fixture: a simulator without a market maker (the tests place every order)."""
+    @pytest.fixture(scope="module")
+    def sim() -> Iterator[SimServer]:
+        server = SimServer(SimConfig(seed=seed, maker_interval_s=None))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+    return sim
+
+
+@pytest.fixture
+def http(sim: SimServer) -> Iterator[httpx.Client]:
+    """A REST client on the module's simulator, with every fault off before and after the test."""
+    sim.reset_faults()
+    with httpx.Client(base_url=sim.base_url, timeout=10) as c:
+        yield c
+    sim.reset_faults()

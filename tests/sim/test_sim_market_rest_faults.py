@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
-from sim_md_helpers import D, LocalBook, place, recv_until, top, until_id, update_id
+from sim_md_helpers import D, LocalBook, http, module_sim, place, recv_until, top, until_id, update_id  # noqa: F401  (http: a fixture)
 from websockets.sync.client import connect
 
-from fixgw.sim import SimConfig, SimServer
+from fixgw.sim import SimServer
 
 FULL_KEYS = ["symbol", "priceChange", "priceChangePercent", "weightedAvgPrice", "prevClosePrice", "lastPrice",
              "lastQty", "bidPrice", "bidQty", "askPrice", "askQty", "openPrice", "highPrice", "lowPrice", "volume",
@@ -21,23 +21,7 @@ FULL_KEYS = ["symbol", "priceChange", "priceChangePercent", "weightedAvgPrice", 
 MINI_KEYS = ["symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", "volume", "quoteVolume", "openTime",
              "closeTime", "firstId", "lastId", "count"]
 
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    server = SimServer(SimConfig(seed=5, maker_interval_s=None))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def http(sim: SimServer) -> Iterator[httpx.Client]:
-    sim.reset_faults()
-    with httpx.Client(base_url=sim.base_url, timeout=10) as c:
-        yield c
-    sim.reset_faults()
+sim = module_sim(5)
 
 
 def _trade(sim: SimServer, qty: str = "0.01", ticks: int = 1) -> None:

@@ -5,31 +5,14 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Iterator
 
 import httpx
-import pytest
-from sim_md_helpers import D, LocalBook, place, recv_until, top, until_id, update_id
+from sim_md_helpers import D, LocalBook, http, module_sim, place, recv_until, top, until_id, update_id  # noqa: F401  (http: a fixture)
 from websockets.sync.client import connect
 
-from fixgw.sim import SimConfig, SimServer
+from fixgw.sim import SimServer
 
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    server = SimServer(SimConfig(seed=11, maker_interval_s=None))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def http(sim: SimServer) -> Iterator[httpx.Client]:
-    sim.reset_faults()
-    with httpx.Client(base_url=sim.base_url, timeout=10) as c:
-        yield c
+sim = module_sim(11)
 
 
 def _bids(sim: SimServer, n: int, qty: str = "0.01") -> list[tuple[str, str, str, str | None]]:
