@@ -11,6 +11,8 @@ import os
 import sys
 from typing import Sequence
 
+from .dialects import DIALECTS
+
 __all__ = ["main", "build_parser", "control_banner"]
 
 
@@ -29,6 +31,8 @@ def build_parser(prog: str = "fixgw sim") -> argparse.ArgumentParser:
                    help="seconds between market-maker steps (0 = step only via POST /sim/market-maker/step)")
     p.add_argument("--no-market-maker", action="store_true", help="start with empty books")
     p.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+    p.add_argument("--dialect", default="binance", choices=sorted(DIALECTS),
+                   help="venue protocol to speak (default binance)")
     return p
 
 
@@ -36,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (without the program name) and serve until Ctrl-C."""
     import uvicorn
 
-    from .app import build_app
+    from .dialects import build_app_for
     from .config import CONTROL_TOKEN_ENV, SimConfig
     from .marketmaker import MakerConfig
     from .state import SimState
@@ -49,9 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         market_maker=None if args.no_market_maker else MakerConfig(),
         maker_interval_s=args.maker_interval or None,
         log_level=args.log_level,
+        dialect=args.dialect,
     )
     try:
         state = SimState(config)
+        app = build_app_for(state)
     except ValueError as exc:  # a malformed FIXGW_SIM_TOKEN
         print(f"fixgw sim: {exc}", file=sys.stderr)
         return 2
@@ -67,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
     )
     uvicorn.run(
-        build_app(state),
+        app,
         host=args.host,
         port=args.port,
         log_level=args.log_level,

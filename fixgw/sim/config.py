@@ -93,6 +93,8 @@ class SimConfig:
     clock: Clock | None = None
     log_level: str = "warning"
     control_token: str | None = field(default=None, repr=False)
+    #: the venue protocol spoken (``fixgw.sim.dialects.DIALECTS``): binance, coinbase or kraken
+    dialect: str = "binance"
 
     def keys(self) -> tuple[ApiKey, ...]:
         return self.api_keys or demo_keys()

@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator, Callable, TypeVar
 import anyio
 import uvicorn
 
-from .app import build_app
+from .dialects import build_app_for
 from .config import SimConfig, resolve_control_token
 from .state import SimState
 
@@ -61,7 +61,7 @@ class SimServer:
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         self.state = SimState(self.config)
-        app = build_app(self.state)
+        app = build_app_for(self.state)
         uv_config = uvicorn.Config(
             app,
             log_level=self.config.log_level,
