@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import select
 import socket
 import threading
 import xml.etree.ElementTree as ET
@@ -12,6 +14,7 @@ from anyio.from_thread import start_blocking_portal
 
 from fixgw.backoff import Backoff
 from fixgw.cli import main as cli_main
+from fixgw.codec import Garbled, Parser
 from fixgw.session import SessionConfig, SessionID
 from fixgw.stores import MemoryMessageStore
 from fixgw.testing.conformance import Target, run_cases, select_cases
@@ -37,6 +40,10 @@ def test_conformance_fixgw_acceptor_every_case_passes(begin: str, acceptor_port:
     by_name = {r.case.full_name: r for r in results}
     assert by_name["1B-c_InvalidTargetCompID"].notes == ["Logout, then disconnected"]
     assert by_name["2-b_MsgSeqNumTooHigh"].notes == ["EndSeqNo 0"]
+    assert "the session went on" in by_name["2-f_PossDupOrigSendingTimeTooHigh"].notes
+    assert by_name["20_SimultaneousResendRequest"].notes[-1] == "its ResendRequest sent again"
+    # fixgw keeps the frame that came right behind a garbled one.
+    assert not any("lost with it" in n for n in by_name["3-c_GarbledHeader"].notes)
 
 
 def test_conformance_broken_acceptor_without_sending_time_check_fails_2o(tmp_path: Path) -> None:
@@ -103,3 +110,65 @@ def test_conformance_initiator_mode_fixgw_initiator_passes() -> None:
     assert not runner.is_alive()
     assert ["\n".join(r.lines()) for r in results if not r.passed] == []
     assert results[0].notes == ["HeartBtInt 30, MsgSeqNum 1, ResetSeqNumFlag=Y"]
+
+
+@contextlib.contextmanager
+def _losing_proxy(upstream: int):
+    """A proxy that drops the frame coming right behind a garbled one (as an engine may when it resyncs)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    dropped: list[bytes] = []
+
+    def pump(client: socket.socket) -> None:
+        with contextlib.suppress(OSError), client, socket.create_connection(("127.0.0.1", upstream)) as server:
+            forward(client, server)
+
+    def forward(client: socket.socket, server: socket.socket) -> None:
+        parser, drop_next = Parser(), False
+        while not stop.is_set():
+            ready = select.select([client, server], [], [], 0.05)[0]
+            for sock in ready:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                if sock is server:
+                    client.sendall(data)
+                    continue
+                parser.feed(data)
+                for item in parser:
+                    if isinstance(item, Garbled):
+                        server.sendall(item.data)
+                        drop_next = True
+                    elif drop_next:
+                        dropped.append(item.raw)
+                        drop_next = False
+                    else:
+                        server.sendall(item.raw)
+
+    def accept() -> None:
+        while not stop.is_set():
+            if select.select([listener], [], [], 0.05)[0]:
+                threading.Thread(target=pump, args=(listener.accept()[0],), daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield listener.getsockname()[1], dropped
+    finally:
+        stop.set()
+        acceptor.join(5)
+        listener.close()
+
+
+def test_conformance_garbled_cases_engine_dropping_the_next_frame_pass_and_say_so(acceptor_port: int) -> None:
+    # FIX does not say where a garbled frame ends: an engine may lose the frame sent right behind it.
+    # The garbled cases then resend it as PossDup, and must still see the number not counted.
+    # (Two of the five garbled cases: each waits two seconds before its resend.)
+    cases = [c for c in select_cases("FIX.4.4") if c.id in ("2-t", "3-c")]
+    with _losing_proxy(acceptor_port) as (port, dropped):
+        results = run_cases(cases, _target("FIX.4.4", port))
+    assert ["\n".join(r.lines()) for r in results if not r.passed] == []
+    assert len(dropped) == len(cases) == 2
+    for r in results:
+        assert r.notes == ["the message sent right after the garbled frame was lost with it; its PossDup resend "
+                           "(2) was processed"], r.lines()

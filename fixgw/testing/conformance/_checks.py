@@ -1,12 +1,14 @@
-"""Checks the conformance cases share: a session Reject as FIX 4.2 or 4.4 words it, a resend covering a range."""
+"""Checks the conformance cases share: a session Reject as FIX 4.2 or 4.4 words it, a resend covering a range,
+the resync after a garbled frame."""
 
 from __future__ import annotations
 
-from ..compare import one_of
+from ..compare import one_of, show
 from ..counterparty import Counterparty, Mismatch
 from ._case import CaseContext
 
-__all__ = ["OTHER_VERSION", "LAST_42_REASON", "expect_reject", "read_resend", "resend_note"]
+__all__ = ["OTHER_VERSION", "LAST_42_REASON", "expect_reject", "read_resend", "resend_note",
+           "sync_after_garbled"]
 
 OTHER_VERSION = "FIX.4.3"
 #: The last SessionRejectReason (373) value FIX 4.2 defines (13 and up came with FIX 4.3).
@@ -80,3 +82,32 @@ def read_resend(cp: Counterparty, begin: int, end: int, *, limit: int = 10_000) 
 
 def resend_note(t: CaseContext, resent: int, filled: int) -> None:
     t.saw(f"{resent} message(s) resent, {filled} number(s) gap-filled")
+
+
+def sync_after_garbled(t: CaseContext, cp: Counterparty, seq: int) -> None:
+    """After a garbled frame, the next message, numbered ``seq``, must be processed; then ``seq + 1``.
+
+    FIX says a garbled message is ignored, its number not counted, and messages go on being accepted; it
+    does not say where a garbled frame ends when its framing is broken. An engine may discard the bytes
+    that came right behind it with it. So when the TestRequest sent next gets no answer within a short
+    wait, it is sent again as a PossDup resend with the same number and OrigSendingTime: an engine that
+    did process the first ignores the resend (test case 2e) and answers the first; one that lost it
+    processes the resend. Either way ``seq`` must still be the number expected (the garbled frame did
+    not count), and the next message, ``seq + 1``, is then answered too.
+    """
+    first, sent_at = t.test_id(), t.timestamp()
+    cp.send("1", [(112, first)], seq=seq, sending_time=sent_at)
+    try:
+        cp.expect("0", {112: first}, timeout=min(2.0, t.target.timeout))
+    except Mismatch as exc:
+        if not exc.problem.startswith("nothing received"):
+            raise
+        second = t.test_id()
+        cp.send("1", [(112, second)], seq=seq, poss_dup=True, orig_sending_time=sent_at)
+        msg = cp.expect("0", {112: one_of(first, second)})
+        if msg.get(112) == second.encode():
+            t.saw(f"the message sent right after the garbled frame was lost with it; its PossDup resend "
+                  f"({seq}) was processed")
+        else:
+            t.saw(f"a slow answer to {show(first)}; the PossDup resend was ignored")
+    t.sync(cp, seq=seq + 1)

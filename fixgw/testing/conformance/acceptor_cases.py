@@ -4,16 +4,18 @@ Each case is named by its test-case id in the specification's "Session-level tes
 behaviors" (1B..21) and a short name. Every case logs on with ResetSeqNumFlag(141)=Y, so it starts at
 MsgSeqNum 1 on both sides. Where the specification lets an engine behave two ways (a Logout before a
 disconnect or a silent one; EndSeqNo 0 or 999999 or the last number; a RefTagID or none), the case
-accepts both and records which it saw. Application messages the acceptor sends (an ExecutionReport,
-an echo, a BusinessMessageReject) are passed over: the cases test the session layer only.
+accepts both and records which it saw. Where it says nothing (where a garbled frame ends), the case
+tolerates what a careful engine may do: the frame behind a garbled one lost with it is resent as
+PossDup (``sync_after_garbled``). Application messages the acceptor sends (an ExecutionReport, an echo,
+a BusinessMessageReject) are passed over: the cases test the session layer only.
 """
 
 from __future__ import annotations
 
 from ..compare import one_of
-from ..counterparty import Mismatch
+from ..counterparty import Counterparty, Mismatch
 from ._case import CaseContext, case
-from ._checks import OTHER_VERSION, expect_reject
+from ._checks import OTHER_VERSION, expect_reject, sync_after_garbled
 
 __all__: list[str] = []
 
@@ -118,7 +120,7 @@ def _2c(t: CaseContext) -> None:
 def _2d(t: CaseContext) -> None:
     cp = t.logon()
     cp.send_raw(b"garbage\x01that is not\x01a FIX frame\x01")
-    t.sync(cp, seq=2)
+    sync_after_garbled(t, cp, 2)
     t.logout(cp)
 
 
@@ -142,19 +144,51 @@ def _2e_new(t: CaseContext) -> None:
 
 @case("2-f", "PossDupOrigSendingTimeTooHigh", "OrigSendingTime after SendingTime: Reject 373=10")
 def _2f(t: CaseContext) -> None:
+    # Test case 2f: PossDupFlag=Y, OrigSendingTime after SendingTime, MsgSeqNum as expected: a Reject
+    # (SendingTime accuracy problem), the number counted; a Logout and disconnect may follow (optional).
     cp = t.logon()
     cp.send("1", [(112, t.test_id())], seq=2, poss_dup=True, orig_sending_time=t.timestamp(600))
-    expect_reject(cp, t, 2, (10,), 122)
-    t.sync(cp, seq=3)
-    t.logout(cp)
+    _expect_poss_dup_reject(t, cp, 10, "test case 2f wants Reject 373=10 when OrigSendingTime is after "
+                                       "SendingTime and MsgSeqNum is as expected")
+    _go_on_or_logout(t, cp, seq=3)
 
 
 @case("2-g", "PossDupNoOrigSendingTime", "PossDupFlag without OrigSendingTime: Reject 373=1")
 def _2g(t: CaseContext) -> None:
+    # Test case 2g: PossDupFlag=Y without OrigSendingTime: a Reject (required tag missing), the number counted.
     cp = t.logon()
     cp.send("1", [(112, t.test_id())], seq=2, header=[(43, "Y")])
-    expect_reject(cp, t, 2, (1,), 122)
-    t.sync(cp, seq=3)
+    _expect_poss_dup_reject(t, cp, 1, "test case 2g wants Reject 373=1 for a PossDup message without "
+                                      "OrigSendingTime, whatever its MsgSeqNum")
+    _go_on_or_logout(t, cp, seq=3)
+
+
+def _expect_poss_dup_reject(t: CaseContext, cp: Counterparty, reason: int, rule: str) -> None:
+    try:
+        expect_reject(cp, t, 2, (reason,), 122)
+    except Mismatch as exc:
+        if "|35=0|" in exc.received:
+            raise Mismatch("the PossDup message numbered as expected was processed as a new one (its Heartbeat "
+                           f"came): OrigSendingTime not checked; {rule}", exc.expected, exc.received) from None
+        raise
+
+
+def _go_on_or_logout(t: CaseContext, cp: Counterparty, seq: int) -> None:
+    """After a Reject the session goes on (the next message answered) or, optionally, ends with a Logout."""
+    test_id = t.test_id()
+    try:
+        cp.send("1", [(112, test_id)], seq=seq)
+    except Mismatch:
+        pass  # the engine may have closed right after a Logout of its own: read it
+    msg = cp.receive()
+    if msg is not None and msg.get(35) == b"5":
+        t.saw("Logout after the Reject (optional)")
+        cp.push_back(msg)
+        t.expect_logout_and_disconnect(cp)
+        return
+    cp.push_back(msg)
+    cp.expect("0", {112: test_id})
+    t.saw("the session went on")
     t.logout(cp)
 
 
@@ -189,7 +223,7 @@ def _2m(t: CaseContext) -> None:
     bad = cp.build("1", [(112, "BADLENGTH")], seq=2)
     length = bad.split(b"\x019=", 1)[1].split(b"\x01", 1)[0]
     cp.send_raw(bad.replace(b"\x019=" + length, b"\x019=%d" % (int(length) - 5), 1))
-    t.sync(cp, seq=2)
+    sync_after_garbled(t, cp, 2)
     t.logout(cp)
 
 
@@ -215,10 +249,13 @@ def _2t(t: CaseContext) -> None:
     cp = t.logon()
     good = cp.build("1", [(112, "ORDER")], seq=2)
     head, rest = good.split(b"\x01", 1)
-    length, rest = rest.split(b"\x01", 1)
+    _length, rest = rest.split(b"\x01", 1)
     msg_type, rest = rest.split(b"\x01", 1)
-    cp.send_raw(head + b"\x01" + msg_type + b"\x01" + length + b"\x01" + rest)
-    t.sync(cp, seq=2)
+    body = rest[:-7]  # up to the CheckSum field, which is always 10=NNN<SOH>
+    # MsgType before BodyLength; the BodyLength and CheckSum are right for the bytes, so the order is the only fault.
+    bad = head + b"\x01" + msg_type + b"\x01" + b"9=%d\x01" % len(body) + body
+    cp.send_raw(bad + b"10=%03d\x01" % (sum(bad) % 256))
+    sync_after_garbled(t, cp, 2)
     t.logout(cp)
 
 
@@ -231,7 +268,7 @@ def _3b(t: CaseContext) -> None:
     bad = cp.build("1", [(112, "BADSUM")], seq=2)
     wrong = (int(bad[-4:-1]) + 1) % 256
     cp.send_raw(bad[:-4] + b"%03d\x01" % wrong)
-    t.sync(cp, seq=2)
+    sync_after_garbled(t, cp, 2)
     t.logout(cp)
 
 
@@ -240,5 +277,5 @@ def _3c(t: CaseContext) -> None:
     cp = t.logon()
     bad = cp.build("1", [(112, "GLUED")], seq=2)
     cp.send_raw(bad.replace(b"\x0135=", b"35=", 1))
-    t.sync(cp, seq=2)
+    sync_after_garbled(t, cp, 2)
     t.logout(cp)

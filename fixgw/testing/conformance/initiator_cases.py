@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..compare import ANY, Expected, compare
 from ..counterparty import Counterparty, Mismatch
 from ._case import CaseContext, case
-from ._checks import read_resend
+from ._checks import read_resend, sync_after_garbled
 
 __all__ = ["session"]
 
@@ -96,7 +96,7 @@ def _i2b(t: CaseContext) -> None:
 def _i2d(t: CaseContext) -> None:
     cp = session(t)
     cp.send_raw(b"garbage\x01that is not\x01a FIX frame\x01")
-    _sync(t, cp)
+    sync_after_garbled(t, cp, cp.next_seq)
 
 
 @case("3-b", "InvalidChecksum", "A frame with a wrong CheckSum is ignored", role=_ROLE)
@@ -105,7 +105,7 @@ def _i3b(t: CaseContext) -> None:
     seq = cp.next_seq
     bad = cp.build("1", [(112, "BADSUM")], seq=seq)
     cp.send_raw(bad[:-4] + b"%03d\x01" % ((int(bad[-4:-1]) + 1) % 256))
-    t.sync(cp, seq=seq)
+    sync_after_garbled(t, cp, seq)
 
 
 @case("8", "ResendRequest", "A ResendRequest is answered by resent messages and GapFills", role=_ROLE)
