@@ -2,8 +2,10 @@
 
 ``fixgw run`` with no arguments is the embedded demo: it starts the simulated exchange in this process,
 hands its URL to the gateway (the gateway never imports the simulator) and listens for FIX on
-``DEFAULT_PORT`` with the demo sessions of ``fixgw.config.default_config``. ``fixgw client`` logs on to a
-gateway and walks through a few orders, printing every ExecutionReport, so the whole loop is visible
+``DEFAULT_PORT`` with the demo sessions of ``fixgw.config.default_config``; ``--demo arbitrage`` starts
+two simulated exchanges quoting BTC/USDT apart instead (``fixgw.config.demos``, ``examples/arbitrage.py``).
+Every ``simulated`` venue of a configuration gets its own simulator, speaking its ``kind``'s API.
+``fixgw client`` logs on to a gateway and walks through a few orders, printing every ExecutionReport, so the whole loop is visible
 (``fixgw.democlient``). ``fixgw decode`` prints FIX messages from files or wire logs (``fixgw.decode``).
 ``fixgw conformance`` runs the FIX session test cases against another engine and ``fixgw replay`` plays
 a recorded wire log through a session (``fixgw.testing``, docs/testing.md).
@@ -32,7 +34,7 @@ from typing import Any, NoReturn, Sequence
 import anyio
 
 from . import __version__
-from .config import DEFAULT_BRIDGE_PORT, DEFAULT_PORT, DEMO_PASSWORD, Config, default_config, load_config
+from .config import DEFAULT_BRIDGE_PORT, DEFAULT_PORT, DEMO_PASSWORD, DEMOS, Config, demo_config, load_config
 from .errors import ConfigError, FixgwError
 
 __all__ = ["main", "build_parser"]
@@ -89,8 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the gateway (no --config: the embedded demo with a simulated exchange)",
                          description="Run the FIX gateway until SIGINT or SIGTERM. Without --config: the embedded "
                                      "demo, with a simulated exchange in this process.")
-    run.add_argument("--config", "-c", type=_config_file, metavar="FILE",
-                     help="TOML configuration file, see examples/gateway.toml (default: the embedded demo)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--config", "-c", type=_config_file, metavar="FILE",
+                       help="TOML configuration file, see examples/gateway.toml (default: the embedded demo)")
+    where.add_argument("--demo", choices=sorted(DEMOS), default="basic",
+                       help="which embedded demo runs without --config: basic (one simulated venue) or arbitrage "
+                            "(two simulated venues quoting BTC/USDT apart, for examples/arbitrage.py) "
+                            "(default: %(default)s)")
     run.add_argument("--host", help="listen address (default: the config's, 127.0.0.1 in the demo)")
     run.add_argument("--port", type=_port,
                      help=f"FIX port; 0 picks a free one (default: the config's, {DEFAULT_PORT} in the demo)")
@@ -229,7 +236,7 @@ def _first_error(exc: BaseException) -> BaseException | None:
 async def _run(args: argparse.Namespace) -> int:
     from .gateway import Gateway, run_until_signalled
 
-    config = load_config(args.config) if args.config else default_config()
+    config = load_config(args.config) if args.config else demo_config(args.demo, **_demo_options(args.demo))
     gw_changes: dict[str, Any] = {}
     if args.host:
         gw_changes["host"] = args.host
@@ -252,11 +259,28 @@ async def _run(args: argparse.Namespace) -> int:
 
             def ready(port: int) -> None:
                 args.started = True
-                _print_banner(config, port, demo=args.config is None, sim_tokens=sims.control_tokens, bridge=bridge)
+                _print_banner(config, port, demo=args.config is None, sim_tokens=sims.control_tokens, bridge=bridge,
+                              demo_name=args.demo)
 
             status = await run_until_signalled(gateway, on_ready=ready)
             tg.cancel_scope.cancel()  # the gateway is down: stop the bridge
     return status
+
+
+def _demo_options(name: str) -> dict[str, Any]:
+    """The arbitrage demo's second venue speaks Coinbase Exchange when this build has both its simulator
+    dialect and its adapter, else Binance like the first."""
+    if name != "arbitrage":
+        return {}
+    import importlib.util
+
+    try:
+        has_dialect = importlib.util.find_spec("fixgw.sim.coinbase.app") is not None
+        from .venues.coinbase import CoinbaseConfig
+    except ImportError:
+        return {"beta_kind": "binance"}
+    ready = has_dialect and hasattr(CoinbaseConfig, "from_venue_config")
+    return {"beta_kind": "coinbase" if ready else "binance"}
 
 
 def _plan_bridge(args: argparse.Namespace, config: Config) -> dict[str, Any] | None:
@@ -277,39 +301,101 @@ def _plan_bridge(args: argparse.Namespace, config: Config) -> dict[str, Any] | N
 
 
 class start_simulators:
-    """Start the simulated exchange for each ``simulated`` venue and fill in its URLs and keys.
+    """Start a simulated exchange for each ``simulated`` venue and fill in its URLs and keys.
 
-    An async context manager yielding the completed ``Config``; the simulators stop on exit.
+    Each simulator speaks its venue's dialect (``kind``: binance, coinbase or kraken) over its own
+    matching engine, so one ``fixgw run`` can hold several; a venue's ``sim_prices`` set where its market
+    maker starts. An async context manager yielding the completed ``Config``; the simulators stop on exit.
     """
 
     def __init__(self, config: Config) -> None:
         self._config = config
         self._servers: list[Any] = []
         self.control_tokens: dict[str, str] = {}  # venue name -> its simulator's /sim/* token
+        self.servers: dict[str, Any] = {}  # venue name -> its running ``SimServer``
 
     async def __aenter__(self) -> Config:
         config = self._config
-        for venue in config.venues:
-            if not venue.simulated:
-                continue
-            from .sim import ApiKey, SimConfig, SimServer
-
-            # A fresh key per run: the simulator and the gateway share it and nothing else does.
-            api_key = "fixgw-demo-" + secrets.token_hex(8)
-            api_secret = secrets.token_hex(32)
-            server = SimServer(SimConfig(api_keys=(ApiKey(api_key=api_key, account_id="demo", secret=api_secret),)))
-            await anyio.to_thread.run_sync(server.start)
-            self._servers.append(server)
-            self.control_tokens[venue.name] = server.control_token
-            config = config.with_venue(venue.name, rest_url=server.base_url, ws_url=server.ws_api_url,
-                                       api_key=api_key, api_secret=api_secret)
-            log.info("simulated exchange %r listening at %s", venue.name, server.base_url)
+        try:
+            for venue in config.venues:
+                if venue.simulated:
+                    config = await self._start(config, venue)
+        except BaseException:
+            await self.__aexit__()
+            raise
         return config
+
+    async def _start(self, config: Config, venue: Any) -> Config:
+        server, creds = _simulator_for(venue)
+        await anyio.to_thread.run_sync(server.start)
+        self._servers.append(server)
+        self.servers[venue.name] = server
+        self.control_tokens[venue.name] = server.control_token
+        log.info("simulated exchange %r (%s) listening at %s", venue.name, venue.kind, server.base_url)
+        return config.with_venue(venue.name, rest_url=server.base_url, ws_url=_sim_ws_url(server, venue.kind),
+                                 **creds)
 
     async def __aexit__(self, *exc: object) -> None:
         with anyio.CancelScope(shield=True):
-            for server in reversed(self._servers):
-                await anyio.to_thread.run_sync(server.stop)
+            while self._servers:
+                await anyio.to_thread.run_sync(self._servers.pop().stop)
+
+
+def _sim_ws_url(server: Any, kind: str) -> str:
+    """The simulator's WebSocket the venue's adapter connects to: the order-entry WebSocket API of
+    binance, the private feed of the others (Coinbase's at the root, Kraken's v2 at ``/v2``)."""
+    if kind == "coinbase":
+        from .sim.coinbase import feed_url
+
+        return str(feed_url(server.base_url))
+    return server.ws_api_url if kind == "binance" else f"ws://{server.host}:{server.port}/v2"
+
+
+def _simulator_for(venue: Any) -> tuple[Any, dict[str, str]]:
+    """A simulator (not started) for ``venue`` and the credentials the gateway signs with.
+
+    A fresh key per run: the simulator and the gateway share it and nothing else does. Coinbase and
+    Kraken secrets are base64 (their signatures decode them first); Coinbase keys carry a passphrase."""
+    import base64
+    import importlib.util
+
+    from .sim import ApiKey, SimConfig, SimServer
+    from .sim.dialects import DIALECTS
+
+    try:
+        found = importlib.util.find_spec(DIALECTS[venue.kind]) is not None
+    except (KeyError, ModuleNotFoundError):
+        found = False
+    if not found:
+        raise ConfigError(f"venues.{venue.name}.simulated", f"the simulator does not speak {venue.kind!r} in this build")
+    api_key = "fixgw-demo-" + secrets.token_hex(8)
+    creds = {"api_key": api_key}
+    if venue.kind == "binance":
+        creds["api_secret"] = secrets.token_hex(32)
+    else:
+        creds["api_secret"] = base64.b64encode(secrets.token_bytes(64)).decode("ascii")
+    if venue.kind == "coinbase":  # the simulator's keys share one passphrase (its demo one, or from the env)
+        from .sim.coinbase import passphrase
+
+        creds["api_passphrase"] = passphrase()
+    sim_config = SimConfig(api_keys=(ApiKey(api_key=api_key, account_id="demo", secret=creds["api_secret"]),),
+                           dialect=venue.kind)
+    if venue.sim_prices:
+        sim_config = replace(sim_config, instruments=_priced(sim_config.instruments, venue))
+    return SimServer(sim_config), creds
+
+
+def _priced(instruments: Sequence[Any], venue: Any) -> tuple[Any, ...]:
+    """The simulator's instruments with the starting prices of ``venue.sim_prices`` (``BASE/QUOTE``)."""
+    from .venues.assets import normalized_symbol
+
+    by_name = {normalized_symbol(spec.base_asset, spec.quote_asset): spec for spec in instruments}
+    for name, _ in venue.sim_prices:
+        if name not in by_name:
+            raise ConfigError(f"venues.{venue.name}.sim_prices.{name}",
+                              f"the simulator lists no such instrument (it has {', '.join(sorted(by_name))})")
+    return tuple(spec if (price := venue.sim_price(name)) is None else replace(spec, initial_price=price)
+                 for name, spec in by_name.items())
 
 
 def _invoked_as() -> str:
@@ -325,7 +411,7 @@ def _invoked_as() -> str:
 
 
 def _print_banner(config: Config, port: int, *, demo: bool, sim_tokens: dict[str, str] | None = None,
-                  bridge: dict[str, Any] | None = None) -> None:
+                  bridge: dict[str, Any] | None = None, demo_name: str = "basic") -> None:
     host = config.gateway.host
     lines = [f"fixgw {__version__}: FIX gateway listening on {host}:{port}" + (" (TLS)" if config.gateway.tls else "")]
     if bridge is not None:
@@ -350,6 +436,15 @@ def _print_banner(config: Config, port: int, *, demo: bool, sim_tokens: dict[str
         prog = _invoked_as()
         lines.append(f"  {prog} client --port {port}              # FIX 4.4")
         lines.append(f"  {prog} client --port {port} --fix 4.2    # FIX 4.2")
+        if demo_name == "arbitrage" and bridge is not None:
+            trade = next((k for k in bridge["demo_keys"] if k.key_id == "demo-trade"), None)
+            b = config.bridge
+            bhost = f"[{b.host}]" if ":" in b.host else b.host
+            if trade is not None:
+                # venues whose books the gateway does not serve are read from their own public REST
+                urls = "".join(f" --venue-url {v.name}={v.rest_url}" for v in config.venues if v.kind != "binance")
+                lines.append(f"  {os.path.relpath(sys.executable)} examples/arbitrage.py --bridge http://{bhost}:"
+                             f"{bridge['port']} --key demo-trade --secret-file {trade.secret_file}{urls}")
     lines.append("Stop with Ctrl-C.")
     print("\n".join(lines), flush=True)
 

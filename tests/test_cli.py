@@ -228,3 +228,28 @@ def test_cli_sim_banner_shows_demo_key_and_secret() -> None:
         except subprocess.TimeoutExpired:
             sim.kill()
             sim.wait()
+
+
+def test_cli_run_demo_arbitrage_banner_names_both_venues_and_the_example(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from fixgw.bridge.launch import DemoKey
+    from fixgw.config import demo_config
+
+    config = demo_config("arbitrage", port=0)
+    config = config.with_venue("alpha", rest_url="http://127.0.0.1:1").with_venue("beta", rest_url="http://127.0.0.1:2")
+    keys = [DemoKey("demo-trade", ("read", "trade"), tmp_path / "demo-trade.secret")]
+    cli._print_banner(config, 9999, demo=True, bridge={"keys": [object()], "demo_keys": keys, "port": 9881},
+                      demo_name="arbitrage")
+    out = capsys.readouterr().out
+    assert "venue alpha (binance, simulated) at http://127.0.0.1:1" in out
+    assert "venue beta (binance, simulated) at http://127.0.0.1:2" in out
+    assert re.search(r"examples/arbitrage\.py --bridge http://127\.0\.0\.1:9881 --key demo-trade --secret-file "
+                     + re.escape(str(tmp_path / "demo-trade.secret")), out)
+    cli._print_banner(config, 9999, demo=True, bridge={"keys": [object()], "demo_keys": keys, "port": 9881})
+    assert "examples/arbitrage.py" not in capsys.readouterr().out  # the basic demo does not name it
+
+
+def test_cli_run_demo_unknown_name_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "--demo", "nope"])
+    assert info.value.code == 2 and "--demo" in capsys.readouterr().err

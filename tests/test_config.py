@@ -289,3 +289,70 @@ def test_config_default_has_44_and_42_demo_sessions_on_simulated_venue() -> None
     filled = cfg.with_venue("sim", rest_url="http://127.0.0.1:5", ws_url="ws://127.0.0.1:5")
     assert filled.venue("sim").rest_url == "http://127.0.0.1:5"
     assert cfg.venue("sim").rest_url == ""
+
+
+# -- several venues: simulated dialects, their starting prices, the Coinbase passphrase -------------
+
+
+def test_config_sim_prices_read_as_decimals_per_instrument() -> None:
+    data = minimal()
+    data["venues"][0]["sim_prices"] = {"BTC/USDT": "41000.50", "eth/usdt": 3000}
+    venue = build_config(data).venue("v")
+    assert venue.sim_prices == (("BTC/USDT", Decimal("41000.50")), ("ETH/USDT", Decimal("3000")))
+    assert venue.sim_price("BTC/USDT") == Decimal("41000.50") and venue.sim_price("SOL/USDT") is None
+
+
+@pytest.mark.parametrize("prices,key,words", [
+    ({"BTC/USDT": 41000.5}, "venues[0].sim_prices.BTC/USDT", "not a float"),
+    ({"BTC/USDT": "-1"}, "venues[0].sim_prices.BTC/USDT", "positive"),
+    ({"BTCUSDT": "41000"}, "venues[0].sim_prices.BTCUSDT", "BASE/QUOTE"),
+    ({"BTC/USDT/X": "41000"}, "venues[0].sim_prices.BTC/USDT/X", "BASE/QUOTE"),
+    ("41000", "venues[0].sim_prices", "table"),
+])
+def test_config_sim_prices_bad_value_names_the_key(prices: object, key: str, words: str) -> None:
+    data = minimal()
+    data["venues"][0]["sim_prices"] = prices
+    with pytest.raises(ConfigError) as info:
+        build_config(data)
+    assert info.value.key == key and words in str(info.value)
+
+
+def test_config_sim_prices_on_a_real_venue_refused() -> None:
+    data = minimal()
+    data["venues"][0] = {"name": "v", "kind": "binance", "rest_url": "http://127.0.0.1:1", "ws_url": "ws://127.0.0.1:1",
+                         "api_key_env": "K", "api_secret_env": "S", "sim_prices": {"BTC/USDT": "1"}}
+    with pytest.raises(ConfigError) as info:
+        build_config(data, environ=ENV)
+    assert info.value.key == "venues[0].sim_prices" and "simulated" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["binance", "coinbase", "kraken"])
+def test_config_simulated_venue_of_every_kind_accepted(kind: str) -> None:
+    data = minimal()
+    data["venues"][0]["kind"] = kind
+    assert build_config(data).venue("v").kind == kind
+
+
+def test_config_coinbase_venue_needs_its_passphrase_kept_out_of_repr() -> None:
+    venue = {"name": "v", "kind": "coinbase", "rest_url": "http://127.0.0.1:1", "ws_url": "ws://127.0.0.1:1",
+             "api_key_env": "K", "api_secret_env": "S"}
+    data = minimal()
+    data["venues"][0] = dict(venue)
+    with pytest.raises(ConfigError) as info:
+        build_config(data, environ=ENV)
+    assert info.value.key == "venues[0].api_passphrase_env"
+    data["venues"][0] = {**venue, "api_passphrase_env": "PP"}
+    cfg = build_config(data, environ={**ENV, "PP": "the-passphrase"})
+    assert cfg.venue("v").api_passphrase == "the-passphrase" and "the-passphrase" not in repr(cfg)
+
+
+def test_config_arbitrage_demo_two_simulated_venues_priced_apart() -> None:
+    from fixgw.config import arbitrage_config, demo_config
+
+    cfg = demo_config("arbitrage", port=0)
+    assert cfg == arbitrage_config(port=0)
+    alpha, beta = cfg.venues
+    assert (alpha.name, beta.name, alpha.simulated, beta.simulated) == ("alpha", "beta", True, True)
+    assert alpha.sim_price("BTC/USDT") == Decimal("41000.00") and beta.sim_price("BTC/USDT") == Decimal("41200.00")
+    assert {(a.name, a.venue) for a in cfg.bridge.accounts} == {("alpha", "alpha"), ("beta", "beta")}
+    assert demo_config("basic", port=0) == default_config(port=0)

@@ -18,8 +18,9 @@ a simulated Binance-compatible venue whose URL the command line fills in when it
 
 from __future__ import annotations
 
-from . import _load, schema
+from . import _load, demos, schema
 from ._load import build_config, load_config
+from .demos import DEMOS, arbitrage_config, demo_config
 from .schema import (
     BEGIN_STRINGS,
     DEFAULT_BRIDGE_PORT,
@@ -37,6 +38,10 @@ from .schema import (
     BridgeAccount,
     BridgeConfig,
     Config,
+    STORE_KINDS,
+    StoreConfig,
+    ClusterConfig,
+    DEFAULT_LEASE_TTL,
     Credentials,
     GatewayConfig,
     Limits,
@@ -47,4 +52,4 @@ from .schema import (
     default_config,
 )
 
-__all__ = [*schema.__all__, *_load.__all__]
+__all__ = [*schema.__all__, *_load.__all__, "DEMOS", "demo_config", "arbitrage_config"]

@@ -8,6 +8,7 @@ import re
 import warnings
 from dataclasses import fields
 from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -36,6 +37,10 @@ from .schema import (
     Schedule,
     SessionSettings,
     TLSConfig,
+    STORE_KINDS,
+    StoreConfig,
+    ClusterConfig,
+    DEFAULT_LEASE_TTL,
     VenueConfig,
 )
 
@@ -66,8 +71,10 @@ def build_config(
     env = os.environ if environ is None else environ
     base = base_dir or Path(".")
     r = Reader(data, "", env, base)
-    r.only({"gateway", "sessions", "venues", "bridge"})
+    r.only({"gateway", "sessions", "venues", "bridge", "store", "cluster"})
     gateway = _gateway(r.table("gateway"))
+    store = _store(r.table("store"), gateway)
+    cluster = _cluster(r.table("cluster"), store)
     bridge = _bridge(r.table("bridge"))
     venues = tuple(_venue(v) for v in r.array("venues"))
     if not venues:
@@ -90,7 +97,7 @@ def build_config(
             raise ConfigError(f"bridge.accounts[{i}].venue", f"no [[venues]] entry named {a.venue!r}")
         if any(b.name == a.name for b in bridge.accounts[:i]):
             raise ConfigError(f"bridge.accounts[{i}].name", f"duplicate account name {a.name!r}")
-    return Config(gateway=gateway, sessions=sessions, venues=venues, bridge=bridge)
+    return Config(gateway=gateway, sessions=sessions, venues=venues, bridge=bridge, store=store, cluster=cluster)
 
 
 #: The bridge's signature window, seconds: the default and the range allowed.
@@ -142,6 +149,45 @@ def _bridge_account(r: Reader) -> BridgeAccount:
     if not _ACCOUNT_NAME.fullmatch(name):
         raise ConfigError(r.key("name"), f"must be 1 to 16 letters or digits, not {name!r}")
     return BridgeAccount(name=name, venue=r.str("venue", required=True), limits=_limits(r.table("limits")))
+
+
+def _store(r: Reader, gateway: GatewayConfig) -> StoreConfig:
+    """``[store]``: ``kind`` and, for PostgreSQL, the connection string from ``dsn_env`` or ``dsn_file``."""
+    r.only({"kind", "dsn_env", "dsn_file"})
+    kind = r.str("kind", "")
+    if kind and kind not in STORE_KINDS:
+        raise ConfigError(r.key("kind"), f"must be one of {', '.join(STORE_KINDS)}, not {kind!r}")
+    if kind == "sqlite" and gateway.store_path is None:
+        raise ConfigError(r.key("kind"), "sqlite needs gateway.store_path (the file)")
+    if kind in ("memory", "postgres") and gateway.store_path is not None:
+        raise ConfigError(r.key("kind"), f"{kind} keeps no file: remove gateway.store_path")
+    if kind != "postgres":
+        if r.has("dsn_env") or r.has("dsn_file"):
+            raise ConfigError(r.key("dsn_env" if r.has("dsn_env") else "dsn_file"), "applies only to kind = \"postgres\"")
+        return StoreConfig(kind=kind)
+    return StoreConfig(kind=kind, dsn=r.secret("dsn_env", "dsn_file", required=True))
+
+
+def _cluster(r: Reader, store: StoreConfig) -> ClusterConfig:
+    """``[cluster]``: this node's id, its lease time and the address clients are sent to."""
+    r.only({"node_id", "lease_ttl", "advertise"})
+    if not r.has("node_id"):
+        if r.has("lease_ttl") or r.has("advertise"):
+            raise ConfigError(r.key("node_id"), "is required in [cluster]")
+        return ClusterConfig()
+    node_id = r.str("node_id", required=True)
+    if not node_id.strip() or not node_id.isprintable():
+        raise ConfigError(r.key("node_id"), "must be printable text, not empty")
+    if store.kind != "postgres":
+        raise ConfigError(r.key("node_id"), 'a cluster shares one database: needs [store] kind = "postgres"')
+    ttl = r.seconds("lease_ttl", DEFAULT_LEASE_TTL)
+    assert ttl is not None
+    if not 0.3 <= ttl <= 3600:
+        raise ConfigError(r.key("lease_ttl"), "must be between 0.3 and 3600 seconds")
+    advertise = r.str("advertise", "")
+    if not advertise.isprintable():
+        raise ConfigError(r.key("advertise"), "must be printable text")
+    return ClusterConfig(node_id=node_id, lease_ttl=ttl, advertise=advertise)
 
 
 def _gateway(r: Reader) -> GatewayConfig:
@@ -210,7 +256,7 @@ def _seconds(r: Reader, name: str, default: float) -> float:
 def _venue(r: Reader) -> VenueConfig:
     r.only({"name", "kind", "rest_url", "ws_url", "api_key_env", "api_secret_env", "api_key_file",
             "api_secret_file", "simulated", "orders_per_10s", "weight_per_minute", "max_in_flight",
-            "order_entry", "api_key_expires"})
+            "order_entry", "api_key_expires", "api_passphrase_env", "api_passphrase_file", "sim_prices"})
     name = r.str("name", required=True)
     if not name:
         raise ConfigError(r.key("name"), "must not be empty")
@@ -218,8 +264,6 @@ def _venue(r: Reader) -> VenueConfig:
     if kind not in VENUE_KINDS:
         raise ConfigError(r.key("kind"), f"must be one of {', '.join(VENUE_KINDS)}, not {kind!r}")
     simulated = r.bool("simulated", False)
-    if simulated and kind != "binance":
-        raise ConfigError(r.key("simulated"), "the simulator speaks the binance API only")
     rest_url = r.str("rest_url", "")
     ws_url = r.str("ws_url", "")
     if not simulated:
@@ -244,7 +288,29 @@ def _venue(r: Reader) -> VenueConfig:
         max_in_flight=r.int("max_in_flight", DEFAULT_MAX_IN_FLIGHT, lo=1),
         order_entry=order_entry,
         api_key_expires=_date(r, "api_key_expires"),
+        # Coinbase keys carry a passphrase; the simulator makes its own for a simulated venue.
+        api_passphrase=r.secret("api_passphrase_env", "api_passphrase_file",
+                                required=kind == "coinbase" and not simulated),
+        sim_prices=_sim_prices(r, simulated),
     )
+
+
+def _sim_prices(r: Reader, simulated: bool) -> tuple[tuple[str, Decimal], ...]:
+    """``sim_prices = { "BTC/USDT" = "41000" }``: the simulator's starting mid price per instrument."""
+    if not r.has("sim_prices"):
+        return ()
+    if not simulated:
+        raise ConfigError(r.key("sim_prices"), "applies only to a simulated venue (simulated = true)")
+    t = r.table("sim_prices")
+    out = []
+    for name in t.data:
+        base, sep, quote = name.partition("/")
+        if not sep or not base or not quote or "/" in quote or not name.isprintable() or " " in name:
+            raise ConfigError(t.key(name), f"name an instrument as BASE/QUOTE (\"BTC/USDT\"), not {name!r}")
+        price = t.decimal(name)
+        assert price is not None  # present: the loop reads the table's own keys
+        out.append((name.upper(), price))
+    return tuple(out)
 
 
 def _date(r: Reader, name: str) -> date | None:

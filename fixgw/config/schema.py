@@ -16,6 +16,10 @@ from typing import Any
 __all__ = [
     "TLSConfig",
     "GatewayConfig",
+    "StoreConfig",
+    "STORE_KINDS",
+    "ClusterConfig",
+    "DEFAULT_LEASE_TTL",
     "Credentials",
     "Schedule",
     "Limits",
@@ -111,6 +115,47 @@ class GatewayConfig:
     def client_symbol(self, base: str, quote: str) -> str:
         """Return the client-side spelling of the instrument ``base``/``quote``."""
         return self.symbol_format.format(base=base, quote=quote)
+
+
+#: The ``[store]`` kinds: ``sqlite`` (the file ``gateway.store_path``), ``memory``, ``postgres``.
+STORE_KINDS = ("sqlite", "memory", "postgres")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """The ``[store]`` table: where the message store and the order journals live.
+
+    ``kind`` ``""`` (no table) keeps the older rule: SQLite at ``gateway.store_path``, else memory.
+    ``postgres`` needs ``dsn``: a libpq connection string read from the environment variable
+    (``dsn_env``) or the file (``dsn_file``) the config names, never written in the file; it may hold
+    a password, so it is not shown in a repr.
+    """
+
+    kind: str = ""
+    dsn: str = field(default="", repr=False)
+
+
+#: Seconds a node's lease on a session lives without renewal (``[cluster] lease_ttl``).
+DEFAULT_LEASE_TTL = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """The ``[cluster]`` table: this node's part in a group of gateways sharing one PostgreSQL store.
+
+    ``node_id`` ``""`` (no table): a single gateway, no leases. Otherwise each session is owned by one
+    node at a time through a lease of ``lease_ttl`` seconds, renewed every third of it
+    (``fixgw.gateway._ownership``); ``advertise`` is the address (``host:port``) clients are told to use
+    when they log on to a node that does not own their session.
+    """
+
+    node_id: str = ""
+    lease_ttl: float = DEFAULT_LEASE_TTL
+    advertise: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.node_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +290,18 @@ class VenueConfig:
     order_entry: str = "ws"
     #: The day the venue API key expires, when the venue gives keys an end (the bridge counts the days).
     api_key_expires: date | None = None
+    #: The passphrase a Coinbase Exchange key was created with (sent as CB-ACCESS-PASSPHRASE).
+    api_passphrase: str = field(default="", repr=False)
+    #: With ``simulated``: where the simulator's market maker starts each instrument, as
+    #: (``BASE/QUOTE``, mid price) pairs; an instrument not named keeps the simulator's default.
+    sim_prices: tuple[tuple[str, Decimal], ...] = ()
+
+    def sim_price(self, symbol: str) -> Decimal | None:
+        """The configured starting mid price of ``BASE/QUOTE`` on the simulator, or ``None``."""
+        for name, price in self.sim_prices:
+            if name == symbol:
+                return price
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +348,8 @@ class Config:
     sessions: tuple[SessionSettings, ...]
     venues: tuple[VenueConfig, ...]
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def venue(self, name: str) -> VenueConfig:
         """Return the venue called ``name`` (``KeyError`` if none)."""

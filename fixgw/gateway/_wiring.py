@@ -8,9 +8,10 @@ ids never meet an earlier run's.
 
 from __future__ import annotations
 
+import importlib
 import secrets
 from contextlib import AsyncExitStack
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ..clock import Clock
 from ..codec.dictionary import load_dictionary
@@ -22,18 +23,20 @@ from ..stores import MemoryMessageStore, SqliteMessageStore
 from ..translate import SymbolMap
 from ..transport import Acceptor, Application, server_tls_context
 from ..venues import base as V
+from ..venues.assets import canonical_asset
 from ._desk import AccountContext, account_key
 from ._ids import session_key
+from ._marketdata import MD_GAP_FILL_TYPES
 from ._router import Router, SessionContext, VenueContext
 
-__all__ = ["AdapterFactory", "default_adapter_factory", "open_store", "open_venues", "build_sessions",
-           "session_config"]
+__all__ = ["AdapterFactory", "default_adapter_factory", "open_store", "open_venues", "venue_symbol_map",
+           "build_sessions", "session_config"]
 
 AdapterFactory = Callable[[VenueConfig], V.VenueAdapter]
 
 
 def default_adapter_factory(venue: VenueConfig) -> V.VenueAdapter:
-    """Build the adapter of a ``[[venues]]`` entry."""
+    """Build the adapter of a ``[[venues]]`` entry (each venue's package is imported only when used)."""
     if venue.kind == "binance":
         from ..venues.binance import BinanceAdapter, BinanceConfig
 
@@ -43,11 +46,32 @@ def default_adapter_factory(venue: VenueConfig) -> V.VenueAdapter:
         if venue.weight_per_minute is not None:
             options["weight_limit_per_minute"] = venue.weight_per_minute
         return BinanceAdapter(BinanceConfig.from_venue_config(venue, **options))
-    raise ConfigError(f"venues.{venue.name}.kind", f"no order-entry adapter for {venue.kind!r} yet")
+    if venue.kind in _OTHER_ADAPTERS:
+        module_name, adapter_name, config_name = _OTHER_ADAPTERS[venue.kind]
+        module = importlib.import_module(module_name)
+        adapter_cls, config_cls = getattr(module, adapter_name, None), getattr(module, config_name, None)
+        if adapter_cls is None or not hasattr(config_cls, "from_venue_config"):
+            raise ConfigError(f"venues.{venue.name}.kind", f"no order-entry adapter for {venue.kind!r} in this build")
+        return adapter_cls(config_cls.from_venue_config(venue))  # type: ignore[no-any-return]
+    raise ConfigError(f"venues.{venue.name}.kind", f"no order-entry adapter for {venue.kind!r}")
 
 
-def open_store(config: Config, clock: Clock) -> MemoryMessageStore | SqliteMessageStore:
-    """Open the message store (and so the journals' file) of ``config``."""
+#: kind -> (package, adapter class, config class with ``from_venue_config``)
+_OTHER_ADAPTERS = {
+    "coinbase": ("fixgw.venues.coinbase", "CoinbaseExchangeAdapter", "CoinbaseConfig"),
+    "kraken": ("fixgw.venues.kraken", "KrakenAdapter", "KrakenConfig"),
+}
+
+
+def open_store(config: Config, clock: Clock) -> Any:
+    """Open the message store (and so the journals' file or database) of ``config``.
+
+    ``[store] kind = "postgres"``: ``fixgw.stores.postgres`` on the configured connection string
+    (imported only then: psycopg is an optional dependency)."""
+    if config.store.kind == "postgres":
+        from ..stores.postgres import PostgresMessageStore
+
+        return PostgresMessageStore(config.store.dsn, now_ns=clock.now_ns)
     path = config.gateway.store_path
     if path is None:
         return MemoryMessageStore(now_ns=clock.now_ns)
@@ -64,11 +88,19 @@ async def open_venues(config: Config, factory: AdapterFactory, stack: AsyncExitS
         await stack.enter_async_context(adapter)
         instruments = await adapter.load_instruments()
         venue.instruments = dict(instruments)
-        venue.symbols = SymbolMap(((i.symbol, i.base, i.quote) for i in instruments.values()),
-                                  config.gateway.symbol_format,
-                                  tick_sizes={i.symbol: i.tick_size for i in instruments.values()})
+        venue.symbols = venue_symbol_map(instruments.values(), config.gateway.symbol_format)
         venues[vc.name] = venue
     return venues
+
+
+def venue_symbol_map(instruments: Iterable[V.Instrument], symbol_format: str) -> SymbolMap:
+    """The client spellings of a venue's instruments (its own list, never a written-in symbol).
+
+    The client spelling is made of canonical asset codes (``fixgw.venues.assets``: XBT is BTC), so
+    ``BTC/USDT`` reaches Binance ``BTCUSDT``, Coinbase ``BTC-USDT`` and Kraken ``XBTUSDT`` alike."""
+    listed = list(instruments)
+    return SymbolMap(((i.symbol, canonical_asset(i.base), canonical_asset(i.quote)) for i in listed), symbol_format,
+                     tick_sizes={i.symbol: i.tick_size for i in listed})
 
 
 def build_sessions(config: Config, store: Any, venues: dict[str, VenueContext], router: Router,
@@ -77,7 +109,8 @@ def build_sessions(config: Config, store: Any, venues: dict[str, VenueContext], 
 
     ``feed`` (an ``EventFeed``): taps every journal, and numbers the events already journaled."""
     # Orders kept only in memory get a per-run tag, so their venue ids never meet an earlier run's.
-    tag = "" if config.gateway.store_path is not None else "_" + secrets.token_hex(2)
+    durable = config.gateway.store_path is not None or config.store.kind == "postgres"
+    tag = "" if durable else "_" + secrets.token_hex(2)
     sessions = []
     for s in config.sessions:
         key = session_key(s) + tag
@@ -153,4 +186,5 @@ def session_config(s: SessionSettings, session_id: Any) -> SessionConfig:
         max_heartbeat_interval=s.max_heartbeat_interval,
         validate_user_defined_fields=s.validate_user_defined_fields,
         allow_unknown_message_fields=s.allow_unknown_message_fields,
+        gap_fill_msg_types=MD_GAP_FILL_TYPES,  # market data is not resent (see _marketdata)
     )

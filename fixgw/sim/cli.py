@@ -64,9 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     secret_shown = ("<the value of FIXGW_SIM_API_SECRET>" if os.environ.get("FIXGW_SIM_API_SECRET")
                     else None)
     keys = ", ".join(f"{k} secret {secret_shown or state.keys[k].secret}" for k in sorted(state.keys))
+    # a dialect names its own endpoints (``app.state.endpoints``, with {host} and {port} to fill in)
+    endpoints = getattr(app.state, "endpoints", None) or (
+        "REST http://{host}:{port}  WS API ws://{host}:{port}/ws-api/v3  streams ws://{host}:{port}/ws/<symbol>@depth")
     print(
-        f"fixgw sim: REST http://{args.host}:{args.port}  WS API ws://{args.host}:{args.port}/ws-api/v3  "
-        f"streams ws://{args.host}:{args.port}/ws/<symbol>@depth\n"
+        f"fixgw sim: {endpoints.format(host=args.host, port=args.port)}\n"
         f"symbols: {', '.join(sorted(state.engine.instruments))}; API key {keys} "
         "(demo-only test credentials; override with FIXGW_SIM_API_KEY / FIXGW_SIM_API_SECRET)\n"
         f"{control_banner(state.control_token, from_env=bool(os.environ.get(CONTROL_TOKEN_ENV)))}",

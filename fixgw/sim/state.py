@@ -66,6 +66,9 @@ class SimState:
         self.market_subs = self.market.subs  # stream name -> [(outbox, combined)]
         self.connections: set[Outbox] = set()
         self._events_until_drop = 0
+        #: dialect hooks: each is called with every batch of engine events ``publish`` drains
+        #: (a dialect other than Binance formats and fans out its own private feed from them)
+        self.event_hooks: list[Any] = []
 
     # == time and limits ==========================================================================
     def now_ms(self) -> int:
@@ -189,6 +192,8 @@ class SimState:
         events = self.engine.drain_events()
         if not events:
             return
+        for hook in self.event_hooks:
+            hook(events)
         per_account: dict[str, list[bytes]] = {}
         user_format = formats.USER_EVENT_FORMATS.get
         for ev in events:

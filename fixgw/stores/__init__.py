@@ -4,6 +4,9 @@
 A message store's ``journal(account)`` gives the order journal that belongs with it: for SQLite, one in
 the same file that writes in the store's own transactions, so journal records and outbound FIX messages
 commit together (see ``fixgw.stores.sqlite``).
+
+PostgreSQL (``fixgw.stores.postgres``, ``journal_postgres``, and the leases of ``lease``) is imported from
+its own modules, never from here: it needs psycopg, an optional dependency (the ``postgres`` extra).
 """
 
 from __future__ import annotations

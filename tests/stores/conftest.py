@@ -36,3 +36,41 @@ def _kill_child(code: str, *args: str, at: Callable[[str], bool]) -> str:
 def kill_child() -> Callable[..., str]:
     """``kill_child(code, *args, at=predicate)``: see ``_kill_child``."""
     return _kill_child
+
+
+# -- PostgreSQL: one throwaway cluster per test session (tests/pg_cluster.py) ----------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A running throwaway PostgreSQL cluster, started once when the first test needs it.
+
+    Skipped (with the reason) only when PostgreSQL or psycopg is not installed; with ``CI`` set in the
+    environment that fails instead, so CI really runs the PostgreSQL tests.
+    """
+    from pg_cluster import PgCluster, find_bin_dir
+
+    missing = None
+    bindir = find_bin_dir()
+    if bindir is None:
+        missing = "no PostgreSQL binaries (initdb, pg_ctl) on PATH or under /usr/lib/postgresql/*/bin"
+    else:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:
+            missing = f"psycopg cannot be imported: {exc}"
+    if missing is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL store tests: {missing}")
+        pytest.skip(missing)
+    cluster = PgCluster(bindir)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_cluster):
+    """A connection string whose tables live in a fresh schema of the session's cluster (dropped after)."""
+    dsn = pg_cluster.new_schema_dsn()
+    yield dsn
+    pg_cluster.drop_schema(dsn)

@@ -65,6 +65,10 @@ def start_sim(*, limits: LimitConfig | None = None, extra_keys: tuple[ApiKey, ..
     return SimServer(cfg).start(), warp
 
 
+DIALECT = "binance"
+#: the venue's spelling of the engine's BTCUSDT
+SYMBOL = "BTCUSDT"
+
 #: How the adapters built here send orders ("ws" or "rest"); the conformance suite runs under both.
 ORDER_ENTRY = "ws"
 

@@ -62,7 +62,7 @@ async def test_kraken_private_call_reproduces_documented_signature():
     http = KrakenHttp(cfg, server_clock=ServerClock(clock), limiter=RateLimiter([Bucket("COUNTER", 15, 45)], clock=clock),
                       transport=httpx.MockTransport(handler))
     order = NewOrder("x", "BTC/USD", OrderSide.BUY, OrderType.LIMIT, quantity=D("1.25"), price=D("37500"))
-    fields = [f for f in add_order_params(order, "XBTUSD", 0)[1:] if f[0] not in ("cl_ord_id",)]
+    fields = [f for f in add_order_params(order, "XBTUSD") if f[0] not in ("cl_ord_id",)]
     result = await http.private("AddOrder", fields)
     assert result == {"txid": ["OABC"]}
     assert seen["path"] == v["uri_path"] and seen["body"] == v["payload"]
@@ -90,9 +90,10 @@ def test_coinbase_order_status_derived_from_done_reason_and_filled_size():
 
 
 def test_coinbase_order_body_post_only_limit():
+    oid = "0b6f2f4e-8c1d-4e5a-9b7c-2d3e4f5a6b7c"
     body = order_body(NewOrder("c", "BTC/USD", OrderSide.SELL, OrderType.LIMIT, D("0.01"), D("30000.5"),
-                               time_in_force=TimeInForce.GTC, post_only=True), "BTC-USD")
-    assert body == {"client_oid": "c", "product_id": "BTC-USD", "side": "sell", "type": "limit", "size": "0.01",
+                               time_in_force=TimeInForce.GTC, post_only=True), "BTC-USD", oid)
+    assert body == {"client_oid": oid, "product_id": "BTC-USD", "side": "sell", "type": "limit", "size": "0.01",
                     "price": "30000.5", "time_in_force": "GTC", "post_only": True}
 
 
@@ -119,4 +120,52 @@ def test_kraken_order_and_errors_parsed():
     assert (u.status, u.cum_qty, u.client_order_id, u.side) == (OrderStatus.PARTIALLY_FILLED, D("0.25"), "c9", OrderSide.BUY)
     err = error_from_envelope(200, {"error": ["EOrder:Insufficient funds"]})
     assert isinstance(err, VenueRejected) and err.reason == "insufficient_balance"
+    assert error_from_envelope(200, {"error": [], "result": {}}) is None
+
+
+def test_kraken_sparse_execution_entries_named_by_what_the_adapter_knows():
+    from fixgw.venues.kraken.parsing import parse_execution, ws_time_ns
+    from fixgw.venues.kraken.websocket import decode
+
+    filled = decode('{"order_id":"OX1","exec_type":"filled","cum_qty":0.5,"timestamp":"2023-09-22T10:33:05.709950Z"}')
+    u = parse_execution(filled, "BTC/USD", "c9")
+    assert (u.symbol, u.client_order_id, u.status, u.cum_qty) == ("BTC/USD", "c9", OrderStatus.FILLED, D("0.5"))
+    assert u.ts_ns == ws_time_ns("2023-09-22T10:33:05.709950Z") == 1695378785_709950000
+    trade = decode('{"order_id":"OX1","exec_type":"trade","exec_id":"TX9","last_qty":0.1,"last_price":26489.9,'
+                   '"order_status":"filled","liquidity_ind":"t","fees":[{"asset":"XBT","qty":0.0001}]}')
+    t = parse_execution(trade, "BTC/USD", "c9")
+    assert t.status is OrderStatus.PARTIALLY_FILLED  # a trade never ends the order: the filled entry does
+    (f,) = t.fills
+    assert (f.trade_id, f.qty, f.price, f.fee, f.fee_asset, f.is_maker) == (
+        "TX9", D("0.1"), D("26489.9"), D("0.0001"), "BTC", False)
+    assert parse_execution({"exec_type": "status"}, "BTC/USD", "c9") is None  # no order named
+
+
+def test_kraken_client_ids_the_venue_cannot_carry_become_stable_uuids():
+    from fixgw.venues.kraken.parsing import valid_client_id, venue_client_id
+
+    assert venue_client_id("short-1.r2") == "short-1.r2"
+    long_id = "GATEWAYSESSION_44-123456.r1"
+    assert not valid_client_id(long_id)
+    assert venue_client_id(long_id) == venue_client_id(long_id) != venue_client_id(long_id + "x")
+    assert valid_client_id(venue_client_id(long_id)) and len(venue_client_id(long_id)) == 36
+
+
+@pytest.mark.parametrize("error,reason", [
+    ("EOrder:Invalid order", "unknown_order"), ("EOrder:Order minimum not met", "filter:ordermin"),
+    ("EOrder:Cost minimum not met", "filter:costmin"), ("EOrder:Duplicate order", "duplicate_order"),
+    ("EGeneral:Invalid arguments:volume", "invalid_order"), ("EOrder:Post only order", "would_take"),
+])
+def test_kraken_refusals_mapped_to_reason_keys(error, reason):
+    err = error_from_envelope(200, {"error": [error]})
+    assert isinstance(err, VenueRejected) and (err.code, err.reason) == (error, reason)
+
+
+def test_kraken_rate_limit_lockout_and_5xx_typed():
+    from fixgw.errors import VenueBanned, VenueRateLimited, VenueUnknownOutcome
+
+    assert isinstance(error_from_envelope(429, {"error": ["EAPI:Rate limit exceeded"]}), VenueRateLimited)
+    assert isinstance(error_from_envelope(200, {"error": ["EOrder:Rate limit exceeded"]}), VenueRateLimited)
+    assert isinstance(error_from_envelope(200, {"error": ["EGeneral:Temporary lockout"]}), VenueBanned)
+    assert isinstance(error_from_envelope(503, {"error": ["EService:Unavailable"]}), VenueUnknownOutcome)
     assert error_from_envelope(200, {"error": [], "result": {}}) is None

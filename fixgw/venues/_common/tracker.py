@@ -162,6 +162,16 @@ class OrderTracker:
     def needing_reconcile(self) -> list[tuple[str, str, str]]:
         return [(t.symbol, t.venue_order_id, t.client_order_id) for t in self._orders.values() if t.needs_reconcile]
 
+    def rename(self, symbol: str, venue_order_id: str, client_order_id: str) -> None:
+        """Name a tracked order by ``client_order_id`` from now on (the venue's id for it was one we
+        could not read back, such as a UUID standing for a longer id); its old name still finds it."""
+        t = self._orders.get((symbol, venue_order_id))
+        if t is None or t.client_order_id == client_order_id:
+            return
+        t.old_client_ids = (*t.old_client_ids, t.client_order_id)
+        t.client_order_id = client_order_id
+        self._by_client[(symbol, client_order_id)] = venue_order_id
+
     def cum_qty(self, symbol: str, venue_order_id: str) -> Decimal:
         t = self._orders.get((symbol, venue_order_id))
         return t.cum_qty if t else _ZERO

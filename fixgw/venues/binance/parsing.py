@@ -25,6 +25,7 @@ from fixgw.venues.base import (
     OrderReport,
 )
 from fixgw.venues._common.tracker import Fill, OrderUpdate, UpdateKind
+from fixgw.venues.assets import normalized_symbol
 from fixgw.venues.binance.enums import (
     EXEC_TYPE,
     ORDER_TYPE_IN,
@@ -64,7 +65,7 @@ _ZERO = Decimal(0)
 
 
 def normalise_symbol(base: str, quote: str) -> str:
-    return f"{base}/{quote}"
+    return normalized_symbol(base, quote)  # the one asset table (fixgw.venues.assets)
 
 
 def dec(value: Any) -> Decimal:
@@ -118,6 +119,7 @@ def parse_exchange_info(payload: Mapping[str, Any]) -> list[Instrument]:
         else:
             bands = [None] * 4
         types = frozenset(ORDER_TYPE_IN[t] for t in s.get("orderTypes", []) if t in ORDER_TYPE_IN)
+        parts = f.get("ICEBERG_PARTS", {}).get("limit")
         out.append(
             Instrument(
                 symbol=normalise_symbol(s["baseAsset"], s["quoteAsset"]),
@@ -144,6 +146,8 @@ def parse_exchange_info(payload: Mapping[str, Any]) -> list[Instrument]:
                 order_types=types,
                 time_in_force=frozenset(TIF_OUT),
                 post_only_allowed="LIMIT_MAKER" in s.get("orderTypes", []),
+                iceberg_allowed=bool(s.get("icebergAllowed", False)),
+                iceberg_parts=int(parts) if parts else None,
                 quote_qty_market_allowed=bool(s.get("quoteOrderQtyMarketAllowed", False)),
                 amend_allowed=bool(s.get("amendAllowed", False)),
                 cancel_replace_allowed=bool(s.get("cancelReplaceAllowed", False)),
@@ -227,6 +231,8 @@ def new_order_params(order: NewOrder, venue_symbol: str) -> list[tuple[str, obje
         params.append(("price", order.price))
     if order.stop_price is not None:
         params.append(("stopPrice", order.stop_price))
+    if order.display_quantity is not None:
+        params.append(("icebergQty", order.display_quantity))  # LIMIT, LIMIT_MAKER, *_LIMIT; GTC only
     params.append(("newClientOrderId", order.client_order_id))
     params.append(("newOrderRespType", "FULL"))
     return params

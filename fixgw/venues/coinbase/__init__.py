@@ -1,4 +1,4 @@
-"""Coinbase Exchange adapter (partial: signing, instruments, order entry and queries over REST)."""
+"""Coinbase Exchange adapter: signed REST order entry, the authenticated ``user`` feed, reconciliation."""
 
 from fixgw.venues.coinbase.adapter import COINBASE_CAPABILITIES, CoinbaseExchangeAdapter
 from fixgw.venues.coinbase.config import CoinbaseConfig

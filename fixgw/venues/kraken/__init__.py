@@ -1,4 +1,5 @@
-"""Kraken spot adapter (partial: signing, instruments, order entry and queries over REST)."""
+"""Kraken spot adapter: REST order entry (with AmendOrder), the WebSocket v2 executions feed,
+reconciliation, instruments, balances."""
 
 from fixgw.venues.kraken.adapter import KRAKEN_CAPABILITIES, KrakenAdapter
 from fixgw.venues.kraken.config import KrakenConfig

@@ -1,12 +1,24 @@
-"""Kraken spot REST client: API-Key / API-Sign over path + SHA256(nonce + body), form-encoded."""
+"""Kraken spot REST client: API-Key / API-Sign over path + SHA256(nonce + body), form-encoded.
+
+Theory of operation
+-------------------
+Every private call takes a nonce from one ``NonceSource`` (milliseconds, always increasing) and is
+signed over the exact body sent. Calls are held by a local model of the venue's counters
+(``RateLimiter``: the REST counter per key, the trading counter per pair, each approximated by a
+fixed window of ``limit / decay`` seconds). A call the venue refused for its rate limit, or for a
+nonce that arrived after a larger one (concurrent calls may overtake each other on the way), was
+not executed, so it is sent again after a backoff, up to ``max_retries`` times; a lockout is a ban.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
+from fixgw.errors import VenueAuthError, VenueBanned, VenueRateLimited
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.ratelimit import RateLimiter
 from fixgw.venues._common.rest import json_body, send
@@ -14,7 +26,13 @@ from fixgw.venues._common.signing import kraken_signature
 from fixgw.venues.kraken.config import KrakenConfig
 from fixgw.venues.kraken.parsing import error_from_envelope
 
-__all__ = ["KrakenHttp", "sign_private", "NonceSource"]
+__all__ = ["KrakenHttp", "sign_private", "NonceSource", "REST_BUCKET", "TRADE_BUCKET", "LOCKOUT_S"]
+
+REST_BUCKET = "COUNTER"
+TRADE_BUCKET = "TRADING"
+LOCKOUT_S = 900.0  # a lockout lasts about 15 minutes (the venue does not say when it ends)
+_HEAVY = frozenset({"TradesHistory", "ClosedOrders", "QueryTrades", "Ledgers", "QueryLedgers"})
+_TRADING = frozenset({"AddOrder", "AmendOrder", "CancelOrder", "CancelAll", "CancelOrderBatch"})
 
 
 class NonceSource:
@@ -41,6 +59,12 @@ def sign_private(config: KrakenConfig, uri_path: str, params: list[tuple[str, st
     return postdata, headers
 
 
+def costs_of(method: str) -> dict[str, int]:
+    if method in _TRADING:
+        return {TRADE_BUCKET: 1}
+    return {REST_BUCKET: 2 if method in _HEAVY else 1}
+
+
 class KrakenHttp:
     def __init__(self, config: KrakenConfig, *, server_clock: ServerClock, limiter: RateLimiter,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -48,6 +72,7 @@ class KrakenHttp:
         self.server_clock = server_clock
         self.limiter = limiter
         self.nonces = NonceSource()
+        self.sent = 0  # requests sent, for health and tests
         self._client = httpx.AsyncClient(base_url=config.rest_url.rstrip("/"), transport=transport,
                                          timeout=httpx.Timeout(config.request_timeout_s),
                                          headers={"User-Agent": "fixgw"})
@@ -58,22 +83,68 @@ class KrakenHttp:
     async def sync_time(self) -> int:
         sent = self.server_clock.local_ns()
         result = await self.public("/0/public/Time")
-        return self.server_clock.record(sent, int(result["unixtime"]) * 1000, self.server_clock.local_ns())
+        # whole seconds: the middle of the second is the best guess, and the sample is given a round
+        # trip one second longer, so that any finer reading (the feed's pong) is preferred to it
+        half = 500_000_000
+        return self.server_clock.record(sent - half, int(result["unixtime"]) * 1000 + 500,
+                                        self.server_clock.local_ns() + half)
 
-    async def public(self, path: str) -> Any:
-        return await self._send("GET", path, None, {})
+    async def public(self, path: str, params: list[tuple[str, str]] | None = None) -> Any:
+        query = f"?{urlencode(params)}" if params else ""
+        attempt = 0
+        while True:
+            await self.limiter.acquire({})  # public calls count on no key's counter, but wait out a backoff
+            try:
+                return await self._send("GET", path + query, None, {})
+            except VenueRateLimited:
+                attempt += 1
+                if attempt > self._config.max_retries:
+                    raise
+                self.limiter.on_rate_limited(None)
 
-    async def private(self, method: str, fields: list[tuple[str, str]]) -> Any:
-        await self.limiter.acquire({"COUNTER": 1})
+    async def private(self, method: str, fields: list[tuple[str, str]], *, urgent: bool = False,
+                      json_fields: dict[str, Any] | None = None) -> Any:
+        """Call ``/0/private/<method>``; refusals for rate or nonce order are retried (never executed).
+
+        ``json_fields`` sends a JSON body instead of the form (the batch methods take lists)."""
+        costs = costs_of(method)
         path = f"/0/private/{method}"
-        params = [("nonce", str(self.nonces.next(self.server_clock.now_ms())))] + fields
-        postdata, headers = sign_private(self._config, path, params)
-        return await self._send("POST", path, postdata, headers)
+        attempt = 0
+        while True:
+            await self.limiter.acquire(costs, urgent=urgent)
+            try:
+                nonce = str(self.nonces.next(self.server_clock.local_ns() // 1_000_000))
+                if json_fields is not None:
+                    postdata = json.dumps({"nonce": nonce, **json_fields}, separators=(",", ":"))
+                    headers = {"API-Key": self._config.api_key, "Content-Type": "application/json",
+                               "API-Sign": kraken_signature(self._config.api_secret, path, nonce, postdata)}
+                else:
+                    postdata, headers = sign_private(self._config, path, [("nonce", nonce), *fields])
+                result = await self._send("POST", path, postdata, headers)
+            except VenueRateLimited:
+                attempt += 1
+                if attempt > self._config.max_retries:
+                    raise
+                self.limiter.on_rate_limited(None)
+                continue
+            except VenueAuthError as exc:
+                attempt += 1
+                if "Invalid nonce" not in str(exc) or attempt > self._config.max_retries:
+                    raise
+                continue
+            except VenueBanned:
+                until = self.limiter.on_banned(LOCKOUT_S)
+                raise VenueBanned("EGeneral:Temporary lockout", until_ns=until) from None
+            finally:
+                self.limiter.release(costs)
+            self.limiter.on_success()
+            return result
 
     async def _send(self, method: str, path: str, body: str | None, headers: dict[str, str]) -> Any:
+        self.sent += 1
         resp = await send(self._client, method, path, content=body, headers=headers)
         data = json_body(resp, {})
         err = error_from_envelope(resp.status_code, data)
         if err is not None:
             raise err
-        return data.get("result")
+        return data.get("result") if isinstance(data, dict) else None
