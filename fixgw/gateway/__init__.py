@@ -36,6 +36,8 @@ The pieces, one idea each:
 - ``_lifecycle``: graceful stop (Logout to every session, bounded wait) and SIGINT/SIGTERM handling.
 - ``_marketdata``: ``MarketData``, FIX market data (V -> W/X/Y, x -> y, c -> d) from the venues' shared
   local books, conflated for slow readers; its ``watch``/``book``/``candles`` are the Python API.
+- ``_mdsubs``: one market-data subscription and what it is due, each W/X body encoded once per flush
+  and shared by every subscription of its kind.
 """
 
 from __future__ import annotations

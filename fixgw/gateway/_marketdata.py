@@ -14,6 +14,14 @@ differences (delete, change, new; ``book_changes``) and the trades seen since. A
 live (waiting for its first snapshot, or re-syncing) sends nothing; the next flush after it is live
 again sends the difference to what the client last saw, so the client's book is never wrong for long.
 
+Fan-out cost: subscriptions of one kind (symbol, depth, sides, FIX version) that last saw the same
+book share the encoded body of what they get (``_mdsubs``): each W or X body is encoded once per flush
+(Decimals formatted once), and a session gets it behind its own MDReqID and header. Every session's
+messages are queued first (``send(..., flush=False)``), then each handle is flushed once: one write
+per session per flush. W, X and Y are never resent (``MD_GAP_FILL_TYPES``, the sessions'
+``gap_fill_msg_types``): they are not stored, and a ResendRequest over them gets a GapFill, as stale
+market data should not be replayed; the client asks for a fresh snapshot.
+
 Conflation: before sending to a session, its connection's unsent backlog is read; above
 ``max_backlog`` bytes the subscription is *behind* and gets nothing (its trades are dropped too).
 A sweep every ``sweep_s`` seconds looks at the behind ones: once the backlog drained, each gets a
@@ -26,7 +34,6 @@ The instrument list answers in the client's symbol convention (``SymbolMap.clien
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import anyio
@@ -35,43 +42,23 @@ from ..logsafe import printable
 from ..session import SessionID
 from ..translate import BusinessReject, business_reject
 from ..translate.decimals import plain
-from ..translate.marketdata import (EntryType, ListedInstrument, MarketDataReject, MarketDataRequest,
-                                    MDEntry, MDRejectReason, MDTrade, Subscription, UpdateAction, UpdateType,
-                                    book_changes, incremental_refresh, market_data_reject,
-                                    parse_market_data_request, parse_security_list_request, security_list,
-                                    snapshot_full_refresh)
+from ..translate.marketdata import (ListedInstrument, MarketDataReject, MarketDataRequest,
+                                    MDRejectReason, Subscription, UpdateType, market_data_reject,
+                                    parse_market_data_request, parse_security_list_request, security_list)
 from ..transport import next_turn_scheduler
+from ._mdsubs import MDSub, queue_due
 
-__all__ = ["MarketData", "MD_MSG_TYPES"]
+__all__ = ["MarketData", "MD_MSG_TYPES", "MD_GAP_FILL_TYPES"]
 
 log = logging.getLogger("fixgw.gateway.marketdata")
 
 #: The application messages this module answers.
 MD_MSG_TYPES = frozenset((b"V", b"x", b"c"))
+#: What it sends that is stale once missed: never resent, a ResendRequest over them gets a GapFill (the
+#: session's ``gap_fill_msg_types``); a client that lost some asks for a fresh snapshot instead.
+MD_GAP_FILL_TYPES = frozenset((b"W", b"X", b"Y"))
 #: Unsent bytes on a session's connection above which its market data is held back (conflated).
 DEFAULT_MAX_BACKLOG = 256 << 10
-
-Levels = list[tuple[Any, Any]]
-
-
-@dataclass(eq=False)
-class _Sub:
-    ctx: Any  # SessionContext
-    req: MarketDataRequest
-    feed: Any  # BinanceMarketData
-    views: dict[str, tuple[Levels, Levels]] = field(default_factory=dict)  # last sent, per symbol
-    dirty: set[str] = field(default_factory=set)
-    trades: list[tuple[str, Any]] = field(default_factory=list)
-    behind: bool = False
-    done: bool = False
-
-    @property
-    def once(self) -> bool:
-        return self.req.subscription is Subscription.SNAPSHOT
-
-    @property
-    def wants_book(self) -> bool:
-        return EntryType.BID in self.req.entry_types or EntryType.OFFER in self.req.entry_types
 
 
 class _Listener:
@@ -98,8 +85,8 @@ class MarketData:
         self.sweep_s = sweep_s
         self.feeds: dict[str, Any] = {}
         self._offsets: dict[str, Callable[[], float | None]] = {}
-        self._subs: dict[SessionID, dict[str, _Sub]] = {}
-        self._by_symbol: dict[tuple[str, str], list[_Sub]] = {}
+        self._subs: dict[SessionID, dict[str, MDSub]] = {}
+        self._by_symbol: dict[tuple[str, str], list[MDSub]] = {}
         self._schedule: Callable[[Callable[[], None]], object] | None = None
         self._flush_due = False
         #: Messages held back from slow subscribers, and fresh snapshots sent when they caught up.
@@ -224,16 +211,17 @@ class MarketData:
         if req.update_type is None:
             req = MarketDataRequest(req.md_req_id, req.subscription, req.depth, UpdateType.FULL, req.entry_types,
                                     req.symbols, req.client_symbols)
-        sub = _Sub(ctx, req, feed)
+        sub = MDSub(ctx, req, feed)
         subs[req.md_req_id] = sub
         venue = ctx.venue.config.name
         for symbol in req.symbols:
             feed.acquire(symbol)
             self._by_symbol.setdefault((venue, symbol), []).append(sub)
             sub.dirty.add(symbol)
-        self._send_due(sub)
+        if self._send_due(sub) and ctx.handle is not None:
+            ctx.handle.flush()  # in the session's turn (the usual case) the turn writes it
 
-    def _drop(self, sub: _Sub) -> None:
+    def _drop(self, sub: MDSub) -> None:
         if sub.done:
             return
         sub.done = True
@@ -283,8 +271,8 @@ class MarketData:
         if not subs:
             return
         for sub in subs:
-            if EntryType.TRADE in sub.req.entry_types and not sub.once:
-                if sub.req.update_type is UpdateType.INCREMENTAL:
+            if sub.with_trades and not sub.once:
+                if not sub.full:
                     if not sub.behind:
                         sub.trades.append((symbol, trade))
                 else:
@@ -302,16 +290,24 @@ class MarketData:
 
     def _flush(self) -> None:
         self._flush_due = False
-        cache: dict[Any, Any] = {}  # one view and one diff per kind of subscription, shared by all of them
-        for subs in list(self._subs.values()):
-            for sub in list(subs.values()):
-                if sub.dirty or sub.trades or sub.behind:
-                    self._send_due(sub, cache)
+        cache: dict[Any, Any] = {}  # bodies encoded once per kind of subscription, shared by all of them
+        touched: list[Any] = []
+        try:
+            for subs in list(self._subs.values()):
+                for sub in list(subs.values()):
+                    if sub.dirty or sub.trades or sub.behind:
+                        if self._send_due(sub, cache):
+                            touched.append(sub.ctx.handle)
+        finally:
+            for handle in dict.fromkeys(touched):  # one write per session, after every session's sends
+                handle.flush()
 
-    def _send_due(self, sub: _Sub, cache: dict[Any, Any] | None = None) -> None:
+    def _send_due(self, sub: MDSub, cache: dict[Any, Any] | None = None) -> bool:
+        """Queue what ``sub`` is due (``_mdsubs.queue_due``) unless its session reads too slowly; True when
+        something was queued (the caller flushes the session's handle)."""
         handle = sub.ctx.handle
         if handle is None or sub.done:
-            return
+            return False
         if _backlog(handle) > self.max_backlog:
             if not sub.behind:
                 log.info("%s: market data %s conflated: the session reads slowly", sub.ctx.key,
@@ -319,65 +315,54 @@ class MarketData:
             sub.behind = True
             sub.trades.clear()
             self.conflated += 1
-            return
+            return False
         if sub.behind:  # caught up: a fresh snapshot of everything
             sub.behind = False
             sub.views.clear()
             sub.dirty.update(sub.req.symbols)
             self.catch_up_snapshots += 1
-        if cache is None:
-            cache = {}
-        version = sub.ctx.settings.begin_string
-        depth = sub.req.depth or None
-        client = dict(zip(sub.req.symbols, sub.req.client_symbols))
-        entries: list[MDEntry] = []
-        shared: list[tuple[int, Any]] | None = None  # the X body of a plain book diff, cached
-        types = sub.req.entry_types
-        for symbol in sorted(sub.dirty):
-            book = sub.feed.books.get(symbol)
-            if book is None or not book.is_live:
-                continue  # sent when it is live again
-            sub.dirty.discard(symbol)
-            key = (id(sub.feed), symbol, depth, EntryType.BID in types, EntryType.OFFER in types)
-            view = cache.get(key)
-            if view is None:
-                bids, asks = book.top(depth) if sub.wants_book else ([], [])
-                view = cache[key] = (bids if key[3] else [], asks if key[4] else [])
-            bids, asks = view
-            old = sub.views.get(symbol)
-            if (old is not None and sub.req.update_type is UpdateType.INCREMENTAL and len(sub.req.symbols) == 1
-                    and not sub.trades):
-                dkey = (key, id(old), client[symbol], version)
-                hit = cache.get(dkey)
-                if hit is None:  # (old is kept in the entry so that its id stays its own during the flush)
-                    changes = book_changes(client[symbol], old, view)
-                    hit = cache[dkey] = (old, incremental_refresh(version, changes)[1] if changes else [])
-                body = hit[1]
-                sub.views[symbol] = view
-                shared = body
-                continue
-            if old is None or sub.req.update_type is UpdateType.FULL:
-                if old is not None and old == (bids, asks) and not sub.once \
-                        and EntryType.TRADE not in sub.req.entry_types:
-                    continue
-                trades = []
-                last = sub.feed.last_trade.get(symbol)
-                if EntryType.TRADE in sub.req.entry_types and last is not None:
-                    trades = [MDTrade(last.price, last.qty, last.ts_ns, last.trade_id)]
-                sub.ctx.send(snapshot_full_refresh(version, client[symbol], md_req_id=sub.req.md_req_id,
-                                                   bids=bids, asks=asks, trades=trades))
-                sub.views[symbol] = view
-                sub.trades = [t for t in sub.trades if t[0] != symbol]
-            else:
-                entries += book_changes(client[symbol], old, view)
-                sub.views[symbol] = view
-        for symbol, t in sub.trades:
-            entries.append(MDEntry(UpdateAction.NEW, EntryType.TRADE, client[symbol], t.price, t.qty,
-                                   entry_id=str(t.trade_id), ts_ns=t.ts_ns))
-        sub.trades.clear()
-        if shared:
-            sub.ctx.send((b"X", [(262, sub.req.md_req_id), *shared]))
-        if entries:
-            sub.ctx.send(incremental_refresh(version, entries, md_req_id=sub.req.md_req_id))
-        if sub.once and len(sub.views) == len(sub.req.symbols):
-            self._drop(sub)
+        return queue_due(sub, self._drop, cache)
+
+    # -- read accessors for the bridge (``fixgw.bridge.marketdata``); nothing above depends on them --------
+    def serving(self) -> list[str]:
+        """The venues that serve market data, in configuration order."""
+        return list(self.feeds)
+
+    def lists(self, venue: str, symbol: str) -> bool:
+        """Whether ``venue`` serves market data and lists ``symbol`` (normalized)."""
+        feed = self.feeds.get(venue)
+        return feed is not None and feed.knows(symbol)
+
+    def listen(self, venue: str, listener: Any) -> bool:
+        """Tell ``listener`` (``on_book(symbol)``, ``on_trade(symbol, trade)``; called on the event loop,
+        must not block) of every change on ``venue``'s feed; False when the venue serves no market data."""
+        feed = self.feeds.get(venue)
+        if feed is None:
+            return False
+        if listener not in feed.listeners:
+            feed.listeners.append(listener)
+        return True
+
+    def unlisten(self, venue: str, listener: Any) -> None:
+        feed = self.feeds.get(venue)
+        if feed is not None and listener in feed.listeners:
+            feed.listeners.remove(listener)
+
+    def local_book(self, venue: str, symbol: str) -> Any:
+        """The ``LocalBook`` of ``symbol`` (read only), or None when nobody subscribes to it."""
+        feed = self.feeds.get(venue)
+        return feed.books.get(symbol) if feed is not None else None
+
+    def candle_series(self, venue: str, symbol: str, interval: str) -> Any:
+        """The ``CandleSeries`` of ``symbol`` at ``interval`` (read only), or None when nobody subscribes to
+        it or the interval is not kept."""
+        feed = self.feeds.get(venue)
+        if feed is None or symbol not in feed.subscribed():
+            return None
+        candles = feed.candles.get(symbol)
+        return None if candles is None else candles.series.get(interval)
+
+    def clock_offset_ms(self, venue: str) -> float | None:
+        """The measured clock offset to ``venue`` (venue minus local, ms), None before it is measured."""
+        offset = self._offsets.get(venue)
+        return offset() if offset is not None else None

@@ -50,7 +50,8 @@ Public API:
   session schedule", a HeartBtInt above ``max_heartbeat_interval``), then ``LogonRefused``.
 - methods: ``connection_made(now_ns, peer_address=None)``, ``receive_data(data, now_ns)``,
   ``next_event() -> Event | NEED_DATA``, ``send(msg_type, body_fields, now_ns, *, header_fields=()) ->
-  int`` (``body_fields``: iterable of (tag, value) or ready ``tag=value\\x01`` bytes), ``on_tick(now_ns)``,
+  int`` (``body_fields``: iterable of (tag, value), ready ``tag=value\\x01`` bytes, or a ``SharedBody``:
+  one body encoded once for many sessions, its CheckSum share summed once), ``on_tick(now_ns)``,
   ``next_deadline_ns() -> int | None``, ``data_to_send() -> bytes``, ``logout(now_ns, text="")``,
   ``connection_lost(now_ns)``, ``in_schedule(now_ns) -> bool``.
 - properties: ``state`` (``SessionState``), ``is_logged_on``, ``is_connected``, ``wants_disconnect``,
@@ -87,7 +88,7 @@ from .events import (
     RejectReceived,
     SequenceGap,
 )
-from .messages import ROUTE_TAGS, reverse_route
+from .messages import ROUTE_TAGS, SharedBody, reverse_route
 from .schedule import SessionSchedule
 from .states import TRANSITIONS, SessionState, Trigger
 from .store import MessageStore, SessionStore
@@ -119,4 +120,5 @@ __all__ = [
     "LogonRefused",
     "reverse_route",
     "ROUTE_TAGS",
+    "SharedBody",
 ]

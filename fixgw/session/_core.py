@@ -23,7 +23,8 @@ when ``next_event()`` hands it over (admin messages processed after it move that
 store). So a commit never persists a number past a message the application has not seen.
 
 Outbound: every new message gets the next sender number and is saved in the store before its bytes are
-queued; ``data_to_send()`` commits the store before returning anything. While we answer a
+queued (a MsgType of ``config.gap_fill_msg_types`` only moves the stored number: a resend gap-fills
+it); ``data_to_send()`` commits the store before returning anything. While we answer a
 ResendRequest, newly sent messages are held back so the wire always carries increasing numbers.
 """
 
@@ -39,7 +40,7 @@ from ..logsafe import printable
 from .config import SessionConfig
 from .events import NEED_DATA, ApplicationMessage, Disconnected, Event, LoggedOn, LogonRefused, Rejected, SequenceGap
 from .heartbeat import HeartbeatTimer
-from .messages import FrameWriter, business_reject_body, encode_body, logon_body, logout_body, reject_body, reverse_route
+from .messages import FrameWriter, SharedBody, business_reject_body, encode_body, logon_body, logout_body, reject_body, reverse_route
 from .outbox import Outbox
 from .sequencing import GIVE_UP, WAIT, GapWatch, InboundSequencer
 from .states import CONNECTED_STATES, SessionState, Trigger, next_state
@@ -220,7 +221,7 @@ class SessionCore:
     def send(
         self,
         msg_type: bytes | str,
-        body_fields: Iterable[tuple[int, Any]] | bytes,
+        body_fields: Iterable[tuple[int, Any]] | bytes | SharedBody,
         now_ns: int,
         *,
         header_fields: Iterable[tuple[int, Any]] = (),
@@ -229,7 +230,9 @@ class SessionCore:
 
         The message is stored in every state; it is queued for the wire only when logged on. Sent while
         disconnected it reaches the peer through the peer's ResendRequest after the next Logon (16).
-        ``body_fields`` may be ready ``tag=value SOH`` bytes. ``header_fields`` (e.g. 115, 128) follow 52.
+        A MsgType of ``config.gap_fill_msg_types`` is not stored: a resend gap-fills its number.
+        ``body_fields`` may be ready ``tag=value SOH`` bytes, or a ``SharedBody`` (one body encoded for many
+        sessions). ``header_fields`` (e.g. 115, 128) follow 52.
         """
         if type(msg_type) is str:
             msg_type = msg_type.encode("ascii")
@@ -244,13 +247,19 @@ class SessionCore:
             if type(body_fields) is bytes:
                 extra = encode_body(header_fields) if header_fields else b""
                 frame = writer.frame(msg_type, seq, sending_time, body_fields, extra)  # type: ignore[arg-type]
+            elif type(body_fields) is SharedBody:
+                extra = encode_body(header_fields) if header_fields else b""
+                frame = writer.frame_shared(msg_type, seq, sending_time, body_fields, extra)
             elif header_fields:
                 frame = writer.frame_fields(msg_type, seq, sending_time, [*header_fields, *body_fields])
             else:
                 frame = writer.frame_fields(msg_type, seq, sending_time, body_fields)
         except (TypeError, ValueError) as exc:
             raise LocalProtocolError(f"cannot encode message: {exc}") from None
-        store.save_outbound(seq, frame)
+        if msg_type in self.config.gap_fill_msg_types:
+            store.set_next_sender_seq(seq + 1)  # never resent: only its number is kept (a GapFill covers it)
+        else:
+            store.save_outbound(seq, frame)
         if self._state is _ACTIVE:
             self._outbox.push(seq, frame)
             self._hb.sent(now_ns)

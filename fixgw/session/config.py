@@ -16,6 +16,8 @@ __all__ = ["SessionID", "SessionConfig", "ACCEPTOR", "INITIATOR", "BEGIN_STRINGS
 ACCEPTOR = "acceptor"
 INITIATOR = "initiator"
 BEGIN_STRINGS = ("FIX.4.2", "FIX.4.4")
+#: The session-level MsgTypes (``validation.ADMIN_MSG_TYPES``; not imported, to keep this module a leaf).
+_ADMIN_MSG_TYPES = frozenset((b"0", b"1", b"2", b"3", b"4", b"5", b"A"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,10 @@ class SessionConfig:
     - ``allow_unknown_message_fields``: with a dictionary, let through tags the dictionary does not know
       and tags not defined for the message type, instead of 373=0 / 373=2 (QuickFIX's
       AllowUnknownMsgFields).
+    - ``gap_fill_msg_types``: application MsgTypes never resent. They are numbered and sent like any
+      other but not stored, so a ResendRequest covering them is answered with SequenceReset-GapFill over
+      their numbers, as for admin messages. For messages whose content is stale once missed (market
+      data: the peer asks for a fresh snapshot instead). Admin MsgTypes are refused here.
     """
 
     session_id: SessionID
@@ -92,6 +98,7 @@ class SessionConfig:
     max_heartbeat_interval: int = 300
     validate_user_defined_fields: bool = True
     allow_unknown_message_fields: bool = False
+    gap_fill_msg_types: frozenset[bytes] = frozenset()
 
     def __post_init__(self) -> None:
         if self.session_id.begin_string not in BEGIN_STRINGS:
@@ -117,6 +124,10 @@ class SessionConfig:
         if self.supported_app_msg_types is not None:
             types = frozenset(t.encode("ascii") if isinstance(t, str) else bytes(t) for t in self.supported_app_msg_types)
             object.__setattr__(self, "supported_app_msg_types", types)
+        types = frozenset(t.encode("ascii") if isinstance(t, str) else bytes(t) for t in self.gap_fill_msg_types)
+        if types & _ADMIN_MSG_TYPES:
+            raise ConfigError("gap_fill_msg_types", "session (admin) messages are gap-filled already; name application MsgTypes")
+        object.__setattr__(self, "gap_fill_msg_types", types)
         if self.allowed_addresses is not None:
             for entry in self.allowed_addresses:
                 try:

@@ -8,11 +8,13 @@ but 9, 35, 34, 52 and 10 is fixed for a session, so it is built once; a frame co
 from __future__ import annotations
 
 from typing import Any, Iterable
+from zlib import adler32
 
 from ..codec import checksum, encode, encode_value, format_utc_timestamp
 
 __all__ = [
     "FrameWriter",
+    "SharedBody",
     "encode_body",
     "reverse_route",
     "ROUTE_TAGS",
@@ -94,6 +96,37 @@ def business_reject_body(seq: int, msg_type: bytes, reason: int, text: str) -> b
     return b"45=%d\x01372=%s\x01380=%d\x01" % (seq, msg_type, reason) + encode_body([(58, text)])
 
 
+class SharedBody:
+    """A message body sent to many sessions: ``lead`` (ready ``tag=value SOH`` bytes of this session's
+    own first fields, e.g. a request id) then ``shared`` (encoded once for all of them), whose byte sum
+    is computed once. Each session then writes only its header, the lead and the CheckSum from the known
+    sum: the shared bytes are copied once into the frame, never re-encoded or summed again.
+
+    ``SharedBody.of(shared)`` computes the sum; ``body.led_by(lead)`` gives one session's body. Treat it
+    as immutable (a plain slotted class: one is made per session and message, so it must be cheap).
+    """
+
+    __slots__ = ("lead", "shared", "shared_sum")
+
+    def __init__(self, lead: bytes, shared: bytes, shared_sum: int) -> None:
+        self.lead = lead
+        self.shared = shared
+        self.shared_sum = shared_sum
+
+    @classmethod
+    def of(cls, shared: bytes) -> SharedBody:
+        return cls(b"", shared, checksum(shared))
+
+    def led_by(self, lead: bytes) -> SharedBody:
+        return SharedBody(lead, self.shared, self.shared_sum)
+
+    def __bytes__(self) -> bytes:
+        return self.lead + self.shared
+
+    def __repr__(self) -> str:
+        return f"SharedBody(lead={self.lead!r}, shared={len(self.shared)} bytes)"
+
+
 class FrameWriter:
     """Build complete frames for one session (our CompIDs, our BeginString)."""
 
@@ -118,6 +151,16 @@ class FrameWriter:
         head = b"%s%d\x01" % (self._begin, len(inner))
         frame = head + inner
         return b"%s10=%03d\x01" % (frame, checksum(frame))
+
+    def frame_shared(self, msg_type: bytes, seq: int, sending_time: bytes, body: SharedBody,
+                     extra_header: bytes = b"") -> bytes:
+        """Return the frame of ``body`` (same bytes as ``frame`` of ``body.lead + body.shared``)."""
+        shared = body.shared
+        inner = b"35=%s%s%d\x0152=%s\x01%s%s" % (msg_type, self._mid, seq, sending_time, extra_header, body.lead)
+        start = b"%s%d\x01%s" % (self._begin, len(inner) + len(shared), inner)
+        # Adler-32's low half is 1 + the byte sum while that stays below 65521 (so up to 256 bytes).
+        head_sum = (adler32(start) & 0xFFFF) - 1 if len(start) <= 256 else checksum(start)
+        return b"%s%s10=%03d\x01" % (start, shared, (head_sum + body.shared_sum) & 0xFF)
 
     def frame_fields(self, msg_type: bytes, seq: int, sending_time: bytes, fields: Iterable[tuple[int, Any]]) -> bytes:
         """Return the frame for (tag, value) fields (header extras first, then body) via the codec's encoder.

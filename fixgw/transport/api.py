@@ -28,7 +28,9 @@ or ``ssl_context=client_tls_context(cafile=...)`` to the initiator.
 
 Sending: ``session.send(msg_type, fields) -> seq`` from any task of the event loop (the message is
 stored before it can leave; while disconnected it waits in the store for a resend), or
-``session.send_threadsafe(...)`` from another thread. ``acceptor.handles[session_id]`` and
+``session.send_threadsafe(...)`` from another thread. A fan-out to many sessions sends with
+``flush=False`` and then calls each ``session.flush()``: one write per session, straight to the
+kernel. ``acceptor.handles[session_id]`` and
 ``initiator.handle`` give the ``SessionHandle`` outside the callbacks; ``session.logout(text)`` and
 ``session.disconnect()`` end a connection.
 

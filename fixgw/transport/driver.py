@@ -58,8 +58,10 @@ in its store, so the peer gets them by ResendRequest later.
 
 The application sends from any task of the event loop through the handle: ``send`` stores and queues at
 once; inside a callback the bytes leave with the rest of the turn (one commit, one write per batch),
-otherwise the writer is woken to pull them (several sends in one loop tick still make one write). From
-another thread use ``send_threadsafe``.
+otherwise the writer is woken to pull them (several sends in one loop tick still make one write). A
+fan-out to many sessions sends with ``flush=False`` and then calls each handle's ``flush()``, which
+pulls at once: one write per session, and no writer task to wake for each. From another thread use
+``send_threadsafe``.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ from ..session import (
     Session,
     SessionConfig,
     SessionID,
+    SharedBody,
 )
 from ._errors import IO_ERRORS, describe
 from ._connection import WRITE_SLICE
@@ -230,18 +233,29 @@ class SessionHandle:
         session = self.session
         return f"{session.store.creation_time_ns // 1_000_000:x}-{session.next_sender_seq}"
 
-    def send(self, msg_type: bytes | str, body_fields: Iterable[tuple[int, Any]], *,
-             header_fields: Iterable[tuple[int, Any]] = ()) -> int:
+    def send(self, msg_type: bytes | str, body_fields: Iterable[tuple[int, Any]] | bytes | SharedBody, *,
+             header_fields: Iterable[tuple[int, Any]] = (), flush: bool = True) -> int:
         """Send an application message; return its MsgSeqNum. Call from the event loop thread.
 
         The message is stored at once; while disconnected it waits in the store for a resend.
+        ``body_fields`` may be ready ``tag=value SOH`` bytes, or a ``SharedBody`` (a body encoded once for
+        many sessions).
         ``header_fields`` (e.g. DeliverTo 128/129/145) go into the header after SendingTime.
+        ``flush`` False leaves the message queued in the session until ``flush()`` (or the next turn):
+        a fan-out sends to every session, then flushes each once (one write per session).
         """
         if isinstance(msg_type, str):
             msg_type = msg_type.encode("ascii")
         seq = self.session.send(msg_type, body_fields, self._clock.now_ns(), header_fields=header_fields)
-        self._after_external_action()
+        if flush:
+            self._after_external_action()
         return seq
+
+    def flush(self) -> None:
+        """Write what the session has queued, now and in one write: straight to the kernel when nothing
+        waits above the socket, else behind the backlog. Inside this session's turn it does nothing (the
+        turn writes its output when it ends)."""
+        self._after_external_action(pull_now=True)
 
     def send_threadsafe(self, msg_type: bytes | str, body_fields: Iterable[tuple[int, Any]]) -> int:
         """Like ``send``, from a thread other than the event loop's (blocks until it is queued)."""
@@ -560,13 +574,15 @@ class SessionHandle:
             return
         conn.wakeup.set()
 
-    def _after_external_action(self) -> None:
-        """The application acted outside a turn: get the output moving and re-arm the timer."""
+    def _after_external_action(self, pull_now: bool = False) -> None:
+        """The application acted outside a turn: get the output moving and re-arm the timer.
+        ``pull_now``: write at once instead of waking the writer (which would write at its next pass)."""
         conn = self._conn
         if conn is None or self._in_turn or conn.closing:
             return
-        if conn.writing:
-            # The writer is blocked on a slow socket: pull now so the backlog bound is enforced.
+        if conn.writing or pull_now:
+            # The writer is blocked on a slow socket: pull now so the backlog bound is enforced. Or a
+            # flush: pull now, sparing a wake-up of the writer task per session in a fan-out.
             self._pull(conn)
         else:
             conn.flush_requested = True

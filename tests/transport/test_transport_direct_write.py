@@ -120,3 +120,23 @@ async def test_driver_peer_sending_steadily_still_gets_our_heartbeats():
         assert b"1" not in got  # the peer talks: no TestRequest
         await client.aclose()
         tg.cancel_scope.cancel()
+
+
+async def test_driver_send_without_flush_waits_then_flush_writes_everything_at_once():
+    acceptor = Acceptor([SessionConfig(GW)], Quiet(), MemoryMessageStore())
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(acceptor.serve)
+        client = await RawFixClient.connect(port)
+        await client.logon()
+        handle = acceptor.handles[GW]
+        for i in range(3):
+            handle.send("8", [(37, f"q{i}")], flush=False)
+        await anyio.sleep(0.05)  # nobody pulls it meanwhile: no writer is woken for a send without flush
+        assert handle.session.has_data_to_send
+        handle.flush()
+        # Pulled and handed to the kernel before flush() returned: nothing left in the session or above the socket.
+        assert not handle.session.has_data_to_send and handle.backlog == 0
+        got = [await client.expect("8") for _ in range(3)]
+        assert [m.get(37) for m in got] == [b"q0", b"q1", b"q2"]
+        await client.aclose()
+        tg.cancel_scope.cancel()
