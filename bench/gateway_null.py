@@ -24,6 +24,7 @@ def serve(config_path: str) -> None:
 
     from fixgw.config import load_config
     from fixgw.gateway import Gateway
+    from fixgw.gateway._lifecycle import freeze_start_up_heap
     from fixgw.orders.enums import OrderStatus, TimeInForce
     from fixgw.venues import base as V
 
@@ -66,6 +67,7 @@ def serve(config_path: str) -> None:
         gateway = Gateway(load_config(config_path), adapter_factory=lambda vc: NullVenue())
         async with anyio.create_task_group() as tg:
             await tg.start(gateway.run)
+            freeze_start_up_heap()  # as ``fixgw run`` does once the gateway is ready
             print("listening on", flush=True)
 
     try:

@@ -18,6 +18,18 @@ which still closes the venues and the store (its close is synchronous and commit
 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), what a shell reports for a process a
 signal ended.
 
+Once the gateway is ready, ``run_until_signalled`` moves the heap built so far (imports, configuration,
+the books recovered from the journal) out of the cyclic collector's reach (``freeze_start_up_heap``:
+one ``gc.collect()`` then ``gc.freeze()``, once, never again). Those objects live as long as the
+process, yet every full collection walks them all, on the event loop's thread: in the null-venue
+gateway of ``bench/gateway_closed.py`` after 8,500 orders, a full pass (``gc.collect()``, CPU time)
+took 54 ms over 102k tracked objects with nothing frozen and 13 ms over the 31k made since start-up
+with the 72k of start-up frozen; on a busy machine such a pass showed as 0.28-0.30 s of wall time
+(``bench/gateway.py --venue null``), a stall every client of the gateway sees in its tail latency.
+The young generations cost 5-10 µs per order either way, and a higher gen-0 threshold saved half of
+that, too little to change the collector's settings for. Frozen objects are still freed by reference
+counting; only a cycle among them would stay, and start-up makes none that must go.
+
 Each step writes one line to the ``fixgw.gateway`` log: the signal, the Logouts sent, how many
 sessions answered in time, the acceptor stopping (its own line), the venues closed, the store
 flushed, the gateway stopped.
@@ -25,6 +37,7 @@ flushed, the gateway stopped.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 from typing import TYPE_CHECKING, Callable
@@ -34,12 +47,18 @@ import anyio
 if TYPE_CHECKING:
     from ._app import Gateway
 
-__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "shutdown", "run_until_signalled"]
+__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "shutdown", "run_until_signalled", "freeze_start_up_heap"]
 
 log = logging.getLogger("fixgw.gateway")
 
 #: Seconds a graceful stop waits for the clients to answer its Logouts.
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+
+
+def freeze_start_up_heap() -> None:
+    """Collect once, then keep every object alive now out of later collections (see the module docstring)."""
+    gc.collect()
+    gc.freeze()
 
 
 async def shutdown(gateway: Gateway, reason: str, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
@@ -95,6 +114,7 @@ async def run_until_signalled(
 
             async def announce() -> None:
                 await gateway.ready.wait()
+                freeze_start_up_heap()
                 if on_ready is not None and gateway.port is not None:
                     on_ready(gateway.port)
 

@@ -31,6 +31,7 @@ from ..config import SessionSettings, VenueConfig
 from ..errors import InvalidTransition, OrderError, VenueError
 from ..logsafe import printable
 from ..orders import LEG_EVENT_TYPES, OrderBook, Route
+from ..orders.enums import ExecTypeHint
 from ..session import SessionID
 from ..translate import REJ, SymbolMap, VersionTable, reply_for_event, reply_header, table_for
 from ..risk import Refusal
@@ -293,9 +294,12 @@ def _first_report(order: Any) -> bool:
     new, makes no report; every later event does)."""
     events = order.events
     last = len(events) - 1
-    if last < 0 or events[last].exec_type.name == "PENDING_NEW":
+    if last < 0 or events[last].exec_type is _PENDING_NEW:
         return False
     for i in range(last):  # stops at the first reported event: the second, for most orders
-        if events[i].exec_type.name != "PENDING_NEW":
+        if events[i].exec_type is not _PENDING_NEW:
             return False
     return True
+
+
+_PENDING_NEW = ExecTypeHint.PENDING_NEW

@@ -17,6 +17,21 @@ transaction ends at the turn's flush, before anything that depends on it leaves 
 ``sqlite3.Connection`` is shared the simple way: the journal begins and commits on it. Several
 journals (one per account) may share a connection; a commit on it commits every journal's appends.
 
+Writes are batched. A journal that writes through an owner that keeps a ``JournalRows`` buffer
+(``SqliteMessageStore`` does, and so does a journal that owns its connection) does not insert on
+``append``: the row waits in the buffer, with its sequence number already assigned in memory (the
+buffer read the table's last ``seq`` once; one process owns the file), and the owner inserts every
+waiting row with one ``executemany`` when it commits, and before any read of the table (``load_order``,
+``find_order_id``, ``records``), so a reader sees every appended record as before. A row in the buffer
+is as durable as an uncommitted row: the commit writes it. A journal given a bare connection inserts
+each record at once (several journals may share the connection, and only SQLite knows the next seq).
+
+Folded submits. An ``OrderSubmitted`` appended right after its order's ``SubmitOrder``, with the same
+timestamp and the submit still in the buffer, is not written as a row of its own: the submit's row is
+marked (``kind`` ``SubmitOrder+OrderSubmitted``) and the event's sequence number (the submit's plus one)
+stays unused by any row. Reading expands the row again, so ``records`` and ``load_order`` yield exactly
+the records appended, with the sequence numbers ``append`` returned.
+
 One order's records are found by index, so a book can drop its finished orders and still answer for
 them: each row carries the id of the order it belongs to (``order_id``, also for a submit, whose id the
 book passes) and the client order id or venue order id that makes the order findable (``cl_ord_id``,
@@ -33,10 +48,11 @@ import sqlite3
 from typing import Iterator, Protocol
 
 from fixgw.errors import StoreError
+from fixgw.orders.events import OrderSubmitted
 from fixgw.orders.journal import Record, lookup_keys, record_order_id
 from fixgw.orders.serial import record_from_json, record_to_json
 
-__all__ = ["SqliteOrderJournal", "TransactionOwner"]
+__all__ = ["JournalRows", "SqliteOrderJournal", "TransactionOwner"]
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS order_journal ("
@@ -60,13 +76,24 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS order_journal_venue_id ON order_journal (venue_order_id)"
     " WHERE venue_order_id IS NOT NULL",
 )
+#: The kind of a submit's row that also stands for the ``OrderSubmitted`` that followed it (seq + 1).
+_FOLDED = "SubmitOrder+OrderSubmitted"
+#: The last sequence number used: a folded row's ``seq`` + 1 (``NULL``: none yet).
+_LAST_USED = f"(SELECT seq + (kind = '{_FOLDED}') FROM order_journal ORDER BY seq DESC LIMIT 1)"
+#: One row at once (a journal on a bare connection): its seq follows the last one used (SQLite's own
+#: choice, the largest ``seq`` + 1, would reuse the seq of a folded row's event).
 _INSERT = (
-    "INSERT INTO order_journal (account, kind, order_id, ts_ns, body, cl_ord_id, venue_order_id)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO order_journal (seq, account, kind, order_id, ts_ns, body, cl_ord_id, venue_order_id)"
+    f" VALUES ({_LAST_USED} + 1, ?, ?, ?, ?, ?, ?, ?)"
 )
-_SELECT = "SELECT seq, body FROM order_journal WHERE account = ? ORDER BY seq"
+_INSERT_SEQ = (
+    "INSERT INTO order_journal (seq, account, kind, order_id, ts_ns, body, cl_ord_id, venue_order_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_LAST_SEQ = f"SELECT coalesce({_LAST_USED}, 0)"
+_SELECT = "SELECT seq, kind, order_id, body FROM order_journal WHERE account = ? ORDER BY seq"
 _SELECT_ORDER = (
-    "SELECT seq, body FROM order_journal WHERE account = ? AND order_id = ? AND seq < ? ORDER BY seq"
+    "SELECT seq, kind, order_id, body FROM order_journal WHERE account = ? AND order_id = ? AND seq < ? ORDER BY seq"
 )
 _FIND_CL = (
     "SELECT order_id FROM order_journal WHERE account = ? AND cl_ord_id = ? AND cl_ord_id IS NOT NULL"
@@ -106,18 +133,56 @@ class TransactionOwner(Protocol):
         ...
 
 
-class _OwnTransactions:
-    """A journal's own transactions on a connection no ``TransactionOwner`` manages."""
+class JournalRows:
+    """Journal rows appended and not yet inserted, for every journal writing through one connection.
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    The owner of the connection keeps one, calls ``flush`` before it commits (and the journals call it
+    before they read), and ``drop`` when it rolls back. Sequence numbers are assigned here, in memory,
+    from the table's last one (read once, when the first row is appended).
+    """
+
+    __slots__ = ("rows", "last_seq")
+
+    def __init__(self) -> None:
+        #: ``[seq, account, kind, order_id, ts_ns, body, cl_ord_id, venue_order_id]`` per row, in order.
+        self.rows: list[list[object]] = []
+        #: The last sequence number handed out (``-1``: not read from the table yet).
+        self.last_seq = -1
+
+    def flush(self, connection: sqlite3.Connection) -> None:
+        """Insert every waiting row (in the open transaction)."""
+        rows = self.rows
+        if rows:
+            if len(rows) == 1:
+                connection.execute(_INSERT_SEQ, rows[0])
+            else:
+                connection.executemany(_INSERT_SEQ, rows)
+            rows.clear()
+
+    def drop(self) -> None:
+        """Forget the waiting rows (their transaction is rolled back); read the last seq again."""
+        self.rows.clear()
+        self.last_seq = -1
+
+
+class _OwnTransactions:
+    """A journal's own transactions on a connection no ``TransactionOwner`` manages.
+
+    ``buffered``: the journal owns the connection alone, so its rows may wait in ``journal_rows``.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, buffered: bool = False) -> None:
         self.connection = connection
         self.commits = 0
+        self.journal_rows = JournalRows() if buffered else None
 
     def begin(self) -> None:
         if not self.connection.in_transaction:
             self.connection.execute("BEGIN")
 
     def commit(self) -> None:
+        if self.journal_rows is not None:
+            self.journal_rows.flush(self.connection)
         if self.connection.in_transaction:
             self.connection.commit()
             self.commits += 1
@@ -148,7 +213,7 @@ class SqliteOrderJournal:
             elif isinstance(database, (str, os.PathLike)):
                 conn = sqlite3.connect(os.fspath(database), isolation_level=None)
                 self._owns = True
-                self._tx = _OwnTransactions(conn)
+                self._tx = _OwnTransactions(conn, buffered=True)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
             else:
@@ -166,6 +231,8 @@ class SqliteOrderJournal:
             raise StoreError(f"cannot open order journal: {exc}") from exc
         self._epoch = self._tx.commits
         self._commit_point = getattr(self._tx, "commit_soon", None) or self._tx.commit
+        #: Where appended rows wait for the owner's commit (``None``: inserted at once).
+        self._rows: JournalRows | None = getattr(self._tx, "journal_rows", None)
 
     @property
     def account(self) -> str:
@@ -177,17 +244,34 @@ class SqliteOrderJournal:
         return self._pending if self._tx.commits == self._epoch else 0
 
     def append(self, record: Record, order_id: str | None = None) -> int:
-        """Insert ``record`` (of order ``order_id``) in the open transaction (opening one); return its seq."""
-        body = record_to_json(record)
+        """Append ``record`` (of order ``order_id``) to the open transaction (opening one); return its seq."""
+        kind = type(record)
         order_id = record_order_id(record, order_id)
-        cl_ord_id, venue_order_id = lookup_keys(record) if order_id is not None else (None, None)
         tx = self._tx
+        buffer = self._rows
         try:  # on every order's path: no context manager object per record
             tx.begin()
-            seq = self._conn.execute(
-                _INSERT,
-                (self._account, type(record).__name__, order_id, record.ts_ns, body, cl_ord_id, venue_order_id),
-            ).lastrowid
+            if buffer is None:
+                body = record_to_json(record)
+                cl_ord_id, venue_order_id = lookup_keys(record) if order_id is not None else (None, None)
+                seq = self._conn.execute(
+                    _INSERT, (self._account, kind.__name__, order_id, record.ts_ns, body, cl_ord_id, venue_order_id),
+                ).lastrowid
+            else:
+                if buffer.last_seq < 0:
+                    buffer.last_seq = self._conn.execute(_LAST_SEQ).fetchone()[0]
+                seq = buffer.last_seq + 1
+                rows = buffer.rows
+                last = rows[-1] if rows else None
+                if (kind is OrderSubmitted and last is not None and last[0] == seq - 1 and last[2] == "SubmitOrder"
+                        and last[3] == order_id and last[4] == record.ts_ns and last[1] == self._account):
+                    last[2] = _FOLDED  # the submit's row stands for this event too (see the module docstring)
+                else:
+                    body = record_to_json(record)
+                    cl_ord_id, venue_order_id = lookup_keys(record) if order_id is not None else (None, None)
+                    rows.append([seq, self._account, kind.__name__, order_id, record.ts_ns, body, cl_ord_id,
+                                 venue_order_id])
+                buffer.last_seq = seq
         except sqlite3.Error as exc:
             raise StoreError(f"order journal: {exc}") from exc
         commits = tx.commits
@@ -219,12 +303,14 @@ class SqliteOrderJournal:
         """Return the records of order ``order_id`` in order (below sequence ``before``); ``[]``: unknown."""
         bound = _NO_BOUND if before is None else before
         with _errors():
+            self._flush_rows()
             rows = self._conn.execute(_SELECT_ORDER, (self._account, order_id, bound)).fetchall()
-        return [record_from_json(body) for _, body in rows]
+        return [record for seq, record in _expand(rows) if seq < bound]
 
     def find_order_id(self, *, cl_ord_id: str | None = None, venue_order_id: str | None = None) -> str | None:
         """Return the id of the newest order that used ``cl_ord_id`` (else ``venue_order_id``), or ``None``."""
         with _errors():
+            self._flush_rows()
             if cl_ord_id is not None:
                 row = self._conn.execute(_FIND_CL, (self._account, cl_ord_id)).fetchone()
                 if row is not None:
@@ -240,22 +326,39 @@ class SqliteOrderJournal:
         if self.uncommitted:
             raise StoreError("records() while appends are uncommitted")
         with _errors():
+            self._flush_rows()
             cursor = self._conn.execute(_SELECT, (self._account,))
             while True:
                 rows = cursor.fetchmany(1000)
                 if not rows:
                     break
-                for seq, body in rows:
-                    yield seq, record_from_json(body)
+                yield from _expand(rows)
+
+    def _flush_rows(self) -> None:
+        """Insert the rows waiting in the owner's buffer, so a query sees every appended record."""
+        if self._rows is not None and self._rows.rows:
+            self._tx.begin()
+            self._rows.flush(self._conn)
 
     def close(self) -> None:
         """Close an owned connection (uncommitted records are rolled back)."""
         if self._owns:
+            if self._rows is not None:
+                self._rows.drop()
             with _errors():
                 if self._conn.in_transaction:
                     self._conn.rollback()
                 self._conn.close()
         self._pending = 0
+
+
+def _expand(rows: list[tuple[int, str, str | None, str]]) -> Iterator[tuple[int, Record]]:
+    """``(seq, record)`` of each row, a folded submit's row giving its ``OrderSubmitted`` as well."""
+    for seq, kind, order_id, body in rows:
+        record = record_from_json(body)
+        yield seq, record
+        if kind == _FOLDED:
+            yield seq + 1, OrderSubmitted(order_id=order_id, ts_ns=record.ts_ns)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

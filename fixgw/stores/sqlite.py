@@ -7,10 +7,11 @@ BeginString, SenderCompID, TargetCompID) and its outbound messages are rows of `
 ``(session row << 32) | MsgSeqNum``, so saving a message appends to one b-tree and a resend range is one
 key range. The file runs in WAL mode through one connection owned by the ``SqliteMessageStore``.
 
-Writes are batched. The first write after a commit opens a transaction; ``save_outbound`` inserts the
-message and advances the in-memory sender sequence number, ``set_next_*_seq`` and ``reset`` change the
-in-memory numbers, and ``commit()`` writes the changed sequence numbers of every session and commits the
-transaction. A message and the sender number that follows it therefore always land in the same
+Writes are batched. The first write after a commit opens a transaction; ``save_outbound`` queues the
+message in memory and advances the in-memory sender sequence number, ``set_next_*_seq`` and ``reset`` change the
+in-memory numbers, and ``commit()`` inserts the queued messages and journal rows (one ``executemany``
+each), writes the changed sequence numbers of every session and commits the transaction. A read of the
+messages (``fetch``) or of a journal inserts what is queued first, so it sees every write as before. A message and the sender number that follows it therefore always land in the same
 transaction: after a crash either both are there or neither is. The session engine calls ``commit()``
 from ``data_to_send()``, so every byte that leaves the process is already committed.
 
@@ -62,7 +63,7 @@ from typing import Any, Callable
 
 from ..errors import StoreError
 from ._checkpoint import Checkpointer
-from .journal_sqlite import SqliteOrderJournal
+from .journal_sqlite import JournalRows, SqliteOrderJournal
 
 __all__ = ["SqliteMessageStore", "SqliteSessionStore"]
 
@@ -151,6 +152,10 @@ class SqliteMessageStore:
         self._schedule: Callable[[Callable[[], None]], object] | None = None
         self._flush_due = False
         self._failed: StoreError | None = None
+        #: Outbound messages saved in the open transaction and not inserted yet: ``(key, raw)``.
+        self._messages: list[tuple[int, bytes]] = []
+        #: The rows the journals of this store appended and did not insert yet (``journal_sqlite``).
+        self.journal_rows = JournalRows()
         try:
             # isolation_level=None: the module never opens transactions behind our back.
             self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -273,6 +278,9 @@ class SqliteMessageStore:
             return
         db = self._db
         try:
+            if self._messages:
+                self._flush_messages()
+            self.journal_rows.flush(db)
             dirty = self._dirty
             if dirty:
                 if len(dirty) == 1:
@@ -326,6 +334,15 @@ class SqliteMessageStore:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"{self._path}: store is closed")
+
+    def _flush_messages(self) -> None:
+        """Insert the queued outbound messages (in the open transaction)."""
+        messages = self._messages
+        if len(messages) == 1:
+            self._db.execute(_INSERT_MESSAGE, messages[0])
+        else:
+            self._db.executemany(_INSERT_MESSAGE, messages)
+        messages.clear()
 
     def _begin(self) -> None:
         if not self._in_transaction:
@@ -385,7 +402,8 @@ class SqliteSessionStore:
                 owner._begin()
             if not 0 < seq <= _SEQ_MASK:
                 raise StoreError(f"{owner._path}: MsgSeqNum {seq} out of range")
-            owner._db.execute(_INSERT_MESSAGE, (self._base | seq, raw))
+            # Kept until the commit inserts it: a copy of a buffer its caller might reuse.
+            owner._messages.append((self._base | seq, raw if type(raw) is bytes else bytes(raw)))
         except sqlite3.Error as exc:
             raise StoreError(f"{owner._path}: cannot save message {seq}: {exc}") from exc
         self.next_sender_seq = seq + 1
@@ -415,6 +433,8 @@ class SqliteSessionStore:
         owner = self._owner
         owner._check_open()
         try:
+            if owner._messages:
+                owner._flush_messages()
             base = self._base
             hi = _SEQ_MASK if end == 0 else min(end, _SEQ_MASK)
             rows = owner._db.execute(_FETCH, (base | max(begin, 0), base | hi)).fetchall() if begin <= hi else []
@@ -429,6 +449,8 @@ class SqliteSessionStore:
             if not owner._in_transaction:
                 owner._begin()
             owner._dirty.add(self)
+            if owner._messages:
+                owner._flush_messages()
             owner._db.execute(_DELETE, (self._base, self._base | _SEQ_MASK))
         except sqlite3.Error as exc:
             raise StoreError(f"{owner._path}: cannot reset: {exc}") from exc

@@ -70,9 +70,69 @@ class StoreJournalKind:
         return self.store.journal(journal.account)
 
 
-@pytest.fixture(params=[MemoryKind, SqliteKind, StoreJournalKind], ids=["memory", "sqlite", "store"])
+class PostgresKind:
+    """Journals from a connection string: each owns its connection and transactions."""
+
+    def __init__(self, dsn):
+        self.dsn = dsn
+        self.journals: list = []
+
+    def open(self, account="acct"):
+        from fixgw.stores.journal_postgres import PostgresOrderJournal
+
+        self.journals.append(PostgresOrderJournal(self.dsn, account))
+        return self.journals[-1]
+
+    def reopen(self, journal):
+        journal.close()  # drops what is uncommitted, as a crash would
+        return self.open(journal.account)
+
+    def close(self):
+        for journal in self.journals:
+            journal.close()
+
+
+class PostgresStoreKind:
+    """Journals from ``PostgresMessageStore.journal``: the store's connection and transactions."""
+
+    def __init__(self, dsn):
+        from fixgw.stores.postgres import PostgresMessageStore
+
+        self.dsn = dsn
+        self.stores = [PostgresMessageStore(dsn)]
+
+    def open(self, account="acct"):
+        return self.stores[-1].journal(account)
+
+    def reopen(self, journal):
+        from fixgw.stores.postgres import PostgresMessageStore
+
+        self.stores[-1].abandon()  # a crash: nothing queued or open is committed
+        self.stores.append(PostgresMessageStore(self.dsn))
+        return self.stores[-1].journal(journal.account)
+
+    def close(self):
+        for store in self.stores:
+            store.abandon()
+
+
+#: Every journal implementation: the conformance tests here and in test_journal_lookup run on each.
+KINDS = {"memory": MemoryKind, "sqlite": SqliteKind, "store": StoreJournalKind,
+         "postgres": PostgresKind, "postgres-store": PostgresStoreKind}
+
+
+def make_kind(request, tmp_path):
+    """Build the journal kind named by ``request.param`` (a PostgreSQL one starts the session's cluster)."""
+    if request.param.startswith("postgres"):
+        made = KINDS[request.param](request.getfixturevalue("pg_dsn"))
+        request.addfinalizer(made.close)
+        return made
+    return KINDS[request.param](tmp_path)
+
+
+@pytest.fixture(params=list(KINDS))
 def kind(request, tmp_path):
-    return request.param(tmp_path)
+    return make_kind(request, tmp_path)
 
 
 def submit(cl="c1", **kw):

@@ -21,14 +21,14 @@ from fixgw.orders.serial import record_to_json
 from fixgw.stores.journal_sqlite import SqliteOrderJournal
 from fixgw.stores.sqlite import SqliteMessageStore
 
-from test_journal import MemoryKind, SqliteKind, StoreJournalKind, submit
+from test_journal import KINDS, make_kind, submit
 
 D = Decimal
 
 
-@pytest.fixture(params=[MemoryKind, SqliteKind, StoreJournalKind], ids=["memory", "sqlite", "store"])
+@pytest.fixture(params=list(KINDS))
 def kind(request, tmp_path):
-    return request.param(tmp_path)
+    return make_kind(request, tmp_path)
 
 
 def _two_orders(book: OrderBook) -> None:

@@ -16,14 +16,19 @@ SID_A42 = SessionID("FIX.4.2", "GATEWAY", "CLIENT_A")
 class _Factory:
     """Opens the store under test; ``reopen`` returns a fresh object on the same backing data."""
 
-    def __init__(self, kind: str, tmp_path) -> None:
+    def __init__(self, kind: str, tmp_path, dsn: str | None = None) -> None:
         self.kind = kind
         self.path = tmp_path / "store.db"
+        self.dsn = dsn
         self.opened: list = []
 
     def open(self):
         if self.kind == "memory":
             store = MemoryMessageStore()
+        elif self.kind == "postgres":
+            from fixgw.stores.postgres import PostgresMessageStore
+
+            store = PostgresMessageStore(self.dsn)
         elif self.kind == "sqlite-auto-checkpoint":
             store = SqliteMessageStore(self.path, checkpoint="auto")
         else:
@@ -36,9 +41,11 @@ class _Factory:
         return self.kind != "memory"
 
 
-@pytest.fixture(params=["memory", "sqlite", "sqlite-auto-checkpoint"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-auto-checkpoint", "postgres"])
 def factory(request, tmp_path):
-    f = _Factory(request.param, tmp_path)
+    # The PostgreSQL cluster is started (once) only when a postgres case runs.
+    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgres" else None
+    f = _Factory(request.param, tmp_path, dsn)
     yield f
     for store in f.opened:
         try:
