@@ -20,6 +20,23 @@ the first client to get it to the last (the fan-out's own cost). The readers run
 own, 10 each, beside the simulator and the gateway: on a small machine they share its cores, so keep
 N x events/s modest (each order makes about three events).
 
+``--asgi N`` measures the bridge's own cost alone, in this process: N signed ``POST /v1/orders`` driven
+straight through the app (no sockets, no gateway: a desk that answers at once), CPU time per request
+with the order lane (``orders.OrderLane``) on and off, in alternate rounds (ratios hold on a loaded machine):
+
+    python bench/bridge.py --asgi 5000
+
+``--fanout N`` measures the stream's fan-out alone: the bridge app in a process of its own over a bare
+event feed (no gateway), N ``/v1/stream`` readers (processes of 10), ``--events`` events published at
+``--rate``; it reports the bridge process's CPU per event per client and, per event, the time from its
+publication to each reader (the clock is the system's monotonic one, shared by the processes):
+
+    python bench/bridge.py --fanout 50 --events 1500 --rate 300
+
+Each path also reports the gateway process's CPU time per order (user + system, from ``/proc``; Linux):
+a figure that holds on a loaded machine, where rates and latencies do not. ``--no-fix`` skips the FIX
+path (a quicker REST-only run, e.g. with ``--profile``, whose report groups the bridge's own layers).
+
 Figures depend on the machine and on what else runs on it.
 """
 
@@ -32,6 +49,7 @@ import importlib.util
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -143,7 +161,10 @@ def _stop_stream_workers(workers: list[Any], stop_file: Path) -> tuple[dict[str,
         except subprocess.TimeoutExpired:
             w.kill()
             continue
-        data = json.loads(out.strip().splitlines()[-1])
+        lines = out.strip().splitlines()
+        if not lines:  # the worker failed (its error is on stderr): its readers are left out
+            continue
+        data = json.loads(lines[-1])
         for oid, ts in data["arrived"].items():
             arrived.setdefault(oid, []).extend(ts)
         for eid, ts in data["seen"].items():
@@ -162,14 +183,16 @@ async def _stream_worker(url: str, n: int, stop_file: Path) -> None:
     stop = asyncio.Event()
 
     async def reader(s: Any) -> None:
+        with contextlib.suppress(Exception):  # the stream ended (closed at the end, or cut off)
+            await read(s)
+
+    async def read(s: Any) -> None:
         while not stop.is_set():
             try:
                 raw = await asyncio.wait_for(s.connection.recv(), 1.0)
             except asyncio.TimeoutError:
                 await s.send({"type": "ping"})
                 continue
-            except Exception:  # noqa: BLE001 - the stream ended (closed at the end, or cut off)
-                return
             now = time.perf_counter_ns()
             m = json.loads(raw)
             if m.get("type") == "event":
@@ -199,7 +222,8 @@ async def _stream_worker(url: str, n: int, stop_file: Path) -> None:
             await asyncio.sleep(0.2)
         stop.set()
         await asyncio.gather(*tasks)
-    print(json.dumps({"arrived": arrived, "seen": seen}), flush=True)
+    with contextlib.suppress(BrokenPipeError):  # the parent gave up waiting
+        print(json.dumps({"arrived": arrived, "seen": seen}), flush=True)
 
 
 async def rest_run(url: str, secret: str, rate: float, seconds: float, warmup: int,
@@ -305,7 +329,220 @@ async def rest_run(url: str, secret: str, rate: float, seconds: float, warmup: i
             **{f"spread_p{p}_ms": pct(spread, p) for p in (50, 99)}}
 
 
+def asgi_run(n: int, rounds: int = 3) -> None:
+    """Print the CPU time per ``POST /v1/orders`` through the app alone, lane on and off (``--asgi``)."""
+    from types import SimpleNamespace
+
+    from fixgw.bridge import BridgeKey, Permission, create_app
+    from fixgw.bridge.auth import signed_headers
+    from fixgw.bridge.schemas import Order
+
+    row = {f: None for f in Order.model_fields}
+    row.update(order_id="sim_R-1", client_order_id="x", session_key="bench_R", account="bench", venue="sim",
+               symbol="BTC/USDT", side="buy", type="limit", time_in_force="ioc", quantity="0.001", price="30000",
+               status="pending_new", open=True, cum_qty="0", leaves_qty="0.001", avg_px="0", notional="0",
+               fees={}, created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:00.000Z",
+               entered_by="rest")
+    account = SimpleNamespace(account=SimpleNamespace(name="bench"))
+    answer = SimpleNamespace(ok=True, created=True, ctx=account, order=None, code=None, text="")
+    desk = SimpleNamespace(account=lambda name: account, submit=lambda name, cmd: answer, flush=lambda: None)
+    view = SimpleNamespace(order_desk=lambda: desk, order_row=lambda ctx, order: dict(row))
+    secret = "bench-secret-0123456789abcdef0123456789abcdef"
+    key = BridgeKey("bench", secret, {Permission.READ, Permission.TRADE})
+
+    async def drive(app: Any, requests: list[tuple[list[tuple[bytes, bytes]], bytes]]) -> float:
+        sent: list[Any] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        t0 = time.process_time()
+        for headers, body in requests:
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                     "scheme": "http", "path": "/v1/orders", "raw_path": b"/v1/orders", "query_string": b"",
+                     "root_path": "", "headers": headers, "client": ("127.0.0.1", 5000),
+                     "server": ("127.0.0.1", 9880)}
+
+            async def receive() -> Any:
+                return messages.pop() if messages else {"type": "http.disconnect"}
+
+            await app(scope, receive, send)
+        spent = time.process_time() - t0
+        statuses = {m["status"] for m in sent if m["type"] == "http.response.start"}
+        assert statuses == {201}, (statuses, [m for m in sent if m["type"] == "http.response.body"][:1])
+        return spent
+
+    def requests(tag: str) -> list[tuple[list[tuple[bytes, bytes]], bytes]]:
+        out = []
+        now_ms = time.time_ns() // 1_000_000
+        for i in range(n):
+            body = json.dumps({"client_order_id": f"{tag}-{i}", **ORDER}).encode()
+            h = signed_headers("bench", secret, now_ms, "POST", "/v1/orders", "", body)
+            out.append(([(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+                         (b"content-length", str(len(body)).encode())]
+                        + [(k.lower().encode(), v.encode()) for k, v in h.items()], body))
+        return out
+
+    apps = {"lane on ": create_app(view, [key], fast_orders=True), "lane off": create_app(view, [key], fast_orders=False)}
+    figures: dict[str, list[float]] = {name: [] for name in apps}
+
+    async def main() -> None:
+        for name, app in apps.items():  # warm up (the middleware stack is built at the first request)
+            await drive(app, requests(f"warm{name.replace(' ', '')}")[:200])
+        for r in range(rounds):
+            for name, app in apps.items():
+                figures[name].append(await drive(app, requests(f"{r}{name.replace(' ', '')}")) / n * 1e6)
+
+    asyncio.run(main())
+    for name, values in figures.items():
+        print(f"POST /v1/orders through the app, {name}: CPU {min(values):6.1f} us/request (best of {rounds}; "
+              f"all {', '.join(f'{v:.1f}' for v in values)})")
+
+
+def _fanout_server(port: int, start_file: Path, events: int, rate: float) -> None:
+    """Child process of ``--fanout``: the app over a bare feed; once ``start_file`` exists, publish ``events``
+    paced at ``rate``, then print the publication times (JSON: event id -> perf_counter_ns)."""
+    from types import SimpleNamespace
+
+    import anyio
+
+    from fixgw.bridge import BridgeKey, Permission, create_app, serve
+    from fixgw.gateway._feed import EventFeed
+    from fixgw.orders import OrderSubmitted
+
+    feed = EventFeed()
+    view = SimpleNamespace(event_feed=lambda: feed, sessions=list, venues=list, account_names=dict,
+                           market_data=lambda: None, order_desk=lambda: None)
+    key = BridgeKey("bench", os.environ["BENCH_BRIDGE_SECRET"], {Permission.READ})
+    app = create_app(view, [key])
+    published: dict[int, int] = {}
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            await tg.start(serve, app, "127.0.0.1", port)
+            print("listening", flush=True)
+            while not start_file.exists():
+                await anyio.sleep(0.05)
+            t0 = time.perf_counter()
+            for i in range(events):
+                delay = t0 + i / rate - time.perf_counter()
+                if delay > 0:
+                    await anyio.sleep(delay)
+                feed.append("bench_R", OrderSubmitted(order_id=f"bench_R-{i}", ts_ns=1))
+                published[feed.last_id] = time.perf_counter_ns()
+            await anyio.sleep(1.0)
+            print(json.dumps(published), flush=True)
+            tg.cancel_scope.cancel()
+
+    anyio.run(main)
+
+
+def fanout_run(clients: int, events: int, rate: float, profile: bool = False) -> None:
+    """``--fanout``: the bridge process's CPU per event per client, and publication -> receipt latency."""
+    port = _gw.free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="fixgw-bench-fanout-"))
+    start_file = tmp / "start"
+    secret = secrets.token_urlsafe(32)
+    env = dict(os.environ, BENCH_BRIDGE_SECRET=secret,
+               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    prof = ["-m", "cProfile", "-o", str(tmp / "fanout.prof")] if profile else []
+    server = subprocess.Popen([sys.executable, *prof, __file__, "--fanout-server", str(port), str(start_file),
+                               str(events), str(rate)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        if server.stdout.readline().strip() != "listening":
+            raise RuntimeError("the fan-out server did not start")
+        os.environ["BENCH_BRIDGE_SECRET"] = secret
+        workers, stop_file = _start_stream_workers(f"http://127.0.0.1:{port}", secret, clients)
+        cpu0 = _cpu_s(server.pid)
+        start_file.touch()
+        published = {int(k): v for k, v in json.loads(server.stdout.readline()).items()}
+        cpu1 = _cpu_s(server.pid)
+        _, seen = _stop_stream_workers(workers, stop_file)
+    finally:
+        try:
+            server.wait(10)  # it stops by itself once it has printed (and writes its profile)
+        except subprocess.TimeoutExpired:
+            server.terminate()
+            server.wait(10)
+    if profile and (tmp / "fanout.prof").exists():
+        print_profile(tmp / "fanout.prof")
+    lat = sorted((t - published[eid]) / 1e6 for eid, ts in seen.items() if eid in published for t in ts)
+    receipts = len(lat)
+    pct = _client.pct
+    print(f"fan-out of {events} events at {rate:g}/s to {clients} clients: {receipts}/{events * clients} receipts; "
+          f"bridge CPU {1e6 * (cpu1 - cpu0) / max(1, events * clients):.1f} us per event per client; "
+          f"publication -> client p50 {pct(lat, 50):.2f} ms  p99 {pct(lat, 99):.2f} ms  max "
+          f"{lat[-1] if lat else float('nan'):.1f} ms")
+
+
+def _profiled_gateway(out: str, argv: list[str]) -> int:
+    """``fixgw <argv>`` with cProfile on from SIGUSR1 to SIGUSR2 (then written to ``out``)."""
+    import cProfile
+
+    from fixgw.cli import main as cli_main
+
+    prof = cProfile.Profile()
+
+    def dump(*_: Any) -> None:
+        prof.disable()
+        prof.dump_stats(out)
+
+    signal.signal(signal.SIGUSR1, lambda *_: prof.enable())
+    signal.signal(signal.SIGUSR2, dump)
+    return cli_main(argv)
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far; NaN where ``/proc`` is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+_GROUPS = (
+    ("bridge (fixgw.bridge)", ("fixgw/bridge",)),
+    ("ASGI server, framework, validation (uvicorn, starlette, fastapi, pydantic, h11 server side)",
+     ("/uvicorn/", "/starlette/", "/fastapi/", "/pydantic", "/httptools/")),
+    ("HTTP client to the venue (httpx, httpcore, h11)", ("/httpx/", "/httpcore/", "/h11/")),
+    ("venue adapter (fixgw.venues)", ("fixgw/venues",)),
+    ("websockets (venue order stream, /v1/stream)", ("/websockets/",)),
+    ("FIX session + transport + codec", ("fixgw/session", "fixgw/transport", "fixgw/codec", "fixgw_ext")),
+    ("orders + journal + stores", ("fixgw/orders", "fixgw/stores")),
+    ("gateway + translate + risk", ("fixgw/gateway", "fixgw/translate", "fixgw/risk")),
+    ("anyio", ("/anyio/",)),
+    ("asyncio event loop", ("/asyncio/", "selectors")),
+)
+
+
+def print_profile(path: Path) -> None:
+    """Print the gateway's own time grouped by layer (the bridge's apart), then the top functions."""
+    import pstats
+
+    st = pstats.Stats(str(path))
+    groups: dict[str, float] = {}
+    for (filename, _line, func), (_cc, _nc, tottime, _ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+        name = next((g for g, keys in _GROUPS if any(k in filename for k in keys)), None)
+        if name is None:
+            name = "sqlite3" if "sqlite3" in func else "other (builtins: socket send/recv, hmac, json; imports)"
+        groups[name] = groups.get(name, 0.0) + tottime
+    total = sum(groups.values()) or 1.0
+    print("\ngateway process: where the time goes (own time by layer, cProfile adds overhead):")
+    for name, t in sorted(groups.items(), key=lambda kv: -kv[1]):
+        print(f"  {100 * t / total:5.1f}%  {t:6.2f} s  {name}")
+    print("\ngateway process profile (own time, top 25):")
+    st.sort_stats("tottime").print_stats(25)
+
+
 def main() -> int:
+    if len(sys.argv) > 3 and sys.argv[1] == "--profiled-gateway":
+        return _profiled_gateway(sys.argv[2], sys.argv[3:])
+    if len(sys.argv) == 6 and sys.argv[1] == "--fanout-server":
+        _fanout_server(int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+        return 0
     if len(sys.argv) == 5 and sys.argv[1] == "--stream-worker":  # one of the fan-out's reader processes
         asyncio.run(_stream_worker(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])))
         return 0
@@ -318,7 +555,17 @@ def main() -> int:
                     help="extra /v1/stream clients during the REST run; reports fan-out latency (default 0)")
     ap.add_argument("--store", choices=("memory", "sqlite"), default="sqlite", help="gateway state (default sqlite)")
     ap.add_argument("--profile", action="store_true", help="profile the gateway process (cProfile); prints the top")
+    ap.add_argument("--no-fix", action="store_true", help="skip the FIX path (REST only)")
+    ap.add_argument("--fanout", type=int, metavar="N", help="the stream's fan-out alone to N clients (no gateway)")
+    ap.add_argument("--events", type=int, default=1500, help="events published with --fanout (default 1500)")
+    ap.add_argument("--asgi", type=int, metavar="N", help="the app's own CPU per POST, in-process, lane on/off")
     args = ap.parse_args()
+    if args.asgi:
+        asgi_run(args.asgi)
+        return 0
+    if args.fanout:
+        fanout_run(args.fanout, args.events, args.rate, args.profile)
+        return 0
     if args.rate <= 0 or args.seconds <= 0 or args.connections < 1 or args.stream_clients < 0:
         ap.error("--rate, --seconds and --connections must be positive, --stream-clients not negative")
 
@@ -338,15 +585,32 @@ def main() -> int:
             print("simulator did not start", file=sys.stderr)
             return 1
         log = open(tmp / "gateway.log", "w")
-        prof = ["-m", "cProfile", "-o", str(tmp / "gateway.prof")] if args.profile else []
-        gw = subprocess.Popen([sys.executable, *prof, "-m", "fixgw", "run", "--config", str(cfg), "--log-level", "WARNING"],
+        # --profile: the gateway under cProfile during the REST run only (not its start-up, not the FIX run).
+        start = [__file__, "--profiled-gateway", str(tmp / "gateway.prof")] if args.profile else ["-m", "fixgw"]
+        gw = subprocess.Popen([sys.executable, *start, "run", "--config", str(cfg), "--log-level", "WARNING"],
                               stdout=subprocess.DEVNULL, stderr=log, env=env)
         if not (_gw.wait_for_port(gw_port) and _gw.wait_for_port(bridge_port)):
             print(f"gateway did not start; see {tmp / 'gateway.log'}", file=sys.stderr)
             return 1
-        fix = asyncio.run(_client.run_client(gw_port, args.rate, args.seconds, args.warmup))
+        fix: dict[str, Any] = {}
+        cpu0 = _cpu_s(gw.pid)
+        if not args.no_fix:
+            fix = asyncio.run(_client.run_client(gw_port, args.rate, args.seconds, args.warmup))
+        if args.profile:
+            gw.send_signal(signal.SIGUSR1)
+        cpu1 = _cpu_s(gw.pid)
         rest = asyncio.run(rest_run(f"http://127.0.0.1:{bridge_port}", secret, args.rate, args.seconds,
                                     args.warmup, args.connections, args.stream_clients))
+        cpu2 = _cpu_s(gw.pid)
+        if args.profile:
+            gw.send_signal(signal.SIGUSR2)
+            deadline = time.monotonic() + 30
+            while not (tmp / "gateway.prof").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.5)
+        n = args.warmup + int(args.rate * args.seconds)  # the warm-up orders count: the gateway ran them too
+        fix["cpu_ms"] = 1000 * (cpu1 - cpu0) / n
+        rest["cpu_ms"] = 1000 * (cpu2 - cpu1) / n
     finally:
         for p in (gw, sim):
             if p is not None:
@@ -356,12 +620,14 @@ def main() -> int:
                 except subprocess.TimeoutExpired:
                     p.kill()
     if args.profile and (tmp / "gateway.prof").exists():
-        _gw.print_profile(tmp / "gateway.prof")
+        print_profile(tmp / "gateway.prof")
     print(f"offered {args.rate:g} orders/s for {args.seconds:g} s each path, store {args.store}")
-    print(f"FIX : {fix.get('orders_per_s', float('nan')):8.1f} orders/s  NewOrderSingle -> first ExecutionReport "
-          f"p50 {fix.get('p50_ms', float('nan')):.2f} ms  p99 {fix.get('p99_ms', float('nan')):.2f} ms")
+    if not args.no_fix:
+        print(f"FIX : {fix.get('orders_per_s', float('nan')):8.1f} orders/s  NewOrderSingle -> first ExecutionReport "
+              f"p50 {fix.get('p50_ms', float('nan')):.2f} ms  p99 {fix.get('p99_ms', float('nan')):.2f} ms  "
+              f"gateway CPU {fix['cpu_ms']:.3f} ms/order")
     print(f"REST: {rest['rate']:8.1f} orders/s  POST -> answer p50 {rest['post_p50_ms']:.2f} ms  "
-          f"p99 {rest['post_p99_ms']:.2f} ms (max {rest['post_max_ms']:.1f})")
+          f"p99 {rest['post_p99_ms']:.2f} ms (max {rest['post_max_ms']:.1f})  gateway CPU {rest['cpu_ms']:.3f} ms/order")
     print(f"      POST -> first stream event p50 {rest['event_p50_ms']:.2f} ms  p99 {rest['event_p99_ms']:.2f} ms  "
           f"({rest['with_event']}/{rest['orders']} seen; statuses {rest['statuses']})")
     if args.stream_clients:

@@ -14,6 +14,8 @@ The pieces, one idea each:
   the kill switch routes.
 - ``stream``: ``/v1/stream``, the drop copy of every order event (resumable by event id), heartbeats,
   the slow-consumer cut-off, the sessions' and venues' states.
+- ``marketdata``: ``GET /v1/book/{symbol}``, ``GET /v1/candles/{symbol}`` and ``MarketWatch``, the bridge's
+  shared holds on the gateway's market data; ``md_stream``: the stream's ``book``/``trades``/``candles`` channels.
 - ``schemas``: the answers' and bodies' shapes (the OpenAPI document's components).
 - ``metrics``: ``GatewayCollector``, the Prometheus series read at scrape time.
 - ``openapi``: the document kept in ``specs/openapi.json`` (``python -m fixgw.bridge.openapi``).

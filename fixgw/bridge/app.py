@@ -13,6 +13,7 @@ detail in the answer) into it.
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import logging
 from typing import Any, Callable, Iterable, Sequence
@@ -27,12 +28,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from fixgw.clock import Clock, SystemClock
 from fixgw.logsafe import printable
 
+from .accounts import install_account_routes
 from .auth import DEFAULT_REPLAY_CAPACITY, DEFAULT_WINDOW, Verifier
 from .errors import CODES, ApiError, error_body
 from .keys import BridgeKey, KeyRing, Permission, address_allowed
+from .marketdata import install_marketdata
 from .metrics import registry_for
 from .middleware import DEFAULT_MAX_BODY, SCOPE_KEY, SignatureGuard, error_response
-from .orders import install_order_routes
+from .orders import OrderLane, install_order_routes
 from .routes import install_routes
 from .schemas import ErrorBody
 from .console import install_console
@@ -45,6 +48,10 @@ API_PREFIX = "/v1"
 #: Answered without a signature: probes and scrapers cannot sign (``/metrics`` checks the address instead).
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/console", "/console/console.js", "/console/console.css")
 log = logging.getLogger("fixgw.bridge")
+#: FastAPI's OpenTelemetry hooks off, where this FastAPI has them (newer releases).
+_NO_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
 _STATUS_CODES = {status: code for code, (status, _) in CODES.items() if code != "invalid_request"}
 
 
@@ -54,7 +61,7 @@ class PermissionCheck:
     def __init__(self, permission: Permission) -> None:
         self.permission = Permission(permission)
 
-    def __call__(self, conn: HTTPConnection) -> BridgeKey:
+    async def __call__(self, conn: HTTPConnection) -> BridgeKey:  # async: FastAPI runs a sync one in a thread
         key = conn.scope.get(SCOPE_KEY)
         if not isinstance(key, BridgeKey):  # only reachable if a route escaped the guard
             raise ApiError(401, "missing_credentials", "this route needs a signed request")
@@ -94,20 +101,23 @@ def create_app(
     metrics_networks: Iterable[str] = ("127.0.0.0/8", "::1/128"),
     stream_heartbeat: float = 10.0,
     stream_queue: int = 10_000,
+    fast_orders: bool = True,
 ) -> FastAPI:
     """Return the bridge app over ``gateway_view``, accepting requests signed by ``keys``.
 
     ``window``: how far (seconds, 5-30) a request's timestamp may be from ``clock`` either way.
     ``metrics_networks``: who may read the unsigned ``/metrics`` (a scraper cannot sign).
     ``stream_heartbeat``: seconds between the stream's heartbeats; ``stream_queue``: the events a stream
-    client may fall behind before it is cut off.
+    client may fall behind before it is cut off. ``fast_orders``: answer ``POST /v1/orders`` by
+    ``OrderLane`` (the same answers, less work; off only to compare the two).
     Raises ``ConfigError`` for a window out of range.
     """
     verifier = Verifier(keys, window=window, replay_capacity=replay_capacity)
+    # FastAPI's own OpenTelemetry hooks off: the bridge reports through /metrics, and asking the global
+    # providers on every request is a visible share of a request's cost.
     app = FastAPI(title="fixgw bridge", version="1", docs_url=None, redoc_url=None, openapi_url=None,
-                  description="Signed REST access to the fixgw FIX gateway; see docs/bridge.md for the signature.")
-    app.add_middleware(SignatureGuard, verifier=verifier, clock=clock or SystemClock(), max_body=max_body,
-                       public_paths=PUBLIC_PATHS)
+                  description="Signed REST access to the fixgw FIX gateway; see docs/bridge.md for the signature.",
+                  **_NO_TELEMETRY)
     _install_error_handlers(app)
     allowed = tuple(ipaddress.ip_network(n) for n in metrics_networks)
     registry = registry_for(gateway_view)
@@ -138,11 +148,19 @@ def create_app(
 
     install_console(app)
     install_routes(app, gateway_view, add_route)
-    install_order_routes(app, gateway_view, add_route)
+    place = install_order_routes(app, gateway_view, add_route)
+    market = install_marketdata(app, gateway_view, add_route, clock or SystemClock())
+    install_account_routes(app, gateway_view, add_route)
 
-    stream = stream_endpoint(gateway_view, stream_heartbeat, stream_queue)
+    stream = stream_endpoint(gateway_view, stream_heartbeat, stream_queue, market)
     add_websocket_route(app, "/stream", stream, permission=Permission.READ)
+    app.state.order_lane = {}
+    if fast_orders:  # inside the guard: it sees signed requests only (orders.py, Speed)
+        app.add_middleware(OrderLane, place=place, counts=app.state.order_lane)
+    app.add_middleware(SignatureGuard, verifier=verifier, clock=clock or SystemClock(), max_body=max_body,
+                       public_paths=PUBLIC_PATHS)
     app.state.verifier = verifier
+    app.state.market = market
     return app
 
 

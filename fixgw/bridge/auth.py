@@ -35,7 +35,7 @@ import hashlib
 import heapq
 import hmac
 import re
-from typing import Iterable
+from typing import Iterable, Tuple
 
 from fixgw.errors import ConfigError
 
@@ -68,6 +68,9 @@ DEFAULT_WINDOW = 10.0
 MIN_WINDOW = 5.0
 MAX_WINDOW = 30.0
 DEFAULT_REPLAY_CAPACITY = 100_000
+
+#: What ``Verifier.precheck`` found in the headers: (key, key id, timestamp, signature).
+Claim = Tuple[BridgeKey, bytes, bytes, bytes]
 
 _TIMESTAMP = re.compile(rb"[1-9][0-9]{0,15}")
 _SIGNATURE = re.compile(rb"[0-9a-fA-F]{64}")
@@ -206,6 +209,10 @@ class Verifier:
         self.keys = keys if isinstance(keys, KeyRing) else KeyRing(keys)
         self.window_ms = int(check_window(window) * 1000)
         self.replay = ReplayCache(replay_capacity)
+        # Per-request savings (keys are immutable): each key's HMAC state after its secret, copied per
+        # request; the address checks already made, by (key id, peer), bounded.
+        self._macs: dict[str, "hmac.HMAC"] = {}
+        self._addresses: dict[tuple[str, str | None], bool] = {}
 
     def verify(
         self,
@@ -216,18 +223,31 @@ class Verifier:
         body: bytes,
         peer_host: str | None,
         now_ms: int,
+        claim: "Claim | None" = None,
     ) -> BridgeKey:
-        """Return the key that signed this request, or raise ``ApiError`` (401, 403 or 429)."""
-        key, key_id, timestamp, signature = self._claim(headers, now_ms)
+        """Return the key that signed this request, or raise ``ApiError`` (401, 403 or 429).
+
+        ``claim``: what ``precheck`` returned for these headers (they are not parsed again; the window
+        is checked again against ``now_ms``)."""
+        if claim is None:
+            claim = self._claim(headers, now_ms)
+        else:
+            self._check_window(int(claim[2]), now_ms)
+        key, key_id, timestamp, signature = claim
         ts = int(timestamp)
         try:
             canonical = canonical_request(key_id, timestamp, method, path, query, body)
         except ValueError:
             raise ApiError(400, "invalid_request", "the request line cannot be signed") from None
-        expected = sign(key.secret, canonical)
+        mac = self._macs.get(key.key_id)
+        if mac is None:
+            mac = self._macs[key.key_id] = hmac.new(key.secret.encode("utf-8"), digestmod=hashlib.sha256)
+        mac = mac.copy()
+        mac.update(canonical)
+        expected = mac.hexdigest()
         if not hmac.compare_digest(expected.encode("ascii"), signature.lower()):
             raise ApiError(401, "bad_signature", "the signature does not match the request", headers=_WWW_AUTH)
-        if not key.allows_address(peer_host):
+        if not self._address_allowed(key, peer_host):
             raise ApiError(403, "forbidden_address", "this key may not be used from this address")
         # Keyed by the digest, never by the header text: "ABC..." and "abc..." are one signature.
         problem = self.replay.add(key_id + b":" + expected.encode("ascii"), ts + self.window_ms, now_ms)
@@ -243,18 +263,32 @@ class Verifier:
         return key
 
 
-    def precheck(self, headers: Iterable[tuple[bytes, bytes]], now_ms: int) -> None:
-        """Raise ``ApiError`` if the headers alone refuse the request (before its body is read)."""
-        self._claim(headers, now_ms)
+    def precheck(self, headers: Iterable[tuple[bytes, bytes]], now_ms: int) -> "Claim":
+        """Raise ``ApiError`` if the headers alone refuse the request (before its body is read); else
+        return the claim, for ``verify``."""
+        return self._claim(headers, now_ms)
 
-    def _claim(self, headers: Iterable[tuple[bytes, bytes]], now_ms: int) -> tuple[BridgeKey, bytes, bytes, bytes]:
+    def _address_allowed(self, key: BridgeKey, peer: str | None) -> bool:
+        cache = self._addresses
+        allowed = cache.get((key.key_id, peer))
+        if allowed is None:
+            allowed = key.allows_address(peer)
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[(key.key_id, peer)] = allowed
+        return allowed
+
+    def _claim(self, headers: Iterable[tuple[bytes, bytes]], now_ms: int) -> "Claim":
         key_id, timestamp, signature = _auth_headers(headers)
         key = self.keys.get(key_id.decode("ascii"))
         if key is None:
             raise ApiError(401, "unknown_key", "no key has this id", headers=_WWW_AUTH)
         if not _TIMESTAMP.fullmatch(timestamp):
             raise ApiError(401, "bad_timestamp", "X-FIXGW-TIMESTAMP must be epoch milliseconds", headers=_WWW_AUTH)
-        ts = int(timestamp)
+        self._check_window(int(timestamp), now_ms)
+        return key, key_id, timestamp, signature
+
+    def _check_window(self, ts: int, now_ms: int) -> None:
         if abs(now_ms - ts) > self.window_ms:
             raise ApiError(
                 401, "stale_timestamp",
@@ -262,7 +296,6 @@ class Verifier:
                 f"(allowed: {self.window_ms / 1000:g} s either side)",
                 headers=_WWW_AUTH,
             )
-        return key, key_id, timestamp, signature
 
 
 def _auth_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes, bytes, bytes]:

@@ -28,7 +28,7 @@ from fixgw.logsafe import printable
 from .auth import Verifier, websocket_credentials
 from .errors import ApiError
 
-__all__ = ["SignatureGuard", "SCOPE_KEY", "DEFAULT_MAX_BODY", "error_response", "send_error"]
+__all__ = ["SignatureGuard", "SCOPE_KEY", "DEFAULT_MAX_BODY", "error_response", "send_error", "replay_body"]
 
 SCOPE_KEY = "fixgw.bridge.key"
 DEFAULT_MAX_BODY = 1 << 20
@@ -88,8 +88,9 @@ class SignatureGuard:
             headers, query = websocket_credentials(headers, query)
         try:
             body = b""
+            claim = None
             if kind == "http":
-                self.verifier.precheck(headers, self.clock.now_ns() // 1_000_000)
+                claim = self.verifier.precheck(headers, self.clock.now_ns() // 1_000_000)
                 body = await self._read_body(scope, receive)
                 if body is None:
                     return  # the client went away
@@ -101,6 +102,7 @@ class SignatureGuard:
                 body,
                 peer,
                 self.clock.now_ns() // 1_000_000,
+                claim,
             )
         except ApiError as e:
             log.info(
@@ -110,11 +112,13 @@ class SignatureGuard:
             )
             await send_error(scope, receive, send, e)
             return
-        log.debug("bridge: %s %s from %s by key %s", method, printable(scope.get("path")), printable(peer), key.key_id)
+        if log.isEnabledFor(logging.DEBUG):  # the arguments cost, even when the record is dropped
+            log.debug("bridge: %s %s from %s by key %s", method, printable(scope.get("path")), printable(peer),
+                      key.key_id)
         scope = dict(scope)
         scope[SCOPE_KEY] = key
         if kind == "http":
-            receive = _replay(body, receive)
+            receive = replay_body({"type": "http.request", "body": body, "more_body": False}, receive)
         await self.app(scope, receive, send)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
@@ -155,14 +159,15 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(message: dict[str, Any], receive: Receive) -> Receive:
+    """A ``receive`` that gives ``message`` (a request's body, already read) first, then ``receive``'s."""
     given = False
 
     async def replay() -> dict[str, Any]:
         nonlocal given
         if not given:
             given = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return message
         return await receive()
 
     return replay

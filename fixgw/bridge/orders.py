@@ -11,31 +11,49 @@ the key's accounts. Kill switch (``admin``): ``POST``/``DELETE /v1/kill-switch/{
 
 An order the pre-trade checks refuse (limits, the venue's rules, a kill switch) is still created, as
 a FIX order is: the answer is 201 with ``status`` ``rejected`` and the reason in ``reject_reason``.
+
+Speed. ``POST /v1/orders`` is the hot route, so ``OrderLane`` (ASGI middleware inside the signature
+guard) answers it without FastAPI's route machinery (dependencies, body parsing, response model): it
+parses the body once (``orjson``), validates it with the same ``NewOrderBody`` model, runs the same
+``place`` step and writes the ``Order`` JSON itself. It takes only what it answers exactly as the route
+would (a signed ``trade`` key, ``application/json``, a body that validates); anything else goes on to
+the route with its body untouched, so every error answer and the OpenAPI document stay the route's.
+Before answering, a command waits for the store's flush (the answer promises the order is kept); the
+flush is shared (``GroupFlush``): one per event-loop turn for every answer waiting in that turn.
 """
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 from fastapi import FastAPI, Query, Request, Response
+from pydantic import ValidationError
 
 from fixgw.errors import OrderError
 from fixgw.logsafe import printable
 from fixgw.orders import CancelOrder, OrderSide, OrderType, ReplaceOrder, SubmitOrder, TimeInForce
 
+from fixgw import jsonio
+
 from .errors import ApiError
 from .keys import BridgeKey, Permission
-from .middleware import SCOPE_KEY
+from .middleware import SCOPE_KEY, Receive, Scope, Send, error_response, replay_body
 from .schemas import ERROR_RESPONSES, Canceled, KillSwitch, NewOrderBody, Order, ReplaceBody
 from .view import GatewayView
 
-__all__ = ["install_order_routes", "GLOBAL_TARGET"]
+__all__ = ["install_order_routes", "GLOBAL_TARGET", "OrderLane", "GroupFlush", "ORDERS_PATH"]
+
+#: The hot route's path.
+ORDERS_PATH = "/v1/orders"
+_ORDER_FIELDS = tuple(Order.model_fields)
 
 #: The kill switch target that covers every order.
 GLOBAL_TARGET = "global"
 
-_STATUS = {"not_found": 404, "order_conflict": 409, "order_not_open": 409, "replace_refused": 422}
+_STATUS = {"not_found": 404, "order_conflict": 409, "order_not_open": 409, "replace_refused": 422,
+           "unsupported_order": 422}
 _FIELD = {"unknown_account": "account", "unknown_symbol": "symbol"}
 
 
@@ -49,15 +67,123 @@ def _refusal(answer: Any) -> ApiError:
     return ApiError(_STATUS.get(answer.code, 409), answer.code, printable(answer.text)[:300])
 
 
-def _may_trade(request: Request, account: str) -> None:
+def _may_trade(request: Request | Scope, account: str) -> None:
     """Refuse (403) when the request's key does not name ``account`` (a bridge account's name)."""
-    key = request.scope.get(SCOPE_KEY)
+    key = (request if isinstance(request, dict) else request.scope).get(SCOPE_KEY)
     if not isinstance(key, BridgeKey) or not key.allows_account(account):
         raise ApiError(403, "missing_permission", "this key may not trade in this account")
 
 
-def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> None:
-    """Add the order entry and kill switch routes to ``app``."""
+class GroupFlush:
+    """``await durable()``: the store's flush has run since the call (module docstring, Speed).
+
+    The first waiter of a loop turn schedules one flush (``call_soon``); every waiter of that turn is
+    answered by it. A flush that fails raises its error in every waiter, as a flush of its own would.
+    ``flush`` is read at each flush (``view.order_desk().flush``: the gateway sets it once started).
+    """
+
+    def __init__(self, flush: Callable[[], Callable[[], None]]) -> None:
+        self._flush = flush
+        self._waiters: list[asyncio.Future[None]] = []
+        self.flushes = 0
+
+    async def __call__(self) -> None:
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        if len(self._waiters) == 1:
+            loop.call_soon(self._run)
+        await waiter
+
+    def _run(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        self.flushes += 1
+        try:
+            self._flush()()
+        except Exception as exc:  # noqa: BLE001 - handed to every waiter, as its own flush would raise it
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(exc)
+            return
+        for w in waiters:
+            if not w.done():  # a cancelled waiter (its client went away) is done already
+                w.set_result(None)
+
+
+def _order_json(row: dict[str, Any]) -> bytes:
+    """``row`` as the route's ``Order`` response model writes it (its fields, in its order)."""
+    if tuple(row) != _ORDER_FIELDS:  # not the row's usual shape: through the model, as the route does
+        row = Order.model_validate(row).model_dump(mode="json")
+    return jsonio.dumps(row).encode("utf-8")
+
+
+_JSON_TYPES = (b"application/json", b"application/json; charset=utf-8")
+
+
+class OrderLane:
+    """ASGI middleware answering ``POST /v1/orders`` without the route machinery (module docstring).
+
+    ``place(scope, body)`` is the route's own step: it returns (status, order row) or raises ``ApiError``.
+    ``counts``: ``answered`` (by the lane) and ``passed`` (to the route), for tests and curious operators."""
+
+    def __init__(self, app: Any, *, place: Callable[[Scope, NewOrderBody], Awaitable[tuple[int, dict[str, Any]]]],
+                 counts: dict[str, int] | None = None) -> None:
+        self.app = app
+        self.place = place
+        self.counts = counts if counts is not None else {}
+        self.counts.update(answered=0, passed=0)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != ORDERS_PATH
+                or scope.get("query_string") or not self._takes(scope)):
+            await self.app(scope, receive, send)
+            return
+        message = await receive()
+        body = message.get("body", b"") if message["type"] == "http.request" else b""
+        new = None
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            new = _validated(body)
+        if new is None:  # the route answers it, with its own error
+            self.counts["passed"] += 1
+            await self.app(scope, replay_body(message, receive), send)
+            return
+        try:
+            status, row = await self.place(scope, new)
+        except ApiError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        content = _order_json(row)
+        self.counts["answered"] += 1
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", str(len(content)).encode("ascii")),
+                                (b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": content})
+
+    @staticmethod
+    def _takes(scope: Scope) -> bool:
+        key = scope.get(SCOPE_KEY)
+        if not isinstance(key, BridgeKey) or not key.allows(Permission.TRADE):
+            return False  # the route's permission check answers it
+        kind = [v for k, v in scope.get("headers", ()) if k.lower() == b"content-type"]
+        return len(kind) == 1 and bytes(kind[0]).lower() in _JSON_TYPES
+
+
+def _validated(body: bytes) -> NewOrderBody | None:
+    """The body as the route's model, or ``None`` when the route must answer it (with its error)."""
+    try:
+        data = jsonio.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return NewOrderBody.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> Callable[..., Any]:
+    """Add the order entry and kill switch routes to ``app``; return the place step (for ``OrderLane``)."""
 
     def route(path: str, endpoint: Any, method: str, permission: Permission, model: Any, summary: str,
               **kw: Any) -> None:
@@ -77,26 +203,36 @@ def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> Non
         _may_trade(request, found[0].account.name)
         return found
 
-    async def place(request: Request, body: NewOrderBody, response: Response) -> dict[str, Any]:
+    def current_flush() -> Callable[[], None]:
+        d = view.order_desk()
+        return d.flush if d is not None else (lambda: None)
+
+    durable = GroupFlush(current_flush)
+
+    async def place_order(scope: Scope, body: NewOrderBody) -> tuple[int, dict[str, Any]]:
         try:
             cmd = SubmitOrder(
                 cl_ord_id=body.client_order_id, symbol=body.symbol, side=OrderSide(body.side),
                 order_type=OrderType(body.type), ts_ns=0, quantity=_amount(body.quantity),
                 quote_quantity=_amount(body.quote_quantity), price=_amount(body.price),
                 trigger_price=_amount(body.trigger_price), time_in_force=TimeInForce(body.time_in_force),
-                post_only=body.post_only)
+                post_only=body.post_only, display_quantity=_amount(body.display_quantity))
         except OrderError as exc:
             raise ApiError(400, "invalid_request", printable(str(exc))[:200]) from None
         d = desk()
         target = d.account(body.account)
         if target is not None:
-            _may_trade(request, target.account.name)
+            _may_trade(scope, target.account.name)
         answer = d.submit(body.account, cmd)
-        d.flush()  # durable before the answer: the 201 promises the order is kept
-        if not answer.ok:
+        row = view.order_row(answer.ctx, answer.order) if answer.ok else None  # as the submit left it
+        await durable()  # durable before the answer: the 201 promises the order is kept
+        if row is None:
             raise _refusal(answer)
-        response.status_code = 201 if answer.created else 200
-        return view.order_row(answer.ctx, answer.order)
+        return 201 if answer.created else 200, row
+
+    async def place(request: Request, body: NewOrderBody, response: Response) -> dict[str, Any]:
+        response.status_code, row = await place_order(request.scope, body)
+        return row
 
     async def replace(request: Request, order_id: str, body: ReplaceBody,
                       account: Optional[str] = Query(None, max_length=16)) -> dict[str, Any]:
@@ -111,20 +247,22 @@ def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> Non
             raise ApiError(400, "invalid_request", printable(str(exc))[:200]) from None
         d = desk()
         answer = d.replace(ctx.account.name, cmd)
-        d.flush()
-        if not answer.ok:
+        row = view.order_row(answer.ctx, answer.order) if answer.ok else None
+        await durable()
+        if row is None:
             raise _refusal(answer)
-        return view.order_row(answer.ctx, answer.order)
+        return row
 
     async def cancel(request: Request, order_id: str, account: Optional[str] = Query(None, max_length=16)) -> dict[str, Any]:
         ctx, order = located(request, order_id, account)
         cmd = CancelOrder(cl_ord_id=f"{order.order_id}.c{len(order.cl_ord_ids)}", ts_ns=0, order_id=order.order_id)
         d = desk()
         answer = d.cancel(ctx.account.name, cmd)
-        d.flush()
-        if not answer.ok:
+        row = view.order_row(answer.ctx, answer.order) if answer.ok else None
+        await durable()
+        if row is None:
             raise _refusal(answer)
-        return view.order_row(answer.ctx, answer.order)
+        return row
 
     async def mass_cancel(request: Request, symbol: Optional[str] = Query(None, min_length=1, max_length=64),
                           account: Optional[str] = Query(None, max_length=16)) -> dict[str, Any]:
@@ -137,8 +275,9 @@ def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> Non
         key = request.scope.get(SCOPE_KEY)
         contexts = [c for c in contexts if isinstance(key, BridgeKey) and key.allows_account(c.account.name)]
         asked = d.mass_cancel(contexts, symbol)
-        d.flush()
-        return {"orders": [view.order_row(ctx, order) for ctx, order in asked]}
+        rows = [view.order_row(ctx, order) for ctx, order in asked]
+        await durable()
+        return {"orders": rows}
 
     def switch(target: str, engage: bool) -> dict[str, Any]:
         d = desk()
@@ -171,3 +310,4 @@ def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> Non
     route("/kill-switch/{target}", halt, "POST", Permission.ADMIN, KillSwitch,
           "Engage a kill switch ('global', a bridge account, a FIX session): cancel, refuse new orders")
     route("/kill-switch/{target}", release, "DELETE", Permission.ADMIN, KillSwitch, "Release a kill switch")
+    return place_order

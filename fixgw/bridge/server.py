@@ -4,6 +4,9 @@
 ``BridgeServer`` owns a loop in a background thread, for tests and for embedding in synchronous code.
 Both bind the socket themselves first, so port 0 gives a free port that is known before the first
 request. uvicorn's access log is off: the bridge logs what matters itself, with values made safe.
+
+HTTP/1.1 is parsed by httptools when it is installed (``HTTP_IMPL``; a third of h11's cost per request
+on the order entry benchmark, ``bench/bridge.py``), else by h11; both answer alike.
 """
 
 from __future__ import annotations
@@ -18,7 +21,19 @@ import anyio
 import uvicorn
 from anyio.abc import TaskStatus
 
-__all__ = ["serve", "BridgeServer"]
+__all__ = ["serve", "BridgeServer", "HTTP_IMPL"]
+
+
+def _http_impl() -> str:
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools"
+
+
+#: uvicorn's HTTP/1.1 protocol: ``httptools`` where it is installed (the C parser), else ``h11``.
+HTTP_IMPL = _http_impl()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -38,7 +53,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def _server(app: Any, log_level: str, **options: Any) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
-        http="h11",
+        http=options.pop("http", HTTP_IMPL),
         ws="websockets-sansio",
         lifespan="off",
         log_config=None,
@@ -46,6 +61,9 @@ def _server(app: Any, log_level: str, **options: Any) -> uvicorn.Server:
         access_log=False,
         server_header=False,
         ws_max_size=64 * 1024,  # clients send small control messages only
+        # No permessage-deflate: compressing each event once per client costs more CPU than the bytes
+        # saved on small JSON messages, and the stream's cost is per client (bench/bridge.py --fanout).
+        ws_per_message_deflate=False,
         limit_concurrency=1000,
         timeout_graceful_shutdown=2,
         **options,

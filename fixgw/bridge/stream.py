@@ -3,7 +3,9 @@
 Query parameters (all optional, part of the signed upgrade request):
 
 - ``channels``: comma-separated, of ``orders`` (every order event, fills included; ``read``), ``fills``
-  (fills only; ``read``), ``sessions`` and ``venues`` (their state, sent when it changes; ``read``).
+  (fills only; ``read``), ``sessions`` and ``venues`` (their state, sent when it changes; ``read``),
+  and the market-data channels ``book:<symbol>``, ``trades:<symbol>``, ``candles:<symbol>`` (``read``;
+  not journal-backed, conflated, also asked for with ``subscribe`` messages: ``md_stream.py``).
   Default ``orders``.
 - ``fixgw_key``, ``fixgw_timestamp``, ``fixgw_signature``: the signature in the query, for a browser
   (which cannot set the upgrade's headers); see ``auth.websocket_credentials``.
@@ -26,6 +28,7 @@ Close codes: 4400 bad parameters, 4403 a channel the key may not read, 4408 hear
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -37,7 +40,9 @@ from starlette.websockets import WebSocketDisconnect
 from fixgw.logsafe import printable
 
 from .auth import QUERY_PARAMS
+from .errors import ApiError
 from .keys import BridgeKey, Permission
+from .md_stream import MarketStream, is_market_channel
 from .middleware import SCOPE_KEY
 from .view import GatewayView
 
@@ -58,44 +63,55 @@ class _Closed(Exception):
         self.reason = reason
 
 
-def _params(websocket: WebSocket, key: BridgeKey) -> tuple[set[str], int | None]:
+def _params(websocket: WebSocket, key: BridgeKey) -> tuple[set[str], int | None, list[str]]:
     q = websocket.query_params
     unknown = set(q.keys()) - {"channels", "since"} - QUERY_PARAMS  # the signature in the query: auth.py
     if unknown:
         raise _Closed(4400, "unknown parameter")
-    channels = {c for c in (q.get("channels") or "orders").split(",") if c}
-    if not channels or not channels <= set(CHANNELS):
-        raise _Closed(4400, "channels: orders, fills, sessions, venues")
+    names = [c for c in (q.get("channels") or "orders").split(",") if c]
+    market = [c for c in names if is_market_channel(c)]  # book:, trades:, candles: (md_stream.py; read)
+    channels = set(names) - set(market)
+    if not channels and not market or not channels <= set(CHANNELS):
+        raise _Closed(4400, "channels: orders, fills, sessions, venues, book:, trades:, candles:")
     if any(not key.allows(CHANNELS[c]) for c in channels):
         raise _Closed(4403, "missing_permission")
     since = q.get("since")
     if since is None:
-        return channels, None
+        return channels, None, market
     if not since.isdigit() or len(since) > 18 or int(since) > _MAX_SINCE:
         raise _Closed(4400, "since: an event id")
-    return channels, int(since)
+    return channels, int(since), market
 
 
-def stream_endpoint(view: GatewayView, heartbeat: float, queue: int) -> Any:
-    """The WebSocket endpoint over ``view`` (``heartbeat`` seconds, ``queue`` events of slack)."""
+def stream_endpoint(view: GatewayView, heartbeat: float, queue: int, market: Any = None) -> Any:
+    """The WebSocket endpoint over ``view`` (``heartbeat`` seconds, ``queue`` events of slack);
+    ``market``: the ``MarketWatch`` serving the market-data channels (``md_stream.py``)."""
 
     async def stream(websocket: WebSocket) -> None:
         key: BridgeKey = websocket.scope[SCOPE_KEY]
         await websocket.accept()
-        sub = None
+        sub = md = None
         feed = view.event_feed()
         try:
-            channels, since = _params(websocket, key)
+            channels, since, md_specs = _params(websocket, key)
             if feed is None:
                 raise _Closed(1013, "not_ready")
+            md = MarketStream(market) if market is not None else None
+            if md is not None and md_specs:
+                try:
+                    md.subscribe(md_specs)
+                except ApiError as exc:
+                    raise _Closed(1013 if exc.status == 503 else 4400, exc.code) from None
             subscribed = feed.subscribe(since, queue)
             if subscribed is None:
                 raise _Closed(4410, "since_too_old")
             replay, sub = subscribed
-            await websocket.send_json({"type": "hello", "key": key.key_id, "channels": sorted(channels),
-                                       "permissions": sorted(p.value for p in key.permissions),
-                                       "last_id": feed.last_id})
-            await _serve(websocket, view, feed, sub, replay, channels, heartbeat, _account_filter(view, key))
+            hello = {"type": "hello", "key": key.key_id, "channels": sorted(channels),
+                     "permissions": sorted(p.value for p in key.permissions), "last_id": feed.last_id}
+            if md is not None and md.channels:  # market data: no event ids, never replayed by since=
+                hello["market_data"] = {"channels": sorted(md.channels), "replay": False}
+            await websocket.send_json(hello)
+            await _serve(websocket, view, feed, sub, replay, channels, heartbeat, _account_filter(view, key), md)
         except _Closed as closed:
             log.info("bridge stream of key %s closed: %s", printable(key.key_id), closed.reason)
             await _close(websocket, closed.code, closed.reason)
@@ -104,6 +120,8 @@ def stream_endpoint(view: GatewayView, heartbeat: float, queue: int) -> Any:
         finally:
             if sub is not None and feed is not None:
                 feed.unsubscribe(sub)
+            if md is not None:
+                md.close()
 
     return stream
 
@@ -124,7 +142,8 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 
 
 async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, replay: list[Any],
-                 channels: set[str], heartbeat: float, accounts: frozenset[str] | None = None) -> None:
+                 channels: set[str], heartbeat: float, accounts: frozenset[str] | None = None,
+                 md: MarketStream | None = None) -> None:
     wanted_all = "orders" in channels
     wanted_fills = "fills" in channels
 
@@ -133,8 +152,29 @@ async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, r
             return False
         return wanted_all or (wanted_fills and event.is_fill)
 
-    ready = anyio.Event()
-    sub.wake = lambda: ready.set()
+    # The writer sleeps on a bare future, woken by the feed (``sub.wake``), the market data or a ticker
+    # every ``tick`` seconds: with many clients every event wakes every writer, so a wake must be cheap
+    # (a cancel scope and a fresh event per wake cost several times the send itself).
+    loop = asyncio.get_running_loop()
+    tick = min(heartbeat, 1.0)
+    waiter: asyncio.Future[None] | None = None
+    pending = True  # events may have queued before the writer started: look at once
+
+    def wake() -> None:
+        nonlocal pending
+        pending = True
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def ticked() -> None:
+        nonlocal ticker
+        wake()
+        ticker = loop.call_later(tick, ticked)
+
+    ticker = loop.call_later(tick, ticked)
+    sub.wake = wake
+    if md is not None:
+        md.wake = wake
     heard = anyio.current_time()
     states: dict[str, Any] = {}
 
@@ -163,27 +203,37 @@ async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, r
             heard = anyio.current_time()
             text = message.get("text")
             try:
-                ping = text is not None and json.loads(text).get("type") == "ping"
+                kind = json.loads(text).get("type") if text is not None else None
             except (ValueError, AttributeError):
-                ping = False
-            if ping:
+                kind = None
+            if kind == "ping":
                 await websocket.send_json({"type": "pong", "last_id": feed.last_id})
+            elif kind in ("subscribe", "unsubscribe") and md is not None:
+                await websocket.send_json(md.answer(json.loads(text)))
 
     async def send() -> None:
-        nonlocal ready
+        nonlocal waiter, pending
         await send_events(replay)
         await send_states()
+        for text in md.messages() if md is not None else ():
+            await websocket.send_text(text)
         next_beat = anyio.current_time() + heartbeat
         while True:
-            tick = min(heartbeat, 1.0)
-            with anyio.move_on_after(tick):
-                await ready.wait()
+            if not pending:  # a wake since the last turn: go on at once
+                waiter = loop.create_future()
+                try:
+                    await waiter
+                finally:
+                    waiter = None
+            pending = False
             if sub.overflowed:
                 raise _Closed(4409, "slow_consumer")
-            ready = anyio.Event()
             events = list(sub.queue)
             sub.queue.clear()
             await send_events(events)
+            if md is not None:  # market data: made now from the current state (conflated), not queued
+                for text in md.messages():
+                    await websocket.send_text(text)
             now = anyio.current_time()
             if now - heard > 3 * heartbeat:
                 raise _Closed(4408, "heartbeat_timeout")
@@ -202,8 +252,12 @@ async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, r
         finally:
             scope.cancel()  # either side ending ends the stream
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(guarded, receive, tg.cancel_scope)
-        tg.start_soon(guarded, send, tg.cancel_scope)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(guarded, receive, tg.cancel_scope)
+            tg.start_soon(guarded, send, tg.cancel_scope)
+    finally:
+        ticker.cancel()
+        sub.wake = None
     if outcome:
         raise outcome[0]

@@ -241,7 +241,7 @@ def _deprecated_gc_freeze_interval(r: Reader) -> float | None:
     value = r.seconds("gc_freeze_interval", DEFAULT_GC_FREEZE_INTERVAL, can_be_off=True)
     if "gc_freeze_interval" in r.data:
         warnings.warn(f"{r.key('gc_freeze_interval')} is deprecated and ignored: the order books are bounded "
-                      "(terminal_order_retention), the gateway no longer freezes its heap",
+                      "(terminal_order_retention), the gateway no longer freezes its heap periodically",
                       DeprecationWarning, stacklevel=2)
     return value
 

@@ -28,14 +28,14 @@ from ..clock import Clock
 from ..config import BridgeAccount, SessionSettings
 from ..errors import DuplicateClOrdID, InvalidTransition, OrderError
 from ..orders import CancelOrder, OrderBook, ReplaceOrder, SubmitOrder
-from ._orders import OrderFlow, cancellable, order_refusal
+from ._orders import OrderFlow, cancellable, order_refusal, unsupported_feature
 from ._router import GLOBAL, Router, SessionContext, VenueContext
 
 __all__ = ["AccountContext", "OrderDesk", "DeskAnswer", "account_key", "GLOBAL"]
 
 #: Fields of a submit that must match for a retry to be the same order.
 _TERMS = ("cl_ord_id", "symbol", "side", "order_type", "quantity", "quote_quantity", "price", "trigger_price",
-          "time_in_force", "expire_time_ns", "post_only")
+          "time_in_force", "expire_time_ns", "post_only", "display_quantity")
 
 
 def account_key(name: str) -> str:
@@ -132,6 +132,9 @@ class OrderDesk:
                     getattr(first[0], f) == getattr(cmd, f) for f in _TERMS):
                 return DeskAnswer(known, ctx)
             return _no("order_conflict", "this client_order_id already names a different order")
+        unsupported = unsupported_feature(ctx, cmd)
+        if unsupported is not None:  # the venue cannot do it at all: nothing to keep
+            return _no("unsupported_order", unsupported)
         try:
             order, refusal = self._flow.place(ctx, cmd, client_symbol, now)
         except DuplicateClOrdID:  # pragma: no cover - found above

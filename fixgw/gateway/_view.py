@@ -16,6 +16,8 @@ or plain JSON-ready dicts for orders and fills), so the bridge serialises them w
   open order and the ``terminal_order_retention`` most recently finished per session); ``order`` finds
   any order, asking the journal for one that left memory. Nothing here writes to a book or a journal.
 - ``admin``: ``SessionAdmin`` (``_admin``), built once the acceptor exists.
+- ``market_data`` / ``instrument_names``: the shared venue books and candles (``_marketdata``, read through
+  its accessors) and every venue's symbol spellings, for the bridge's market-data routes and channels.
 
 Pagination is by an opaque cursor (``_snapshots``): the next page starts strictly after the last row's
 sort key, so rows added meanwhile after the cursor are not skipped. The snapshot types live in ``_snapshots``.
@@ -285,6 +287,36 @@ class LiveView:
     def session_rejects(self) -> dict[tuple[str, str, str], int]:
         """(session id, kind, reason) -> rejects the gateway sent (see ``Gateway.on_event``)."""
         return dict(getattr(self._gw, "rejects", {}))
+
+    # -- market data -------------------------------------------------------------------------------
+
+    def market_data(self) -> Any:
+        """The gateway's ``MarketData`` (shared venue books, trades, candles), ``None`` while it starts."""
+        return self._gw.marketdata if self._gw.ready.is_set() else None
+
+    def instrument_names(self) -> dict[str, list[tuple[str, str, str]]]:
+        """Venue -> its instruments as (normalized ``BTC/USDT``, the FIX sessions' spelling, the venue's
+        ``BTCUSDT``); empty while the venues are being opened."""
+        return {name: [(i.symbol, v.symbols.client(i.symbol), i.venue_symbol) for i in v.instruments.values()]
+                for name, v in self._gw._venues.items() if getattr(v, "symbols", None) is not None}
+
+    # -- accounts (the bridge's balances, positions and instruments) ------------------------------
+
+    def venue_adapter(self, venue: str) -> Any:
+        """Venue ``venue``'s adapter (for its ``balances``), ``None`` if unknown or while the gateway starts."""
+        vctx = self._gw._venues.get(venue) if self._gw.ready.is_set() else None
+        return None if vctx is None else vctx.adapter
+
+    def order_accounts(self) -> list[tuple[str, str, Any, Any]]:
+        """Every order account (FIX session or bridge account) as (account name, venue name, journal, book)."""
+        return [(ctx.settings.account, ctx.venue.config.name, ctx.journal, ctx.book)
+                for ctx in self._order_contexts()]
+
+    def instruments(self) -> dict[str, list[tuple[str, Any]]]:
+        """Venue -> its loaded instruments as (the FIX sessions' spelling, ``Instrument``); empty while
+        the venues are being opened."""
+        return {name: [(v.symbols.client(i.symbol), i) for i in v.instruments.values()]
+                for name, v in self._gw._venues.items() if getattr(v, "symbols", None) is not None}
 
 
 def _last_received_ns(engine: Any) -> int | None:

@@ -165,12 +165,15 @@ def test_logs_at_debug_never_hold_a_secret(server: BridgeServer, clock: FakeCloc
 
 
 def test_logs_peer_supplied_path_and_key_escaped(raw: RawSigner, caplog: pytest.LogCaptureFixture) -> None:
+    # NEL (0x85) is a C1 control character that HTTP lets through as obs-text (both parsers, h11 and
+    # httptools, pass it on); a C0 one (ESC) in a header is refused by httptools before the bridge sees it.
     caplog.set_level(logging.INFO, logger="fixgw.bridge")
-    raw.send("GET", "/v1/a%0Aforged%20line", headers={"X-FIXGW-KEY": "bad\x1bkey", "X-FIXGW-TIMESTAMP": "1",
-                                                       "X-FIXGW-SIGNATURE": "0" * 64})
+    raw.send("GET", "/v1/a%0Aforged%20line", headers={"X-FIXGW-KEY": "bad\x85key".encode("latin-1"),
+                                                       "X-FIXGW-TIMESTAMP": "1", "X-FIXGW-SIGNATURE": "0" * 64})
     lines = [r.getMessage() for r in caplog.records if r.name == "fixgw.bridge"]
-    assert lines and all("\n" not in m and "\x1b" not in m for m in lines)
+    assert lines and all("\n" not in m and "\x85" not in m for m in lines)
     assert any("\\x0aforged" in m for m in lines)
+    assert any("bad\\x85key" in m for m in lines)
 
 
 def test_every_v1_route_requires_a_permission(view: FakeView) -> None:
