@@ -151,7 +151,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``fixgw`` console script; returns the exit status."""
+    """Entry point of the ``fixgw`` console script; returns the exit status.
+
+    A reader that goes away (``fixgw decode ... | head``) ends the command quietly with status 141,
+    as a shell's own tools do, not with a traceback."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["sim"]:
         from .sim.cli import main as sim_main

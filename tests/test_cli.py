@@ -253,3 +253,15 @@ def test_cli_run_demo_unknown_name_usage_error(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit) as info:
         cli.main(["run", "--demo", "nope"])
     assert info.value.code == 2 and "--demo" in capsys.readouterr().err
+
+
+def test_cli_reader_gone_early_ends_quietly_without_traceback():
+    import subprocess
+    import sys as _sys
+
+    proc = subprocess.Popen([_sys.executable, "-m", "fixgw", "conformance", "--list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before anything is written, as after `| head -0`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
