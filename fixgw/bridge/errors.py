@@ -46,6 +46,9 @@ CODES: Mapping[str, tuple[int, str]] = {
     "body_too_large": (413, "the request body is over the limit"),
     "too_many_requests": (429, "too many signed requests inside one window"),
     "internal_error": (500, "the bridge failed; the request may not have been handled"),
+    "unsupported": (501, "the venue's adapter cannot answer this (balances)"),
+    "venue_error": (502, "the venue answered with an error"),
+    "venue_unavailable": (503, "the venue could not be reached in time, or it rate-limits or bans us now"),
     "not_ready": (503, "the gateway is not ready (acceptor not listening or a venue not connected)"),
 }
 

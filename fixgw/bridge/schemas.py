@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ErrorBody", "Session", "Sessions", "Venue", "Venues", "Order", "Orders", "Fill", "Fills", "Done",
     "LogoutBody", "SequenceNumbersBody", "ERROR_RESPONSES", "NewOrderBody", "ReplaceBody", "Canceled",
-    "KillSwitch",
+    "KillSwitch", "AssetBalance", "VenueBalances", "Balances", "Position", "Positions", "InstrumentRow",
+    "Instruments",
 ]
 
 Decimal = Optional[str]
@@ -180,6 +181,8 @@ class NewOrderBody(BaseModel):
     price: Optional[str] = Field(None, **_AMOUNT)  # type: ignore[arg-type]
     trigger_price: Optional[str] = Field(None, **_AMOUNT)  # type: ignore[arg-type]
     post_only: bool = False
+    display_quantity: Optional[str] = Field(None, description="iceberg: the quantity shown at a time (limit types)",
+                                            **_AMOUNT)  # type: ignore[arg-type]
 
 
 class ReplaceBody(BaseModel):
@@ -204,6 +207,71 @@ class KillSwitch(BaseModel):
     engaged: bool
     halted: list[str] = Field(description="every kill switch engaged: '*' and account keys")
     canceled: list[Order] = Field(description="the open orders whose cancel this asked for")
+
+
+class AssetBalance(BaseModel):
+    asset: str
+    free: str
+    locked: str = Field(description="held by open orders (or otherwise) at the venue")
+    total: str
+
+
+class _ErrorOnly(BaseModel):
+    code: str
+    message: str
+
+
+class VenueBalances(BaseModel):
+    venue: str
+    accounts: list[str] = Field(description="the key's order accounts that trade with this venue account")
+    as_of: Optional[str] = Field(description="the venue's time when it answered (our clock plus the measured offset)")
+    balances: list[AssetBalance] = Field(description="every asset the venue reports non-zero, by name")
+    error: Optional[_ErrorOnly] = Field(None, description="set when this venue did not answer; balances empty")
+
+
+class Balances(BaseModel):
+    venues: list[VenueBalances]
+
+
+class Position(BaseModel):
+    account: str
+    venue: str
+    symbol: str = Field(description="normalized, BASE/QUOTE")
+    quantity: str = Field(description="net base quantity: bought minus sold (negative: more sold than bought)")
+    bought: str
+    sold: str
+    avg_buy_price: Decimal = Field(description="bought quote amount / bought; null before any buy")
+    avg_sell_price: Decimal = Field(description="sold quote amount / sold; null before any sale")
+    quote_flow: str = Field(description="quote received for sales minus quote paid for buys, before fees")
+    fees: dict[str, str] = Field(description="fees paid by asset (negative: rebates)")
+    fills: int
+    last_fill_at: Optional[str]
+
+
+class Positions(BaseModel):
+    positions: list[Position]
+
+
+class InstrumentRow(BaseModel):
+    symbol: str = Field(description="normalized, BASE/QUOTE")
+    client_symbol: str = Field(description="as the FIX sessions spell it (symbol_format)")
+    venue: str
+    venue_symbol: str
+    base: str
+    quote: str
+    tick_size: Decimal
+    lot_step: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    min_price: Decimal
+    max_price: Decimal
+    min_notional: Decimal
+    max_notional: Decimal
+    status: Literal["trading", "halted"]
+
+
+class Instruments(BaseModel):
+    instruments: list[InstrumentRow]
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

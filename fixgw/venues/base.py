@@ -34,7 +34,7 @@ from __future__ import annotations
 import enum
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -64,6 +64,7 @@ __all__ = [
     "VenueOrderRejected",
     "VenueAmended",
     "VenueHealth",
+    "Balance",
     "VenueAdapter",
     "RuleViolation",
     "check_order",
@@ -121,6 +122,8 @@ class Instrument:
     order_types: frozenset[OrderType] = frozenset()
     time_in_force: frozenset[TimeInForce] = frozenset()
     post_only_allowed: bool = False
+    iceberg_allowed: bool = False
+    iceberg_parts: int | None = None  # at most this many parts: CEIL(quantity / display quantity)
     quote_qty_market_allowed: bool = False
     amend_allowed: bool = False
     cancel_replace_allowed: bool = False
@@ -136,8 +139,9 @@ class VenueCapabilities:
     cancel_replace_atomic: bool = False  # one request cancels and places (new venue order id)
     quote_qty_market: bool = False  # MARKET by quote amount (FIX CashOrderQty)
     post_only: bool = False
-    stop_orders: bool = False
-    take_profit_orders: bool = False
+    stop_orders: bool = False  # stop-loss, market and limit
+    take_profit_orders: bool = False  # take-profit, market and limit
+    iceberg: bool = False  # a limit order showing part of its quantity (FIX MaxFloor)
     cancel_all: bool = False
     order_query_by_client_id: bool = True
     time_in_force: frozenset[TimeInForce] = frozenset({TimeInForce.GTC})
@@ -164,6 +168,7 @@ class NewOrder:
     time_in_force: TimeInForce | None = None  # None: GTC for resting types, nothing for MARKET
     quote_quantity: Decimal | None = None
     post_only: bool = False
+    display_quantity: Decimal | None = None  # iceberg: the quantity shown at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +328,34 @@ class VenueHealth:
         return max(self.weight_limit - self.weight_used, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """One asset of the venue account: ``free`` to trade, ``locked`` in open orders (or otherwise held);
+    unpacks as ``free, locked``."""
+
+    free: Decimal
+    locked: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+    def __iter__(self) -> Iterator[Decimal]:
+        """``free, locked = balance`` (the pair the adapters once answered)."""
+        return iter((self.free, self.locked))
+
+
 # --- the port ---------------------------------------------------------------------------------
+
+
+def _named(adapter: VenueAdapter, violation: RuleViolation | None) -> RuleViolation | None:
+    """``violation`` with the venue's name in front of an "unsupported" text (the client asked the
+    wrong venue, not with a wrong value)."""
+    if violation is None or not violation.unsupported:
+        return violation
+    name = getattr(adapter, "name", "") or "the venue"
+    return RuleViolation(violation.rule, f"{name}: {violation.reason}", True)
+
 
 
 class VenueAdapter(ABC):
@@ -368,7 +400,7 @@ class VenueAdapter(ABC):
         ``VenueRejected`` if the symbol is unknown. An order object that passes is remembered (weakly,
         by identity) so that ``submit`` or ``replace`` of that same object does not check it again.
         """
-        violation = check_order(self.instrument(order.symbol), order, self.capabilities)
+        violation = _named(self, check_order(self.instrument(order.symbol), order, self.capabilities))
         if violation is None:
             try:
                 self._checked_orders[id(order)] = order
@@ -383,7 +415,7 @@ class VenueAdapter(ABC):
         checked = getattr(self, "_checked_orders", None)
         if checked is not None and checked.pop(id(order), None) is order:
             return
-        violation = check_order(self.instrument(order.symbol), order, self.capabilities)
+        violation = _named(self, check_order(self.instrument(order.symbol), order, self.capabilities))
         if violation is not None:
             reason = "unsupported" if violation.unsupported else f"rule:{violation.rule}"
             raise VenueRejected("LOCAL", violation.reason, reason=reason)
@@ -430,4 +462,12 @@ class VenueAdapter(ABC):
     @abstractmethod
     def health(self) -> VenueHealth:
         """Return the current health snapshot."""
+
+    async def balances(self) -> dict[str, Balance]:
+        """Every asset of the venue account, in one venue call: asset -> ``Balance``.
+
+        ``VenueRejected`` with reason ``unsupported`` where the adapter cannot ask (the default).
+        """
+        raise VenueRejected("LOCAL", f"{getattr(self, 'name', '') or 'the venue'}: balances are not supported",
+                            reason="unsupported")
 

@@ -26,16 +26,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 import anyio
 import httpx
-from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from fixgw.clock import Clock, SystemClock
 from fixgw.errors import VenueRejected, VenueUnknownOutcome
@@ -45,6 +42,7 @@ from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.outcome import OutcomeResolver
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
 from fixgw.venues._common.refusals import unsupported
+from fixgw.venues._common.streaming import StreamingAdapter
 from fixgw.venues._common.tracker import OrderTracker, OrderUpdate, UpdateKind
 from fixgw.venues.base import (
     AmendOrder,
@@ -54,11 +52,7 @@ from fixgw.venues.base import (
     NewOrder,
     OrderReport,
     ReplaceOrder,
-    StreamState,
-    VenueAdapter,
     VenueCapabilities,
-    VenueHealth,
-    VenueOrderEvent,
 )
 from fixgw.venues.coinbase.config import CoinbaseConfig
 from fixgw.venues.coinbase.http import FILLS_BUCKET, REQUEST_BUCKET, CoinbaseHttp
@@ -85,8 +79,11 @@ COINBASE_CAPABILITIES = VenueCapabilities(
 _FEED_TYPES = frozenset({"received", "open", "match", "done", "change"})
 
 
-class CoinbaseExchangeAdapter(CoinbaseReconciliation, VenueAdapter):
+class CoinbaseExchangeAdapter(CoinbaseReconciliation, StreamingAdapter):
     """Coinbase Exchange (or a server speaking its API) behind the venue port."""
+
+    not_subscribed_warning = "feed not subscribed yet; continuing, it keeps retrying (REST reads meanwhile)"
+    health_bucket = REQUEST_BUCKET
 
     def __init__(
         self,
@@ -117,79 +114,24 @@ class CoinbaseExchangeAdapter(CoinbaseReconciliation, VenueAdapter):
             self.stream = CoinbaseFeed(config, self.server_clock, products=self._products, on_message=self._on_feed,
                                        on_reconnect=self.reconcile, sleep=stream_sleep, rng=rng,
                                        resync=self.http.resync_time)
-        self._instruments: dict[str, Instrument] = {}
-        self._by_venue_symbol: dict[str, str] = {}
-        self._send: MemoryObjectSendStream[VenueOrderEvent]
-        self._recv: MemoryObjectReceiveStream[VenueOrderEvent]
-        self._send, self._recv = anyio.create_memory_object_stream(math.inf)
-        self._tg: TaskGroup | None = None
-        self._maintenance_interval_s = maintenance_interval_s
-        self._last_event_ns: int | None = None
+        self._init_streaming(maintenance_interval_s)
         self._last_clock_sync = 0.0
         self._gap_seen_ns: dict[tuple[str, str], int] = {}
         self._check_soon: set[tuple[str, str]] = set()  # orders a ``done`` left unfinished: read them
         self._unsized: dict[tuple[str, str], list] = {}  # matches of a funds order waiting for its done
 
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        await self._sync_clock()
-        await self.load_instruments()
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        try:
-            if self.stream is not None:
-                self._tg.start_soon(self.stream.run)
-                with anyio.move_on_after(self.config.request_timeout_s):
-                    await self.stream.ws.subscribed.wait()
-                if self.stream.state is not StreamState.SUBSCRIBED:
-                    log.warning("feed not subscribed yet; continuing, it keeps retrying (REST reads meanwhile)")
-            await self.reconcile()
-            self._tg.start_soon(self._maintenance)
-        except BaseException:
-            await self.close()
-            raise
-
-    async def close(self) -> None:
-        if self._tg is not None:
-            self._tg.cancel_scope.cancel()
-            try:
-                await self._tg.__aexit__(None, None, None)
-            finally:
-                self._tg = None
-        await self.http.aclose()
-        await self._send.aclose()
-
     # -- instruments ---------------------------------------------------------------------------
 
     async def load_instruments(self) -> dict[str, Instrument]:
-        instruments = parse_products(await self.http.request("GET", "/products", signed=False))
-        self._instruments = {i.symbol: i for i in instruments}
-        self._by_venue_symbol = {i.venue_symbol: i.symbol for i in instruments}
-        return dict(self._instruments)
+        return self._set_instruments(parse_products(await self.http.request("GET", "/products", signed=False)))
 
-    def instrument(self, symbol: str) -> Instrument:
-        inst = self._instruments.get(symbol)
-        if inst is None:
-            raise VenueRejected("UNKNOWN_SYMBOL", f"unknown product {symbol}", reason="unknown_symbol")
-        return inst
-
-    def _symbol(self, product_id: str) -> str:
-        return self._by_venue_symbol.get(product_id, product_id)
+    def _unknown_symbol(self, symbol: str) -> VenueRejected:
+        return VenueRejected("UNKNOWN_SYMBOL", f"unknown product {symbol}", reason="unknown_symbol")
 
     def _products(self) -> list[str]:
         return sorted(self._by_venue_symbol)
 
     # -- events --------------------------------------------------------------------------------
-
-    def events(self) -> AsyncIterator[VenueOrderEvent]:
-        return self._recv
-
-    def _publish(self, events: list[VenueOrderEvent]) -> None:
-        for e in events:
-            self._last_event_ns = self._clock.now_ns()
-            self.outcomes.discard(e.client_order_id)
-            self._send.send_nowait(e)
 
     def _observe(self, u: OrderUpdate, *, from_reconciliation: bool = False, synthesize: bool = False) -> None:
         self._publish(self.tracker.observe(u, synthesize_gaps=synthesize, from_reconciliation=from_reconciliation))
@@ -335,15 +277,3 @@ class CoinbaseExchangeAdapter(CoinbaseReconciliation, VenueAdapter):
         """Every asset of the profile in one call: asset -> ``Balance`` (available, on hold)."""
         rows = await self.http.request("GET", "/accounts")
         return {str(r["currency"]): Balance(Decimal(str(r["available"])), Decimal(str(r["hold"]))) for r in rows or []}
-
-    # -- health --------------------------------------------------------------------------------
-
-    def health(self) -> VenueHealth:
-        used, limit = self.limiter.usage(REQUEST_BUCKET)
-        return VenueHealth(
-            venue=self.name, clock_offset_ms=self.server_clock.offset_ms, weight_used=used, weight_limit=limit,
-            banned_until_ns=self.limiter.banned_until_ns,
-            stream_state=self.stream.state if self.stream is not None else StreamState.DISCONNECTED,
-            stream_reconnects=self.stream.ws.reconnects if self.stream is not None else 0,
-            unresolved_orders=len(self.outcomes), last_event_ns=self._last_event_ns,
-        )

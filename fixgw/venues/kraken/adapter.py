@@ -21,15 +21,12 @@ the client order id anyway).
 from __future__ import annotations
 
 import logging
-import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import anyio
 import httpx
-from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from fixgw.clock import Clock, SystemClock
 from fixgw.errors import VenueRejected, VenueUnknownOutcome
@@ -39,6 +36,7 @@ from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.outcome import OutcomeResolver, Pending, not_placed_event
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
 from fixgw.venues._common.signing import format_param
+from fixgw.venues._common.streaming import StreamingAdapter
 from fixgw.venues._common.tracker import OrderTracker, OrderUpdate, UpdateKind
 from fixgw.venues.base import (
     AmendOrder,
@@ -49,10 +47,7 @@ from fixgw.venues.base import (
     OrderReport,
     ReplaceOrder,
     StreamState,
-    VenueAdapter,
     VenueCapabilities,
-    VenueHealth,
-    VenueOrderEvent,
 )
 from fixgw.venues.kraken.config import KrakenConfig
 from fixgw.venues.kraken.http import REST_BUCKET, TRADE_BUCKET, KrakenHttp
@@ -78,8 +73,11 @@ KRAKEN_CAPABILITIES = VenueCapabilities(
 )
 
 
-class KrakenAdapter(KrakenReconciliation, VenueAdapter):
+class KrakenAdapter(KrakenReconciliation, StreamingAdapter):
     """Kraken spot (or the simulator's Kraken dialect) behind the venue port."""
+
+    not_subscribed_warning = "executions feed not subscribed yet; continuing, it keeps retrying"
+    health_bucket = REST_BUCKET
 
     def __init__(
         self,
@@ -108,47 +106,15 @@ class KrakenAdapter(KrakenReconciliation, VenueAdapter):
                                  on_reconnect=self.reconcile, on_clock=self.server_clock.record,
                                  local_ns=self.server_clock.local_ns, sleep=stream_sleep, rng=rng)
         self.outcomes: OutcomeResolver[OrderReport] = OutcomeResolver(self.server_clock, poll_s=config.unknown_poll_s)
-        self._instruments: dict[str, Instrument] = {}
-        self._by_venue_symbol: dict[str, str] = {}
-        self._send: MemoryObjectSendStream[VenueOrderEvent]
-        self._recv: MemoryObjectReceiveStream[VenueOrderEvent]
-        self._send, self._recv = anyio.create_memory_object_stream(math.inf)
-        self._tg: TaskGroup | None = None
-        self._maintenance_interval_s = maintenance_interval_s
-        self._last_event_ns: int | None = None
+        self._init_streaming(maintenance_interval_s)
         self._first_token: str | None = None
         self._init_reconciliation()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        await self._sync_clock()
-        await self.load_instruments()
+    async def _prepare(self) -> None:
         # the first feed token, fetched here: a key the venue refuses fails the start at once
         self._first_token = await self._ws_token()
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        try:
-            self._tg.start_soon(self.stream.run)
-            with anyio.move_on_after(self.config.request_timeout_s):
-                await self.stream.ws.subscribed.wait()
-            if self.stream.state is not StreamState.SUBSCRIBED:
-                log.warning("executions feed not subscribed yet; continuing, it keeps retrying")
-            await self.reconcile()
-            self._tg.start_soon(self._maintenance)
-        except BaseException:
-            await self.close()
-            raise
-
-    async def close(self) -> None:
-        if self._tg is not None:
-            self._tg.cancel_scope.cancel()
-            try:
-                await self._tg.__aexit__(None, None, None)
-            finally:
-                self._tg = None
-        await self.http.aclose()
-        await self._send.aclose()
 
     async def _ws_token(self) -> str:
         token, self._first_token = self._first_token, None
@@ -157,28 +123,15 @@ class KrakenAdapter(KrakenReconciliation, VenueAdapter):
     # -- instruments ---------------------------------------------------------------------------
 
     async def load_instruments(self) -> dict[str, Instrument]:
-        instruments = parse_asset_pairs(await self.http.public("/0/public/AssetPairs"))
-        self._instruments = {i.symbol: i for i in instruments}
-        self._by_venue_symbol = {i.venue_symbol: i.symbol for i in instruments}
-        return dict(self._instruments)
+        return self._set_instruments(parse_asset_pairs(await self.http.public("/0/public/AssetPairs")))
 
-    def instrument(self, symbol: str) -> Instrument:
-        inst = self._instruments.get(symbol)
-        if inst is None:
-            raise VenueRejected("EQuery:Unknown asset pair", f"unknown pair {symbol}", reason="unknown_symbol")
-        return inst
+    def _unknown_symbol(self, symbol: str) -> VenueRejected:
+        return VenueRejected("EQuery:Unknown asset pair", f"unknown pair {symbol}", reason="unknown_symbol")
 
     # -- events --------------------------------------------------------------------------------
 
-    def events(self) -> AsyncIterator[VenueOrderEvent]:
-        return self._recv
-
     def _observe(self, u: OrderUpdate, *, from_reconciliation: bool = False, synthesize: bool = False) -> None:
-        events = self.tracker.observe(u, synthesize_gaps=synthesize, from_reconciliation=from_reconciliation)
-        for e in events:
-            self._last_event_ns = self._clock.now_ns()
-            self.outcomes.discard(e.client_order_id)
-            self._send.send_nowait(e)
+        self._publish(self.tracker.observe(u, synthesize_gaps=synthesize, from_reconciliation=from_reconciliation))
         self._changed.set()
         self._changed = anyio.Event()
 
@@ -297,12 +250,3 @@ class KrakenAdapter(KrakenReconciliation, VenueAdapter):
             total, held = Decimal(str(row.get("balance", "0"))), Decimal(str(row.get("hold_trade", "0")))
             out[asset(code)] = Balance(total - held, held)
         return out
-
-    # -- health --------------------------------------------------------------------------------
-
-    def health(self) -> VenueHealth:
-        used, limit = self.limiter.usage(REST_BUCKET)
-        return VenueHealth(venue=self.name, clock_offset_ms=self.server_clock.offset_ms, weight_used=used,
-                           weight_limit=limit, banned_until_ns=self.limiter.banned_until_ns,
-                           stream_state=self.stream.state, stream_reconnects=self.stream.ws.reconnects,
-                           unresolved_orders=len(self.outcomes), last_event_ns=self._last_event_ns)
