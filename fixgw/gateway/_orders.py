@@ -143,7 +143,7 @@ class OrderFlow:
                 quantity=req.quantity, quote_quantity=req.quote_quantity, price=req.price,
                 trigger_price=req.stop_price, time_in_force=req.time_in_force or TimeInForce.GTC,
                 expire_time_ns=req.expire_time_ns, post_only=req.post_only, owner=str(ctx.session_id),
-                route=route,
+                route=route, display_quantity=req.max_floor,
             )
         except OrderError as exc:
             self._reject(ctx, refuse_order(req, REJ.OTHER, str(exc)), now, route)
@@ -316,6 +316,8 @@ class OrderFlow:
             ts_ns=now, quantity=quantity - order.cum_qty, price=price if order.price else None,
             trigger_price=stop_price if order.trigger_price else None, time_in_force=order.time_in_force,
             expire_time_ns=order.expire_time_ns, post_only=order.post_only,
+            display_quantity=order.display_quantity if order.display_quantity is not None
+            and order.display_quantity < quantity - order.cum_qty else None,
         )
         new = _venue_order(terms, venue_cl_id(order, order.legs_requested + 1))  # the leg this request creates
         refusal = check_order(terms, ctx.settings.limits, client_symbol=client_symbol,
@@ -424,7 +426,24 @@ def _venue_order(cmd: SubmitOrder, client_order_id: str) -> V.NewOrder:
     return V.NewOrder(client_order_id=client_order_id, symbol=cmd.symbol, side=cmd.side, order_type=cmd.order_type,
                       quantity=cmd.quantity, price=cmd.price, stop_price=cmd.trigger_price,
                       time_in_force=None if cmd.order_type in _MARKET_TYPES else cmd.time_in_force,
-                      quote_quantity=cmd.quote_quantity, post_only=cmd.post_only)
+                      quote_quantity=cmd.quote_quantity, post_only=cmd.post_only,
+                      display_quantity=cmd.display_quantity)
+
+
+#: Venue rules that refuse a feature (the order's type, post-only, iceberg), not a value.
+_FEATURE_RULES = frozenset({"order_type", "post_only", "iceberg"})
+
+
+def unsupported_feature(ctx: SessionContext, cmd: SubmitOrder) -> str | None:
+    """The text refusing a feature ``cmd`` asks for that its venue lacks, or ``None`` (the bridge answers
+    such an order 422 instead of making a rejected order)."""
+    try:
+        violation = ctx.venue.adapter.check(_venue_order(cmd, cmd.cl_ord_id))
+    except VenueRejected:
+        return None  # an unknown symbol: ``place`` answers it
+    if violation is None or not violation.unsupported or violation.rule not in _FEATURE_RULES:
+        return None
+    return violation_to_refusal(violation).text
 
 
 def _venue_refusal(ctx: SessionContext, venue_order: V.NewOrder) -> Refusal | None:

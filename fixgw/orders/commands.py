@@ -45,7 +45,7 @@ class SubmitOrder:
 
     Give exactly one of ``quantity`` (base amount) and ``quote_quantity`` (quote amount, market orders
     only). ``price`` goes with the limit types, ``trigger_price`` with the stop and take-profit types,
-    ``expire_time_ns`` with GTD. ``owner`` names who gets the reports (a FIX session key, ``"bridge"``);
+    ``expire_time_ns`` with GTD, ``display_quantity`` (iceberg) with the limit types. ``owner`` names who gets the reports (a FIX session key, ``"bridge"``);
     it is journaled so routing survives a restart. ``route`` names the party behind the session the
     order is for (``fixgw.orders.route``); every report about the order goes back by it.
     """
@@ -64,6 +64,8 @@ class SubmitOrder:
     post_only: bool = False
     owner: str = ""
     route: Route | None = None
+    #: Iceberg: the quantity shown on the book at a time (FIX MaxFloor 111); ``None`` shows it all.
+    display_quantity: Decimal | None = None
 
     def __post_init__(self) -> None:
         _check_id("cl_ord_id", self.cl_ord_id)
@@ -101,6 +103,14 @@ class SubmitOrder:
             if self.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
                 # A post-only order must rest; IOC/FOK must not: the two contradict each other.
                 raise OrderError("post_only cannot be IOC or FOK")
+        if self.display_quantity is not None:
+            check_decimal("display_quantity", self.display_quantity)
+            if self.order_type not in PRICED_TYPES:
+                raise OrderError("an iceberg (display_quantity) needs a limit order")
+            if self.quantity is None or self.display_quantity >= self.quantity:
+                raise OrderError("display_quantity must be below quantity")
+            if self.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+                raise OrderError("an iceberg order rests: it cannot be IOC or FOK")
         if type(self.ts_ns) is not int:
             raise OrderError("ts_ns must be an int (UTC epoch ns)")
 

@@ -97,6 +97,7 @@ class Order:
         "time_in_force",
         "expire_time_ns",
         "post_only",
+        "display_quantity",
         "quantity",
         "quote_quantity",
         "price",
@@ -132,6 +133,7 @@ class Order:
         self.time_in_force = command.time_in_force
         self.expire_time_ns = command.expire_time_ns
         self.post_only = command.post_only
+        self.display_quantity: Decimal | None = command.display_quantity
         self.quantity: Decimal | None = command.quantity
         self.quote_quantity: Decimal | None = command.quote_quantity
         self.price: Decimal | None = command.price

@@ -10,6 +10,8 @@ commission goes to ``fees``, so the total of every asset over accounts plus fees
 A remainder rests (GTC limit) or expires (MARKET, IOC; FOK never partly fills). Stop orders wait in
 ``stops`` until the last trade price reaches their stop price, then work as MARKET or LIMIT orders;
 a trade they make can trigger further stops, handled in a loop until nothing more triggers.
+An iceberg (``icebergQty``) is checked as the venue checks it (LOT_SIZE, ICEBERG_PARTS) and echoed in
+every report, but matches as one whole order: the book and its depth show the full quantity.
 """
 
 from __future__ import annotations
@@ -240,6 +242,7 @@ class MatchingEngine:
             update_time=now_ms,
             strategy_id=req.strategy_id,
             strategy_type=req.strategy_type,
+            iceberg_qty=req.iceberg_qty or ZERO,
         )
         self.orders[symbol][order_id] = order
         self._live[symbol][order_id] = order
@@ -282,6 +285,8 @@ class MatchingEngine:
                 spec.check_market_lot(req.quantity)
             else:
                 spec.check_lot(req.quantity)
+        if req.iceberg_qty is not None and req.quantity is not None:
+            spec.check_iceberg(req.quantity, req.iceberg_qty)
         ref = self.reference_price(req.symbol)
         if req.type in LIMIT_TYPES:
             assert req.price is not None and req.quantity is not None

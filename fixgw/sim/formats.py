@@ -65,6 +65,8 @@ def _order_terms(order: Order) -> dict[str, Any]:
 def _conditional(order: Order, out: dict[str, Any]) -> dict[str, Any]:
     if order.type in STOP_TYPES:
         out["stopPrice"] = fmt(order.stop_price)
+    if order.iceberg_qty:
+        out["icebergQty"] = fmt(order.iceberg_qty)
     if order.strategy_id is not None:
         out["strategyId"] = order.strategy_id
     if order.strategy_type is not None:
@@ -113,7 +115,7 @@ def order_query(order: Order) -> dict[str, Any]:
         "type": order.type,
         "side": order.side,
         "stopPrice": fmt(order.stop_price),
-        "icebergQty": fmt(None),
+        "icebergQty": fmt(order.iceberg_qty),
         "time": order.time,
         "updateTime": order.update_time,
         "isWorking": order.is_working,
@@ -175,7 +177,7 @@ def execution_report(ev: ExecutionReport) -> dict[str, Any]:
         "q": fmt(o.orig_qty),
         "p": fmt(o.price),
         "P": fmt(o.stop_price),
-        "F": fmt(None),
+        "F": fmt(o.iceberg_qty),
         "g": o.order_list_id,
         "C": ev.orig_client_order_id,
         "x": ev.exec_type,

@@ -9,7 +9,7 @@ to zero disables its rule. Every value is a ``Decimal`` built from a string.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from .errors import filter_failure
@@ -85,6 +85,8 @@ class InstrumentSpec:
     percent_price_by_side: dict[str, Decimal] | None = None  # bid/ask multiplier up/down; None = off
     max_num_orders: int = 200
     max_num_algo_orders: int = 5
+    iceberg_allowed: bool = True
+    iceberg_parts: int = 10  # ICEBERG_PARTS: CEIL(quantity / icebergQty) at most this
     order_types: tuple[str, ...] = ORDER_TYPES
     amend_allowed: bool = True
     cancel_replace_allowed: bool = True
@@ -119,6 +121,13 @@ class InstrumentSpec:
             raise filter_failure("MARKET_LOT_SIZE")
         if not _multiple(qty, self.market_step_size):
             raise filter_failure("MARKET_LOT_SIZE")
+
+    def check_iceberg(self, qty: Decimal, iceberg_qty: Decimal) -> None:
+        """LOT_SIZE for ``icebergQty`` and ICEBERG_PARTS: ``CEIL(qty / icebergQty) <= limit``."""
+        self.check_lot(iceberg_qty)
+        parts = (qty / iceberg_qty).to_integral_value(rounding=ROUND_CEILING)  # (Decimal // truncates)
+        if self.iceberg_parts and parts > self.iceberg_parts:
+            raise filter_failure("ICEBERG_PARTS")
 
     def check_notional(self, notional: Decimal, *, market: bool) -> None:
         """NOTIONAL: ``minNotional <= price*qty <= maxNotional`` (market orders per the apply flags)."""
@@ -174,6 +183,7 @@ class InstrumentSpec:
             },
             {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": self.max_num_orders},
             {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": self.max_num_algo_orders},
+            {"filterType": "ICEBERG_PARTS", "limit": self.iceberg_parts},
         ]
         if self.percent_price_by_side is not None:
             pp = self.percent_price_by_side
@@ -203,7 +213,7 @@ class InstrumentSpec:
             "baseCommissionPrecision": self.base_precision,
             "quoteCommissionPrecision": self.quote_precision,
             "orderTypes": list(self.order_types),
-            "icebergAllowed": False,
+            "icebergAllowed": self.iceberg_allowed,
             "ocoAllowed": False,
             "otoAllowed": False,
             "opoAllowed": False,

@@ -54,6 +54,7 @@ class NewOrder:
     stp_mode: str = "NONE"
     strategy_id: int | None = None
     strategy_type: int | None = None
+    iceberg_qty: Decimal | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -88,6 +89,7 @@ class Order:
     strategy_type: int | None = None
     expiry_reason: str | None = None
     amend_count: int = 0
+    iceberg_qty: Decimal = ZERO  # the part shown at a time; matching here fills the whole order alike
 
     @property
     def remaining(self) -> Decimal:

@@ -28,6 +28,7 @@ _EIGHT_PLACES = Decimal("0.00000001")
 _SIDES = ("BUY", "SELL")
 _TIFS = ("GTC", "IOC", "FOK")
 _TYPES = ("LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT", "LIMIT_MAKER")
+_ICEBERG_TYPES = ("LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")  # icebergQty goes with these
 _STP = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 
 
@@ -245,8 +246,6 @@ def parse_new_order(p: Params, engine: MatchingEngine) -> tuple[NewOrder, str]:
     needs_stop = otype in ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
     if "trailingDelta" in p:
         raise new_order_rejected("Trailing stop orders are not supported for this symbol.")
-    if "icebergQty" in p:
-        raise new_order_rejected("Iceberg orders are not supported for this symbol.")
     if needs_tif and tif is None:
         raise mandatory("timeInForce")
     if not needs_tif and tif is not None:
@@ -263,6 +262,16 @@ def parse_new_order(p: Params, engine: MatchingEngine) -> tuple[NewOrder, str]:
             raise ApiError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
         quantity = p.dec("quantity", True)
         quote_qty = None
+    iceberg = p.dec("icebergQty")
+    if iceberg is not None:
+        if not engine.spec(symbol).iceberg_allowed:
+            raise new_order_rejected("Iceberg orders are not supported for this symbol.")
+        if otype not in _ICEBERG_TYPES or (tif or "GTC") != "GTC":
+            raise new_order_rejected("Unsupported order combination")
+        if iceberg <= 0:
+            raise ApiError(-1013, "Invalid quantity.")
+        if quantity is not None and iceberg >= quantity:
+            raise new_order_rejected("IcebergQty exceeds QTY.")
     price = p.dec("price", True) if needs_price else None
     if not needs_price and "price" in p:
         raise ApiError(-1106, "Parameter 'price' sent when not required.")
@@ -300,6 +309,7 @@ def parse_new_order(p: Params, engine: MatchingEngine) -> tuple[NewOrder, str]:
         stp_mode=stp,
         strategy_id=p.int("strategyId"),
         strategy_type=strategy_type,
+        iceberg_qty=iceberg,
     )
     return req, resp_type
 

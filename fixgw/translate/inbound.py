@@ -64,6 +64,8 @@ class NewOrderRequest:
     #: CashOrderQty (152): a MARKET order by quote amount.
     quote_quantity: Decimal | None = None
     account: str | None = None
+    #: MaxFloor (111): the quantity shown at a time (iceberg).
+    max_floor: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,9 +252,9 @@ def _order_shape(msg: object) -> tuple[OrderType, Decimal | None, Decimal | None
     name = order_type.value.replace("_", " ")
     if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and price is None:
         raise _Refuse(REJ.OTHER, f"Price (44) is required for a {name} order")
-    if order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and stop is None:
+    if order_type in (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT) and stop is None:
         raise _Refuse(REJ.OTHER, f"StopPx (99) is required for a {name} order")
-    if order_type in (OrderType.MARKET, OrderType.STOP):
+    if order_type in (OrderType.MARKET, OrderType.STOP, OrderType.TAKE_PROFIT):
         price = None  # a price on a market order means nothing; do not send it on
     if order_type in (OrderType.MARKET, OrderType.LIMIT):
         stop = None
@@ -295,6 +297,11 @@ def _new_order(msg: object, symbols: SymbolMap) -> NewOrderRequest | Rejection:
             raise _Refuse(REJ.INCORRECT_QUANTITY, "give OrderQty (38) or CashOrderQty (152), not both")
         if cash is not None and order_type is not OrderType.MARKET:
             raise _Refuse(REJ.UNSUPPORTED, "CashOrderQty (152) is for market orders only")
+        floor = _decimal(msg, 111, "MaxFloor")
+        if floor is not None and order_type not in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            raise _Refuse(REJ.UNSUPPORTED, "MaxFloor (111) (iceberg) needs a limit order")
+        if floor is not None and (qty is None or floor >= qty):
+            raise _Refuse(REJ.INCORRECT_QUANTITY, "MaxFloor (111) must be below OrderQty (38)")
         expire = None
         if tif is TimeInForce.GTD:
             if msg.get(126) is None:  # type: ignore[attr-defined]
@@ -317,6 +324,7 @@ def _new_order(msg: object, symbols: SymbolMap) -> NewOrderRequest | Rejection:
             post_only=post_only,
             quote_quantity=cash,
             account=_text(msg, 1),
+            max_floor=floor,
         )
     except _Refuse as r:
         return OrderReject(cl, r.reason, r.text, _echo(msg))

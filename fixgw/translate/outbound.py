@@ -37,7 +37,8 @@ __all__ = [
 Fields = list[tuple[int, Any]]
 
 SIDE_CODES = {OrderSide.BUY: b"1", OrderSide.SELL: b"2", OrderSide.SELL_SHORT: b"5"}
-ORD_TYPE_CODES = {OrderType.MARKET: b"1", OrderType.LIMIT: b"2", OrderType.STOP: b"3", OrderType.STOP_LIMIT: b"4"}
+ORD_TYPE_CODES = {OrderType.MARKET: b"1", OrderType.LIMIT: b"2", OrderType.STOP: b"3", OrderType.STOP_LIMIT: b"4",
+                  OrderType.TAKE_PROFIT: b"J"}
 TIF_CODES = {TimeInForce.DAY: b"0", TimeInForce.GTC: b"1", TimeInForce.IOC: b"3", TimeInForce.FOK: b"4",
              TimeInForce.GTD: b"6"}
 _ZERO = Decimal(0)

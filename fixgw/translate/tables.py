@@ -68,9 +68,11 @@ _HINT_KIND = {
 
 #: Side 54. Other FIX sides (cross, buy minus...) have no meaning on a spot crypto venue.
 SIDES: Mapping[bytes, OrderSide] = MappingProxyType({b"1": OrderSide.BUY, b"2": OrderSide.SELL})
-#: OrdType 40.
+#: OrdType 40. J (Market If Touched, FIX 4.4) is a take-profit: a market order once the price reaches
+#: StopPx (99) from the favourable side. FIX 4.2/4.4 have no code for a take-profit limit.
 ORD_TYPES: Mapping[bytes, OrderType] = MappingProxyType(
-    {b"1": OrderType.MARKET, b"2": OrderType.LIMIT, b"3": OrderType.STOP, b"4": OrderType.STOP_LIMIT}
+    {b"1": OrderType.MARKET, b"2": OrderType.LIMIT, b"3": OrderType.STOP, b"4": OrderType.STOP_LIMIT,
+     b"J": OrderType.TAKE_PROFIT}
 )
 #: TimeInForce 59. DAY and GTD are translated; whether the venue takes them is the venue rules' call.
 TIME_IN_FORCE: Mapping[bytes, TimeInForce] = MappingProxyType(

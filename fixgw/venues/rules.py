@@ -21,7 +21,8 @@ __all__ = ["RuleViolation", "check_order", "is_multiple", "PLAIN_SIDES"]
 #: Sides every venue takes; ``OrderSide.SELL_SHORT`` only where ``VenueCapabilities.sides`` says so.
 PLAIN_SIDES = frozenset({OrderSide.BUY, OrderSide.SELL})
 _MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.STOP, OrderType.TAKE_PROFIT})
-_STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
+_TRIGGERED_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT,
+                              OrderType.TAKE_PROFIT_LIMIT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +79,11 @@ def check_order(
         return RuleViolation("trading", f"{instrument.symbol} is not trading", unsupported=True)
     if order.side not in (capabilities.sides if capabilities is not None else PLAIN_SIDES):
         return RuleViolation("side", f"side {order.side.value} is not supported by the venue", True)
-    # Texts name types and times in force as FIX users and venues write them (STOP_LIMIT, FOK).
-    if instrument.order_types and order.order_type not in instrument.order_types:
-        return RuleViolation(
-            "order_type", f"order type {order.order_type.name} not allowed on {instrument.symbol}", True
-        )
+    from fixgw.venues.capabilities import feature_violation  # (it builds on this module)
+
+    feature = feature_violation(order, capabilities, instrument)
+    if feature is not None:
+        return feature
     tif = order.time_in_force
     allowed_tif = instrument.time_in_force or (capabilities.time_in_force if capabilities else frozenset())
     if tif is not None and allowed_tif and tif not in allowed_tif:
@@ -94,12 +95,8 @@ def check_order(
             return RuleViolation("post_only", "post-only not supported", True)
         if tif is not None and tif is not TimeInForce.GTC:
             return RuleViolation("post_only", "post-only orders rest: time in force must be GTC", True)
-    if order.stop_price is not None or order.order_type in _STOP_TYPES:
-        if capabilities is not None and order.order_type in _STOP_TYPES:
-            if not capabilities.stop_orders:
-                return RuleViolation("order_type", "stop orders not supported", True)
-        if order.stop_price is None:
-            return RuleViolation("stop_price", "stop price required")
+    if order.order_type in _TRIGGERED_TYPES and order.stop_price is None:
+        return RuleViolation("stop_price", "stop price required")
 
     is_market = order.order_type in _MARKET_TYPES
     needs_price = not is_market

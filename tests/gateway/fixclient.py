@@ -132,6 +132,8 @@ class FixClient:
         """Apply session rules to one frame; return it when the application should see it."""
         seq = int(m[34])
         mt = m.msg_type
+        if mt == b"5" and not self.logged_on:  # a refused Logon: its Logout is not numbered in the session
+            return m
         if mt == b"4":  # SequenceReset
             new = int(m[36])
             if m.get(123) == b"Y" and seq < self.next_in:

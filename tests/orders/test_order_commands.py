@@ -171,3 +171,16 @@ def test_record_json_malformed_route_raises_store_error(route):
     bad = text.replace('{"on_behalf_of":["A",null,null],"deliver_to":null}', route)
     with pytest.raises(StoreError):
         record_from_json(bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(records)
+def test_record_dict_generated_encoder_writes_each_field_by_its_codec(record):
+    from fixgw.orders import serial
+
+    expected = {"type": type(record).__name__}
+    for name, enc, _ in serial._CODECS[type(record)]:
+        expected[name] = enc(getattr(record, name))
+    got = serial.record_to_dict(record)
+    assert got == expected and list(got) == list(expected)
+    assert all(type(got[k]) is type(v) for k, v in expected.items())  # "1" stays a str, not an enum member
