@@ -29,6 +29,7 @@ step and the answer. With ``--fill`` the bound applies to the fill report's p99.
 
     python bench/gateway.py --rate 1000 --seconds 10
     python bench/gateway.py --rate 1000 --seconds 10 --venue null
+    python bench/gateway.py --rate 1000 --seconds 10 --store postgres
     python bench/gateway.py --rate 1000 --seconds 8 --profile-sim
     python bench/gateway.py --fill --rate 500 --seconds 10 --rounds 3
     python bench/gateway.py --find-max --p99-ms 10 --step-seconds 5
@@ -330,8 +331,9 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=1000.0, help="orders per second to send (default 1000)")
     ap.add_argument("--seconds", type=float, default=10.0, help="measured duration (default 10)")
     ap.add_argument("--warmup", type=int, default=200, help="orders sent before measuring (default 200)")
-    ap.add_argument("--store", choices=("memory", "sqlite"), default="sqlite",
-                    help="gateway state: SQLite file (default, as in production) or memory")
+    ap.add_argument("--store", choices=("memory", "sqlite", "postgres"), default="sqlite",
+                    help="gateway state: SQLite file (default, as in production), memory, or PostgreSQL (a"
+                         " throwaway cluster, or the server FIXGW_BENCH_PG_DSN names)")
     ap.add_argument("--profile", action="store_true", help="profile the gateway process (cProfile)")
     ap.add_argument("--profile-sim", action="store_true", help="profile the simulator process (cProfile)")
     ap.add_argument("--venue", choices=("sim", "null"), default="sim",
@@ -381,9 +383,23 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="fixgw-bench-"))
     sim_port, gw_port = free_port(), free_port()
     store = f'store_path = "{tmp / "gw.db"}"' if args.store == "sqlite" else ""
+    pg_cluster, pg_dsn = None, os.environ.get("FIXGW_BENCH_PG_DSN", "")
+    if args.store == "postgres":
+        # A throwaway cluster with the server's durable defaults (fsync on), unless FIXGW_BENCH_PG_DSN
+        # names a server; the gateway reads the connection string from BENCH_PG_DSN ([store] dsn_env).
+        if not pg_dsn:
+            sys.path.insert(1, str(ROOT / "tests"))
+            from pg_cluster import PgCluster, find_bin_dir
+
+            bindir = find_bin_dir()
+            if bindir is None:
+                ap.error("--store postgres needs PostgreSQL's binaries (initdb, pg_ctl) or FIXGW_BENCH_PG_DSN")
+            pg_cluster = PgCluster(bindir, fast=False)
+            pg_dsn = pg_cluster.dsn()
+        store = '\n[store]\nkind = "postgres"\ndsn_env = "BENCH_PG_DSN"\n'
     cfg = tmp / "bench.toml"
     cfg.write_text(CONFIG.format(port=gw_port, sim_port=sim_port, store=store))
-    env = dict(os.environ, BENCH_API_KEY=API_KEY, BENCH_API_SECRET=API_SECRET,
+    env = dict(os.environ, BENCH_API_KEY=API_KEY, BENCH_API_SECRET=API_SECRET, BENCH_PG_DSN=pg_dsn,
                PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     token = filling.new_token() if filling else None
     sim = None
@@ -397,6 +413,8 @@ def main() -> int:
         if not wait_for_port(sim_port):
             print("simulator did not start", file=sys.stderr)
             sim.kill()
+            if pg_cluster is not None:
+                pg_cluster.stop()
             return 1
     control = filling.SimControl(sim_port, token) if filling else None
     gw_cmd = [sys.executable]
@@ -478,6 +496,8 @@ def main() -> int:
             sim.kill()
             sim.wait()
         log.close()
+        if pg_cluster is not None:
+            pg_cluster.stop()
         print(f"(gateway log: {tmp / 'gateway.log'})")
     if args.profile and prof.exists():
         print_profile(prof)

@@ -136,7 +136,7 @@ class StoreConfig:
 
 
 #: Seconds a node's lease on a session lives without renewal (``[cluster] lease_ttl``).
-DEFAULT_LEASE_TTL = 10.0
+DEFAULT_LEASE_TTL = 6.0
 
 
 @dataclass(frozen=True, slots=True)

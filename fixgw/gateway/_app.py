@@ -21,6 +21,7 @@ from ._desk import OrderDesk
 from ._feed import EventFeed
 from ._marketdata import MD_MSG_TYPES, MarketData
 from ._orders import OrderFlow
+from ._ownership import attach_ownership
 from ._recovery import reconcile
 from ._router import Router, VenueContext
 from ._venue_events import on_venue_event
@@ -89,6 +90,7 @@ class Gateway(Application):
                     self.desk.flush = self._store.flush
                     self.acceptor = build_sessions(self.config, self._store, self._venues, self._router, self,
                                                    self._clock, validate=self._validate, feed=self.feed)
+                    ownership = attach_ownership(self.config, self._store, self._router, self._flow, self.acceptor)
                     self.marketdata.attach(self._venues)
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(self.marketdata.run)
@@ -96,6 +98,8 @@ class Gateway(Application):
                             venue.events = venue.adapter.events()  # the one consumer's stream
                             tg.start_soon(self._consume, venue)
                             tg.start_soon(venue.run_calls)
+                        if ownership is not None:  # [cluster]: renew the leases (see _ownership)
+                            tg.start_soon(ownership.run)
                         await reconcile(self._router, self._flow)  # its findings applied before we listen
                         self.port = await tg.start(self.acceptor.serve)
                         log.info("gateway ready on port %s", self.port)

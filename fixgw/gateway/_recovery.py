@@ -30,9 +30,11 @@ __all__ = ["reconcile"]
 log = logging.getLogger("fixgw.gateway")
 
 
-async def reconcile(router: Router, flow: OrderFlow) -> None:
-    """Ask the venue about every open order of every session; what changed arrives as events."""
-    for ctx in router.accounts.values():  # FIX sessions' and bridge accounts'
+async def reconcile(router: Router, flow: OrderFlow, only: list[SessionContext] | None = None) -> None:
+    """Ask the venue about every open order of every session (``only``: of those, on a takeover);
+    what changed arrives as events."""
+    contexts = list(router.accounts.values()) if only is None else only  # FIX sessions' and bridge accounts'
+    for ctx in contexts:
         for order in ctx.book.open_orders():
             if order.status is OrderStatus.INITIALIZED:
                 router.apply(ctx, order, OrderRejected(order_id=order.order_id, ts_ns=router.clock.now_ns(),
@@ -45,7 +47,7 @@ async def reconcile(router: Router, flow: OrderFlow) -> None:
             elif order.pending_kind == "cancel" and report is not None and not report.status.is_terminal:
                 # The cancel was journaled but the venue never got it (or its answer was lost): again.
                 router.spawn(flow.venue_cancel, ctx, order.order_id)
-    venues = {id(ctx.venue): ctx.venue for ctx in router.accounts.values()}
+    venues = {id(ctx.venue): ctx.venue for ctx in contexts}
     for venue in venues.values():
         if not await venue.caught_up():
             log.warning("venue %s: its events were not all applied before the acceptor opened", venue.config.name)

@@ -12,18 +12,18 @@ a JSON body otherwise. The venue's own paths never look at that header.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import math
 import urllib.parse
 from decimal import Decimal, InvalidOperation
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ._lifespan import serving_lifespan
 from .errors import ApiError
 from .ops import REST_ROUTES, Context, Operation, Params
 from .state import SimState
@@ -112,26 +112,8 @@ class _DropConnection:
 def build_app(state: SimState) -> FastAPI:
     """Return the ASGI application serving ``state``."""
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = None
-        interval = state.config.maker_interval_s
-        if state.maker is not None and interval:
-            task = asyncio.create_task(_maker_loop(state, interval))
-        market_task = asyncio.create_task(_market_loop(state))
-        try:
-            yield
-        finally:
-            for t in (task, market_task):
-                if t is not None:
-                    t.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await t
-            for outbox in list(state.connections):
-                outbox.close()
-
-    app = FastAPI(title="fixgw simulated exchange", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(title="fixgw simulated exchange", lifespan=serving_lifespan(state, market_ticks=True),
+                  docs_url=None, redoc_url=None, openapi_url=None)
     # an unknown path gets what the venue's front end sends: 404 with an empty body, not JSON
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.state.sim = state
@@ -166,26 +148,6 @@ def build_app(state: SimState) -> FastAPI:
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 500)
     return Response(status_code=404 if status in (404, 405) else status)
-
-
-async def _market_loop(state: SimState) -> None:
-    """End a 100 ms market-data interval every 100 ms, and a 1000 ms one every tenth time."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    n = 0
-    while True:
-        n += 1
-        wait = start + n * 0.1 - loop.time()
-        if wait < -0.1:  # a busy loop fell behind: start afresh rather than firing ticks back to back
-            start, wait = loop.time() - n * 0.1, 0.0
-        await asyncio.sleep(max(0.0, wait))
-        state.tick_market((100, 1000) if n % 10 == 0 else (100,))
-
-
-async def _maker_loop(state: SimState, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        state.step_market_maker()
 
 
 def _retry_after(err: ApiError, now_ms: int) -> dict[str, str]:

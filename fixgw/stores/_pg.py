@@ -33,18 +33,17 @@ ClOrdID; such values go through ``pg_text`` (a reversible escape) before they ar
 
 from __future__ import annotations
 
-import logging
-from typing import Any, Callable
+from typing import Any
 
 import psycopg
 from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..errors import StoreError
+from ._groupcommit import GroupCommit
 
 __all__ = ["PgWriter", "Statement", "redacted_dsn", "pg_text", "pg_untext", "SCHEMA"]
 
-log = logging.getLogger("fixgw.store")
 
 SCHEMA_VERSION = 1
 #: Every table of the PostgreSQL stores, created in one transaction under an advisory lock, so that two
@@ -163,7 +162,7 @@ def _literal(value: object) -> str:
     raise StoreError(f"cannot store a {kind.__name__} value")
 
 
-class PgWriter:
+class PgWriter(GroupCommit):
     """A connection whose writes are queued and sent at commit as one query (see the module docstring)."""
 
     def __init__(self, dsn: str, *, connect_timeout: float = 10.0) -> None:
@@ -179,8 +178,7 @@ class PgWriter:
         self._commits = 0
         self._closed = False
         self._failed: StoreError | None = None
-        self._schedule: Callable[[Callable[[], None]], object] | None = None
-        self._flush_due = False
+        self._init_group_commit()
         self._journal_seqs: dict[str, int] = {}
         self._fences: dict[str, int] = {}
         try:
@@ -225,32 +223,13 @@ class PgWriter:
         """How many transactions this writer has committed (a journal tells its pending records by it)."""
         return self._commits
 
-    @property
-    def flush_due(self) -> bool:
-        """A commit point was reached and its ``flush()`` has not run yet."""
-        return self._flush_due
-
     def begin(self) -> None:
         """Mark a write transaction as open (nothing is sent until a commit or a read)."""
         self._check_writable()
         self._active = True
 
-    def defer_commits(self, schedule: Callable[[Callable[[], None]], object]) -> None:
-        """Group commits per event-loop turn: ``commit_soon()`` asks ``schedule`` to run ``flush`` once."""
-        self._schedule = schedule
-
-    def commit_soon(self) -> None:
-        """A commit point: commit now, or at the next loop turn once ``defer_commits`` was called."""
-        schedule = self._schedule
-        if schedule is None or self._failed is not None:
-            self.commit()
-        elif self._active and not self._flush_due:
-            self._flush_due = True
-            schedule(self._deferred_flush)
-
-    def flush(self) -> None:
-        """Commit what is pending now (before anything that depends on it leaves the process)."""
-        self.commit()
+    def _uncommitted(self) -> bool:
+        return self._active
 
     def commit(self) -> None:
         """Send every queued row and commit them in one transaction (one round trip)."""
@@ -377,15 +356,6 @@ class PgWriter:
         if status != pq.ExecStatus.COMMAND_OK:
             message = result.get_error_message() or pgconn.get_error_message()
             raise psycopg.OperationalError(message.strip() or f"query failed ({pq.ExecStatus(status).name})")
-
-    def _deferred_flush(self) -> None:
-        if self._closed or not self._flush_due:
-            return
-        try:
-            self.commit()
-        except StoreError as exc:
-            # No caller to raise to: kept (``_fail`` did), so every later write and commit raises it.
-            log.critical("deferred commit failed; the store refuses every later write: %s", exc)
 
     def _fail(self, what: str, exc: BaseException) -> StoreError:
         error = StoreError(f"{self._label}: {what}: {self._scrub(exc)}")

@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 from ..errors import StoreError
 from ._pg import PgWriter, Statement, pg_text
+from ._session import StoredSession, session_key
 from .journal_postgres import PostgresOrderJournal
 
 __all__ = ["PostgresMessageStore", "PostgresSessionStore"]
@@ -63,10 +64,6 @@ _FETCH = "SELECT seq, raw FROM fix_messages WHERE session_id = %s AND seq >= %s 
 _DELETE = Statement(template="DELETE FROM fix_messages WHERE session_id = {}")
 
 
-def _session_key(session_id: Any) -> tuple[str, str, str]:
-    return (str(session_id.begin_string), str(session_id.sender_comp_id), str(session_id.target_comp_id))
-
-
 class PostgresMessageStore(PgWriter):
     """Sequence numbers and outbound messages of many FIX sessions in one PostgreSQL database.
 
@@ -89,7 +86,7 @@ class PostgresMessageStore(PgWriter):
     def session_store(self, session_id: Any) -> PostgresSessionStore:
         """Return the store of one session, creating its row on first use (the same object for the same id)."""
         self._check_open()
-        key = _session_key(session_id)
+        key = session_key(session_id)
         store = self._sessions.get(key)
         if store is not None:
             return store
@@ -112,7 +109,7 @@ class PostgresMessageStore(PgWriter):
         store = self.session_store(session_id)
         self._dirty.discard(store)  # numbers this process holds for it are stale: never written back
         self.flush()
-        rows = self.read(_SELECT_SESSION, tuple(pg_text(part) for part in _session_key(session_id)))
+        rows = self.read(_SELECT_SESSION, tuple(pg_text(part) for part in session_key(session_id)))
         if rows:
             _row, store.next_sender_seq, store.next_target_seq, store.creation_time_ns = rows[0]
         if account is not None:
@@ -132,36 +129,15 @@ class PostgresMessageStore(PgWriter):
             dirty.clear()
 
 
-class PostgresSessionStore:
+class PostgresSessionStore(StoredSession):
     """One session's view of a ``PostgresMessageStore``; implements the ``SessionStore`` port.
 
     Sequence numbers are read from memory; changes are written at the next ``commit()``, which commits
     every session of the store in one transaction.
     """
 
-    __slots__ = ("_owner", "_row", "session_id", "next_sender_seq", "next_target_seq", "creation_time_ns")
-
-    def __init__(
-        self,
-        owner: PostgresMessageStore,
-        session_id: Any,
-        row: int,
-        next_sender_seq: int,
-        next_target_seq: int,
-        creation_time_ns: int,
-    ) -> None:
-        self._owner = owner
-        self._row = row
-        self.session_id = session_id
-        self.next_sender_seq = next_sender_seq
-        self.next_target_seq = next_target_seq
-        self.creation_time_ns = creation_time_ns
-
-    def __repr__(self) -> str:
-        return (
-            f"PostgresSessionStore({_session_key(self.session_id)}, next_sender_seq={self.next_sender_seq},"
-            f" next_target_seq={self.next_target_seq})"
-        )
+    __slots__ = ()
+    _owner: PostgresMessageStore
 
     def save_outbound(self, seq: int, raw: bytes) -> None:
         """Store outbound message ``seq`` and set the next sender number to ``seq + 1`` in one step."""

@@ -63,6 +63,8 @@ from typing import Any, Callable
 
 from ..errors import StoreError
 from ._checkpoint import Checkpointer
+from ._groupcommit import GroupCommit
+from ._session import StoredSession, session_key
 from .journal_sqlite import JournalRows, SqliteOrderJournal
 
 __all__ = ["SqliteMessageStore", "SqliteSessionStore"]
@@ -103,15 +105,7 @@ _DELETE = "DELETE FROM fix_messages WHERE key >= ? AND key <= ?"
 _PAGE_SIZE = 1024
 
 
-def _session_key(session_id: Any) -> tuple[str, str, str]:
-    return (
-        str(session_id.begin_string),
-        str(session_id.sender_comp_id),
-        str(session_id.target_comp_id),
-    )
-
-
-class SqliteMessageStore:
+class SqliteMessageStore(GroupCommit):
     """Sequence numbers and outbound messages of many FIX sessions in one SQLite file (WAL).
 
     ``path`` may be ``":memory:"`` for a throw-away store. ``synchronous`` is SQLite's setting:
@@ -149,8 +143,7 @@ class SqliteMessageStore:
         self._commits = 0
         self._catch_up_wanted = False
         self._checkpointer: Checkpointer | None = None
-        self._schedule: Callable[[Callable[[], None]], object] | None = None
-        self._flush_due = False
+        self._init_group_commit()
         self._failed: StoreError | None = None
         #: Outbound messages saved in the open transaction and not inserted yet: ``(key, raw)``.
         self._messages: list[tuple[int, bytes]] = []
@@ -208,7 +201,7 @@ class SqliteMessageStore:
         ``sender_comp_id`` and ``target_comp_id``). The same object is returned for the same id.
         """
         self._check_open()
-        key = _session_key(session_id)
+        key = session_key(session_id)
         store = self._sessions.get(key)
         if store is not None:
             return store
@@ -234,40 +227,12 @@ class SqliteMessageStore:
         self._sessions[key] = store
         return store
 
-    def defer_commits(self, schedule: Callable[[Callable[[], None]], object]) -> None:
-        """Group commits per event-loop turn: ``commit_soon()`` (a journal's ``commit()``) then asks
-        ``schedule`` once to run ``flush`` at the next turn instead of committing at once (see the module
-        docstring). ``schedule`` is e.g. the running asyncio loop's ``call_soon``."""
-        self._schedule = schedule
+    def _uncommitted(self) -> bool:
+        return self._in_transaction
 
-    @property
-    def flush_due(self) -> bool:
-        """A commit point was reached and its ``flush()`` has not run yet."""
-        return self._flush_due
-
-    def commit_soon(self) -> None:
-        """A commit point: commit now, or at the next loop turn once ``defer_commits`` was called."""
-        schedule = self._schedule
-        if schedule is None or self._failed is not None:
-            self.commit()
-        elif self._in_transaction and not self._flush_due:
-            self._flush_due = True
-            schedule(self._deferred_flush)
-
-    def flush(self) -> None:
-        """Commit what is pending now (before anything that depends on it leaves the process)."""
-        self.commit()
-
-    def _deferred_flush(self) -> None:
-        if self._closed or not self._flush_due:
-            return
-        try:
-            self.commit()
-        except StoreError as exc:
-            # No caller to raise to: kept, so every later write and commit raises it.
-            log.critical("deferred commit failed; the store refuses every later write: %s", exc)
-            self._failed = exc
-            self._in_transaction = False
+    def _deferred_failed(self, exc: StoreError) -> None:
+        self._failed = exc
+        self._in_transaction = False
 
     def commit(self) -> None:
         """Make every pending write of every session durable (see the module docstring)."""
@@ -354,45 +319,19 @@ class SqliteMessageStore:
             self._in_transaction = True
 
 
-class SqliteSessionStore:
+class SqliteSessionStore(StoredSession):
     """One session's view of a ``SqliteMessageStore``; implements the ``SessionStore`` port.
 
     Sequence numbers are read from memory; changes are written at the next ``commit()``, which commits
     the whole file (every session of the gateway) in one transaction.
     """
 
-    __slots__ = (
-        "_owner",
-        "_row",
-        "_base",
-        "session_id",
-        "next_sender_seq",
-        "next_target_seq",
-        "creation_time_ns",
-    )
+    __slots__ = ("_base",)
+    _owner: SqliteMessageStore
 
-    def __init__(
-        self,
-        owner: SqliteMessageStore,
-        session_id: Any,
-        row: int,
-        next_sender_seq: int,
-        next_target_seq: int,
-        creation_time_ns: int,
-    ) -> None:
-        self._owner = owner
-        self._row = row
-        self._base = row << _SEQ_BITS
-        self.session_id = session_id
-        self.next_sender_seq = next_sender_seq
-        self.next_target_seq = next_target_seq
-        self.creation_time_ns = creation_time_ns
-
-    def __repr__(self) -> str:
-        return (
-            f"SqliteSessionStore({_session_key(self.session_id)}, next_sender_seq={self.next_sender_seq},"
-            f" next_target_seq={self.next_target_seq})"
-        )
+    def __init__(self, owner: SqliteMessageStore, session_id: Any, row: int, *seqs_and_creation: int) -> None:
+        super().__init__(owner, session_id, row, *seqs_and_creation)
+        self._base = row << _SEQ_BITS  # the first message key of this session (see ``_SEQ_BITS``)
 
     def save_outbound(self, seq: int, raw: bytes) -> None:
         """Store outbound message ``seq`` and set the next sender number to ``seq + 1`` in one step."""

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from typing import Any, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 import anyio
 import anyio.lowlevel
@@ -159,6 +159,9 @@ class Acceptor:
             self._begins.setdefault((sid.sender_comp_id, sid.target_comp_id), []).append(sid.begin_string)
         self._scope: anyio.CancelScope | None = None
         self._closing: str | None = None  # why every Logon is refused (set by ``refuse_logons``)
+        #: ``await admit(handle)``: ``None`` accepts a routed Logon, a text refuses it with that Logout Text
+        #: (a gateway cluster node: a session another node owns; ``fixgw.gateway._ownership``).
+        self.admit: Callable[[SessionHandle], Awaitable[str | None]] | None = None
         self.port: int | None = None
 
     @property
@@ -323,6 +326,9 @@ class Acceptor:
                 log.info("Logon from %s answered in %.1fs (earlier Logons failed)", fmt_addr(peer), wait)
                 await anyio.sleep(wait)
             handle, text, counts = self._route(logon, peer)
+            if handle is not None and self.admit is not None:  # a cluster node: owned, taken over, or refused
+                refusal = await self.admit(handle)
+                handle, text, counts = (None, refusal, False) if refusal else self._route(logon, peer)
             if handle is None:
                 log.warning("Logon from %s for %s:%s->%s refused: %s", fmt_addr(peer), printable(logon.get(8)),
                             printable(logon.get(49)), printable(logon.get(56)), printable(text))

@@ -7,12 +7,15 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
+import pytest
 
-from fixgw.sim import DEMO_ACCOUNT, DEMO_API_KEY, DEMO_API_SECRET, ApiKey, SimConfig
+from fixgw.sim import DEMO_ACCOUNT, DEMO_API_KEY, DEMO_API_SECRET, ApiKey, SimConfig, SimServer
 from fixgw.sim.coinbase import DEMO_PASSPHRASE
+from fixgw.sim.coinbase.limits import CoinbaseLimits
+from sim_helpers import module_sim_fixture
 
 OTHER_KEY = "cbTestCounterparty"
 OTHER_SECRET = base64.b64encode(b"counterparty secret of the coinbase sim tests!!").decode()
@@ -57,3 +60,27 @@ class CbClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+def cb_sim(limits: CoinbaseLimits) -> Any:
+    """A module-scoped ``sim`` fixture: a Coinbase-dialect simulator whose per-second limits are ``limits``
+    (the tests' own pace is no burst)."""
+
+    def start() -> SimServer:
+        server = SimServer(cb_config()).start()
+        server.call(lambda st: setattr(st.coinbase.buckets, "limits", limits))
+        return server
+
+    return module_sim_fixture(start)
+
+
+@pytest.fixture
+def cb(sim: SimServer) -> Iterator[CbClient]:
+    """A client of the demo key, faults cleared first; its open orders are canceled after."""
+    sim.reset_faults()
+    c = CbClient(sim.base_url)
+    try:
+        yield c
+    finally:
+        c.call("DELETE", "/orders")
+        c.close()

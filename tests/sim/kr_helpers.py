@@ -13,15 +13,17 @@ import json
 import time
 import urllib.parse
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
+import pytest
 from websockets.sync.client import connect
 
 from fixgw.sim import DEMO_ACCOUNT, DEMO_API_KEY, DEMO_API_SECRET, ApiKey, SimConfig, SimServer
 from fixgw.sim.kraken.limits import KrakenLimits
 from fixgw.sim.kraken.signing import sign
 from fixgw.sim.kraken.venue import venue_of
+from sim_helpers import module_sim_fixture
 
 OTHER_KEY = "krakenSimTestOtherKey00000000000000000000000000000000000000000001"
 OTHER_SECRET = base64.b64encode(b"the other account of the kraken dialect tests").decode()
@@ -124,3 +126,20 @@ class Feed:
 
     def close(self) -> None:
         self._stack.close()
+
+
+#: a Kraken-dialect simulator for the module (import it into a test module to use it)
+sim = module_sim_fixture(kraken_sim)
+
+
+@pytest.fixture
+def kr(sim: SimServer) -> Iterator[KrakenClient]:
+    """A client of the demo key; faults cleared before and after, its orders canceled after."""
+    sim.reset_faults()
+    c = KrakenClient(sim.base_url)
+    try:
+        yield c
+    finally:
+        sim.reset_faults()
+        c.ok("CancelAll")
+        c.close()

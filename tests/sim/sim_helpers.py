@@ -7,12 +7,13 @@ import hmac
 import json
 import time
 import urllib.parse
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import httpx
+import pytest
 from websockets.sync.client import ClientConnection
 
-from fixgw.sim import DEMO_API_KEY, DEMO_API_SECRET
+from fixgw.sim import DEMO_API_KEY, DEMO_API_SECRET, SimServer
 from fixgw.sim.signing import ws_payload
 
 
@@ -66,3 +67,17 @@ def events_until(ws: ClientConnection, predicate: Any, limit: int = 50) -> list[
             if predicate(msg["event"]):
                 return seen
     raise AssertionError(f"condition never met; saw {seen}")
+
+
+def module_sim_fixture(start: Callable[[], SimServer]) -> Any:
+    """A module-scoped ``sim`` fixture: the server ``start()`` returns, started; stopped after the module."""
+
+    @pytest.fixture(scope="module")
+    def sim() -> Iterator[SimServer]:
+        server = start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    return sim

@@ -14,6 +14,7 @@ from websockets.sync.client import ClientConnection
 
 from fixgw.sim import DEMO_ACCOUNT, SimConfig, SimServer
 from fixgw.sim.model import NewOrder
+from sim_helpers import module_sim_fixture
 
 D = Decimal
 
@@ -96,15 +97,7 @@ class LocalBook:
 
 def module_sim(seed: int) -> Any:
     """A module-scoped fixture: a simulator without a market maker (the tests place every order)."""
-    @pytest.fixture(scope="module")
-    def sim() -> Iterator[SimServer]:
-        server = SimServer(SimConfig(seed=seed, maker_interval_s=None))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
-    return sim
+    return module_sim_fixture(lambda: SimServer(SimConfig(seed=seed, maker_interval_s=None)).start())
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import time
 import uuid
 from decimal import Decimal as D
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
-from cb_helpers import OTHER_KEY, OTHER_SECRET, CbClient, cb_config, cb_sign
+from cb_helpers import OTHER_KEY, OTHER_SECRET, CbClient, cb_config, cb_sign, cb_sim
+from cb_helpers import cb  # noqa: F401  (a fixture)
 
 from fixgw.clock import FakeClock
 from fixgw.sim import ApiKey, SimServer
@@ -21,31 +21,9 @@ from fixgw.sim.coinbase.limits import CoinbaseLimits
 _VECTOR = next(v for v in json.loads((Path(__file__).parent.parent / "venues" / "vectors.json").read_text())["vectors"]
                if v["kind"] == "hmac_sha256_cb_access_sign")
 
-
 _ROOMY = CoinbaseLimits(public_per_s=1000, public_burst=1000, private_per_s=1000, private_burst=1000,
                         fills_per_s=1000, fills_burst=1000)
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    server = SimServer(cb_config())
-    server.start()
-    server.call(lambda st: setattr(st.coinbase.buckets, "limits", _ROOMY))  # the tests' own pace is no burst
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def cb(sim: SimServer) -> Iterator[CbClient]:
-    sim.reset_faults()
-    c = CbClient(sim.base_url)
-    try:
-        yield c
-    finally:
-        c.call("DELETE", "/orders")
-        c.close()
+sim = cb_sim(_ROOMY)
 
 
 def _best(cb: CbClient, side: str) -> D:

@@ -5,37 +5,19 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal as D
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from cb_helpers import OTHER_KEY, OTHER_SECRET, CbClient, cb_config, cb_sign
+from cb_helpers import OTHER_KEY, OTHER_SECRET, CbClient, cb_sign, cb_sim
+from cb_helpers import cb  # noqa: F401  (a fixture)
 from websockets.sync.client import ClientConnection, connect
 
-from fixgw.sim import DEMO_API_KEY, DEMO_API_SECRET, SimServer
+from fixgw.sim import DEMO_API_KEY, DEMO_API_SECRET
 from fixgw.sim.coinbase import DEMO_PASSPHRASE, feed_url
 from fixgw.sim.coinbase.limits import CoinbaseLimits
 
 _ROOMY = CoinbaseLimits(public_per_s=1000, public_burst=1000, private_per_s=1000, private_burst=1000)
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    server = SimServer(cb_config())
-    server.start()
-    server.call(lambda st: setattr(st.coinbase.buckets, "limits", _ROOMY))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def cb(sim: SimServer) -> Iterator[CbClient]:
-    sim.reset_faults()
-    c = CbClient(sim.base_url)
-    yield c
-    c.call("DELETE", "/orders")
-    c.close()
+sim = cb_sim(_ROOMY)
 
 
 def _subscribe(ws: ClientConnection, channels: list[Any], *, key: str = DEMO_API_KEY, secret: str = DEMO_API_SECRET,

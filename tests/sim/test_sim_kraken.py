@@ -4,36 +4,14 @@ balances, instruments, error shapes, rate-limit counters and fault injection."""
 from __future__ import annotations
 
 from decimal import Decimal as D
-from typing import Iterator
 
 import pytest
 from kr_helpers import DOC_KEY, DOC_SECRET, OTHER_KEY, OTHER_SECRET, KrakenClient, kraken_sim
+from kr_helpers import kr, sim  # noqa: F401  (fixtures)
 
-from fixgw.sim import SimServer
 from fixgw.sim.kraken.limits import KrakenLimits
 from fixgw.sim.kraken.signing import sign
 from fixgw.sim.kraken.venue import venue_of
-
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    server = kraken_sim()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def kr(sim: SimServer) -> Iterator[KrakenClient]:
-    sim.reset_faults()
-    c = KrakenClient(sim.base_url)
-    try:
-        yield c
-    finally:
-        c.ok("CancelAll")
-        c.close()
 
 
 def _limit(kr: KrakenClient, side: str, px: D, vol: str = "0.001", pair: str = "XBTUSDT", **extra: str) -> dict:

@@ -4,33 +4,12 @@ lifecycle events, order methods, errors and fault injection."""
 from __future__ import annotations
 
 from decimal import Decimal as D
-from typing import Iterator
 
 import pytest
 from kr_helpers import OTHER_KEY, OTHER_SECRET, Feed, KrakenClient, kraken_sim
+from kr_helpers import kr, sim  # noqa: F401  (fixtures)
 
 from fixgw.sim import SimServer
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    server = kraken_sim()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def kr(sim: SimServer) -> Iterator[KrakenClient]:
-    sim.reset_faults()
-    c = KrakenClient(sim.base_url)
-    try:
-        yield c
-    finally:
-        sim.reset_faults()
-        c.ok("CancelAll")
-        c.close()
 
 
 def _subscribe(sim: SimServer, kr: KrakenClient, **params) -> tuple[Feed, list[dict]]:

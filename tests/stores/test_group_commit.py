@@ -4,23 +4,16 @@ and whatever sends (the session's data_to_send, a venue call) commits first."""
 from __future__ import annotations
 
 import sqlite3
-import textwrap
 
 import anyio
 import pytest
 
 from fixgw.errors import StoreError
-from fixgw.orders import OrderAccepted
-from fixgw.session import SessionID
 from fixgw.stores import MemoryMessageStore
 from fixgw.stores.sqlite import SqliteMessageStore
 from fixgw.transport import next_turn_scheduler
 
-SID = SessionID("FIX.4.4", "GATEWAY", "CLIENT")
-
-
-def accepted(n: int) -> OrderAccepted:
-    return OrderAccepted(order_id=f"acct-{n}", ts_ns=n, venue_order_id=str(n))
+from store_helpers import SID, accepted, killed_writer
 
 
 def on_disk(path) -> tuple[int, int, int]:
@@ -137,30 +130,7 @@ def test_group_commit_memory_store_has_the_same_api():
     store.flush()
 
 
-_CHILD = textwrap.dedent(
-    """
-    import sys, time
-    from fixgw.orders import OrderAccepted
-    from fixgw.session import SessionID
-    from fixgw.stores.sqlite import SqliteMessageStore
-    store = SqliteMessageStore(sys.argv[1])
-    s = store.session_store(SessionID("FIX.4.4", "GATEWAY", "CLIENT"))
-    journal = store.journal("acct")
-    for n in range(1, 21):
-        s.set_next_target_seq(n + 1)
-        journal.append(OrderAccepted(order_id=f"acct-{n}", ts_ns=n, venue_order_id=str(n)))
-        s.save_outbound(n, b"report-%d" % n)
-        s.commit()
-    store.defer_commits(lambda flush: None)  # the loop never turns again: the flush never runs
-    for n in range(21, 31):
-        s.set_next_target_seq(n + 1)
-        journal.append(OrderAccepted(order_id=f"acct-{n}", ts_ns=n, venue_order_id=str(n)))
-        s.save_outbound(n, b"report-%d" % n)
-        journal.commit()
-    print("pointed", flush=True)
-    time.sleep(60)
-    """
-)
+_CHILD = killed_writer("fixgw.stores.sqlite:SqliteMessageStore", committed=20, unflushed=10)
 
 
 def test_group_commit_killed_before_the_flush_keeps_none_of_the_turn(tmp_path, kill_child):

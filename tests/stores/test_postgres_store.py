@@ -5,7 +5,6 @@ journal, final failures, secrets, awkward text. The conformance suites run on Po
 from __future__ import annotations
 
 import os
-import textwrap
 import threading
 
 import pytest
@@ -17,18 +16,12 @@ if not os.environ.get("CI"):  # without psycopg these skip; CI must run them (th
 import psycopg  # noqa: E402
 
 from fixgw.errors import StoreError  # noqa: E402
-from fixgw.orders import OrderAccepted  # noqa: E402
 from fixgw.session import SessionID  # noqa: E402
 from fixgw.stores.journal_postgres import PostgresOrderJournal
 from fixgw.stores.postgres import PostgresMessageStore
 
+from store_helpers import SID, accepted, killed_writer
 from test_journal import submit
-
-SID = SessionID("FIX.4.4", "GATEWAY", "CLIENT")
-
-
-def accepted(n: int) -> OrderAccepted:
-    return OrderAccepted(order_id=f"acct-{n}", ts_ns=n, venue_order_id=str(n))
 
 
 def on_server(dsn: str) -> tuple[int, int, int]:
@@ -40,31 +33,8 @@ def on_server(dsn: str) -> tuple[int, int, int]:
     return journal, messages, row[0] if row else 0
 
 
-_WRITER = textwrap.dedent(
-    """
-    import sys, time
-    from fixgw.orders import OrderAccepted
-    from fixgw.session import SessionID
-    from fixgw.stores.postgres import PostgresMessageStore
-    store = PostgresMessageStore(sys.argv[1])
-    s = store.session_store(SessionID("FIX.4.4", "GATEWAY", "CLIENT"))
-    journal = store.journal("acct")
-    for n in range(1, 51):
-        s.set_next_target_seq(n + 1)
-        journal.append(OrderAccepted(order_id=f"acct-{n}", ts_ns=n, venue_order_id=str(n)))
-        s.save_outbound(n, b"report-%d" % n)
-        (journal.commit if n % 2 else s.commit)()
-    store.defer_commits(lambda flush: None)  # the loop never turns again: the flush never runs
-    for n in range(51, 61):
-        s.set_next_target_seq(n + 1)
-        journal.append(OrderAccepted(order_id=f"acct-{n}", ts_ns=n, venue_order_id=str(n)))
-        s.save_outbound(n, b"report-%d" % n)
-        journal.commit()
-    s.fetch(1, 0)  # a read sends the queued rows into an open transaction: still not committed
-    print("pointed", flush=True)
-    time.sleep(60)
-    """
-)
+_WRITER = killed_writer("fixgw.stores.postgres:PostgresMessageStore", committed=50, unflushed=10,
+                        alternate_commits=True, read_after=True)
 
 
 def test_postgres_store_killed_keeps_committed_drops_the_unflushed_turn(pg_dsn, kill_child):

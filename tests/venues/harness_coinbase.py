@@ -9,13 +9,14 @@ import contextlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-from fixgw.sim import DEMO_ACCOUNT, DEMO_API_KEY, DEMO_API_SECRET, ApiKey, LimitConfig, SimConfig, SimServer
+from fixgw.sim import DEMO_API_KEY, DEMO_API_SECRET, ApiKey, LimitConfig, SimServer
 from fixgw.sim.coinbase import DEMO_PASSPHRASE, feed_url
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
 from fixgw.venues.coinbase import CoinbaseConfig, CoinbaseExchangeAdapter
 from fixgw.venues.coinbase.http import REQUEST_BUCKET, CoinbaseHttp
 
+from . import simharness
 from .simharness import WarpClock, collect, fills_of  # noqa: F401  (re-exported: same shape as simharness)
 
 DIALECT = "coinbase"
@@ -26,19 +27,8 @@ OTHER_SECRET = base64.b64encode(b"coinbase counterparty secret, test only, 48 by
 
 
 def start_sim(*, limits: LimitConfig | None = None, extra_keys: tuple[ApiKey, ...] = ()) -> tuple[SimServer, WarpClock]:
-    warp = WarpClock()
-    cfg = SimConfig(
-        dialect=DIALECT,
-        maker_interval_s=None,
-        api_keys=(
-            ApiKey(api_key=DEMO_API_KEY, account_id=DEMO_ACCOUNT, secret=DEMO_API_SECRET),
-            ApiKey(api_key=OTHER_KEY, account_id="counterparty", secret=OTHER_SECRET),
-            *extra_keys,
-        ),
-        clock=warp,
-        limits=limits or LimitConfig(),
-    )
-    return SimServer(cfg).start(), warp
+    return simharness.start_sim(limits=limits, extra_keys=extra_keys, dialect=DIALECT,
+                                counterparty=(OTHER_KEY, OTHER_SECRET))
 
 
 def config(sim: SimServer, **overrides) -> CoinbaseConfig:

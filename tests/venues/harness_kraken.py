@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-from fixgw.sim import DEMO_ACCOUNT, DEMO_API_KEY, DEMO_API_SECRET, ApiKey, LimitConfig, SimConfig, SimServer
+from fixgw.sim import DEMO_API_KEY, DEMO_API_SECRET, ApiKey, LimitConfig, SimServer
 from fixgw.sim.kraken.limits import KrakenLimits
 from fixgw.sim.kraken.names import PairTable
 from fixgw.sim.kraken.venue import venue_of
@@ -22,6 +22,7 @@ from fixgw.venues._common.ratelimit import Bucket, RateLimiter
 from fixgw.venues.kraken import KrakenAdapter, KrakenConfig
 from fixgw.venues.kraken.http import REST_BUCKET, TRADE_BUCKET, KrakenHttp
 
+from . import simharness
 from .simharness import WarpClock, collect, fills_of  # noqa: F401  (re-exported: the same for every dialect)
 
 DIALECT = "kraken"
@@ -49,19 +50,9 @@ def start_sim(*, limits: LimitConfig | KrakenLimits | None = None,
 
     By default they are generous: the venue's counters belong to the key and outlive an adapter, so
     the many short-lived adapters of a test module would share one starter-tier budget."""
-    warp = WarpClock()
-    cfg = SimConfig(
-        maker_interval_s=None,
-        api_keys=(
-            ApiKey(api_key=DEMO_API_KEY, account_id=DEMO_ACCOUNT, secret=DEMO_API_SECRET),
-            ApiKey(api_key=OTHER_KEY, account_id="counterparty", secret=OTHER_SECRET),
-            *extra_keys,
-        ),
-        clock=warp,
-        limits=limits if isinstance(limits, LimitConfig) else LimitConfig(),
-        dialect=DIALECT,
-    )
-    server = SimServer(cfg).start()
+    server, warp = simharness.start_sim(limits=limits if isinstance(limits, LimitConfig) else None,
+                                        extra_keys=extra_keys, dialect=DIALECT,
+                                        counterparty=(OTHER_KEY, OTHER_SECRET))
     chosen = limits if isinstance(limits, KrakenLimits) else KrakenLimits(rest_max=1000, trade_max=1000)
     server.call(lambda st: setattr(venue_of(st), "limits", chosen))
     return server, warp

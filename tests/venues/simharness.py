@@ -50,13 +50,17 @@ class WarpClock(Clock):
             self.slept += seconds
 
 
-def start_sim(*, limits: LimitConfig | None = None, extra_keys: tuple[ApiKey, ...] = ()) -> tuple[SimServer, WarpClock]:
+def start_sim(*, limits: LimitConfig | None = None, extra_keys: tuple[ApiKey, ...] = (), dialect: str = "binance",
+              counterparty: tuple[str, str] = (OTHER_KEY, OTHER_SECRET)) -> tuple[SimServer, WarpClock]:
+    """A simulator of ``dialect`` on loopback with the demo key and a ``counterparty`` (key, secret)."""
     warp = WarpClock()
+    other_key, other_secret = counterparty
     cfg = SimConfig(
+        dialect=dialect,
         maker_interval_s=None,
         api_keys=(
             ApiKey(api_key=DEMO_API_KEY, account_id=DEMO_ACCOUNT, secret=DEMO_API_SECRET),
-            ApiKey(api_key=OTHER_KEY, account_id="counterparty", secret=OTHER_SECRET),
+            ApiKey(api_key=other_key, account_id="counterparty", secret=other_secret),
             *extra_keys,
         ),
         clock=warp,

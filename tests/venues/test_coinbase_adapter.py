@@ -6,7 +6,6 @@ own client order ids.
 
 from __future__ import annotations
 
-import itertools
 from decimal import Decimal as D
 
 import anyio
@@ -29,28 +28,12 @@ from fixgw.venues.base import (
 from fixgw.venues.coinbase import CoinbaseConfig
 
 from .harness_coinbase import Counterparty, adapter, book_top, collect, fills_of, start_sim
+from .simfixtures import client_ids, module_sim, reset_faults_after  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-_ids = itertools.count(1)
-
-
-def cid(tag: str) -> str:
-    return f"{tag}-{next(_ids)}"
-
-
-@pytest.fixture(scope="module")
-def sim():
-    server, warp = start_sim()
-    server.warp = warp
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _reset_faults(sim):
-    yield
-    sim.reset_faults()
+sim = module_sim(start_sim)
+cid = client_ids()
 
 
 def _limit(c: str, side: OrderSide, qty: str, px: D | str, symbol: str = "BTC/USDT", **kw) -> NewOrder:

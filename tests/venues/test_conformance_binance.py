@@ -9,7 +9,6 @@ faults and WebSocket API order entry. The venue-generic cases, run against every
 
 from __future__ import annotations
 
-import itertools
 from decimal import Decimal as D
 
 import anyio
@@ -22,28 +21,12 @@ from fixgw.venues.base import CancelOrder, NewOrder, VenueAccepted, VenueCancele
 from fixgw.venues.rules import check_order
 from . import simharness
 from .simharness import adapter, book_top, collect, fills_of, start_sim
+from .simfixtures import client_ids, module_sim, reset_faults_after  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-_ids = itertools.count(1)
-
-
-def cid(tag: str) -> str:
-    return f"b{tag}-{next(_ids)}"
-
-
-@pytest.fixture(scope="module")
-def sim():
-    server, warp = start_sim()
-    server.warp = warp
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _reset_faults(sim):
-    yield
-    sim.reset_faults()
+sim = module_sim(start_sim)
+cid = client_ids("b")
 
 
 @pytest.fixture(autouse=True, params=["ws", "rest"])

@@ -4,7 +4,6 @@ the feed's clock, rate-limit backoff, authentication, the REST fallback while th
 
 from __future__ import annotations
 
-import itertools
 from decimal import Decimal as D
 from types import SimpleNamespace
 
@@ -18,28 +17,12 @@ from fixgw.venues.base import AmendOrder, CancelOrder, NewOrder, StreamState, Ve
 from fixgw.venues.kraken import KrakenAdapter, KrakenConfig
 
 from .harness_kraken import Counterparty, adapter, book_top, collect, config, fills_of, start_sim
+from .simfixtures import client_ids, module_sim, reset_faults_after  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.anyio
 
-_ids = itertools.count(1)
-
-
-def cid(tag: str) -> str:
-    return f"{tag}-{next(_ids)}"
-
-
-@pytest.fixture(scope="module")
-def sim():
-    server, warp = start_sim()
-    server.warp = warp
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _reset(sim):
-    yield
-    sim.reset_faults()
+sim = module_sim(start_sim)
+cid = client_ids()
 
 
 def _limit(c: str, side: OrderSide, qty: str, px: D, symbol: str = "BTC/USDT") -> NewOrder:

@@ -10,17 +10,16 @@ private paths (``auth.py``), the per-second limits (``limits.py``), the operatio
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-from typing import Any, AsyncIterator, Callable
+from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..app import _DROP_HEADER, _admin_routes, _ControlAuth, _DropConnection, _http_error, _maker_loop
+from .._appkit import dialect_app, finish
+from ..app import _DROP_HEADER
 from ..errors import ApiError
 from ..state import SimState
 from . import FEED_PATH, PASSPHRASE_ENV, passphrase
@@ -56,31 +55,10 @@ def build_app(state: SimState) -> FastAPI:
     venue = CoinbaseVenue(state)
     state.coinbase = venue  # type: ignore[attr-defined]  # for tests and operators: limits, ids
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = None
-        interval = state.config.maker_interval_s
-        if state.maker is not None and interval:
-            task = asyncio.create_task(_maker_loop(state, interval))
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            for outbox in list(state.connections):
-                outbox.close()
-
-    app = FastAPI(title="fixgw simulated exchange (Coinbase Exchange dialect)", lifespan=lifespan, docs_url=None,
-                  redoc_url=None, openapi_url=None)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.state.sim = state
+    app = dialect_app(state, "fixgw simulated exchange (Coinbase Exchange dialect)")
     shown = f"<the value of {PASSPHRASE_ENV}>" if os.environ.get(PASSPHRASE_ENV) else repr(venue.passphrase)
     app.state.endpoints = ("(Coinbase Exchange dialect) REST http://{host}:{port}  feed ws://{host}:{port}" + FEED_PATH
                            + f"  passphrase {shown} (demo-only; override with {PASSPHRASE_ENV})")
-    app.add_middleware(_DropConnection)
-    app.add_middleware(_ControlAuth, token=state.control_token)
 
     def route(method: str, path: str, fn: Handler, kind: str, *, places_order: bool = False) -> None:
         app.add_api_route(path, _handler(venue, fn, kind, places_order), methods=[method],
@@ -105,8 +83,7 @@ def build_app(state: SimState) -> FastAPI:
     async def feed(websocket: WebSocket) -> None:
         await serve_feed(venue.feed, websocket)
 
-    _admin_routes(app, state)
-    return app
+    return finish(app, state)
 
 
 def _handler(venue: CoinbaseVenue, fn: Handler, kind: str, places_order: bool) -> Any:

@@ -9,15 +9,10 @@ counters (``limits.py``), the operations (``venue.py``), REST (``rest.py``) and 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import AsyncIterator
-
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..app import _admin_routes, _ControlAuth, _DropConnection, _http_error, _maker_loop
+from .._appkit import dialect_app, finish
 from ..state import SimState
 from .feed import FeedHub
 from .rest import RestApi
@@ -32,33 +27,12 @@ def build_app(state: SimState) -> FastAPI:
     rest = RestApi(state, venue)
     hub = FeedHub(state, venue)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = None
-        interval = state.config.maker_interval_s
-        if state.maker is not None and interval:
-            task = asyncio.create_task(_maker_loop(state, interval))
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            for outbox in list(state.connections):
-                outbox.close()
-
-    app = FastAPI(title="fixgw simulated exchange (Kraken dialect)", lifespan=lifespan, docs_url=None,
-                  redoc_url=None, openapi_url=None)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.state.sim = state
+    app = dialect_app(state, "fixgw simulated exchange (Kraken dialect)")
     app.state.kraken = venue
     pairs = ", ".join(f"{p.altname} ({p.symbol})" for p in venue.pairs.pairs)
     app.state.endpoints = ("(Kraken dialect) REST http://{host}:{port}/0/public|private/<Method>  "
                            "WS v2 ws://{host}:{port}/v2 (executions; token from GetWebSocketsToken)\n"
                            f"pairs (REST, WS v2): {pairs}")
-    app.add_middleware(_DropConnection)
-    app.add_middleware(_ControlAuth, token=state.control_token)
 
     @app.api_route("/0/public/{method}", methods=["GET", "POST"], include_in_schema=False)
     async def public(request: Request, method: str) -> Response:
@@ -72,5 +46,4 @@ def build_app(state: SimState) -> FastAPI:
     async def ws_v2(websocket: WebSocket) -> None:
         await hub.serve(websocket)
 
-    _admin_routes(app, state)
-    return app
+    return finish(app, state)

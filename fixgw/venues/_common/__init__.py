@@ -1,2 +1,2 @@
 """Machinery shared by venue adapters: signing, rate limiting, server clock, reconnecting WS, tracking,
-unknown outcomes, local refusals, REST error translation, and the body of REST-only (polling) adapters."""
+unknown outcomes, local refusals, REST error translation, and the lifecycle of feed-driven adapters."""
