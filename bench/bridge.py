@@ -520,21 +520,7 @@ _GROUPS = (
 
 def print_profile(path: Path) -> None:
     """Print the gateway's own time grouped by layer (the bridge's apart), then the top functions."""
-    import pstats
-
-    st = pstats.Stats(str(path))
-    groups: dict[str, float] = {}
-    for (filename, _line, func), (_cc, _nc, tottime, _ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
-        name = next((g for g, keys in _GROUPS if any(k in filename for k in keys)), None)
-        if name is None:
-            name = "sqlite3" if "sqlite3" in func else "other (builtins: socket send/recv, hmac, json; imports)"
-        groups[name] = groups.get(name, 0.0) + tottime
-    total = sum(groups.values()) or 1.0
-    print("\ngateway process: where the time goes (own time by layer, cProfile adds overhead):")
-    for name, t in sorted(groups.items(), key=lambda kv: -kv[1]):
-        print(f"  {100 * t / total:5.1f}%  {t:6.2f} s  {name}")
-    print("\ngateway process profile (own time, top 25):")
-    st.sort_stats("tottime").print_stats(25)
+    _gw.print_profile(path, _GROUPS, top=25)
 
 
 def main() -> int:

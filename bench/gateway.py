@@ -177,21 +177,21 @@ _GROUPS = (
 )
 
 
-def print_profile(path: Path) -> None:
-    """Print the gateway's own time grouped by layer, then the top functions."""
+def print_profile(path: Path, groups: tuple = _GROUPS, top: int = 20) -> None:
+    """Print the gateway's own time grouped by layer (``groups``: name, path fragments), then the top functions."""
     st = pstats.Stats(str(path))
-    groups: dict[str, float] = {}
+    by_group: dict[str, float] = {}
     for (filename, _line, func), (_cc, _nc, tottime, _ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
-        name = next((g for g, keys in _GROUPS if any(k in filename for k in keys)), None)
+        name = next((g for g, keys in groups if any(k in filename for k in keys)), None)
         if name is None:
             name = "sqlite3" if "sqlite3" in func else "other (builtins: socket send/recv, dict, isinstance; json; imports)"
-        groups[name] = groups.get(name, 0.0) + tottime
-    total = sum(groups.values()) or 1.0
+        by_group[name] = by_group.get(name, 0.0) + tottime
+    total = sum(by_group.values()) or 1.0
     print("\ngateway process: where the time goes (own time by layer, cProfile adds overhead):")
-    for name, t in sorted(groups.items(), key=lambda kv: -kv[1]):
+    for name, t in sorted(by_group.items(), key=lambda kv: -kv[1]):
         print(f"  {100 * t / total:5.1f}%  {t:6.2f} s  {name}")
-    print("\ngateway process profile (own time, top 20):")
-    st.sort_stats("tottime").print_stats(20)
+    print(f"\ngateway process profile (own time, top {top}):")
+    st.sort_stats("tottime").print_stats(top)
 
 
 _SIM_GROUPS = (
