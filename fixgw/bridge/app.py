@@ -30,11 +30,13 @@ from fixgw.logsafe import printable
 
 from .accounts import install_account_routes
 from .auth import DEFAULT_REPLAY_CAPACITY, DEFAULT_WINDOW, Verifier
+from .batch import install_batch_routes
 from .errors import CODES, ApiError, error_body
 from .keys import BridgeKey, KeyRing, Permission, address_allowed
 from .marketdata import install_marketdata
 from .metrics import registry_for
 from .middleware import DEFAULT_MAX_BODY, SCOPE_KEY, SignatureGuard, error_response
+from .orderlists import install_order_list_routes
 from .orders import OrderLane, install_order_routes
 from .routes import install_routes
 from .schemas import ErrorBody
@@ -151,6 +153,8 @@ def create_app(
     place = install_order_routes(app, gateway_view, add_route)
     market = install_marketdata(app, gateway_view, add_route, clock or SystemClock())
     install_account_routes(app, gateway_view, add_route)
+    install_batch_routes(app, gateway_view, add_route)
+    install_order_list_routes(app, gateway_view, add_route)
 
     stream = stream_endpoint(gateway_view, stream_heartbeat, stream_queue, market)
     add_websocket_route(app, "/stream", stream, permission=Permission.READ)

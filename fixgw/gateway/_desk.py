@@ -11,6 +11,8 @@ the steps ``OrderFlow`` runs for FIX (``place``, ``cancel_order``, ``replace_ord
 so an order entered here passes the same kill switch, risk limits, venue rules, book, journal and
 venue workers.
 
+- ``submit_batch``: several submits answered in order, each as ``submit``; only the venue calls are
+  fewer where the venue has a batch entry (one ``submit_batch`` call per account after the commit).
 - A submit is idempotent by client order id: the same command again (same id, same terms) answers
   the order it made (``created`` false), whatever became of it; different terms under that id are
   refused (``order_conflict``). A pre-trade refusal makes a rejected order, journaled, as for FIX.
@@ -22,12 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from ..clock import Clock
 from ..config import BridgeAccount, SessionSettings
 from ..errors import DuplicateClOrdID, InvalidTransition, OrderError
 from ..orders import CancelOrder, OrderBook, ReplaceOrder, SubmitOrder
+from ._batch import batches_orders, cancel_orders, send_new_orders
 from ._orders import OrderFlow, cancellable, order_refusal, unsupported_feature
 from ._router import GLOBAL, Router, SessionContext, VenueContext
 
@@ -116,6 +119,34 @@ class OrderDesk:
 
     def submit(self, account: str | None, cmd: SubmitOrder) -> DeskAnswer:
         """Place ``cmd`` (``cmd.symbol``: the client spelling) in bridge account ``account``."""
+        return self._admit(account, cmd, None)
+
+    def submit_batch(self, orders: Sequence[tuple[str | None, SubmitOrder]]) -> list[DeskAnswer]:
+        """Place several orders, each (bridge account, command) as ``submit`` would, answered in order.
+
+        Every order passes the same steps as one alone (idempotency, kill switch, limits, the venue's
+        rules, book, journal, state machine). Only the venue calls differ: the new orders of an account
+        whose venue has a batch entry (``capabilities.batch_orders`` above 1) go to it in one venue call,
+        ``submit_batch`` (the adapter splits it by its rules), after the commit that holds them all
+        (``_batch``); the others are queued one by one, as single orders, and the venue workers send
+        them concurrently.
+        """
+        batches: dict[str, tuple[SessionContext, list[tuple[str, Any]]]] = {}
+        answers = []
+        try:
+            for account, cmd in orders:
+                ctx = self.account(account)
+                batch = None
+                if ctx is not None and batches_orders(ctx):
+                    batch = batches.setdefault(ctx.key, (ctx, []))[1]
+                answers.append(self._admit(account, cmd, batch))
+        finally:  # what was journaled is sent, even if a later order failed (a store error) midway
+            for ctx, items in batches.values():
+                send_new_orders(self._router, ctx, items)
+        return answers
+
+    def _admit(self, account: str | None, cmd: SubmitOrder, batch: list[tuple[str, Any]] | None) -> DeskAnswer:
+        """``submit``'s steps; with ``batch``, a new order's venue call is appended to it, not queued."""
         ctx = self.account(account)
         if ctx is None:
             return _no("unknown_account", "no such bridge account" if account else "name the account")
@@ -136,7 +167,7 @@ class OrderDesk:
         if unsupported is not None:  # the venue cannot do it at all: nothing to keep
             return _no("unsupported_order", unsupported)
         try:
-            order, refusal = self._flow.place(ctx, cmd, client_symbol, now)
+            order, refusal = self._flow.place(ctx, cmd, client_symbol, now, batch=batch)
         except DuplicateClOrdID:  # pragma: no cover - found above
             return _no("order_conflict", "this client_order_id names a live order")
         return DeskAnswer(order, ctx, created=True, text="" if refusal is None else refusal.text)
@@ -185,15 +216,18 @@ class OrderDesk:
 
     def mass_cancel(self, contexts: Iterable[SessionContext], symbol: str | None = None) -> list[tuple[SessionContext, Any]]:
         """Ask the venue to cancel every open order of ``contexts`` (of ``symbol``, a client spelling,
-        when given); each is reported canceled as the venue confirms it. Returns the orders asked."""
+        when given); each is reported canceled as the venue confirms it. Returns the orders asked.
+        Where the venue cancels in batches (``capabilities.batch_cancels``), a context's orders go in one
+        venue call (Kraken ``CancelOrderBatch``); elsewhere one cancel per order (a shared account's
+        cancel-all would take other sessions' orders too)."""
         asked = []
         for ctx in contexts:
             normalized = None if symbol is None else ctx.venue.symbols.normalized(symbol)
             if symbol is not None and normalized is None:
                 continue
-            for order in cancellable(ctx, normalized):
-                self._router.spawn(self._flow.venue_cancel, ctx, order.order_id)
-                asked.append((ctx, order))
+            orders = cancellable(ctx, normalized)
+            cancel_orders(self._router, self._flow, ctx, orders)
+            asked.extend((ctx, order) for order in orders)
         return asked
 
     # -- kill switch ---------------------------------------------------------------------------

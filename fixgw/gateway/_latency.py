@@ -21,7 +21,8 @@ LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0
                    5.0, 10.0)
 
 #: A venue worker's call (its function's name) -> the endpoint label it is counted under.
-ENDPOINTS = {"_submit": "order.place", "venue_cancel": "order.cancel", "_venue_replace": "order.replace"}
+ENDPOINTS = {"_submit": "order.place", "venue_cancel": "order.cancel", "_venue_replace": "order.replace",
+             "_send_batch": "order.place_batch", "_cancel_batch": "order.cancel_batch"}
 
 
 class Histogram:

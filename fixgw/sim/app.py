@@ -181,7 +181,8 @@ def _rest_handler(state: SimState, op: Operation) -> Any:
                 account = state.authenticate_rest(request.headers.get("X-MBX-APIKEY"), query, body, params, now)
             if op.places_order:
                 assert account is not None
-                n10, nday = state.limiter.charge_order(account, now)
+                for _ in range(op.places_order):  # an order list counts each of its orders
+                    n10, nday = state.limiter.charge_order(account, now)
                 headers["X-MBX-ORDER-COUNT-10S"] = str(n10)
                 headers["X-MBX-ORDER-COUNT-1D"] = str(nday)
             ctx = Context(state.engine, account, now, rate_limits=state.rate_limits_json, market=state.market)

@@ -21,7 +21,7 @@ import string
 from collections import deque
 from contextlib import contextmanager
 from decimal import ROUND_DOWN, Decimal
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from .book import OrderBook
 from .errors import (
@@ -103,6 +103,9 @@ class MatchingEngine:
         self._op_fills: list[Fill] = []
         self._batch_depth = 0
         self._batch_now = 0
+        # order lists (OCO/OTO): ``fixgw.sim.orderlists.OrderLists`` sets itself here; it hears every
+        # report of a list's order, every trigger of one, and activates OTO pending orders
+        self.list_hook: Any = None
 
     @contextmanager
     def batch(self, now_ms: int) -> Iterator[None]:
@@ -223,6 +226,26 @@ class MatchingEngine:
         acct = self._account(account_id)
         spec, plan_cost = self._check(acct, req)
         symbol = req.symbol
+        order = self._make_order(account_id, req, now_ms)
+        self._lock_for(acct, spec, order)
+        is_stop = order.type in STOP_TYPES
+        if not is_stop:
+            order.is_working = True
+            order.working_time = now_ms
+        self._report(order, "NEW", now_ms)
+        self._op_fills = []
+        if is_stop:
+            self.stops[symbol].append(order)
+        else:
+            self._execute(order, now_ms)
+            self._trigger_stops(symbol, now_ms)
+        fills = [f for f in self._op_fills if f.order_id == order.order_id]
+        self._end_op(now_ms)
+        return PlaceResult(order.copy(), fills)
+
+    def _make_order(self, account_id: str, req: NewOrder, now_ms: int, order_list_id: int = -1) -> Order:
+        """A new order of ``req`` with the symbol's next id, known to the engine (nothing locked or reported)."""
+        symbol = req.symbol
         order_id = self._next_order_id[symbol]
         self._next_order_id[symbol] += 1
         order = Order(
@@ -243,24 +266,11 @@ class MatchingEngine:
             strategy_id=req.strategy_id,
             strategy_type=req.strategy_type,
             iceberg_qty=req.iceberg_qty or ZERO,
+            order_list_id=order_list_id,
         )
         self.orders[symbol][order_id] = order
         self._live[symbol][order_id] = order
-        self._lock_for(acct, spec, order)
-        is_stop = order.type in STOP_TYPES
-        if not is_stop:
-            order.is_working = True
-            order.working_time = now_ms
-        self._report(order, "NEW", now_ms)
-        self._op_fills = []
-        if is_stop:
-            self.stops[symbol].append(order)
-        else:
-            self._execute(order, now_ms)
-            self._trigger_stops(symbol, now_ms)
-        fills = [f for f in self._op_fills if f.order_id == order_id]
-        self._end_op(now_ms)
-        return PlaceResult(order.copy(), fills)
+        return order
 
     def _random_client_id(self) -> str:
         return "".join(self._rng.choice(_CLIENT_ID_CHARS) for _ in range(22))
@@ -280,13 +290,7 @@ class MatchingEngine:
             spec.check_price(req.stop_price)
         if req.price is not None and req.type in LIMIT_TYPES:
             spec.check_percent_price(req.side, req.price, self.last_price[req.symbol])
-        if req.quantity is not None:
-            if req.type in ("MARKET", "STOP_LOSS", "TAKE_PROFIT"):
-                spec.check_market_lot(req.quantity)
-            else:
-                spec.check_lot(req.quantity)
-        if req.iceberg_qty is not None and req.quantity is not None:
-            spec.check_iceberg(req.quantity, req.iceberg_qty)
+        check_quantities(spec, req)
         ref = self.reference_price(req.symbol)
         if req.type in LIMIT_TYPES:
             assert req.price is not None and req.quantity is not None
@@ -530,6 +534,12 @@ class MatchingEngine:
 
     # == stops ====================================================================================
     def _trigger_stops(self, symbol: str, now_ms: int) -> None:
+        self._fire_stops(symbol, now_ms)
+        # an OTO's pending order goes to work once its working order filled; its trades may fire stops
+        while self.list_hook is not None and self.list_hook.settle(now_ms):
+            self._fire_stops(symbol, now_ms)
+
+    def _fire_stops(self, symbol: str, now_ms: int) -> None:
         while True:
             last = self.last_price[symbol]
             if last is None:
@@ -538,9 +548,11 @@ class MatchingEngine:
             if not fired:
                 return
             for order in fired:
-                self.stops[symbol].remove(order)
-                if order.is_done:
+                if order.is_done:  # ended meanwhile (the other order of its OCO triggered first)
                     continue
+                self.stops[symbol].remove(order)
+                if order.order_list_id >= 0 and self.list_hook is not None:
+                    self.list_hook.on_trigger(order, now_ms)
                 order.triggered = True
                 order.is_working = True
                 order.working_time = now_ms
@@ -586,7 +598,8 @@ class MatchingEngine:
         opened = self.open_orders(account_id, symbol)
         if not opened:
             raise unknown_order()
-        return [self.cancel(account_id, symbol, now_ms, order_id=o.order_id) for o in opened]
+        # canceling one order of an order list cancels the others: those are done when their turn comes
+        return [self.cancel(account_id, symbol, now_ms, order_id=o.order_id) for o in opened if not o.is_done]
 
     def amend_keep_priority(
         self,
@@ -649,6 +662,8 @@ class MatchingEngine:
         self.events.append(
             ExecutionReport(order.account_id, order.copy(), exec_type, now_ms, now_ms, execution_id, **kw)
         )
+        if order.order_list_id >= 0 and self.list_hook is not None:
+            self.list_hook.on_report(order, exec_type, now_ms)
         return execution_id
 
     def _touch(self, account_id: str, asset: str) -> None:
@@ -673,6 +688,17 @@ class MatchingEngine:
                 )
             )
         self._touched = {}
+
+
+def check_quantities(spec: InstrumentSpec, req: NewOrder) -> None:
+    """The quantity filters of ``req`` on ``spec``: the (market) lot size, then the iceberg parts."""
+    if req.quantity is not None:
+        if req.type in ("MARKET", "STOP_LOSS", "TAKE_PROFIT"):
+            spec.check_market_lot(req.quantity)
+        else:
+            spec.check_lot(req.quantity)
+    if req.iceberg_qty is not None and req.quantity is not None:
+        spec.check_iceberg(req.quantity, req.iceberg_qty)
 
 
 def _opposite(side: str) -> str:

@@ -90,6 +90,8 @@ class InstrumentSpec:
     order_types: tuple[str, ...] = ORDER_TYPES
     amend_allowed: bool = True
     cancel_replace_allowed: bool = True
+    oco_allowed: bool = True  # order lists (fixgw.sim.orderlists)
+    oto_allowed: bool = True
     quote_order_qty_market_allowed: bool = True
     status: str = "TRADING"
     initial_price: Decimal = Decimal("100")  # where the market maker starts
@@ -214,8 +216,8 @@ class InstrumentSpec:
             "quoteCommissionPrecision": self.quote_precision,
             "orderTypes": list(self.order_types),
             "icebergAllowed": self.iceberg_allowed,
-            "ocoAllowed": False,
-            "otoAllowed": False,
+            "ocoAllowed": self.oco_allowed,
+            "otoAllowed": self.oto_allowed,
             "opoAllowed": False,
             "quoteOrderQtyMarketAllowed": self.quote_order_qty_market_allowed,
             "allowTrailingStop": False,

@@ -123,7 +123,7 @@ class Operation:
     fn: Callable[[Context, Params], Any]
     weight: Callable[[Params], int]
     signed: bool = False
-    places_order: bool = False
+    places_order: int = 0  # the orders it places (counted against the unfilled-order limit); an order list 2
 
 
 def _const(n: int) -> Callable[[Params], int]:
@@ -545,3 +545,10 @@ WS_METHODS: dict[str, Operation] = {
     "trades.recent": OPERATIONS["trades"],
     "myTrades": OPERATIONS["myTrades"],
 }
+
+# order lists (OCO, OTO): their own module, on the same engine
+from .orderlist_ops import ORDER_LIST_OPERATIONS, ORDER_LIST_ROUTES  # noqa: E402  (needs the names above)
+
+OPERATIONS.update(ORDER_LIST_OPERATIONS)
+REST_ROUTES.update(ORDER_LIST_ROUTES)
+WS_METHODS.update(ORDER_LIST_OPERATIONS)

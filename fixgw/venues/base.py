@@ -34,14 +34,14 @@ from __future__ import annotations
 import enum
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import anyio
 
-from fixgw.errors import VenueRejected
+from fixgw.errors import FixgwError, VenueRejected
 from fixgw.orders.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from fixgw.orders.fills import fill_key
 from fixgw.venues.rules import PLAIN_SIDES, RuleViolation, check_order
@@ -70,6 +70,7 @@ __all__ = [
     "check_order",
     "REJECT_REASONS",
     "reject_reason",
+    "each_outcome",
 ]
 
 # Stable reason keys adapters put on ``VenueRejected.reason`` (the gateway maps them to FIX 103/102).
@@ -143,6 +144,11 @@ class VenueCapabilities:
     take_profit_orders: bool = False  # take-profit, market and limit
     iceberg: bool = False  # a limit order showing part of its quantity (FIX MaxFloor)
     cancel_all: bool = False
+    order_lists: bool = False  # OCO / OTO order lists (fixgw.venues.orderlists)
+    #: the most orders one request can place (``submit_batch``); 1: the venue has no batch entry
+    batch_orders: int = 1
+    #: the most orders one request can cancel (``cancel_batch``); 1: the venue has no batch cancel
+    batch_cancels: int = 1
     order_query_by_client_id: bool = True
     time_in_force: frozenset[TimeInForce] = frozenset({TimeInForce.GTC})
     sides: frozenset[OrderSide] = PLAIN_SIDES
@@ -358,6 +364,24 @@ def _named(adapter: VenueAdapter, violation: RuleViolation | None) -> RuleViolat
 
 
 
+async def each_outcome(items: Sequence[Any], call: Callable[[Any], Awaitable[OrderReport]],
+                       unset: FixgwError) -> list[OrderReport | FixgwError]:
+    """``call`` on every item concurrently; one outcome per item, in order: its report, or the
+    ``FixgwError`` it raised (``unset`` stands for an outcome never reached)."""
+    outcomes: list[OrderReport | FixgwError] = [unset] * len(items)
+
+    async def one(i: int, item: Any) -> None:
+        try:
+            outcomes[i] = await call(item)
+        except FixgwError as exc:
+            outcomes[i] = exc
+
+    async with anyio.create_task_group() as tg:
+        for i, item in enumerate(items):
+            tg.start_soon(one, i, item)
+    return outcomes
+
+
 class VenueAdapter(ABC):
     """Interface of a venue adapter. Use as ``async with adapter: ...``."""
 
@@ -423,6 +447,25 @@ class VenueAdapter(ABC):
     @abstractmethod
     async def submit(self, order: NewOrder) -> OrderReport:
         """Place an order; events follow on ``events()``."""
+
+    async def submit_batch(self, orders: Sequence[NewOrder]) -> list[OrderReport | FixgwError]:
+        """Place several orders; return one outcome per order, in order: its report, or the typed
+        failure (``VenueRejected``, ``VenueUnknownOutcome``...) that order met. One refused order does
+        not refuse the others unless the venue refused the whole request (then each carries its text).
+
+        An adapter whose venue has a batch entry (``capabilities.batch_orders`` above 1) sends the
+        orders in as few requests as its rules allow; this default sends one ``submit`` per order,
+        concurrently, each waiting its turn at the adapter's rate limiter.
+        """
+        return await each_outcome(orders, self.submit, VenueRejected("LOCAL", "not sent"))
+
+    async def cancel_batch(self, requests: Sequence[CancelOrder]) -> list[OrderReport | FixgwError]:
+        """Cancel several orders; one outcome per request, in order, as ``submit_batch`` answers.
+
+        An adapter whose venue cancels in batches (``capabilities.batch_cancels`` above 1) sends as
+        few requests as its rules allow; this default sends one ``cancel`` per order, concurrently.
+        """
+        return await each_outcome(requests, self.cancel, VenueRejected("LOCAL", "not sent"))
 
     @abstractmethod
     async def cancel(self, request: CancelOrder) -> OrderReport:

@@ -15,6 +15,7 @@ The features, and the FIX fields that ask for them:
 | take-profit limit | bridge only (no FIX 4.2/4.4 code) | ``take_profit_orders`` |
 | post-only | ExecInst 18 = 6 | ``post_only`` |
 | iceberg | MaxFloor 111 | ``iceberg`` |
+| order lists (OCO, OTO) | bridge only (ContingencyType 1385 is FIX 5.0) | ``order_lists`` (``fixgw.venues.orderlists``) |
 """
 
 from __future__ import annotations

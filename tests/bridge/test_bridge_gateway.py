@@ -67,6 +67,14 @@ async def stack(sim: SimServer, store_path: Any = None, sessions: tuple[Any, ...
     base = dataclasses.replace(base, sessions=base.sessions + tuple(sessions))
     cfg = base.with_venue("sim", rest_url=sim.base_url, ws_url=sim.ws_api_url, api_key=API_KEY,
                                              api_secret=API_SECRET, **config)
+    async with gateway_and_bridge(cfg, keys) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def gateway_and_bridge(cfg: Any, keys: Any) -> AsyncIterator[tuple[Gateway, str]]:
+    """A gateway on ``cfg`` and the bridge beside it (keys ``keys``) in the same event loop: (gateway, bridge
+    URL); both stop on exit, all within 60 s."""
     gw = Gateway(cfg)
     with anyio.fail_after(60):
         async with anyio.create_task_group() as tg:

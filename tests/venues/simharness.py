@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 
 import anyio
@@ -67,6 +67,22 @@ def start_sim(*, limits: LimitConfig | None = None, extra_keys: tuple[ApiKey, ..
         limits=limits or LimitConfig(),
     )
     return SimServer(cfg).start(), warp
+
+
+@contextlib.contextmanager
+def empty_sim() -> Iterator[SimServer]:
+    """A fresh simulator with empty books (no market maker), the demo key and the counterparty's; its
+    ``WarpClock`` as ``sim.warp``. Stopped on exit."""
+    warp = WarpClock()
+    server = SimServer(SimConfig(
+        market_maker=None, clock=warp,
+        api_keys=(ApiKey(api_key=DEMO_API_KEY, account_id=DEMO_ACCOUNT, secret=DEMO_API_SECRET),
+                  ApiKey(api_key=OTHER_KEY, account_id="counterparty", secret=OTHER_SECRET)))).start()
+    server.warp = warp
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 DIALECT = "binance"

@@ -11,11 +11,10 @@ from decimal import Decimal as D
 import pytest
 
 from fixgw.errors import VenueRejected
-from fixgw.sim import DEMO_ACCOUNT, DEMO_API_KEY, DEMO_API_SECRET, ApiKey, SimConfig, SimServer
 from fixgw.orders.enums import OrderSide, OrderType, TimeInForce
 from fixgw.venues.base import NewOrder, VenueAccepted, VenueFilled
 from fixgw.venues.rules import check_order
-from .simharness import OTHER_KEY, OTHER_SECRET, Counterparty, WarpClock, adapter, collect
+from .simharness import Counterparty, adapter, collect, empty_sim
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -30,14 +29,8 @@ def cid(tag: str) -> str:
 @pytest.fixture
 def sim():
     """A fresh simulator per test with empty books: the trigger tests set the last trade price themselves."""
-    warp = WarpClock()
-    server = SimServer(SimConfig(
-        market_maker=None, clock=warp,
-        api_keys=(ApiKey(api_key=DEMO_API_KEY, account_id=DEMO_ACCOUNT, secret=DEMO_API_SECRET),
-                  ApiKey(api_key=OTHER_KEY, account_id="counterparty", secret=OTHER_SECRET)))).start()
-    server.warp = warp
-    yield server
-    server.stop()
+    with empty_sim() as server:
+        yield server
 
 
 async def _venue_order(ad, client_order_id: str) -> dict:

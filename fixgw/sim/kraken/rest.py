@@ -58,13 +58,18 @@ def _json(body: bytes) -> Params:
         raise invalid_arguments("body") from None
     if not isinstance(raw, dict):
         raise invalid_arguments("body")
+    return _fields(raw)
+
+
+def _fields(raw: dict[str, Any]) -> Params:
+    """A JSON object's fields as text, as a form would carry them (lists of ids stay lists)."""
     out: Params = {}
     for k, v in raw.items():
-        if isinstance(v, list):
-            out[k] = [str(x) for x in v]
+        if isinstance(v, list):  # a list of ids, or AddOrderBatch's orders (objects of fields)
+            out[k] = [_fields(x) if isinstance(x, dict) else str(x) for x in v]
         elif isinstance(v, bool):
             out[k] = "true" if v else "false"
-        elif v is not None:
+        elif v is not None and not isinstance(v, dict):
             out[k] = str(v)
     return out
 
@@ -88,6 +93,7 @@ class RestApi:
             "Balance": lambda a, p, now: v.balance(a),
             "BalanceEx": lambda a, p, now: v.balance_ex(a),
             "AddOrder": v.add_order,
+            "AddOrderBatch": v.add_order_batch,
             "AmendOrder": v.amend,
             "CancelOrder": v.cancel,
             "CancelAll": lambda a, p, now: v.cancel_all(a, now),
@@ -132,7 +138,9 @@ class RestApi:
                 cost = REST_COST.get(method, 1)
                 if cost and not self.venue.counters.charge(("rest", api_key), cost, lim.rest_max, lim.rest_decay, now):
                     raise KrakenError(RATE_LIMIT, 429)
-                is_add = method == "AddOrder" and (params.get("validate") or "").lower() not in ("true", "1")
+                is_add = method in ("AddOrder", "AddOrderBatch") and \
+                    (params.get("validate") or "").lower() not in ("true", "1")
+                self.venue.calls[method] += 1
                 result = pfn(account, params, now)
             state.publish()
         except KrakenError as err:

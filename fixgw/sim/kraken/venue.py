@@ -12,6 +12,7 @@ import random
 import re
 import secrets
 import weakref
+from collections import Counter
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,7 +24,7 @@ from .errors import INVALID_ORDER, ORDER_RATE_LIMIT, UNKNOWN_PAIR, KrakenError, 
 from .limits import Counters, KrakenLimits, amend_cost, cancel_cost
 from .names import PairNames, PairTable, rest_asset
 
-__all__ = ["KrakenVenue", "venue_of", "decimals"]
+__all__ = ["KrakenVenue", "venue_of", "decimals", "BATCH_MAX"]
 
 _TYPES_IN = {"limit": "LIMIT", "market": "MARKET", "stop-loss": "STOP_LOSS", "take-profit": "TAKE_PROFIT",
              "stop-loss-limit": "STOP_LOSS_LIMIT", "take-profit-limit": "TAKE_PROFIT_LIMIT"}
@@ -32,6 +33,8 @@ _FLAGS = {"post", "fcib", "fciq", "nompp", "viqc"}
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _TOKEN_LIFE_MS = 900_000
+#: AddOrderBatch carries 2 to this many orders, all of one pair
+BATCH_MAX = 15
 _VENUES: "weakref.WeakKeyDictionary[SimState, KrakenVenue]" = weakref.WeakKeyDictionary()
 
 
@@ -79,6 +82,8 @@ class KrakenVenue:
         self._fill_txids: dict[tuple[str, int, int], str] = {}
         self.userrefs: dict[tuple[str, int], int] = {}
         self._next_client = 0
+        #: private REST calls taken (authenticated and within the REST counter), by method
+        self.calls: Counter[str] = Counter()
         _VENUES[state] = self
 
     # == ids ======================================================================================
@@ -166,6 +171,55 @@ class KrakenVenue:
     # == order entry ==============================================================================
     def add_order(self, account: str, p: dict[str, str], now: int) -> dict[str, Any]:
         pair = self.pair(p.get("pair"))
+        req, userref, descr = self._checked_order(account, pair, p)
+        self._charge_trading(account, pair, 1, now)  # charged on receipt, even if the order fails
+        validate = (p.get("validate") or "").lower() in ("true", "1")
+        if validate:
+            try:
+                self.engine.validate(account, req)
+            except ApiError as err:
+                raise from_engine(err) from None
+            return {"descr": descr}
+        return {"descr": descr, "txid": [self._place(account, req, userref, now)]}
+
+    def add_order_batch(self, account: str, p: dict[str, Any], now: int) -> dict[str, Any]:
+        """``AddOrderBatch`` (JSON body): 2-15 orders of one ``pair``. Every order is checked first and
+        one that fails refuses the whole batch; then each goes to the engine, and a refusal there
+        (funds, a post-only order that would take) answers that entry alone, ``{"error": ...}``; the
+        entries in request order, each ``txid`` a string (AddOrder's is a list). The pair's trading
+        counter is charged n/2 on receipt, even for a batch then refused."""
+        orders = p.get("orders")
+        if not isinstance(orders, list) or not 2 <= len(orders) <= BATCH_MAX or not all(
+                isinstance(o, dict) and all(isinstance(v, str) for v in o.values()) for o in orders):
+            raise invalid_arguments("orders")
+        if not isinstance(p.get("pair"), str):
+            raise invalid_arguments("pair")
+        pair = self.pair(p["pair"])
+        self._charge_trading(account, pair, len(orders) / 2, now)  # on receipt, even if validation fails
+        checked = []
+        for item in orders:
+            if "pair" in item:
+                raise invalid_arguments("orders")  # the pair is the batch's
+            checked.append(self._checked_order(account, pair, {**item, "pair": p["pair"]}))
+        validate = str(p.get("validate") or "").lower() in ("true", "1")
+        out: list[dict[str, Any]] = []
+        for req, userref, descr in checked:
+            try:
+                if validate:
+                    self.engine.validate(account, req)
+                    out.append({"descr": descr})
+                else:
+                    out.append({"txid": self._place(account, req, userref, now), "descr": descr})
+            except ApiError as err:
+                out.append({"error": from_engine(err).error})
+            except KrakenError as err:
+                out.append({"error": err.error})
+        return {"orders": out}
+
+    def _checked_order(self, account: str, pair: PairNames,
+                       p: dict[str, str]) -> tuple[NewOrder, int | None, dict[str, Any]]:
+        """An AddOrder's fields checked (``KrakenError`` for the first fault): the engine's request,
+        the userref, the ``descr`` of the answer."""
         spec = pair.spec
         side = p.get("type")
         if side not in ("buy", "sell"):
@@ -213,22 +267,20 @@ class KrakenVenue:
                        price=limit_px if kind not in ("MARKET", "STOP_LOSS", "TAKE_PROFIT") else None,
                        time_in_force=None if kind in ("MARKET", "STOP_LOSS", "TAKE_PROFIT") else tif,
                        stop_price=stop, new_client_order_id=cid or self._anonymous_id())
-        validate = (p.get("validate") or "").lower() in ("true", "1")
         descr_order = Order(spec.symbol, 0, "", account, req.side, kind, tif, req.price or stop or Decimal(0), volume,
                             stop_price=stop or Decimal(0))
-        descr = {"order": formats.describe(descr_order, pair)}
-        self._charge_trading(account, pair, 1, now)  # charged on receipt, even if the order fails
+        return req, userref, {"order": formats.describe(descr_order, pair)}
+
+    def _place(self, account: str, req: NewOrder, userref: int | None, now: int) -> str:
+        """Put a checked order in the engine; its txid (``KrakenError`` in the venue's words if refused)."""
         try:
-            if validate:
-                self.engine.validate(account, req)
-                return {"descr": descr}
             placed = self.engine.place(account, req, now)
         except ApiError as err:
             raise from_engine(err) from None
-        order = self.engine.orders[spec.symbol][placed.order.order_id]
+        order = self.engine.orders[req.symbol][placed.order.order_id]
         if userref is not None:
-            self.userrefs[(spec.symbol, order.order_id)] = userref
-        return {"descr": descr, "txid": [self.txid(order)]}
+            self.userrefs[(req.symbol, order.order_id)] = userref
+        return self.txid(order)
 
     def _anonymous_id(self) -> str:
         self._next_client += 1

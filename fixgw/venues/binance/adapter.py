@@ -63,6 +63,7 @@ from fixgw.venues.binance.parsing import (
     rejected,
     update_to_report,
 )
+from fixgw.venues.binance.orderlists import BinanceOrderLists
 from fixgw.venues.binance.reconcile import BinanceReconciliation
 from fixgw.venues.binance.websocket import BinanceUserStream
 from fixgw.venues.binance.wsapi import BinanceWsApi, WsApiUnavailable
@@ -81,12 +82,13 @@ BINANCE_CAPABILITIES = VenueCapabilities(
     take_profit_orders=True,
     iceberg=True,  # icebergQty, where the symbol says icebergAllowed
     cancel_all=True,
+    order_lists=True,  # OCO / OTO (orderlists.py)
     order_query_by_client_id=True,
     time_in_force=frozenset({TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK}),
 )
 
 
-class BinanceAdapter(BinanceReconciliation, VenueAdapter):
+class BinanceAdapter(BinanceReconciliation, BinanceOrderLists, VenueAdapter):
     """Binance spot (or a compatible server) behind the venue port."""
 
     def __init__(

@@ -98,6 +98,9 @@ WEIGHTS: dict[tuple[str, str], int] = {
     ("GET", "/api/v3/openOrders"): 6,  # 80 without a symbol: see http.weight_of
     ("GET", "/api/v3/myTrades"): 20,
     ("GET", "/api/v3/account"): 20,
+    ("POST", "/api/v3/orderList/oco"): 1,
+    ("POST", "/api/v3/orderList/oto"): 1,
+    ("DELETE", "/api/v3/orderList"): 1,
 }
 
 # Order-entry calls the WebSocket API also serves: REST (method, path) -> WebSocket API method.
@@ -106,9 +109,16 @@ WS_API_METHODS: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v3/order"): "order.cancel",
     ("POST", "/api/v3/order/cancelReplace"): "order.cancelReplace",
     ("PUT", "/api/v3/order/amend/keepPriority"): "order.amend.keepPriority",
+    ("POST", "/api/v3/orderList/oco"): "orderList.place.oco",
+    ("POST", "/api/v3/orderList/oto"): "orderList.place.oto",
+    ("DELETE", "/api/v3/orderList"): "orderList.cancel",
 }
 
-# Requests that count against the ORDERS (unfilled order count) limit.
-ORDER_COUNTED: frozenset[tuple[str, str]] = frozenset(
-    {("POST", "/api/v3/order"), ("POST", "/api/v3/order/cancelReplace")}
-)
+# Requests that count against the ORDERS (unfilled order count) limit, and how many orders each counts:
+# an order list places two orders, and the venue counts both.
+ORDER_COUNTED: dict[tuple[str, str], int] = {
+    ("POST", "/api/v3/order"): 1,
+    ("POST", "/api/v3/order/cancelReplace"): 1,
+    ("POST", "/api/v3/orderList/oco"): 2,
+    ("POST", "/api/v3/orderList/oto"): 2,
+}

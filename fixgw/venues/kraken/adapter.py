@@ -6,12 +6,14 @@ Theory of operation
 Entering the adapter syncs the server clock (``/0/public/Time``), loads the asset pairs as
 instruments, connects the private feed (token from ``GetWebSocketsToken``, ``executions`` with a
 snapshot of open orders) and reconciles. Orders go out over REST (``AddOrder``, ``CancelOrder``,
-``AmendOrder``, ``CancelOrderBatch``); what happens to them comes back on the feed and is folded,
-with every REST snapshot, through one ``OrderTracker`` (``reconcile.py``), which publishes each
-event once. A command waits up to ``stream_wait_s`` for the feed to show its effect and asks over
+``AmendOrder``; ``AddOrderBatch`` and ``CancelOrderBatch`` for batches); what happens to them comes
+back on the feed and is folded, with every REST snapshot, through one ``OrderTracker``
+(``reconcile.py``), which publishes each event once. A command waits up to ``stream_wait_s`` for the feed to show its effect and asks over
 REST if it does not, so a command's report is right even while the feed is down (the polling
 fallback). A lost AddOrder answer is never a reject: the order is asked for by client order id until
 ``accept_window_s`` of venue time has passed (Kraken has no receive window), then reported not placed.
+
+Batches (``submit_batch``, ``cancel_batch``) are in ``batch.py``.
 
 Amend is Kraken's in-place ``AmendOrder`` (quantity; the order keeps its txid, its fills and, for a
 decrease, its queue priority). Replace is cancel then new (``EditOrder`` loses the queue position and
@@ -49,6 +51,7 @@ from fixgw.venues.base import (
     StreamState,
     VenueCapabilities,
 )
+from fixgw.venues.kraken.batch import BATCH_MAX, CANCEL_BATCH_MAX, KrakenBatches
 from fixgw.venues.kraken.config import KrakenConfig
 from fixgw.venues.kraken.http import REST_BUCKET, TRADE_BUCKET, KrakenHttp
 from fixgw.venues.kraken.parsing import add_order_params, asset, parse_asset_pairs
@@ -56,6 +59,7 @@ from fixgw.venues.kraken.reconcile import KrakenReconciliation
 from fixgw.venues.kraken.websocket import TOKEN_METHOD, KrakenFeed
 
 __all__ = ["KrakenAdapter", "KRAKEN_CAPABILITIES"]
+
 
 log = logging.getLogger("fixgw.venues.kraken")
 
@@ -68,12 +72,14 @@ KRAKEN_CAPABILITIES = VenueCapabilities(
     stop_orders=True,
     take_profit_orders=True,
     cancel_all=True,
+    batch_orders=BATCH_MAX,
+    batch_cancels=CANCEL_BATCH_MAX,
     order_query_by_client_id=True,
     time_in_force=frozenset({TimeInForce.GTC, TimeInForce.IOC}),
 )
 
 
-class KrakenAdapter(KrakenReconciliation, StreamingAdapter):
+class KrakenAdapter(KrakenBatches, KrakenReconciliation, StreamingAdapter):
     """Kraken spot (or the simulator's Kraken dialect) behind the venue port."""
 
     not_subscribed_warning = "executions feed not subscribed yet; continuing, it keeps retrying"
@@ -162,12 +168,22 @@ class KrakenAdapter(KrakenReconciliation, StreamingAdapter):
                         printable(str(exc)))
             pending = self.outcomes.add(order.client_order_id, order.symbol, self.config.accept_window_s)
             return await self.outcomes.resolve(pending, self._lookup, wait_s=self.config.accept_window_s + 5)
-        txid = str(result["txid"][0])
+        return await self._accepted(order, str(result["txid"][0]))
+
+    async def _accepted(self, order: NewOrder, txid: str) -> OrderReport:
+        """The report of an order the venue took under ``txid``: for MARKET and IOC once it ended, for
+        the rest once the feed spoke of it (or at once while the feed is down)."""
+        self._took(order, txid)
+        return await self._report_taken(order, txid)
+
+    def _took(self, order: NewOrder, txid: str) -> None:
         self._txid_symbol[txid] = order.symbol
         self._observe(OrderUpdate(
             symbol=order.symbol, venue_order_id=txid, client_order_id=order.client_order_id,
             status=OrderStatus.NEW, kind=UpdateKind.NEW, ts_ns=self.server_clock.now_ns(), side=order.side,
             order_type=order.order_type, quantity=order.quantity, price=order.price))
+
+    async def _report_taken(self, order: NewOrder, txid: str) -> OrderReport:
         if order.order_type is OrderType.MARKET or order.time_in_force is TimeInForce.IOC:
             return await self._confirmed(order.symbol, txid, lambda: self._ended(order.symbol, txid))
         if self.stream.state is StreamState.SUBSCRIBED:  # the feed's word on it follows at once, as a rule
@@ -235,9 +251,10 @@ class KrakenAdapter(KrakenReconciliation, StreamingAdapter):
     async def cancel_all(self, symbol: str) -> list[OrderReport]:
         self.instrument(symbol)
         txids = [r.venue_order_id for r in await self.open_orders(symbol)]
-        for i in range(0, len(txids), 50):
+        for i in range(0, len(txids), CANCEL_BATCH_MAX):
             try:
-                await self.http.private("CancelOrderBatch", [], urgent=True, json_fields={"orders": txids[i:i + 50]})
+                await self.http.private("CancelOrderBatch", [], urgent=True,
+                                        json_fields={"orders": txids[i:i + CANCEL_BATCH_MAX]})
             except VenueUnknownOutcome as exc:
                 log.warning("cancel all %s: outcome unknown (%s); asking the venue", symbol, printable(str(exc)))
         return [await self._confirmed(symbol, t, lambda t=t: self._ended(symbol, t)) for t in txids]

@@ -32,7 +32,7 @@ REST_BUCKET = "COUNTER"
 TRADE_BUCKET = "TRADING"
 LOCKOUT_S = 900.0  # a lockout lasts about 15 minutes (the venue does not say when it ends)
 _HEAVY = frozenset({"TradesHistory", "ClosedOrders", "QueryTrades", "Ledgers", "QueryLedgers"})
-_TRADING = frozenset({"AddOrder", "AmendOrder", "CancelOrder", "CancelAll", "CancelOrderBatch"})
+_TRADING = frozenset({"AddOrder", "AddOrderBatch", "AmendOrder", "CancelOrder", "CancelAll", "CancelOrderBatch"})
 
 
 class NonceSource:
@@ -59,9 +59,11 @@ def sign_private(config: KrakenConfig, uri_path: str, params: list[tuple[str, st
     return postdata, headers
 
 
-def costs_of(method: str) -> dict[str, int]:
+def costs_of(method: str, trading_cost: int = 1) -> dict[str, int]:
+    """The local counters a call charges: order entry the pair's trading counter (``trading_cost``:
+    a batch of n orders costs n/2 there, rounded up here), every other call the key's REST counter."""
     if method in _TRADING:
-        return {TRADE_BUCKET: 1}
+        return {TRADE_BUCKET: trading_cost}
     return {REST_BUCKET: 2 if method in _HEAVY else 1}
 
 
@@ -103,11 +105,12 @@ class KrakenHttp:
                 self.limiter.on_rate_limited(None)
 
     async def private(self, method: str, fields: list[tuple[str, str]], *, urgent: bool = False,
-                      json_fields: dict[str, Any] | None = None) -> Any:
+                      json_fields: dict[str, Any] | None = None, trading_cost: int = 1) -> Any:
         """Call ``/0/private/<method>``; refusals for rate or nonce order are retried (never executed).
 
-        ``json_fields`` sends a JSON body instead of the form (the batch methods take lists)."""
-        costs = costs_of(method)
+        ``json_fields`` sends a JSON body instead of the form (the batch methods take lists);
+        ``trading_cost``: what an order-entry call adds to the local trading counter."""
+        costs = costs_of(method, trading_cost)
         path = f"/0/private/{method}"
         attempt = 0
         while True:
