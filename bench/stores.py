@@ -8,6 +8,11 @@ Each backend runs the same workloads for ``--seconds`` each, one after the other
 - ``journal``: one journal record appended and committed at a time;
 - ``turn``: what one order costs in the gateway: two journal records (submit, accepted), the inbound
   sequence number and one outbound report, one commit.
+- ``turn, pipelined``: the same turns offered at ``--rate`` per second (default 1,000) on an event loop,
+  with the commits on their own thread as the gateway runs PostgreSQL (``PgWriter.pipeline_commits``):
+  each turn seals (or joins) a commit and waits for it without holding the loop. Its latency is from the
+  turn's writes to its commit landing (what a reply waits), and "loop held" is the longest a commit
+  point held the loop. SQLite commits on the loop: "-".
 
 Printed side by side: operations per second (messages or records) and the commit latency (p50 / p99 /
 max, microseconds) of each workload. SQLite runs on a temporary file with the store's defaults (WAL,
@@ -28,6 +33,7 @@ Not a test: nothing here asserts; it prints figures. Needs psycopg and PostgreSQ
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import tempfile
@@ -73,6 +79,7 @@ class Result:
         self.p50 = _percentile(commits, 0.50) * 1e6
         self.p99 = _percentile(commits, 0.99) * 1e6
         self.max = (commits[-1] if commits else float("nan")) * 1e6
+        self.held = 0.0  # pipelined: the longest a commit point held the loop (µs)
 
 
 def _run(seconds: float, step: Callable[[int], int], commit: Callable[[], None]) -> Result:
@@ -95,9 +102,56 @@ def _run(seconds: float, step: Callable[[int], int], commit: Callable[[], None])
     return Result(ops, clock() - start, commits)
 
 
-def workloads(open_store: Callable[[], Any], seconds: float) -> dict[str, Result]:
+def pipelined_turns(open_store: Callable[[], Any], seconds: float, rate: float) -> Result | None:
+    """``turn`` offered at ``rate`` per second with pipelined commits; None for a store without them."""
+    store = open_store()
+    if not hasattr(store, "pipeline_commits"):
+        store.close()
+        return None
+    clock = time.perf_counter
+    latencies: list[float] = []
+    held = [0.0]
+
+    async def main() -> int:
+        store.pipeline_commits(asyncio.get_running_loop().call_soon_threadsafe)
+        s = store.session_store(SessionID("FIX.4.4", "GATEWAY", "CLIENTP"))
+        journal = store.journal("bench-pipelined")
+        pipe = store.pipeline
+        n = 0
+        start = clock()
+        due = start
+        while due < start + seconds:
+            while clock() >= due:  # every turn that is due (a late wake-up does several)
+                n += 1
+                t0 = clock()
+                s.set_next_target_seq(n + 1)
+                journal.append(_submit(n), f"acct-{n}")
+                journal.append(_accepted(n))
+                s.save_outbound(n, REPORT % (n, n, n))
+                t1 = clock()
+                s.commit()  # a commit point: seals, or joins the next commit while one is in flight
+                ticket = s.covering()
+                held[0] = max(held[0], clock() - t1)
+                pipe.when_durable(ticket, lambda t0=t0: latencies.append(clock() - t0))
+                due += 1.0 / rate
+            await asyncio.sleep(max(0.0, due - clock()))
+        while len(latencies) < n:
+            await asyncio.sleep(0.001)
+        return n
+
+    try:
+        start = clock()
+        n = asyncio.run(main())
+        result = Result(n, clock() - start, latencies)
+        result.held = held[0] * 1e6
+        return result
+    finally:
+        store.close()
+
+
+def workloads(open_store: Callable[[], Any], seconds: float, rate: float = 1000.0) -> dict[str, Result | None]:
     """Run every workload on a fresh store from ``open_store``; return the results by name."""
-    results: dict[str, Result] = {}
+    results: dict[str, Result | None] = {}
 
     store = open_store()
     s = store.session_store(SID)
@@ -134,23 +188,34 @@ def workloads(open_store: Callable[[], Any], seconds: float) -> dict[str, Result
 
     results["turn"] = _run(seconds, turn, s.commit)
     store.close()
+
+    results["turn, pipelined"] = pipelined_turns(open_store, seconds, rate)
     return results
 
 
-def _print(columns: dict[str, dict[str, Result]]) -> None:
+def _print(columns: dict[str, dict[str, Result | None]]) -> None:
     names = list(columns)
-    units = {"messages": "msg/s", "messages x10": "msg/s", "journal": "rec/s", "turn": "orders/s"}
-    print(f"{'':<24}" + "".join(f"{name:>22}" for name in names))
+    units = {"messages": "msg/s", "messages x10": "msg/s", "journal": "rec/s", "turn": "orders/s",
+             "turn, pipelined": "orders/s"}
+    print(f"{'':<30}" + "".join(f"{name:>22}" for name in names))
     for workload in next(iter(columns.values())):
         label = f"{workload} ({units.get(workload, 'ops/s')})"
-        print(f"{label:<24}" + "".join(f"{columns[n][workload].rate:>22,.0f}" for n in names))
-        cells = (columns[n][workload] for n in names)
-        print(f"{'  commit p50/p99/max µs':<24}" + "".join(f"{f'{r.p50:.0f} / {r.p99:.0f} / {r.max:.0f}':>22}" for r in cells))
+        results = [columns[n][workload] for n in names]
+        print(f"{label:<30}" + "".join(f"{r.rate:>22,.0f}" if r else f"{'-':>22}" for r in results))
+        what = "to durable" if workload == "turn, pipelined" else "commit"
+        print(f"{f'  {what} p50/p99/max µs':<30}"
+              + "".join(f"{f'{r.p50:.0f} / {r.p99:.0f} / {r.max:.0f}':>22}" if r else f"{'-':>22}"
+                        for r in results))
+        if workload == "turn, pipelined":
+            print(f"{'  loop held, max µs':<30}"
+                  + "".join(f"{getattr(r, 'held', 0):>22,.0f}" if r else f"{'-':>22}" for r in results))
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, Result]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per workload and backend")
+    parser.add_argument("--rate", type=float, default=1000.0, help="turns per second offered to the pipelined"
+                        " workload (default 1000)")
     parser.add_argument("--dsn", default=None, help="a PostgreSQL server to use instead of a throwaway cluster")
     parser.add_argument("--fast-cluster", action="store_true",
                         help="throwaway cluster with fsync off (what the tests use; not a durable figure)")
@@ -165,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Result]]:
         def sqlite_store() -> Any:
             return SqliteMessageStore(Path(tmp) / f"bench-{next(counter)}.db")
 
-        columns["sqlite"] = workloads(sqlite_store, args.seconds)
+        columns["sqlite"] = workloads(sqlite_store, args.seconds, args.rate)
 
         cluster = None
         dsn = args.dsn
@@ -193,8 +258,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Result]]:
                         return PostgresMessageStore(make_conninfo(dsn, options=f"-csearch_path={schema}{extra}"))
                     return open_one
 
-                columns["postgres"] = workloads(pg_store(), args.seconds)
-                columns["pg async"] = workloads(pg_store(" -csynchronous_commit=off"), args.seconds)
+                columns["postgres"] = workloads(pg_store(), args.seconds, args.rate)
+                columns["pg async"] = workloads(pg_store(" -csynchronous_commit=off"), args.seconds, args.rate)
         finally:
             if cluster is not None:
                 cluster.stop()

@@ -95,7 +95,7 @@ class SessionAdmin:
             store.set_next_sender_seq(next_sender_seq)
         if next_target_seq is not None:
             store.set_next_target_seq(next_target_seq)
-        store.commit()
+        getattr(store, "flush", store.commit)()  # durable before answered (a pipelined commit() does not wait)
         log.info("%s: next sequence numbers set by the operator: out %d -> %d, in %d -> %d", sid,
                  before[0], store.next_sender_seq, before[1], store.next_target_seq)
         return _DONE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import AsyncExitStack
 from typing import Any
@@ -18,7 +19,7 @@ from ..translate import BusinessReject, RouteError, business_reject, parse_reque
 from ..transport import Acceptor, Application, SessionHandle, next_turn_scheduler
 from ..venues import base as V
 from ._desk import OrderDesk
-from ._feed import EventFeed
+from ._feed import EventFeed, share_journal_events
 from ._marketdata import MD_MSG_TYPES, MarketData
 from ._orders import OrderFlow
 from ._ownership import attach_ownership
@@ -82,11 +83,17 @@ class Gateway(Application):
                 self._store = open_store(self.config, self._clock)
                 async with AsyncExitStack() as stack:
                     self._venues = await open_venues(self.config, self._adapter_factory, stack)
-                    # Group commit: one transaction per loop turn, flushed before any venue call.
+                    # Group commit: one transaction per loop turn, durable before any venue call. A store
+                    # that can pipeline its commits commits on a thread of its own: the loop goes on, and
+                    # what depends on a commit (FIX bytes, venue calls) waits for it (fixgw.stores._pipeline).
                     self._store.defer_commits(next_turn_scheduler())
+                    self._pipeline_commits()
+                    before_call = getattr(self._store, "durable", self._store.flush)
                     for venue in self._venues.values():
-                        venue.before_call = self._store.flush
+                        venue.before_call = before_call
                     self.feed.flush = self._store.flush
+                    self.feed.durable = before_call
+                    share_journal_events(self.feed, self.config, stack)  # PostgreSQL: ids from the database
                     self.desk.flush = self._store.flush
                     self.acceptor = build_sessions(self.config, self._store, self._venues, self._router, self,
                                                    self._clock, validate=self._validate, feed=self.feed)
@@ -94,6 +101,7 @@ class Gateway(Application):
                     self.marketdata.attach(self._venues)
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(self.marketdata.run)
+                        tg.start_soon(self.feed.run)  # (a shared journal's events: see _feed)
                         for venue in self._venues.values():
                             venue.events = venue.adapter.events()  # the one consumer's stream
                             tg.start_soon(self._consume, venue)
@@ -119,6 +127,21 @@ class Gateway(Application):
         from ._lifecycle import shutdown
 
         await shutdown(self, reason, timeout)
+
+    def _pipeline_commits(self) -> None:
+        pipeline_commits = getattr(self._store, "pipeline_commits", None)
+        if pipeline_commits is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - not asyncio: commits stay on the loop
+            return
+        pipeline_commits(loop.call_soon_threadsafe, self._commit_failed)
+
+    def _commit_failed(self, exc: StoreError) -> None:
+        # The store already refuses every later write and released nothing that waited for the commit.
+        log.critical("a store commit failed; stopping: %s", exc)
+        self.stop()
 
     def _close_store(self) -> None:
         for ctx in self._router.accounts.values():

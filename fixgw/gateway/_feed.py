@@ -17,24 +17,43 @@ cannot hold the gateway up.
 
 An event is numbered when appended, before its commit; the sender flushes the store (``flush``)
 before it writes any event, so no event leaves the process before it is durable.
+
+Shared journal (PostgreSQL, ``share``): several gateway nodes append to one journal at once, so no node
+can number events by counting its own. The database numbers them (``fixgw.stores.journal_postgres``:
+gap-free, in commit order, across nodes) and the feed takes the ids from there: an append only wakes
+``run``, which flushes the store and reads the committed events after ``last_id`` (a connection of its
+own, in a worker thread), the node's own and the other nodes', and hands them out in id order; it also
+reads every ``poll`` seconds for the other nodes' events. Every node's feed so holds the same events with
+the same ids, and a stream client that resumes with ``since=<id>`` on another node (after a takeover)
+misses nothing and gets nothing twice. A client's ``since`` beyond what the node has read yet is kept as
+its cursor (``Subscriber.after``), not clamped.
 """
 
 from __future__ import annotations
 
 import collections
 import heapq
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
+import anyio
+
 from .. import jsonio
+from ..errors import StoreError
+from ..logsafe import printable
 from ..orders.serial import record_to_dict
 
-__all__ = ["EventFeed", "FeedEvent", "Subscriber", "DEFAULT_HISTORY", "DEFAULT_QUEUE"]
+__all__ = ["EventFeed", "FeedEvent", "Subscriber", "DEFAULT_HISTORY", "DEFAULT_QUEUE", "share_journal_events"]
 
 #: Events kept in memory for replay.
 DEFAULT_HISTORY = 100_000
 #: Events a subscriber may have waiting before it is dropped as too slow.
 DEFAULT_QUEUE = 10_000
+#: Seconds between two reads of a shared journal's events when nothing woke the feed (other nodes' events).
+DEFAULT_POLL = 0.25
+
+log = logging.getLogger("fixgw.gateway")
 
 
 def _is_event(record: Any) -> bool:
@@ -76,9 +95,11 @@ class Subscriber:
     queue: collections.deque[FeedEvent] = field(default_factory=collections.deque)
     overflowed: bool = False
     wake: Callable[[], None] | None = None
+    #: Events up to this id are not pushed (a resume beyond what a shared feed has read yet).
+    after: int = 0
 
     def push(self, event: FeedEvent) -> None:
-        if self.overflowed:
+        if self.overflowed or event.id <= self.after:
             return
         if len(self.queue) >= self.limit:
             self.overflowed = True
@@ -98,13 +119,34 @@ class EventFeed:
         self._subscribers: set[Subscriber] = set()
         #: The store's flush, run before an event is written out (set by the gateway).
         self.flush: Callable[[], None] = lambda: None
+        #: The store's ``durable`` (set by the gateway): None once this node's writes are durable, else an
+        #: awaitable for when they are (pipelined commits); by default ``flush``.
+        self.durable: Callable[[], Any] = lambda: self.flush()
+        self._source: Any = None  # a shared journal's events (``share``)
+        self._wake: anyio.Event | None = None
+
+    def share(self, source: Any) -> None:
+        """Take the events and their ids from a journal several nodes share (see the module docstring):
+        ``source`` has ``last_id()`` and ``after(id, limit)`` (``journal_postgres.SharedEvents``)."""
+        self._source = source
+
+    @property
+    def shared(self) -> bool:
+        return self._source is not None
 
     def tap(self, journal: Any) -> Any:
         """Return ``journal`` wrapped so that every event it appends reaches this feed."""
         return _Tap(journal, self)
 
     def recover(self, journals: Iterable[Any]) -> None:
-        """Number the events already journaled (at start-up, before anything is appended)."""
+        """Number the events already journaled (at start-up, before anything is appended); a shared feed
+        reads the newest ``history`` of them with their ids."""
+        if self._source is not None:
+            first = max(self._source.last_id() - (self._recent.maxlen or 0), 0)
+            self.last_id = first
+            while self._take(self._source.after(self.last_id)):
+                pass
+            return
         streams = [((seq, i, journal.account, record) for seq, record in journal.records())
                    for i, journal in enumerate(journals)]
         for _, _, account, record in heapq.merge(*streams, key=lambda t: (t[0], t[1])):
@@ -112,6 +154,10 @@ class EventFeed:
                 self._add(account, record)
 
     def append(self, account: str, record: Any) -> None:
+        if self._source is not None:  # numbered by the database: read back once committed
+            if self._wake is not None and _is_event(record):
+                self._wake.set()
+            return
         if _is_event(record):
             event = self._add(account, record)
             for sub in self._subscribers:
@@ -122,6 +168,46 @@ class EventFeed:
         event = FeedEvent(self.last_id, account, record.order_id, record)
         self._recent.append(event)
         return event
+
+    async def run(self, poll: float = DEFAULT_POLL) -> None:
+        """A shared feed: read the committed events when woken by an append or every ``poll`` seconds,
+        until cancelled (returns at once for a feed that numbers its own events)."""
+        if self._source is None:
+            return
+        self._wake = anyio.Event()
+        failed = ""
+        while True:
+            with anyio.move_on_after(poll):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+            try:
+                hold = self.durable()  # this node's events committed first: read back with the others'
+                if hold is not None:  # pipelined commits: wait for the commit without holding the loop
+                    await hold
+                while self._take(await anyio.to_thread.run_sync(self._source.after, self.last_id)):
+                    pass
+            except StoreError as exc:
+                text = printable(str(exc))
+                if text != failed:  # (said once, not every poll)
+                    log.warning("event feed: cannot read the journal's events (will retry): %s", text)
+                failed = text
+            else:
+                failed = ""
+
+    def _take(self, rows: list[tuple[int, str, str | None, Any]]) -> bool:
+        """Hand out events read from a shared journal, in id order; ``False`` when there were none."""
+        for event_id, account, order_id, record in rows:
+            if event_id <= self.last_id:
+                continue
+            if event_id != self.last_id + 1:  # (cannot happen: the ids are gap-free) replay from here on
+                log.warning("event feed: ids jump from %d to %d", self.last_id, event_id)
+                self._recent.clear()
+            self.last_id = event_id
+            event = FeedEvent(event_id, account, order_id or record.order_id, record)
+            self._recent.append(event)
+            for sub in self._subscribers:
+                sub.push(event)
+        return bool(rows)
 
     @property
     def oldest_id(self) -> int:
@@ -134,6 +220,8 @@ class EventFeed:
         sub = Subscriber(limit or DEFAULT_QUEUE)
         replay: list[FeedEvent] = []
         if since is not None:
+            if self._source is not None and since > self.last_id:  # not read here yet: a cursor, kept
+                sub.after = since
             since = min(since, self.last_id)
             if since + 1 < self.oldest_id:
                 return None
@@ -153,6 +241,18 @@ class EventFeed:
     @property
     def subscribers(self) -> int:
         return len(self._subscribers)
+
+
+def share_journal_events(feed: EventFeed, config: Any, stack: Any) -> None:
+    """With a PostgreSQL store (a journal other nodes may share): ``feed`` takes its events and their ids
+    from the database (``EventFeed.share``); the reading connection is closed with ``stack``."""
+    if config.store.kind != "postgres":
+        return
+    from ..stores.journal_postgres import SharedEvents
+
+    source = SharedEvents(config.store.dsn)
+    stack.callback(source.close)
+    feed.share(source)
 
 
 class _Tap:

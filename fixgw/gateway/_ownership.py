@@ -8,10 +8,12 @@ by one node at a time through two leases of ``fixgw.stores.lease``: the session'
 
 - Start-up (``start``, after the books are rebuilt and before reconciliation): the node tries to
   acquire both leases of every session and account. Those it gets are *owned*: the store is fenced with
-  their tokens (``PgWriter.fence``), so once another node takes them over every commit of this node
-  fails. Those it does not get are *standby*: their book is emptied, so this node neither reconciles
-  them nor applies venue events to them (``Router.locate`` finds no order), and so writes nothing for
-  them. A standby bridge account is also held by the kill switch (``Router.halted``).
+  their tokens (``PgWriter.fence``), per session: the rows of a session (its FIX messages and numbers,
+  its journal) are written under its own lease and its account's (``scopes``), so once another node
+  takes a session over every commit holding that session's rows fails, while commits for the node's
+  other sessions go on. Those it does not get are *standby*: their book is emptied, so this node
+  neither reconciles them nor applies venue events to them (``Router.locate`` finds no order), and so
+  writes nothing for them. A standby bridge account is also held by the kill switch (``Router.halted``).
 - Renewal (``run``): every ``ttl / 3`` seconds each owned lease is renewed. A renewal refused
   (``LeaseLost``: a newer token exists) or not achieved within ``ttl`` (the database unreachable: the
   lease may have run out) drops the session: it is disconnected, its book emptied. Its writes are
@@ -21,9 +23,10 @@ by one node at a time through two leases of ``fixgw.stores.lease``: the session'
   session is accepted. For a standby one, if the owner's lease is live the Logon is answered with a
   Logout naming the owning node and its advertised address; if it expired the node acquires both leases
   (new tokens), fences the store with them, reloads the session's sequence numbers
-  (``PostgresMessageStore.reload_session``) and its book from the journal (as a restart does), asks the
-  venue about every open order (``_recovery.reconcile``), and then accepts the Logon: the client finds
-  its sequence numbers, and what it missed comes through the normal resend.
+  (``PostgresMessageStore.reload_session``) and its book from the journal (as a restart does), makes
+  the venue adapter forget what it saw of those orders while standing by (``_forget_venue_view``), asks
+  the venue about every open order (``_recovery.reconcile``), and then accepts the Logon: the client
+  finds its sequence numbers, and what it missed comes through the normal resend.
 
 The lease manager's connection is synchronous: its queries run in a worker thread, one at a time.
 """
@@ -40,7 +43,9 @@ from ..config import ClusterConfig, Config
 from ..errors import StoreError
 from ..logsafe import printable
 from ..orders import OrderBook
+from ..stores.journal_postgres import journal_scope
 from ..stores.lease import Lease, LeaseLost, LeaseManager, account_lease_key, session_lease_key
+from ._ids import venue_cl_id
 from ._orders import OrderFlow
 from ._recovery import reconcile
 from ._router import Router, SessionContext, log_text
@@ -71,6 +76,8 @@ class Ownership:
         #: Lease key -> monotonic time of its last renewal.
         self._renewed: dict[str, float] = {}
         self._halted_by_us: set[str] = set()
+        #: Venue account lease key -> the fencing scopes of the sessions it covers on this node.
+        self._account_scopes: dict[str, set[str]] = {}
 
     def __repr__(self) -> str:
         return f"Ownership(node={self.node!r}, ttl={self.ttl}, owned={sorted(self.owned)})"
@@ -110,15 +117,27 @@ class Ownership:
         return own, account
 
     def _adopt(self, ctx: SessionContext, own: Lease, account: Lease) -> None:
-        """Serve ``ctx`` under ``own`` and ``account``: fence the store with their tokens (event-loop side)."""
+        """Serve ``ctx`` under ``own`` and ``account``: fence the store's writes of ``ctx`` (its session's
+        rows, its journal's) with their tokens (event-loop side)."""
         now = time.monotonic()
+        scopes = self.scopes(ctx)
         if account.key not in self.accounts:
             self.accounts[account.key] = account
-            self._store.fence(account.key, account.token)
             self._renewed[account.key] = now
-        self._store.fence(own.key, own.token)
+        covered = self._account_scopes.setdefault(account.key, set())
+        covered.update(scopes)
+        self._store.fence(account.key, self.accounts[account.key].token, frozenset(covered))
+        self._store.fence(own.key, own.token, scopes)
         self.owned[ctx.key] = own
         self._renewed[own.key] = now
+
+    @staticmethod
+    def scopes(ctx: SessionContext) -> frozenset[str]:
+        """The store's fencing scopes of ``ctx``'s writes: its journal's rows and its FIX session's."""
+        scopes = {journal_scope(ctx.key)}
+        if ctx.handle is not None:
+            scopes.add(session_lease_key(ctx.session_id))
+        return frozenset(scopes)
 
     def _stand_by(self, ctx: SessionContext) -> None:
         ctx.book = OrderBook(ctx.book.account, None, retention=self._retention)
@@ -159,6 +178,7 @@ class Ownership:
                 self._store.forget_journal_seq(ctx.key)
             ctx.book = OrderBook.recover(ctx.journal, retention=self._retention)
             open_orders = len(ctx.book.open_orders())
+            _forget_venue_view(ctx)
             await reconcile(self._router, self._flow, [ctx])
             self._store.flush()
             if ctx.key in self._halted_by_us:
@@ -215,6 +235,7 @@ class Ownership:
                 self._drop(ctx, reason)
         if lease_key in self.accounts:
             self.accounts.pop(lease_key)
+            self._account_scopes.pop(lease_key, None)
             self._store.unfence(lease_key)
 
     async def _adopt_bridge_accounts(self) -> None:
@@ -224,10 +245,15 @@ class Ownership:
 
     def _drop(self, ctx: SessionContext, reason: str) -> None:
         """Stop serving ``ctx``: forget its lease (the token already fences its writes), disconnect it."""
-        own_key, _account_key = self.keys(ctx)
+        own_key, account_key = self.keys(ctx)
         self.owned.pop(ctx.key, None)
         self._renewed.pop(own_key, None)
         self._store.unfence(own_key)
+        covered = self._account_scopes.get(account_key)
+        account = self.accounts.get(account_key)
+        if covered is not None and account is not None:  # the account's fence no longer covers ctx's writes
+            covered.difference_update(self.scopes(ctx))
+            self._store.fence(account_key, account.token, frozenset(covered) or {journal_scope(ctx.key)})
         if ctx.handle is not None and ctx.handle.is_connected:
             ctx.handle.disconnect(reason)
         self._stand_by(ctx)
@@ -246,6 +272,27 @@ class Ownership:
         self.owned.clear()
         self.accounts.clear()
         self._leases.close()
+
+
+def _forget_venue_view(ctx: SessionContext) -> None:
+    """Make the venue adapter forget what it observed of ``ctx``'s open orders, so that reconciliation's
+    queries reveal all of it again as events, as they do on a restart (whose adapter starts empty).
+
+    A standby node consumes its venue account's event stream like the owner (the same API key): its
+    adapter folded in the acceptances, fills and ends of the owner's orders and marked them known, while
+    its empty book applied none of them. Left so, a query at takeover would find nothing new, and what the
+    last owner never persisted (the acceptance of an order it sent just before it died, a fill made while
+    no node served the session) would never be reported. The book drops what it already holds (a fill by
+    its key, a second acceptance)."""
+    forget = getattr(getattr(ctx.venue.adapter, "tracker", None), "forget", None)
+    if forget is None:  # an adapter that keeps no such memory
+        return
+    for order in ctx.book.open_orders():
+        legs = set(range(order.leg + 1))
+        if order.pending_leg is not None:
+            legs.add(order.pending_leg)
+        for leg in sorted(legs):
+            forget(order.symbol, venue_cl_id(order, leg))
 
 
 def attach_ownership(config: Config, store: Any, router: Router, flow: OrderFlow, acceptor: Any) -> Ownership | None:

@@ -4,7 +4,8 @@ Once ``defer_commits(schedule)`` was called, a commit point (``commit_soon()``, 
 ``commit()``) does not commit: it asks ``schedule`` (e.g. the asyncio loop's ``call_soon``) once to
 run the commit at the next loop turn; ``flush()`` commits at once whatever is pending (before anything
 that depends on it leaves the process). A deferred commit that fails has no caller to raise to: its
-error is kept, so every later write and commit raises it. Each store keeps its own ``commit``.
+error is kept, so every later write and commit raises it. Each store keeps its own ``commit``, and may
+make the deferred one not wait (``_commit_point``: the PostgreSQL store's pipelined commits).
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ class GroupCommit:
     def _uncommitted(self) -> bool:  # pragma: no cover - every store defines its own
         """Whether something waits for a commit."""
         raise NotImplementedError
+
+    def _commit_point(self) -> None:
+        """What a deferred flush runs: ``commit()`` (a pipelined store hands the commit to its thread)."""
+        self.commit()
 
     def _deferred_failed(self, exc: StoreError) -> None:
         """Keep the error of a failed deferred commit so that every later write and commit raises it
@@ -68,7 +73,7 @@ class GroupCommit:
         if self._closed or not self._flush_due:
             return
         try:
-            self.commit()
+            self._commit_point()
         except StoreError as exc:
             # No caller to raise to: kept, so every later write and commit raises it.
             log.critical("deferred commit failed; the store refuses every later write: %s", exc)

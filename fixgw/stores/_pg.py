@@ -19,6 +19,14 @@ first sends the queued batches into an open server transaction (``push``), then 
 Group commit is the SQLite store's: ``defer_commits(schedule)`` turns ``commit_soon()`` (a journal's
 ``commit()``) into a commit point whose ``COMMIT`` runs in ``flush()`` at the next loop turn.
 
+Pipelined commits (``pipeline_commits``, what the gateway turns on; ``fixgw.stores._pgpipeline``): the
+``COMMIT`` leaves the event loop (``fixgw.stores._pipeline``). A commit point (``request_commit()``: the deferred flush, a session's
+``commit()``) seals the pending writes into one query and hands it to the commit thread, or, while one is
+in flight, leaves them for the next, sealed as soon as it lands. Whatever depends on the writes made so
+far takes ``covering()``'s ticket and waits for it (``pipeline``, ``durable()``). ``commit()``, ``flush()``,
+reads and ``close()`` stay synchronous: they first wait for the commit in flight. A failed pipelined commit
+is final as any other, and releases nothing that waited for it.
+
 Failures are final: once a commit or a read inside an open transaction fails, the transaction and every
 queued row are gone while the callers' in-memory numbers say otherwise, so the writer keeps the error
 and raises it from every later write, read and commit. A read outside any transaction that fails only
@@ -33,7 +41,7 @@ ClOrdID; such values go through ``pg_text`` (a reversible escape) before they ar
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import psycopg
 from psycopg import pq
@@ -41,6 +49,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..errors import StoreError
 from ._groupcommit import GroupCommit
+from ._pgpipeline import PipelinedCommits
+from ._pipeline import CommitPipeline
 
 __all__ = ["PgWriter", "Statement", "redacted_dsn", "pg_text", "pg_untext", "SCHEMA"]
 
@@ -68,6 +78,21 @@ SCHEMA = (
     " WHERE cl_ord_id IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS order_journal_venue_id ON order_journal (account, venue_order_id, seq)"
     " WHERE venue_order_id IS NOT NULL",
+    # Event ids of the bridge's stream (fixgw.stores.journal_postgres): every event row (event_id given,
+    # as 0) is numbered from one counter row, locked until its transaction ends, so the ids of every node's
+    # events are gap-free and increase in commit order; a rolled-back transaction takes none.
+    "ALTER TABLE order_journal ADD COLUMN IF NOT EXISTS event_id BIGINT",
+    "CREATE UNIQUE INDEX IF NOT EXISTS order_journal_event ON order_journal (event_id)"
+    " WHERE event_id IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS fixgw_event_ids (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),"
+    " last BIGINT NOT NULL)",
+    "INSERT INTO fixgw_event_ids (one, last) VALUES (true, 0) ON CONFLICT DO NOTHING",
+    "CREATE OR REPLACE FUNCTION fixgw_number_event() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN UPDATE fixgw_event_ids SET last = last + 1 RETURNING last INTO NEW.event_id; RETURN NEW; END $$",
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'order_journal_event_id'"
+    " AND tgrelid = 'order_journal'::regclass) THEN"
+    " CREATE TRIGGER order_journal_event_id BEFORE INSERT ON order_journal FOR EACH ROW"
+    " WHEN (NEW.event_id IS NOT NULL) EXECUTE FUNCTION fixgw_number_event(); END IF; END $$",
     # Leases with fencing tokens (fixgw.stores.lease). A row is never deleted, so a key's token only grows.
     "CREATE TABLE IF NOT EXISTS fixgw_leases ("
     " owner_key TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL,"
@@ -162,7 +187,7 @@ def _literal(value: object) -> str:
     raise StoreError(f"cannot store a {kind.__name__} value")
 
 
-class PgWriter(GroupCommit):
+class PgWriter(PipelinedCommits, GroupCommit):
     """A connection whose writes are queued and sent at commit as one query (see the module docstring)."""
 
     def __init__(self, dsn: str, *, connect_timeout: float = 10.0) -> None:
@@ -181,6 +206,16 @@ class PgWriter(GroupCommit):
         self._init_group_commit()
         self._journal_seqs: dict[str, int] = {}
         self._fences: dict[str, int] = {}
+        #: Lease key -> the scopes whose rows it fences (empty: every commit); see ``fence``.
+        self._fence_scopes: dict[str, frozenset[str]] = {}
+        #: Scopes with rows in the transaction being built (``None``: a row of no scope).
+        self._scopes: set[str | None] = set()
+        self._pipe: CommitPipeline | None = None
+        self._reader: psycopg.Connection[Any] | None = None  # pipelined: reads of what is committed
+        self._dsn = dsn
+        self._connect_timeout = connect_timeout
+        self._wanted = False  # pipelined: a commit point was reached while a commit was in flight
+        self._on_failure: Callable[[StoreError], None] | None = None
         try:
             self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
         except psycopg.Error as exc:
@@ -232,10 +267,16 @@ class PgWriter(GroupCommit):
         return self._active
 
     def commit(self) -> None:
-        """Send every queued row and commit them in one transaction (one round trip)."""
+        """Send every queued row and commit them in one transaction (one round trip); return once durable
+        (pipelined: after the commit in flight, if any)."""
         if self._failed is not None:
             raise self._failed
         self._flush_due = False
+        pipe = self._pipe
+        if pipe is not None and pipe.busy:
+            pipe.drain()
+            if self._failed is not None:
+                raise self._failed
         if not self._active:
             return
         self._before_commit()
@@ -246,7 +287,10 @@ class PgWriter(GroupCommit):
         self._batches = []
         self._open = False
         self._active = False
+        self._wanted = False
         self._commits += 1
+        if pipe is not None:
+            pipe.committed_inline()
 
     def close(self) -> None:
         """Commit what is pending and close the connection; the writer cannot be used afterwards.
@@ -258,30 +302,57 @@ class PgWriter(GroupCommit):
             self.commit()
         finally:
             self._closed = True
+            if self._pipe is not None:
+                self._pipe.close()
+            if self._reader is not None:
+                self._reader.close()
             self._conn.close()
 
     def abandon(self) -> None:
-        """Close the connection without committing (what a crash does); the writer cannot be used afterwards."""
+        """Close the connection without committing (what a crash does); the writer cannot be used afterwards.
+        A commit already handed to the commit thread may still land (as in a crash after it was sent)."""
         self._closed = True
         self._batches = []
+        if self._pipe is not None:
+            self._pipe.close()
+        if self._reader is not None:
+            self._reader.close()
         self._conn.close()
 
-    def fence(self, key: str, token: int) -> None:
+    def fence(self, key: str, token: int, scopes: Any = ()) -> None:
         """Refuse every later commit unless ``token`` is still the current fencing token of lease ``key``.
 
         The check runs first in each commit's transaction and holds the lease row until the commit ends,
-        so a node that lost the lease to a newer token cannot write (see ``fixgw.stores.lease``)."""
-        self._fences[pg_text(key) or ""] = int(token)
+        so a node that lost the lease to a newer token cannot write (see ``fixgw.stores.lease``).
+        ``scopes``: check it only in commits that write rows of one of them (``queue``'s ``scope``: a
+        session's rows, an account's journal), so that losing one session's lease refuses that session's
+        writes, not the other sessions' commits; none: in every commit. A commit holding a row of no
+        scope checks every fence."""
+        k = pg_text(key) or ""
+        self._fences[k] = int(token)
+        self._fence_scopes[k] = frozenset(scopes)
 
     def unfence(self, key: str) -> None:
         """Stop checking lease ``key`` (the writer no longer writes for it)."""
-        self._fences.pop(pg_text(key) or "", None)
+        k = pg_text(key) or ""
+        self._fences.pop(k, None)
+        self._fence_scopes.pop(k, None)
+
+    def _fences_due(self) -> dict[str, int]:
+        """The fences the commit being built must check: those of the scopes it writes rows of."""
+        scopes = self._scopes
+        if None in scopes:
+            return self._fences
+        return {k: t for k, t in self._fences.items()
+                if not self._fence_scopes.get(k) or not scopes.isdisjoint(self._fence_scopes[k])}
 
     # -- for the stores built on this writer ------------------------------------------------------
-    def queue(self, statement: Statement, row: tuple[Any, ...]) -> None:
-        """Queue one row of ``statement`` for the next commit (consecutive rows of one statement batch)."""
+    def queue(self, statement: Statement, row: tuple[Any, ...], scope: str | None = None) -> None:
+        """Queue one row of ``statement`` for the next commit (consecutive rows of one statement batch);
+        ``scope``: whose row it is, for the fences (``fence``)."""
         if self._failed is not None or self._closed:
             self._check_writable()
+        self._scopes.add(scope)
         if statement.template:
             fragment = statement.template.format(*[_literal(v) for v in row])
         else:
@@ -301,6 +372,10 @@ class PgWriter(GroupCommit):
     def read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Run a query that sees this writer's uncommitted rows; return every row."""
         self._check_open()
+        pipe = self._pipe
+        if pipe is not None and pipe.busy:  # the connection is the commit thread's until it lands
+            pipe.drain()
+            self._check_open()
         try:
             if self._batches:
                 self._simple(self._render(commit=False))
@@ -322,8 +397,10 @@ class PgWriter(GroupCommit):
         """Return the next journal sequence number of ``account`` (numbers are assigned here, per account)."""
         seq = self._journal_seqs.get(account)
         if seq is None:
-            rows = self.read("SELECT coalesce(max(seq), 0) FROM order_journal WHERE account = %s",
-                             (pg_text(account),))
+            # Nothing of the account's is queued or in flight from this writer, which would know its number:
+            # with pipelined commits, what is committed is the answer, read without waiting for a commit.
+            rows = self.read_committed("SELECT coalesce(max(seq), 0) FROM order_journal WHERE account = %s",
+                                       (pg_text(account),))
             seq = int(rows[0][0]) + 1
         self._journal_seqs[account] = seq + 1
         return seq
@@ -334,9 +411,12 @@ class PgWriter(GroupCommit):
     def _render(self, *, commit: bool) -> str:
         """The one query that sends every queued batch (opening the transaction; committing it)."""
         parts = [] if self._open else ["BEGIN"]
-        if commit and self._fences:
-            keys = ",".join(_literal(k) for k in self._fences)
-            tokens = ",".join(str(t) for t in self._fences.values())
+        fences = self._fences_due() if commit and self._fences else None
+        if commit:
+            self._scopes = set()  # the next transaction's
+        if fences:
+            keys = ",".join(_literal(k) for k in fences)
+            tokens = ",".join(str(t) for t in fences.values())
             parts.append(f"SELECT fixgw_check_fences(ARRAY[{keys}]::text[], ARRAY[{tokens}]::bigint[])")
         for statement, fragments in self._batches:
             rows = fragments.values() if statement.key else fragments
@@ -360,6 +440,9 @@ class PgWriter(GroupCommit):
     def _fail(self, what: str, exc: BaseException) -> StoreError:
         error = StoreError(f"{self._label}: {what}: {self._scrub(exc)}")
         self._failed = error
+        self._wanted = False
+        if self._pipe is not None:
+            self._pipe.fail(error)
         self._batches = []
         self._open = False
         self._active = False

@@ -24,6 +24,12 @@ commit after the takeover fails the check: a stale owner (paused, partitioned, i
 unnoticed) cannot write after the new owner has started, whatever the clocks say. Its store then refuses
 every later write (a failed commit is final, ``fixgw.stores._pg``) and the node must drop the key.
 
+Per session: ``fence(key, token, scopes)`` checks the token only in commits that hold rows of one of
+``scopes`` (a session's rows, an account's journal: ``PgWriter.queue``'s ``scope``), so a node that lost
+one session's lease is refused that session's writes while it goes on committing for its other sessions
+(until its renewal notices and it drops the session). A commit holding rows of the lost session is
+refused whole, as above.
+
 A ``LeaseManager`` has its own connection (autocommit), apart from the store's, so that renewing never
 waits for, or joins, a store transaction. Use it from one thread at a time.
 """

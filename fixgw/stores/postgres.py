@@ -12,7 +12,9 @@ advances the in-memory sender number, ``set_next_*_seq`` and ``reset`` change th
 ``commit()`` queues the changed sequence numbers of every session and sends the whole batch with
 ``BEGIN`` and ``COMMIT`` as one query: one round trip per commit. A message and the sender number that
 follows it land in the same transaction. The session engine calls ``commit()`` from ``data_to_send()``,
-so every byte that leaves the process is committed first.
+so every byte that leaves the process is committed first. With pipelined commits (what the gateway runs:
+``PgWriter.pipeline_commits``) a session's ``commit()`` seals the commit without waiting for it, and the
+session's driver holds the bytes until that commit has landed (``pipeline``, ``covering()``).
 
 Durability is the server's: with ``synchronous_commit=on`` (PostgreSQL's default) a commit that returned
 is flushed to the server's WAL and survives a crash of this process, of the server and of its host. A
@@ -38,8 +40,9 @@ from typing import Any, Callable
 
 from ..errors import StoreError
 from ._pg import PgWriter, Statement, pg_text
-from ._session import StoredSession, session_key
+from ._session import DEFAULT_SEQ_RESERVE, StoredSession, check_seq_reserve, release_reserved, session_key
 from .journal_postgres import PostgresOrderJournal
+from .lease import session_lease_key
 
 __all__ = ["PostgresMessageStore", "PostgresSessionStore"]
 
@@ -69,14 +72,20 @@ class PostgresMessageStore(PgWriter):
 
     ``dsn`` is a libpq connection string or URI (its password is never shown: ``repr`` and errors use
     ``dsn`` with the password replaced by ``***``). ``now_ns`` gives the creation time of sessions seen
-    for the first time (default: system time).
+    for the first time (default: system time). ``seq_reserve``: how many sender numbers one durable write
+    reserves for messages never resent (``advance_sender_seq``: see ``fixgw.stores._session``; 0: none).
     """
 
-    def __init__(self, dsn: str, *, now_ns: Callable[[], int] = time.time_ns, connect_timeout: float = 10.0) -> None:
+    def __init__(self, dsn: str, *, now_ns: Callable[[], int] = time.time_ns, connect_timeout: float = 10.0,
+                 seq_reserve: int = DEFAULT_SEQ_RESERVE) -> None:
+        #: Sender numbers one durable write reserves for unstored messages (``fixgw.stores._session``).
+        self.seq_reserve = check_seq_reserve(seq_reserve)
         super().__init__(dsn, connect_timeout=connect_timeout)
         self._now_ns = now_ns
         self._dirty: set[PostgresSessionStore] = set()
         self._sessions: dict[tuple[str, str, str], PostgresSessionStore] = {}
+        #: Session row -> the fencing scope of its rows (its lease key: ``fixgw.stores.lease``).
+        self._row_scopes: dict[int, str] = {}
 
     def journal(self, account: str) -> PostgresOrderJournal:
         """Return the order journal of ``account`` in this database, writing in this store's transactions."""
@@ -101,6 +110,7 @@ class PostgresMessageStore(PgWriter):
         row, sender, target, created = rows[0]
         store = PostgresSessionStore(self, session_id, row, sender, target, created)
         self._sessions[key] = store
+        self._row_scopes[row] = session_lease_key(session_id)
         return store
 
     def reload_session(self, session_id: Any, account: str | None = None) -> None:
@@ -112,6 +122,7 @@ class PostgresMessageStore(PgWriter):
         rows = self.read(_SELECT_SESSION, tuple(pg_text(part) for part in session_key(session_id)))
         if rows:
             _row, store.next_sender_seq, store.next_target_seq, store.creation_time_ns = rows[0]
+        store._reserved = 0  # the row's number already covers any mark; the next advance reserves anew
         if account is not None:
             self.forget_journal_seq(account)
 
@@ -121,11 +132,19 @@ class PostgresMessageStore(PgWriter):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def close(self) -> None:
+        """Write the exact next sender numbers (no gap after an orderly restart) and close (``PgWriter.close``).
+        A store holding fences keeps its reserved marks: a node handing sessions over writes nothing more."""
+        if not self._closed and self._failed is None and not self._fences:
+            release_reserved(self, self._sessions.values())
+        super().close()
+
     def _before_commit(self) -> None:
         dirty = self._dirty
         if dirty:
             for s in dirty:
-                self.queue(_UPDATE_SEQS, (s.next_sender_seq, s.next_target_seq, s.creation_time_ns, s._row))
+                self.queue(_UPDATE_SEQS, (s.durable_sender_seq, s.next_target_seq, s.creation_time_ns, s._row),
+                           self._row_scopes.get(s._row))
             dirty.clear()
 
 
@@ -144,7 +163,7 @@ class PostgresSessionStore(StoredSession):
         owner = self._owner
         if not 0 < seq <= _MAX_SEQ:
             raise StoreError(f"{owner.dsn}: MsgSeqNum {seq} out of range")
-        owner.queue(_SAVE, (self._row, seq, bytes(raw)))
+        owner.queue(_SAVE, (self._row, seq, bytes(raw)), owner._row_scopes.get(self._row))
         self.next_sender_seq = seq + 1
         owner._dirty.add(self)
 
@@ -154,6 +173,7 @@ class PostgresSessionStore(StoredSession):
         owner.begin()
         owner._dirty.add(self)
         self.next_sender_seq = n
+        self._reserved = 0  # the row holds exactly ``n``
 
     def set_next_target_seq(self, n: int) -> None:
         """Set the sequence number we expect from the peer next (called for every inbound message)."""
@@ -177,12 +197,28 @@ class PostgresSessionStore(StoredSession):
     def reset(self, now_ns: int) -> None:
         """Set both sequence numbers to 1, drop the stored messages and restart the creation time."""
         owner = self._owner
-        owner.queue(_DELETE, (self._row,))
+        owner.queue(_DELETE, (self._row,), owner._row_scopes.get(self._row))
         owner._dirty.add(self)
         self.next_sender_seq = 1
         self.next_target_seq = 1
         self.creation_time_ns = now_ns
+        self._reserved = 0
 
     def commit(self) -> None:
-        """Make every pending write durable (commits the whole store, every session)."""
-        self._owner.commit()
+        """Make every pending write durable (commits the whole store, every session). With pipelined
+        commits (``PgWriter.pipeline_commits``) it does not wait: it seals the commit, and whatever sends
+        waits for ``pipeline`` (the session's driver holds the bytes until that commit has landed)."""
+        self._owner.request_commit()
+
+    def flush(self) -> None:
+        """Make every pending write durable and return once it is, pipelined commits or not."""
+        self._owner.flush()
+
+    @property
+    def pipeline(self) -> Any:
+        """The store's commit pipeline (``fixgw.stores._pipeline.CommitPipeline``) or None: see ``commit``."""
+        return self._owner.pipeline
+
+    def covering(self) -> int:
+        """The ticket of the commit covering every write so far (pipelined commits only)."""
+        return self._owner.covering()

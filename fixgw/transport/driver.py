@@ -28,6 +28,10 @@ an anyio stream's ``send`` returns only once the kernel holds every byte, so an 
 nothing is buffered above the socket. TLS and other streams always go through the writer, which
 writes at most ``WRITE_SLICE`` bytes per ``send`` so that the socket's progress is seen.
 
+Pipelined commits: when the session's store commits on a thread of its own (its ``commit()`` does not
+wait; PostgreSQL in the gateway), the pulled bytes are held (``_hold``) until the commit covering them has
+landed, then written in the order pulled; held bytes count as a backlog (nothing overtakes them).
+
 Resends: a ResendRequest is answered chunk by chunk (the session's ``resend_chunk_size``), paced by
 the socket. After a pull that leaves the session with more to give, the next chunk is pulled only
 when the backlog is empty: by the writer once the socket took the last byte, after a few passes of the
@@ -97,6 +101,7 @@ from ._connection import fmt_addr as _fmt_addr
 from ._connection import direct_socket as _direct_socket
 from ._connection import reset_on_close as _reset_on_close
 from ._connection import set_nodelay as _set_nodelay
+from ._hold import Hold, hold_for
 from .application import Application
 from .wirelog import WireLog
 
@@ -171,6 +176,8 @@ class SessionHandle:
         self._close_timeout = close_timeout
         self._wire = WireLog(self.session_id)
         self._conn: _Connection | None = None
+        #: Pulled bytes waiting for their commit, when the store pipelines its commits (``_hold``).
+        self._hold: Hold | None = None
         self._in_turn = False
         self._logged_on = False
         self._token: Any = None
@@ -298,6 +305,7 @@ class SessionHandle:
         _set_nodelay(stream)
         conn.sock = _direct_socket(stream)
         self._conn = conn
+        self._hold = hold_for(self.session.store)
         self._disconnected = anyio.Event()
         self.last_connection_logged_on = False
         self.last_refusal_credentials = False
@@ -317,7 +325,7 @@ class SessionHandle:
                 if not conn.aborted:
                     # Let the writer send what is left (e.g. our Logout answer) before closing.
                     with anyio.move_on_after(self._close_timeout):
-                        if conn.pending or conn.writing or conn.flush_requested:
+                        if conn.pending or conn.writing or conn.flush_requested or self._held():
                             conn.wakeup.set()
                             await conn.drained.wait()
                 tg.cancel_scope.cancel()
@@ -443,10 +451,10 @@ class SessionHandle:
                 # The socket took the whole chunk: let the other sessions' turns run, then pull the next.
                 for _ in range(RESEND_PAUSE_PASSES):
                     await anyio.lowlevel.checkpoint()
-                if self._in_turn or conn.pending or conn.writing:
+                if self._in_turn or conn.pending or conn.writing or self._held():
                     break
                 self._pull(conn)
-            if conn.closing:
+            if conn.closing and not self._held():
                 conn.drained.set()
             elif conn.resume_when_drained and not conn.more and not pending:
                 # The resend is over: the reader re-arms the session's timers.
@@ -538,7 +546,8 @@ class SessionHandle:
         overflows (see "Backpressure" in the module docstring)."""
         if conn.aborted:
             return
-        idle = not conn.pending and not conn.writing
+        hold = self._hold
+        idle = not conn.pending and not conn.writing and not (hold is not None and hold.chunks)
         session = self.session
         if conn.more and not idle and session.has_data_to_send:
             return  # the next resend chunk waits for the socket to take the last one
@@ -548,6 +557,27 @@ class SessionHandle:
             conn.wakeup.set()  # the writer pulls the next chunk once the socket took this one
         if not out:
             return
+        if hold is not None and hold.keep(out, lambda: self._release(conn)):
+            return  # written by ``_release`` once the commit covering it has landed
+        self._emit(conn, out, idle)
+
+    def _held(self) -> bool:
+        hold = self._hold
+        return hold is not None and bool(hold.chunks)
+
+    def _release(self, conn: _Connection) -> None:
+        """The commit covering held bytes has landed: write them (see ``_hold``)."""
+        hold = self._hold
+        if conn is not self._conn or conn.aborted or hold is None:
+            return
+        out = hold.take()
+        if out:
+            self._emit(conn, out, not conn.pending and not conn.writing)
+        if conn.closing or conn.more:
+            conn.wakeup.set()  # the writer drains before closing, or pulls the next resend chunk
+
+    def _emit(self, conn: _Connection, out: bytes, idle: bool) -> None:
+        """Write ``out`` (committed) to the socket, or queue it behind the backlog."""
         self._wire.outbound(out)
         sock = conn.sock
         if sock is not None and idle:
@@ -603,6 +633,8 @@ class SessionHandle:
         conn.closing = True
         conn.reason = reason
         conn.pending.clear()
+        if self._hold is not None:
+            self._hold.clear()
         if reset:
             _reset_on_close(conn.stream)
         log.warning("%s: closing connection: %s", self._label, printable(reason))

@@ -97,9 +97,12 @@ class SimProcess:
 class GatewayProcess:
     """``fixgw run`` on a fixed port and store file, started again after every kill."""
 
-    def __init__(self, workdir: Path, sim: SimProcess, *, log_level: str | None = None) -> None:
+    def __init__(self, workdir: Path, sim: SimProcess, *, log_level: str | None = None,
+                 pg_dsn: str | None = None) -> None:
         self.port = free_port()
         self.store_path = workdir / "gateway.db"
+        #: The PostgreSQL store's connection string (None: the SQLite file ``store_path``).
+        self.pg_dsn = pg_dsn
         self.config_path = workdir / "gateway.toml"
         self.log_path = workdir / "gateway.log"
         self.password = secrets.token_hex(12)
@@ -108,9 +111,10 @@ class GatewayProcess:
         self.log_level = log_level or os.environ.get("FIXGW_CRASH_LOG_LEVEL", "WARNING")
         self.starts = 0
         self.proc: subprocess.Popen[bytes] | None = None
-        self.config_path.write_text(_config_toml(self.port, self.store_path, sim.rest_url, sim.ws_url))
+        self.config_path.write_text(_config_toml(self.port, None if pg_dsn else self.store_path, sim.rest_url,
+                                                 sim.ws_url))
         self._env = child_env(FIXGW_CRASH_API_KEY=DEMO_API_KEY, FIXGW_CRASH_API_SECRET=DEMO_API_SECRET,
-                              FIXGW_CRASH_PASSWORD=self.password)
+                              FIXGW_CRASH_PASSWORD=self.password, FIXGW_CRASH_PG_DSN=pg_dsn or "")
 
     @property
     def pid(self) -> int:
@@ -161,14 +165,14 @@ class GatewayProcess:
         return "\n".join(text[-lines:])
 
 
-def _config_toml(port: int, store: Path, rest_url: str, ws_url: str) -> str:
+def _config_toml(port: int, store: Path | None, rest_url: str, ws_url: str) -> str:
     allowed = ", ".join(f'"{s}"' for s in SYMBOLS)
     return f"""\
 # Written by the crash suite (tests/crash): one gateway, one FIX 4.4 session, the simulated venue.
 [gateway]
 host = "127.0.0.1"
 port = {port}
-store_path = {json.dumps(str(store))}
+{f"store_path = {json.dumps(str(store))}" if store is not None else ""}
 symbol_format = "{{base}}/{{quote}}"
 
 [[venues]]
@@ -199,4 +203,4 @@ max_notional = "100000000"
 max_open_orders = 100000
 allowed_symbols = [{allowed}]
 price_band_pct = "50"
-"""
+""" + ("" if store is not None else '\n[store]\nkind = "postgres"\ndsn_env = "FIXGW_CRASH_PG_DSN"\n')

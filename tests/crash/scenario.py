@@ -69,8 +69,9 @@ class CrashResult:
 
 
 async def run_crash(seed: int, workdir: Path, *, kills: int = 3, burst: int = 200, quiet: float = 3.0,
-                    max_delay_ms: float = 100.0) -> CrashResult:
-    """Run one seeded crash scenario in ``workdir`` and check it; never raises for a violation."""
+                    max_delay_ms: float = 100.0, pg_dsn: str | None = None) -> CrashResult:
+    """Run one seeded crash scenario in ``workdir`` and check it; never raises for a violation.
+    ``pg_dsn``: the gateway's store is that PostgreSQL database (pipelined commits) instead of SQLite."""
     started = time.monotonic()
     rng = random.Random(seed)
     result = CrashResult(seed, Findings())
@@ -81,7 +82,7 @@ async def run_crash(seed: int, workdir: Path, *, kills: int = 3, burst: int = 20
     sim = await anyio.to_thread.run_sync(SimProcess, seed, workdir)
     gw: GatewayProcess | None = None
     try:
-        gw = GatewayProcess(workdir, sim)
+        gw = GatewayProcess(workdir, sim, pg_dsn=pg_dsn)
         result.gateway_log = gw.log_path
         gw.start()
         with CrashClient(gw.port, CLIENT_USERNAME, gw.password) as client:
@@ -102,7 +103,7 @@ async def run_crash(seed: int, workdir: Path, *, kills: int = 3, burst: int = 20
             seqs = {"client_next_sender": client.session.next_sender_seq,
                     "client_next_target": client.session.next_target_seq}
         await anyio.to_thread.run_sync(gw.stop)
-        seqs.update(_gateway_seqs(gw.store_path, seqs["client_next_target"]))
+        seqs.update(_gateway_seqs(gw, seqs["client_next_target"]))
         result.sent, result.messages, result.wire = list(client.orders.values()), client.messages, client.wire
         result.venue = await anyio.to_thread.run_sync(sim.dump)
         phase("stopped")
@@ -151,7 +152,7 @@ async def _burst_and_kill(client: CrashClient, gw: GatewayProcess, rng: random.R
             result.intake_s.append(min(client.arrivals[first_msg] - t0, max_delay_ms / 1000 * 5))
     killed_at = time.monotonic() - t0
     await anyio.to_thread.run_sync(gw.wait)
-    survived = _gateway_seqs(gw.store_path)
+    survived = _gateway_seqs(gw)
     answered_before = len({o.cl_ord_id for o in planned} & client.answered())
     await anyio.sleep(pause)  # venue events keep coming while the gateway is down
     logons = client.logons
@@ -227,9 +228,14 @@ def _msg_type(raw: bytes) -> str:
     return raw[start:raw.index(b"\x01", start)].decode("ascii")
 
 
-def _gateway_seqs(path: Path, client_next_target: int | None = None) -> dict[str, Any]:
+def _gateway_seqs(gw: GatewayProcess, client_next_target: int | None = None) -> dict[str, Any]:
     """The gateway's stored numbers, and the MsgTypes it stored that the client never read."""
-    store = SqliteMessageStore(path)
+    if gw.pg_dsn:
+        from fixgw.stores.postgres import PostgresMessageStore
+
+        store: Any = PostgresMessageStore(gw.pg_dsn)
+    else:
+        store = SqliteMessageStore(gw.store_path)
     try:
         s = store.session_store(SessionID("FIX.4.4", "FIXGW", "CLIENT44"))
         unread = []

@@ -5,13 +5,13 @@ database that carries on with its sessions' sequence numbers and its orders."""
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
 
 import pytest
 
 from fixgw.config import StoreConfig, build_config
 from fixgw.errors import ConfigError
-from fixgw.sim import ApiKey, LimitConfig, SimConfig, SimServer
+
+from pg_gateway import running_sim
 
 _BASE = {
     "gateway": {"port": 0},
@@ -68,17 +68,8 @@ API_SECRET = "pg-secret-" + "1" * 40
 
 @pytest.fixture
 def sim():
-    server = SimServer(SimConfig(
-        market_maker=None,
-        api_keys=(ApiKey(api_key=API_KEY, account_id="gw", secret=API_SECRET),),
-        limits=LimitConfig(weight_per_minute=1_000_000, orders_per_10s=1_000_000, orders_per_day=10_000_000),
-    ))
-    server.start()
-    try:
-        server.call(lambda st: st.engine.add_account("cp", {"BTC": Decimal(1000), "USDT": Decimal(10**9)}))
+    with running_sim(API_KEY, API_SECRET) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.slow

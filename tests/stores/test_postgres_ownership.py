@@ -3,13 +3,13 @@ the owner's advertised address, a non-owner's refusal, a takeover after a clean 
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from fixgw.config import ClusterConfig, build_config
 from fixgw.errors import ConfigError
-from fixgw.sim import ApiKey, LimitConfig, SimConfig, SimServer
+from fixgw.sim import SimServer
+
+from pg_gateway import node_config, running_sim
 
 API_KEY = "own-key-" + "0" * 20
 API_SECRET = "own-secret-" + "1" * 40
@@ -91,24 +91,12 @@ def test_postgres_reload_session_reads_what_another_process_wrote(pg_dsn):
 
 @pytest.fixture
 def sim():
-    server = SimServer(SimConfig(
-        market_maker=None,
-        api_keys=(ApiKey(api_key=API_KEY, account_id="gw", secret=API_SECRET),),
-        limits=LimitConfig(weight_per_minute=1_000_000, orders_per_10s=1_000_000, orders_per_day=10_000_000),
-    ))
-    server.start()
-    try:
+    with running_sim(API_KEY, API_SECRET) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _node(sim: SimServer, pg_dsn: str, node: str, ttl: float = 30.0):
-    data = _data({"node_id": node, "lease_ttl": ttl, "advertise": f"127.0.0.1:{node}"})
-    data["venues"] = [{"name": "sim", "kind": "binance", "rest_url": sim.base_url, "ws_url": sim.ws_api_url,
-                       "api_key_env": "K", "api_secret_env": "S"}]
-    data["sessions"][0].update(username="demo", password_env="PW")
-    return build_config(data, environ={"PG": pg_dsn, "K": API_KEY, "S": API_SECRET, "PW": "demo"})
+    return node_config(sim, pg_dsn, API_KEY, API_SECRET, node=node, ttl=ttl)
 
 
 @pytest.mark.slow

@@ -186,6 +186,20 @@ class OrderTracker:
             quantity=t.quantity, price=t.price, cum_qty=t.cum_qty, cum_quote=t.cum_quote, ts_ns=t.last_ts_ns,
         )
 
+    def forget(self, symbol: str, client_order_id: str) -> None:
+        """Forget the order ``client_order_id`` names (open or finished), so that the next observation of
+        it (a query's) reveals all of it again: its acceptance, every fill, its end. For a gateway node
+        taking an account over from another: it observed the venue's events while it applied none."""
+        vid = self._by_client.pop((symbol, client_order_id), None)
+        if vid is None:
+            return
+        key = (symbol, vid)
+        self._finished.pop(key, None)
+        t = self._orders.pop(key, None)
+        for cid in (t.client_order_id, *t.old_client_ids) if t is not None else ():
+            if self._by_client.get((symbol, cid)) == vid:
+                del self._by_client[(symbol, cid)]
+
     # -- the one entry point -------------------------------------------------------------------
 
     def observe(
