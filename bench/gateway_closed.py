@@ -159,6 +159,8 @@ def one_run(root: Path, orders: int, burst: int, warmup: int, profile: bool = Fa
                 proc.wait()
     if profile and prof.exists():
         gw.print_profile(prof)
+        if os.environ.get("BENCH_PROFILE_OUT"):  # keep the raw profile for pstats: <BENCH_PROFILE_OUT>.<tree name>
+            shutil.copy(prof, f"{os.environ['BENCH_PROFILE_OUT']}.{root.name}")
     shutil.rmtree(tmp, ignore_errors=True)
     per_order = cpu_s / orders * 1e3
     sim_text = f", simulator {sim_cpu / orders * 1e3:.3f} ms" if sim_cpu is not None else ""

@@ -45,6 +45,7 @@ def serve(config_path: str) -> None:
         def instrument(self, symbol): return self.btc  # noqa: E704
 
         async def submit(self, order):  # type: ignore[no-untyped-def]
+            self.refuse_unchecked(order)  # as every adapter does: the order ``check`` passed goes through
             self.n += 1
             common = dict(venue="sim", symbol=order.symbol, client_order_id=order.client_order_id,
                           venue_order_id=str(self.n), cum_qty=Decimal(0), ts_ns=time.time_ns())

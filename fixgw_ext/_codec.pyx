@@ -17,7 +17,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeASCII
 from libc.stdint cimport int32_t, uint8_t
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
@@ -298,7 +298,28 @@ cdef class Message:
 
     def get_decimal(self, tag):
         """Return the field as exact ``Decimal`` (FIX float/Qty/Price/Amt)."""
-        return _as_decimal(tag, self._required(tag))
+        cdef Py_ssize_t i = self._find(tag)
+        cdef Span* s
+        cdef const unsigned char* p
+        cdef Py_ssize_t j, lo, digits = 0, dots = 0
+        if i < 0:
+            raise KeyError(tag)
+        if self._fields is None:
+            # A plain FIX float (-?digits[.digits], a digit somewhere) read in place; the rest by the spec.
+            s = &self._spans[i]
+            p = <const unsigned char*>PyBytes_AS_STRING(self._raw)
+            lo = s.start + 1 if s.end > s.start and p[s.start] == 45 else s.start
+            for j in range(lo, s.end):
+                if _digit(p[j]):
+                    digits += 1
+                elif p[j] == 46 and dots == 0:
+                    dots = 1
+                else:
+                    digits = 0
+                    break
+            if digits:
+                return _DecimalType(PyUnicode_DecodeASCII(<const char*>p + s.start, s.end - s.start, NULL))
+        return _as_decimal(tag, self._value(i))
 
     def get_str(self, tag, encoding="utf-8"):
         """Return the field decoded as text."""

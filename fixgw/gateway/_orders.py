@@ -71,6 +71,7 @@ from ..translate import (
     unknown_order_status,
 )
 from ..venues import base as V
+from ._batch import cancel_orders
 from ._ids import venue_cl_id
 from ._router import Router, SessionContext, log_text
 
@@ -159,11 +160,14 @@ class OrderFlow:
         except DuplicateClOrdID as exc:  # pragma: no cover - checked above
             self._reject(ctx, refuse_order(req, REJ.DUPLICATE_ORDER, str(exc)), now, route)
 
-    def place(self, ctx: SessionContext, cmd: SubmitOrder, client_symbol: str, now: int) -> tuple[Any, Refusal | None]:
+    def place(self, ctx: SessionContext, cmd: SubmitOrder, client_symbol: str, now: int, *,
+              batch: list[tuple[str, V.NewOrder]] | None = None) -> tuple[Any, Refusal | None]:
         """The steps every face shares for a new order: the kill switch and ``risk.check_order``, into the
         book, the venue's rules, then the rejection or the submit applied (journal, report, commit) and
         the venue call queued. Returns (the order, the refusal that rejected it or ``None``).
-        Raises ``DuplicateClOrdID`` (nothing done) when a live order holds ``cmd.cl_ord_id``."""
+        Raises ``DuplicateClOrdID`` (nothing done) when a live order holds ``cmd.cl_ord_id``.
+        ``batch``: instead of queueing the venue call, append (order id, venue order) to it (the
+        caller sends a batch of them, ``OrderDesk.submit_batch``)."""
         refusal = self._router.halt_refusal(ctx) or check_order(
             cmd, ctx.settings.limits, client_symbol=client_symbol, open_orders=_open_count(ctx),
             last_price=self._router.last_px.get(cmd.symbol))
@@ -176,7 +180,10 @@ class OrderFlow:
                                reason=refusal.reason)
             return order, refusal
         self._router.apply(ctx, order, OrderSubmitted(order_id=order.order_id, ts_ns=now))
-        self._router.spawn(self._submit, ctx, order.order_id, venue_order)
+        if batch is not None:
+            batch.append((order.order_id, venue_order))
+        else:
+            self._router.spawn(self._submit, ctx, order.order_id, venue_order)
         return order, None
 
     async def _submit(self, ctx: SessionContext, order_id: str, venue_order: V.NewOrder) -> None:
@@ -259,9 +266,9 @@ class OrderFlow:
                                     request_type=req.request_type, transact_time_ns=now,
                                     affected=[(o.cl_ord_id, o.order_id) for o in orders],
                                     symbol=req.client_symbol, side=req.side), route)
-        for o in orders:
-            # Each order is then reported Canceled under its own ClOrdID, as the venue confirms it.
-            self._router.spawn(self.venue_cancel, ctx, o.order_id)
+        # Each order is then reported Canceled under its own ClOrdID, as the venue confirms it (the
+        # venue asked in one call where it cancels in batches, ``_batch``).
+        cancel_orders(self._router, self, ctx, orders)
 
     # -- replaces ------------------------------------------------------------------------------
 

@@ -18,9 +18,10 @@ the route along; ``translate.reply_header`` makes the header fields of it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import math
 import time
+from collections import deque
 from decimal import Decimal
 from typing import Any, Awaitable, Callable
 
@@ -83,11 +84,13 @@ class VenueContext:
         #: The venue's instrument list (symbol -> ``Instrument``), loaded when the venue is opened.
         self.instruments: dict[str, V.Instrument] = {}
         self.workers = config.max_in_flight
-        self._calls_in, self._calls_out = anyio.create_memory_object_stream[
-            tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]](math.inf)
+        #: Calls not taken by a worker yet, oldest first, and the workers parked until one comes.
+        self._calls: deque[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]] = deque()
+        self._idle: deque[asyncio.Future[None]] = deque()
         self.events: Any = None
-        #: Run before each venue call: the store's ``flush``, so what allowed the call is durable first.
-        self.before_call: Callable[[], None] = _nothing
+        #: Run before each venue call: the store's ``durable``, so what allowed the call is durable first
+        #: (it returns None when it is, else an awaitable that returns once it is).
+        self.before_call: Callable[[], Awaitable[None] | None] = _nothing
         #: Endpoint (``order.place``...) -> how long the workers' venue calls took (``_latency``).
         self.latency: dict[str, Histogram] = {}
 
@@ -110,7 +113,13 @@ class VenueContext:
 
     def call(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Queue ``fn(*args)`` for the next free worker."""
-        self._calls_in.send_nowait((fn, args))
+        self._calls.append((fn, args))
+        idle = self._idle
+        while idle:  # wake one parked worker (one that was cancelled meanwhile does not count)
+            parked = idle.popleft()
+            if not parked.done():
+                parked.set_result(None)
+                break
 
     async def run_calls(self) -> None:
         """Run the workers until cancelled."""
@@ -118,9 +127,22 @@ class VenueContext:
             for _ in range(self.workers):
                 tg.start_soon(self._work)
 
+    async def _next_call(self) -> tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]:
+        """The oldest queued call; park until there is one. A worker with calls waiting takes the next
+        at once, without a turn of the event loop (its venue call awaits the answer anyway)."""
+        calls = self._calls
+        while not calls:
+            parked = asyncio.get_running_loop().create_future()
+            self._idle.append(parked)
+            await parked  # cancelled: the future is done, so ``call`` skips it
+        return calls.popleft()
+
     async def _work(self) -> None:
-        async for fn, args in self._calls_out:
-            self.before_call()
+        while True:
+            fn, args = await self._next_call()
+            hold = self.before_call()
+            if hold is not None:  # pipelined commits: wait until what allowed the call is durable
+                await hold
             started = time.perf_counter()
             try:
                 await fn(*args)

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from fixgw.errors import OrderError
 
+from ._fastinit import frozen_init
 from .enums import PRICED_TYPES, TRIGGERED_TYPES, OrderSide, OrderType, TimeInForce
 from .route import Route
 
@@ -39,6 +40,7 @@ def _check_id(name: str, value: object, *, optional: bool = False) -> None:
         raise OrderError(f"{name} must be a non-empty string")
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitOrder:
     """Open a new order.
@@ -115,6 +117,7 @@ class SubmitOrder:
             raise OrderError("ts_ns must be an int (UTC epoch ns)")
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelOrder:
     """Cancel an open order.
@@ -137,6 +140,7 @@ class CancelOrder:
             raise OrderError("give orig_cl_ord_id or order_id")
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplaceOrder:
     """Change an open order's quantity, price or trigger price; ``None`` keeps the current value.

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from fixgw.errors import OrderError
 
+from ._fastinit import frozen_init
 from .commands import check_decimal
 from .enums import ExecTypeHint, LiquiditySide
 
@@ -51,6 +52,7 @@ __all__ = [
 _ZERO = Decimal(0)
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderSubmitted:
     """The order was sent to the venue."""
@@ -60,6 +62,7 @@ class OrderSubmitted:
     ts_ns: int
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderAccepted:
     """The venue acknowledged the order (and usually named it)."""
@@ -70,6 +73,7 @@ class OrderAccepted:
     venue_order_id: str | None = None
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderRejected:
     """The order was refused, by the venue or before it was sent."""
@@ -80,6 +84,7 @@ class OrderRejected:
     reason: str = ""
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderFilled:
     """A trade executed against the order.
@@ -110,6 +115,7 @@ class OrderFilled:
         check_decimal("fee", self.fee, positive=False)
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderPendingCancel:
     """A cancel request (client order id ``cl_ord_id``) was sent to the venue."""
@@ -120,6 +126,7 @@ class OrderPendingCancel:
     cl_ord_id: str
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderCanceled:
     """The order was canceled: on our request when one is pending, else by the venue."""
@@ -130,6 +137,7 @@ class OrderCanceled:
     reason: str = ""
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderCancelRejected:
     """The venue refused the cancel request ``cl_ord_id`` (``None``: the one outstanding)."""
@@ -141,6 +149,7 @@ class OrderCancelRejected:
     reason: str = ""
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderPendingReplace:
     """A replace request (new client order id ``cl_ord_id``) was sent; ``None`` keeps a value."""
@@ -159,6 +168,7 @@ class OrderPendingReplace:
         check_decimal("trigger_price", self.trigger_price, optional=True)
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderReplaced:
     """The venue confirmed the pending replace.
@@ -181,6 +191,7 @@ class OrderReplaced:
         check_decimal("trigger_price", self.trigger_price, optional=True)
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderReplaceRejected:
     """The venue refused the replace request ``cl_ord_id`` (``None``: the one outstanding)."""
@@ -192,6 +203,7 @@ class OrderReplaceRejected:
     reason: str = ""
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderExpired:
     """The order's time in force ran out (IOC/FOK with nothing left, DAY or GTD end)."""
@@ -202,6 +214,7 @@ class OrderExpired:
     reason: str = ""
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderTriggered:
     """A dormant stop or take-profit order's trigger price traded; it is now working."""
@@ -211,6 +224,7 @@ class OrderTriggered:
     ts_ns: int
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderLegEnded:
     """The venue ended the order's current leg while a replace of it was pending (a cancel-and-new

@@ -93,7 +93,8 @@ class _Session:
                     account = state.authenticate_ws(raw, params, now, self.account)
                 if op.places_order:
                     assert account is not None
-                    order_counts = state.limiter.charge_order(account, now)
+                    for _ in range(op.places_order):  # an order list counts each of its orders
+                        order_counts = state.limiter.charge_order(account, now)
                 ctx = Context(state.engine, account, now, ws_api=True, rate_limits=state.rate_limits_json,
                               market=state.market)
                 result = op.fn(ctx, params)

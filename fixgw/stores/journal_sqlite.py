@@ -32,6 +32,13 @@ marked (``kind`` ``SubmitOrder+OrderSubmitted``) and the event's sequence number
 stays unused by any row. Reading expands the row again, so ``records`` and ``load_order`` yield exactly
 the records appended, with the sequence numbers ``append`` returned.
 
+Folded events. Events of one order appended one after another (an acknowledgement and a fill in the
+same venue message, the fills of one sweep), their rows still in the buffer, share one row as well: its
+``kind`` names them in order joined by ``+`` (``OrderAccepted+OrderExpired``), its ``body`` is the JSON
+array of their bodies, its ``seq`` is the first one's and the others follow it (seq + 1, seq + 2...).
+Only events fold so (a command's row stays its own: replay reads it alone), and only while the row's
+lookup keys stay one value each. Reading expands the row, as for a folded submit.
+
 One order's records are found by index, so a book can drop its finished orders and still answer for
 them: each row carries the id of the order it belongs to (``order_id``, also for a submit, whose id the
 book passes) and the client order id or venue order id that makes the order findable (``cl_ord_id``,
@@ -45,12 +52,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 from fixgw.errors import StoreError
+from fixgw.jsonio import loads
+from fixgw.orders.commands import CancelOrder, ReplaceOrder, SubmitOrder
 from fixgw.orders.events import OrderSubmitted
 from fixgw.orders.journal import Record, lookup_keys, record_order_id
-from fixgw.orders.serial import record_from_json, record_to_json
+from fixgw.orders.serial import record_from_dict, record_from_json, record_to_json
 
 __all__ = ["JournalRows", "SqliteOrderJournal", "TransactionOwner"]
 
@@ -78,8 +87,8 @@ _INDEXES = (
 )
 #: The kind of a submit's row that also stands for the ``OrderSubmitted`` that followed it (seq + 1).
 _FOLDED = "SubmitOrder+OrderSubmitted"
-#: The last sequence number used: a folded row's ``seq`` + 1 (``NULL``: none yet).
-_LAST_USED = f"(SELECT seq + (kind = '{_FOLDED}') FROM order_journal ORDER BY seq DESC LIMIT 1)"
+#: The last sequence number used: a folded row's ``seq`` + one per ``+`` in its kind (``NULL``: none yet).
+_LAST_USED = "(SELECT seq + length(kind) - length(replace(kind, '+', '')) FROM order_journal ORDER BY seq DESC LIMIT 1)"
 #: One row at once (a journal on a bare connection): its seq follows the last one used (SQLite's own
 #: choice, the largest ``seq`` + 1, would reuse the seq of a folded row's event).
 _INSERT = (
@@ -269,8 +278,11 @@ class SqliteOrderJournal:
                 else:
                     body = record_to_json(record)
                     cl_ord_id, venue_order_id = lookup_keys(record) if order_id is not None else (None, None)
-                    rows.append([seq, self._account, kind.__name__, order_id, record.ts_ns, body, cl_ord_id,
-                                 venue_order_id])
+                    if (last is None or last[3] != order_id or order_id is None or kind in _COMMANDS
+                            or last[2] in _UNFOLDABLE or last[1] != self._account
+                            or not _fold(last, kind.__name__, body, cl_ord_id, venue_order_id)):
+                        rows.append([seq, self._account, kind.__name__, order_id, record.ts_ns, body, cl_ord_id,
+                                     venue_order_id])
                 buffer.last_seq = seq
         except sqlite3.Error as exc:
             raise StoreError(f"order journal: {exc}") from exc
@@ -288,8 +300,10 @@ class SqliteOrderJournal:
         the records join the owner's next commit, which runs before anything leaves the process (see
         ``fixgw.stores.sqlite``); they no longer count as ``uncommitted``.
         """
-        with _errors():
+        try:  # on every order's path: no context manager object per commit
             self._commit_point()
+        except sqlite3.Error as exc:
+            raise StoreError(f"order journal: {exc}") from exc
         self._pending = 0
         self._epoch = self._tx.commits
 
@@ -352,13 +366,52 @@ class SqliteOrderJournal:
         self._pending = 0
 
 
+#: Kinds whose rows are records no event folds into: commands (replay reads each alone), a folded submit.
+_COMMANDS = frozenset({SubmitOrder, CancelOrder, ReplaceOrder})
+_UNFOLDABLE = frozenset({"SubmitOrder", "CancelOrder", "ReplaceOrder", _FOLDED})
+
+
+def _fold(row: list[Any], kind: str, body: str, cl_ord_id: str | None, venue_order_id: str | None) -> bool:
+    """Fold the next event of ``row``'s order into ``row`` (see "Folded events"); ``False``: it does not fit."""
+    if cl_ord_id is not None and row[6] is not None and row[6] != cl_ord_id:
+        return False
+    if venue_order_id is not None and row[7] is not None and row[7] != venue_order_id:
+        return False
+    if "+" in row[2]:
+        row[5] = f"{row[5][:-1]},{body}]"
+    else:
+        row[5] = f"[{row[5]},{body}]"
+    row[2] = f"{row[2]}+{kind}"
+    if cl_ord_id is not None:
+        row[6] = cl_ord_id
+    if venue_order_id is not None:
+        row[7] = venue_order_id
+    return True
+
+
 def _expand(rows: list[tuple[int, str, str | None, str]]) -> Iterator[tuple[int, Record]]:
-    """``(seq, record)`` of each row, a folded submit's row giving its ``OrderSubmitted`` as well."""
+    """``(seq, record)`` of each row: a folded submit's row gives its ``OrderSubmitted`` as well, a row of
+    folded events each of its events under its own sequence number."""
     for seq, kind, order_id, body in rows:
-        record = record_from_json(body)
-        yield seq, record
         if kind == _FOLDED:
+            record = record_from_json(body)
+            yield seq, record
             yield seq + 1, OrderSubmitted(order_id=order_id, ts_ns=record.ts_ns)
+        elif "+" in kind:
+            for i, data in enumerate(_folded_bodies(body)):
+                yield seq + i, record_from_dict(data)
+        else:
+            yield seq, record_from_json(body)
+
+
+def _folded_bodies(body: str) -> list[Any]:
+    try:
+        data = loads(body)
+    except ValueError as exc:
+        raise StoreError(f"unreadable journal row: {exc}") from exc
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise StoreError("unreadable journal row: folded events are not a list of objects")
+    return data
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

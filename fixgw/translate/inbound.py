@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Union
 
 from ..errors import FieldValueError
+from ..orders._fastinit import frozen_init
 from ..orders.enums import OrderSide, OrderType, TimeInForce
 from .symbols import SymbolMap
 from .tables import ORD_TYPES, REJ, SIDES, TIME_IN_FORCE, table_for
@@ -46,6 +47,7 @@ __all__ = [
 ECHO_TAGS = (1, 55, 54, 38, 40, 44, 99, 59)
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True)
 class NewOrderRequest:
     """NewOrderSingle (D). ``symbol`` is normalized; ``client_symbol`` is the client's spelling."""
@@ -68,6 +70,7 @@ class NewOrderRequest:
     max_floor: Decimal | None = None
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True)
 class CancelRequest:
     """OrderCancelRequest (F)."""
@@ -80,6 +83,7 @@ class CancelRequest:
     side: OrderSide | None
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True)
 class ReplaceRequest:
     """OrderCancelReplaceRequest (G): the full new state of the order."""
@@ -98,6 +102,7 @@ class ReplaceRequest:
     post_only: bool = False
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True)
 class StatusRequest:
     """OrderStatusRequest (H)."""
@@ -109,6 +114,7 @@ class StatusRequest:
     ord_status_req_id: str | None = None
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True)
 class MassCancelRequest:
     """OrderMassCancelRequest (q): ``request_type`` 1 = one symbol, 7 = all orders."""
@@ -120,6 +126,7 @@ class MassCancelRequest:
     side: OrderSide | None
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True)
 class MassStatusRequest:
     """OrderMassStatusRequest (AF): ``request_type`` 1 = one symbol, 7 = all orders."""
@@ -130,6 +137,7 @@ class MassStatusRequest:
     client_symbol: str | None
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True)
 class OrderReject:
     """Answer with ExecutionReport Rejected; ``echo`` holds the request's fields as sent."""
@@ -140,6 +148,7 @@ class OrderReject:
     echo: tuple[tuple[int, bytes], ...] = ()
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True)
 class CancelReject:
     """Answer with OrderCancelReject; ``response_to`` is 1 (F) or 2 (G)."""
@@ -152,6 +161,7 @@ class CancelReject:
     text: str
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True)
 class MassCancelReject:
     """Answer with OrderMassCancelReport, MassCancelResponse 0 and MassCancelRejectReason ``reason``."""
@@ -162,6 +172,7 @@ class MassCancelReject:
     text: str
 
 
+@frozen_init
 @dataclass(frozen=True, slots=True)
 class BusinessReject:
     """Answer with BusinessMessageReject (35=j)."""
@@ -239,6 +250,13 @@ def _symbol(msg: object, symbols: SymbolMap) -> tuple[str, str]:
     return norm, client
 
 
+# OrdType groups (sets: one hash, no string comparisons, on every order's path).
+_NEEDS_PRICE = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
+_NEEDS_STOP = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT})
+_NO_PRICE = frozenset({OrderType.MARKET, OrderType.STOP, OrderType.TAKE_PROFIT})
+_NO_STOP = frozenset({OrderType.MARKET, OrderType.LIMIT})
+
+
 def _order_shape(msg: object) -> tuple[OrderType, Decimal | None, Decimal | None, TimeInForce | None, bool]:
     """Read OrdType, Price, StopPx, TimeInForce and post-only; check they fit together."""
     raw_type = msg.get(40)  # type: ignore[attr-defined]
@@ -249,14 +267,13 @@ def _order_shape(msg: object) -> tuple[OrderType, Decimal | None, Decimal | None
         raise _Refuse(REJ.UNSUPPORTED, f"OrdType (40) {raw_type.decode('latin-1')} is not supported")
     price = _decimal(msg, 44, "Price")
     stop = _decimal(msg, 99, "StopPx")
-    name = order_type.value.replace("_", " ")
-    if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and price is None:
-        raise _Refuse(REJ.OTHER, f"Price (44) is required for a {name} order")
-    if order_type in (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT) and stop is None:
-        raise _Refuse(REJ.OTHER, f"StopPx (99) is required for a {name} order")
-    if order_type in (OrderType.MARKET, OrderType.STOP, OrderType.TAKE_PROFIT):
+    if price is None and order_type in _NEEDS_PRICE:
+        raise _Refuse(REJ.OTHER, f"Price (44) is required for a {order_type.value.replace('_', ' ')} order")
+    if stop is None and order_type in _NEEDS_STOP:
+        raise _Refuse(REJ.OTHER, f"StopPx (99) is required for a {order_type.value.replace('_', ' ')} order")
+    if order_type in _NO_PRICE:
         price = None  # a price on a market order means nothing; do not send it on
-    if order_type in (OrderType.MARKET, OrderType.LIMIT):
+    if order_type in _NO_STOP:
         stop = None
     tif = None
     raw_tif = msg.get(59)  # type: ignore[attr-defined]

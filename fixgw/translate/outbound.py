@@ -10,12 +10,14 @@ come in as ``transact_time_ns``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable
 
 from ..codec import format_utc_timestamp
 from ..orders.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from . import decimals as _decimals
 from .decimals import AVG_PX_PLACES, plain, wire_text
 from .inbound import BusinessReject, CancelReject, MassCancelReject, NewOrderRequest, OrderReject
 from .tables import ExecKind, VersionTable
@@ -32,6 +34,7 @@ __all__ = [
     "SIDE_CODES",
     "ORD_TYPE_CODES",
     "TIF_CODES",
+    "REPORT_IMPLEMENTATION",
 ]
 
 Fields = list[tuple[int, Any]]
@@ -99,7 +102,7 @@ def execution_report(table: VersionTable, r: ExecReport) -> tuple[bytes, Fields]
     )
 
 
-def report_fields(
+def pure_report_fields(
     table: VersionTable, kind: ExecKind, status: OrderStatus, order_id: str, exec_id: str, cl_ord_id: str | None,
     orig_cl_ord_id: str | None, symbol: str, side: OrderSide, order_type: OrderType | None,
     quantity: Decimal | None, price: Decimal | None, stop_price: Decimal | None,
@@ -114,6 +117,9 @@ def report_fields(
     ``execution_report`` passes an ``ExecReport``'s; ``reports.reply_for_event`` passes an order's
     directly (every order's reports take this path, and building the frozen record costs as much as
     writing the fields).
+
+    This function is the specification; ``report_fields`` is its compiled twin (``fixgw_ext._report``)
+    when that is built, else this one (``REPORT_IMPLEMENTATION`` says which).
     """
     wt = wire_text
     f: Fields = [(37, order_id)]
@@ -168,6 +174,22 @@ def report_fields(
     if last_rpt_requested is not None:
         append((912, last_rpt_requested))
     return f
+
+
+report_fields = pure_report_fields
+REPORT_IMPLEMENTATION = "pure"
+if os.environ.get("FIXGW_NO_EXTENSIONS") != "1":
+    try:
+        from fixgw_ext import _report as _compiled_report
+    except ImportError:  # pragma: no cover - exercised when the build is missing
+        _compiled_report = None  # type: ignore[assignment]
+    if _compiled_report is not None:
+        _compiled_report.configure(
+            (ExecKind.ORDER_STATUS, ExecKind.REPLACED, ExecKind.TRADE), OrderStatus.FILLED, SIDE_CODES,
+            ORD_TYPE_CODES, TIF_CODES, wire_text, _decimals._caches, _decimals.MAX_PLACES, format_utc_timestamp,
+        )
+        report_fields = _compiled_report.report_fields  # noqa: F811 - the compiled twin, same fields
+        REPORT_IMPLEMENTATION = "compiled"
 
 
 def order_reject(

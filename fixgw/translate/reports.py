@@ -10,6 +10,7 @@ decimals (``decimals.average_price``). Pure; ``order`` is a ``fixgw.orders.Order
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -17,10 +18,17 @@ from ..orders.enums import OrderSide, OrderStatus
 from ..orders.events import OrderCancelRejected, OrderFilled, OrderReplaceRejected, OrderSubmitted
 from .decimals import AVG_PX_PLACES, average_price
 from .inbound import CancelReject
-from .outbound import ExecReport, cancel_reject, execution_report, report_fields
-from .tables import REJ, ExecKind, VersionTable, kind_for_hint
+from .outbound import REPORT_IMPLEMENTATION, ExecReport, cancel_reject, execution_report, report_fields
+from .tables import _HINT_KIND, REJ, ExecKind, VersionTable, kind_for_hint
 
-__all__ = ["reply_for_event", "status_report", "order_report", "reject_reason_for_text", "unknown_order_status"]
+__all__ = [
+    "reply_for_event",
+    "pure_reply_for_event",
+    "status_report",
+    "order_report",
+    "reject_reason_for_text",
+    "unknown_order_status",
+]
 
 _ZERO = Decimal(0)
 _UNREPORTED = (OrderSubmitted,)
@@ -81,7 +89,7 @@ def reject_reason_for_text(text: str) -> str:
     return REJ.BROKER_OPTION
 
 
-def reply_for_event(
+def pure_reply_for_event(
     table: VersionTable,
     order: Any,
     event: Any,
@@ -95,6 +103,9 @@ def reply_for_event(
     ``avg_px_places``: the decimals of AvgPx on the order's instrument (``SymbolMap.avg_px_places``).
     ``reject_reason``: the OrdRejReason (a ``REJ`` name) of a rejection whose cause is known (a pre-trade
     refusal); without it the reason is guessed from the event's text (``reject_reason_for_text``).
+
+    This function is the specification; ``reply_for_event`` is its compiled twin (``fixgw_ext._report``)
+    when the report writer is compiled, else this one.
     """
     if isinstance(event, _UNREPORTED):
         return None
@@ -132,6 +143,18 @@ def reply_for_event(
         order.post_only, last_qty, last_px, order.leaves_qty, cum_qty,
         average_price(order.notional, cum_qty, avg_px_places), avg_px_places, event.ts_ns, text, rej,
     )
+
+
+reply_for_event = pure_reply_for_event
+if REPORT_IMPLEMENTATION == "compiled" and os.environ.get("FIXGW_NO_EXTENSIONS") != "1":
+    from fixgw_ext import _report as _compiled_report
+
+    _compiled_report.configure_reply(
+        pure_reply_for_event, _UNREPORTED, (OrderCancelRejected, OrderReplaceRejected), _HINT_KIND,
+        (ExecKind.PENDING_CANCEL, ExecKind.PENDING_REPLACE), ExecKind.REJECTED, OrderFilled,
+        reject_reason_for_text, average_price, _ZERO, AVG_PX_PLACES,
+    )
+    reply_for_event = _compiled_report.reply_for_event  # noqa: F811 - the compiled twin, same messages
 
 
 def status_report(

@@ -35,9 +35,12 @@ class RouteError(ValueError):
 
 
 def _party(msg: Any, tags: tuple[int, ...]) -> Party | None:
+    get = msg.get
+    raws = [get(tag) for tag in tags]
+    if not any(raws):  # the common case: no routing field (an absent or empty field names no one)
+        return None
     values: list[str | None] = []
-    for tag in tags:
-        raw = msg.get(tag)
+    for tag, raw in zip(tags, raws):
         if raw is None or raw == b"":
             values.append(None)
             continue
@@ -45,8 +48,6 @@ def _party(msg: Any, tags: tuple[int, ...]) -> Party | None:
             values.append(raw.decode("utf-8"))
         except UnicodeDecodeError:
             raise RouteError(tag, f"tag {tag} is not valid text") from None
-    if all(v is None for v in values):
-        return None
     return Party(*values)
 
 

@@ -5,7 +5,9 @@ its row, and every read still sees every write."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -153,6 +155,22 @@ def test_batched_writes_journal_owning_its_file_batches_too(tmp_path):
     again.close()
 
 
+def _play(journal: Any, steps: list[tuple[str, int]],
+          record_of: Callable[[str, int, int, str], object]) -> list[tuple[int, object, str]]:
+    """Append ``record_of(step, n, ts, oid)`` for each step (``commit`` commits instead), for order
+    ``acct-<n>`` at time ``ts`` (the step's index); commit at the end. (seq, record, oid) of each append."""
+    appended: list[tuple[int, object, str]] = []
+    for ts, (step, n) in enumerate(steps):
+        oid = f"acct-{n}"
+        if step == "commit":
+            journal.commit()
+            continue
+        record = record_of(step, n, ts, oid)
+        appended.append((journal.append(record, oid), record, oid))
+    journal.commit()
+    return appended
+
+
 _STEPS = st.lists(st.tuples(st.sampled_from(["submit", "submitted", "accepted", "commit"]), st.integers(1, 3)),
                   max_size=25)
 
@@ -161,18 +179,14 @@ _STEPS = st.lists(st.tuples(st.sampled_from(["submit", "submitted", "accepted", 
 @given(steps=_STEPS)
 def test_batched_writes_records_and_lookups_match_what_was_appended(tmp_path_factory, steps):
     path = tmp_path_factory.mktemp("prop") / "gw.db"
-    appended: list[tuple[int, object, str]] = []
     with SqliteMessageStore(path) as store:
         journal = store.journal("acct")
-        for ts, (step, n) in enumerate(steps):
-            oid = f"acct-{n}"
-            if step == "commit":
-                journal.commit()
-                continue
-            record = {"submit": lambda: submit(n, ts), "submitted": lambda: OrderSubmitted(order_id=oid, ts_ns=ts - 1),
-                      "accepted": lambda: OrderAccepted(order_id=oid, ts_ns=ts, venue_order_id=f"V{n}")}[step]()
-            appended.append((journal.append(record, oid), record, oid))
-        journal.commit()
+
+        def record_of(step: str, n: int, ts: int, oid: str) -> object:
+            return {"submit": lambda: submit(n, ts), "submitted": lambda: OrderSubmitted(order_id=oid, ts_ns=ts - 1),
+                    "accepted": lambda: OrderAccepted(order_id=oid, ts_ns=ts, venue_order_id=f"V{n}")}[step]()
+
+        appended = _play(journal, steps, record_of)
         seqs = [seq for seq, _, _ in appended]
         assert seqs == sorted(set(seqs))
         assert list(journal.records()) == [(seq, record) for seq, record, _ in appended]
@@ -198,3 +212,97 @@ def test_batched_writes_bare_connection_appends_after_a_folded_row(tmp_path):
         assert [seq for seq, _ in bare.records()] == [1, 2, 3]
     finally:
         conn.close()
+
+
+def expired(n: int, ts: int) -> OrderExpired:
+    return OrderExpired(order_id=f"acct-{n}", ts_ns=ts, reason="ioc")
+
+
+def test_batched_writes_events_of_one_order_in_a_row_share_one_row(tmp_path):
+    path = tmp_path / "gw.db"
+    with SqliteMessageStore(path) as store:
+        journal = store.journal("acct")
+        journal.append(submit(1, 10), "acct-1")
+        journal.append(OrderSubmitted(order_id="acct-1", ts_ns=10))
+        journal.commit()
+        seqs = [journal.append(OrderAccepted(order_id="acct-1", ts_ns=11, venue_order_id="V1")),
+                journal.append(expired(1, 12)),
+                journal.append(OrderAccepted(order_id="acct-2", ts_ns=13, venue_order_id="V2"))]
+        journal.commit()
+        assert seqs == [3, 4, 5]
+        assert rows(path) == [(1, "SubmitOrder+OrderSubmitted", "acct-1"), (3, "OrderAccepted+OrderExpired", "acct-1"),
+                              (5, "OrderAccepted", "acct-2")]
+        assert [seq for seq, _ in journal.records()] == [1, 2, 3, 4, 5]
+        assert journal.load_order("acct-1") == [submit(1, 10), OrderSubmitted(order_id="acct-1", ts_ns=10),
+                                                OrderAccepted(order_id="acct-1", ts_ns=11, venue_order_id="V1"),
+                                                expired(1, 12)]
+        assert journal.load_order("acct-1", before=4)[-1] == OrderAccepted(order_id="acct-1", ts_ns=11,
+                                                                           venue_order_id="V1")
+        assert journal.find_order_id(venue_order_id="V1") == "acct-1"
+    with SqliteMessageStore(path) as again:  # the next seq follows the folded row's last event
+        assert again.journal("acct").append(expired(2, 14)) == 6
+
+
+def test_batched_writes_fold_stops_at_a_second_venue_order_id_and_at_commands(tmp_path):
+    from fixgw.orders import CancelOrder, OrderPendingCancel
+
+    path = tmp_path / "gw.db"
+    with SqliteMessageStore(path) as store:
+        journal = store.journal("acct")
+        journal.append(OrderAccepted(order_id="acct-1", ts_ns=1, venue_order_id="V1"))
+        journal.append(OrderAccepted(order_id="acct-1", ts_ns=2, venue_order_id="V9"))  # another key: own row
+        journal.append(CancelOrder(cl_ord_id="X1", ts_ns=3, orig_cl_ord_id="C1"), "acct-1")
+        journal.append(OrderPendingCancel(order_id="acct-1", ts_ns=3, cl_ord_id="X1"))  # after a command: own row
+        journal.append(expired(1, 4))
+        journal.commit()
+        assert [kind for _, kind, _ in rows(path)] == [
+            "OrderAccepted", "OrderAccepted", "CancelOrder", "OrderPendingCancel+OrderExpired"]
+        assert journal.find_order_id(cl_ord_id="X1") == "acct-1"
+        assert journal.find_order_id(venue_order_id="V9") == "acct-1"
+        assert [seq for seq, _ in journal.records()] == [1, 2, 3, 4, 5]
+
+
+def test_batched_writes_bare_connection_appends_after_a_row_of_folded_events(tmp_path):
+    path = tmp_path / "gw.db"
+    with SqliteMessageStore(path) as store:
+        journal = store.journal("acct")
+        for ts in range(1, 4):
+            journal.append(OrderAccepted(order_id="acct-1", ts_ns=ts, venue_order_id="V1"))
+        journal.commit()
+    assert rows(path) == [(1, "OrderAccepted+OrderAccepted+OrderAccepted", "acct-1")]
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        bare = SqliteOrderJournal(conn, "acct")
+        assert bare.append_and_commit(expired(1, 5)) == 4
+        assert [seq for seq, _ in bare.records()] == [1, 2, 3, 4]
+    finally:
+        conn.close()
+
+
+_EVENT_STEPS = st.lists(st.tuples(st.sampled_from(["accepted", "expired", "reaccepted", "commit", "submit"]),
+                                  st.integers(1, 3)), max_size=25)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=_EVENT_STEPS)
+def test_batched_writes_folded_events_read_back_as_appended(tmp_path_factory, steps):
+    path = tmp_path_factory.mktemp("fold") / "gw.db"
+    with SqliteMessageStore(path) as store:
+        journal = store.journal("acct")
+
+        def record_of(step: str, n: int, ts: int, oid: str) -> object:
+            return {"submit": lambda: submit(n, ts), "expired": lambda: expired(n, ts),
+                    "accepted": lambda: OrderAccepted(order_id=oid, ts_ns=ts, venue_order_id=f"V{n}"),
+                    "reaccepted": lambda: OrderAccepted(order_id=oid, ts_ns=ts, venue_order_id=f"W{ts}")}[step]()
+
+        appended = _play(journal, steps, record_of)
+        assert [seq for seq, _, _ in appended] == list(range(1, len(appended) + 1))
+        assert list(journal.records()) == [(seq, record) for seq, record, _ in appended]
+        for seq, record, oid in appended:
+            mine = [(s, r) for s, r, o in appended if o == oid]
+            assert journal.load_order(oid, before=seq + 1) == [r for s, r in mine if s <= seq]
+            venue_id = getattr(record, "venue_order_id", None)
+            if venue_id is not None:
+                assert journal.find_order_id(venue_order_id=venue_id) == oid
+    with SqliteMessageStore(path) as again:
+        assert again.journal("acct").append(expired(1, 99)) == len(appended) + 1

@@ -11,12 +11,16 @@ used-weight header corrects the local count upwards (other processes on the same
 If a 429 happens anyway we back off exponentially (1 s, 2 s, 4 s ... capped), never shorter than
 the venue's ``Retry-After``; a 418 is a ban: every acquire raises ``VenueBanned`` until it ends.
 
+Most requests find plenty of headroom: they are counted at once, without taking the queue (or giving
+the event loop a turn). The queue (a lock, first come first served) is taken only when a request has
+to wait, or someone already waits: then a later request never overtakes an earlier one.
+
 Time is injected (``Clock`` and an async ``sleep``) so tests run without real waiting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import anyio
@@ -123,12 +127,14 @@ class RateLimiter:
 
     # -- the request path ------------------------------------------------------------------------
 
-    async def acquire(self, costs: dict[str, int], *, urgent: bool = False) -> None:
+    async def acquire(self, costs: Mapping[str, int], *, urgent: bool = False) -> None:
         """Wait until the request fits every bucket, then count it. Raise ``VenueBanned`` during a ban.
 
         ``urgent`` requests (cancels) may use the reserve. Call ``release(costs)`` once the answer
         is in: until then the request's weight is carried into the next window too.
         """
+        if self._count_now(costs, urgent):
+            return
         async with self._lock:  # one waiter at a time keeps the accounting simple and fair (FIFO)
             while True:
                 now = self._clock.now_ns()
@@ -156,7 +162,32 @@ class RateLimiter:
                 self.waited_s += wait_ns / _NS
                 await self._sleep(wait_ns / _NS)
 
-    def release(self, costs: dict[str, int]) -> None:
+    def _count_now(self, costs: Mapping[str, int], urgent: bool) -> bool:
+        """Count the request at once and return ``True`` if it fits now with nobody waiting before it
+        (no waiter holds the lock, no back-off or ban): most requests, which then never wait or yield
+        to the event loop. ``False``: ``acquire`` takes the queue, which decides exactly as here."""
+        if self._banned_until_ns is not None or self._lock.locked():
+            return False
+        now = self._clock.now_ns()
+        if self._backoff_until_ns > now:
+            return False
+        lagged = now - self._margin_ns
+        buckets = self._buckets
+        for name, cost in costs.items():
+            b = buckets.get(name)
+            if b is None or cost <= 0:
+                continue
+            b.roll(lagged)
+            if b.used + cost > b.limit - (0 if urgent else b.reserve) and b.used > 0:
+                return False
+        for name, cost in costs.items():
+            b = buckets.get(name)
+            if b is not None:
+                b.used += cost
+                b.in_flight += cost
+        return True
+
+    def release(self, costs: Mapping[str, int]) -> None:
         """Mark an acquired request as answered (or abandoned): it no longer straddles windows."""
         for name, cost in costs.items():
             b = self._buckets.get(name)
@@ -171,6 +202,16 @@ class RateLimiter:
         b.roll(self._clock.now_ns() - self._margin_ns)
         if used > b.used:
             b.used = used
+
+    def observe_counts(self, counts: list[tuple[str, int]]) -> None:
+        """``observe_used`` for several buckets at once (a WebSocket API answer's ``rateLimits``)."""
+        lagged = self._clock.now_ns() - self._margin_ns
+        for name, used in counts:
+            b = self._buckets.get(name)
+            if b is not None:
+                b.roll(lagged)
+                if used > b.used:
+                    b.used = used
 
     def on_success(self) -> None:
         self._strikes = 0

@@ -19,6 +19,8 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 from urllib.parse import quote
 
@@ -70,16 +72,30 @@ def binance_rest_payload(params: Params) -> str:
 
 def binance_ws_payload(params: Params) -> str:
     """Return the WebSocket API signing payload: sorted by name, raw UTF-8, ``signature`` left out."""
-    items = [(k, v) for k, v in _items(params) if k != "signature" and v is not None]
-    items.sort(key=lambda kv: kv[0])
-    return "&".join(f"{k}={format_param(v)}" for k, v in items)
+    items = [(k, v) for k, v in (params.items() if isinstance(params, Mapping) else params)
+             if v is not None and k != "signature"]
+    items.sort(key=_name)
+    # one request per order passes here: text and whole numbers (most values) skip ``format_param``
+    return "&".join([f"{k}={v}" if type(v) is str or type(v) is int else f"{k}={format_param(v)}"
+                     for k, v in items])
+
+
+_name = itemgetter(0)
+
+
+@lru_cache(maxsize=16)
+def _keyed_sha256(secret: str | bytes) -> Any:
+    """An HMAC-SHA256 object keyed by ``secret`` that has hashed nothing yet: signing copies it, so
+    the key schedule (two hashed pad blocks) is computed once per secret, not once per request."""
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def hmac_sha256_hex(secret: str | bytes, payload: str | bytes) -> str:
     """Return lowercase hex HMAC-SHA256 of ``payload`` (UTF-8) keyed by ``secret`` (as given)."""
-    key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    msg = payload.encode("utf-8") if isinstance(payload, str) else payload
-    return hmac.new(key, msg, hashlib.sha256).hexdigest()
+    mac = _keyed_sha256(secret).copy()  # the cached object is never updated itself
+    mac.update(payload.encode("utf-8") if isinstance(payload, str) else payload)
+    return mac.hexdigest()
 
 
 def binance_hmac_signature(secret: str, query: str = "", body: str = "") -> str:

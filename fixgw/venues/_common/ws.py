@@ -10,26 +10,111 @@ ours). Then every text frame goes to ``on_message``. When the connection drops, 
 exponential backoff and jitter (50-100 %, ``fixgw.backoff``), and start again. Pings from the server are answered by the
 websockets library; we also ping the server and drop a connection whose pongs stop coming.
 
+Sending on the order path is ``send_soon``: frames queued during one event-loop turn are written
+together at its end (one system call, and the venue reads them in one go). With ``inbox=True`` the
+connection is an ``InboxConnection``: each complete message is queued as it is read, and the messages of
+one read are handed to ``on_message`` in one go, without the library's future per message.
+
 Runs on asyncio (the websockets library's asyncio client), under anyio.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosedOK, WebSocketException
+from websockets.frames import CloseCode, Opcode
+from websockets.protocol import CLOSED as _CLOSED
+from websockets.protocol import OPEN as _OPEN
 
 from fixgw.backoff import EQUAL_JITTER, backoff_delay
 from fixgw.errors import FixgwError
 from fixgw.venues.base import StreamState
 
-__all__ = ["ReconnectingWebSocket"]
+__all__ = ["ReconnectingWebSocket", "InboxConnection"]
 
 log = logging.getLogger("fixgw.venues.ws")
+
+_TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+
+
+class InboxConnection(ClientConnection):
+    """A client connection that queues each complete data message in ``inbox`` as it is read.
+
+    The library's own path hands each message over through an assembler and a future per message;
+    here the messages of one network read are queued at once and ``ReconnectingWebSocket`` handles
+    them in one go (``recv`` still works, for a reply read during ``on_connect``). Control frames,
+    the handshake, pings and closing stay the library's. Text must be valid UTF-8, binary messages
+    are read as UTF-8 text: anything else fails the connection (close code 1007), as ``recv`` does.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inbox: deque[str] = deque()
+        self._fragments: list[bytes] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def process_event(self, event: Any) -> None:
+        opcode = getattr(event, "opcode", None)
+        if self.response is None or opcode not in (_TEXT, _BINARY, _CONT):
+            super().process_event(event)  # the handshake answer, control frames
+            return
+        if opcode is _CONT or not event.fin:  # a fragmented message: joined at its last frame
+            self._fragments.append(bytes(event.data))
+            if not event.fin:
+                return
+            data, self._fragments = b"".join(self._fragments), []
+        else:
+            data = event.data
+        try:
+            text = str(data, "utf-8")
+        except UnicodeDecodeError as exc:
+            self.set_connection_exc(exc)
+            try:
+                self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+                self.send_data()
+            except Exception:  # no closing handshake possible: cut the connection
+                self.transport.abort()
+            self._wake()
+            return
+        self.inbox.append(text)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._wake()
+
+    async def wait_inbox(self) -> bool:
+        """Wait until a message is queued (``True``) or the connection is closed with nothing left
+        (``False``; ``close_exc`` says how it ended)."""
+        while not self.inbox:
+            if self.protocol.state is _CLOSED:
+                return False
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return True
+
+    async def recv(self, decode: bool | None = None) -> Any:
+        if await self.wait_inbox():
+            return self.inbox.popleft()
+        await asyncio.shield(self.connection_lost_waiter)
+        raise self.close_exc
 
 
 class ReconnectingWebSocket:
@@ -50,6 +135,7 @@ class ReconnectingWebSocket:
         open_timeout_s: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
+        inbox: bool = False,
     ) -> None:
         self.url = url
         self._on_connect = on_connect
@@ -61,9 +147,12 @@ class ReconnectingWebSocket:
         self._ping_interval = ping_interval_s
         self._ping_timeout = ping_timeout_s
         self._open_timeout = open_timeout_s
+        #: Read messages through ``InboxConnection`` (the order path: no per-message future).
+        self._inbox = inbox
         self._sleep = sleep or anyio.sleep
         self._rng = rng or random.Random()
         self._conn: ClientConnection | None = None
+        self._flush_scheduled = False
         self._connected_once = False
         self.state = StreamState.DISCONNECTED
         self.reconnects = 0
@@ -82,6 +171,52 @@ class ReconnectingWebSocket:
         if self._conn is None:
             raise ConnectionError("not connected")
         await self._conn.send(text)
+
+    def send_soon(self, text: str) -> None:
+        """Queue a text frame on the current connection; it is written at the end of this event-loop
+        turn together with every other frame queued in the turn (one write, one system call).
+
+        Raise ``ConnectionError`` if there is no open connection: then nothing was queued. Once queued,
+        the frame leaves unless the connection drops first, which its reader sees (the state leaves
+        ``SUBSCRIBED``), so a caller waiting for an answer learns that its request may not have left.
+        Requests wait for their answers, so what is queued stays bounded by the requests in flight.
+        """
+        conn = self._conn
+        if conn is None or conn.protocol.state is not _OPEN:
+            raise ConnectionError("not connected")
+        conn.protocol.send_text(text.encode("utf-8"))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush, conn)
+
+    def _flush(self, conn: ClientConnection) -> None:
+        """Write the frames ``send_soon`` queued this turn in one go (what ``send_data`` would write
+        frame by frame); anything else the protocol has to send (an end of stream) goes its own way."""
+        self._flush_scheduled = False
+        chunks = conn.protocol.data_to_send()
+        if not chunks:
+            return  # already written (the connection writes what is pending after each read)
+        data = b"".join(chunks)
+        if data:
+            conn.transport.write(data)
+        if not all(chunks):  # an empty chunk is the end of the stream (the connection is closing)
+            if conn.transport.can_write_eof():
+                with contextlib.suppress(Exception):
+                    conn.transport.write_eof()
+            else:  # pragma: no cover - TLS
+                conn.transport.close()
+
+    async def _read_inbox(self, conn: InboxConnection) -> None:
+        """Hand every queued message to ``on_message``, in order, until the connection ends: return if
+        it closed normally, raise ``ConnectionClosedError`` if not (as iterating the connection does)."""
+        inbox, on_message = conn.inbox, self._on_message
+        while await conn.wait_inbox():
+            while inbox:
+                await on_message(inbox.popleft())
+        await asyncio.shield(conn.connection_lost_waiter)
+        exc = conn.close_exc
+        if not isinstance(exc, ConnectionClosedOK):
+            raise exc
 
     async def drop(self) -> None:
         """Close the current connection abruptly (the loop reconnects); for tests and operators."""
@@ -105,6 +240,7 @@ class ReconnectingWebSocket:
                         max_size=2**22,
                         # small JSON frames, latency first: deflate would cost CPU on both ends
                         compression=None,
+                        create_connection=InboxConnection if self._inbox else None,
                     ) as conn:
                         self._conn = conn
                         self.connects += 1
@@ -117,10 +253,13 @@ class ReconnectingWebSocket:
                             if self._on_reconnect is not None:
                                 await self._on_reconnect()
                         self._connected_once = True
-                        async for message in conn:
-                            if isinstance(message, bytes):
-                                message = message.decode("utf-8")
-                            await self._on_message(message)
+                        if isinstance(conn, InboxConnection):
+                            await self._read_inbox(conn)
+                        else:
+                            async for message in conn:
+                                if isinstance(message, bytes):
+                                    message = message.decode("utf-8")
+                                await self._on_message(message)
                         log.info("stream %s closed by peer", self.url)
                 except (OSError, TimeoutError, WebSocketException, FixgwError, ConnectionError) as exc:
                     log.warning("stream %s lost: %r", self.url, exc)

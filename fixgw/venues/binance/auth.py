@@ -45,7 +45,9 @@ def ws_api_request(
     ``apiKey``, ``recvWindow`` and ``timestamp`` are added; the signature covers every parameter but
     itself, sorted by name, raw UTF-8 (the WebSocket API rule).
     """
-    signed: dict[str, Any] = {k: _json_value(v) for k, v in params if v is not None}
+    # one request per order: text and whole numbers (most values) travel as they are, without a call
+    signed: dict[str, Any] = {k: v if type(v) is str or type(v) is int else _json_value(v)
+                              for k, v in params if v is not None}
     signed.update(apiKey=api_key, recvWindow=recv_window_ms, timestamp=timestamp_ms)
     signed["signature"] = sign_payload(binance_ws_payload(signed), api_secret, ed25519_private_key_pem)
     return {"id": request_id, "method": method, "params": signed}

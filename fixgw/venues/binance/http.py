@@ -53,19 +53,20 @@ Params = list[tuple[str, object]]
 
 def weight_of(method: str, path: str, params: Params) -> int:
     """Request weight of one call (rest-api.md)."""
-    names = {k for k, _ in params}
-    if (method, path) == ("GET", "/api/v3/openOrders") and "symbol" not in names:
-        return 80
-    if (method, path) == ("GET", "/api/v3/myTrades") and "orderId" in names:
-        return 5
+    if method == "GET":  # the two calls whose weight depends on their parameters
+        if path == "/api/v3/openOrders" and all(k != "symbol" for k, _ in params):
+            return 80
+        if path == "/api/v3/myTrades" and any(k == "orderId" for k, _ in params):
+            return 5
     return WEIGHTS.get((method, path), 1)
 
 
 def request_costs(method: str, path: str, params: Params) -> dict[str, int]:
     """What one call takes from the limiter's buckets (the same over REST and the WebSocket API)."""
     costs = {WEIGHT_BUCKET: weight_of(method, path, params)}
-    if (method, path) in ORDER_COUNTED:
-        costs[ORDER_BUCKET] = 1
+    orders = ORDER_COUNTED.get((method, path))
+    if orders:
+        costs[ORDER_BUCKET] = orders
     return costs
 
 
@@ -90,7 +91,6 @@ async def call_venue(
     ``attempt`` translates its transport's failures itself (``TransportError`` when the request
     cannot have left, ``VenueUnknownOutcome`` when it may have).
     """
-    costs = dict(costs)
     resynced = False
     rate_limited = 0
     while True:

@@ -60,6 +60,7 @@ def ws_api_connection(config: BinanceConfig, **hooks: Any) -> ReconnectingWebSoc
         backoff_cap_s=config.ws_backoff_cap_s,
         ping_interval_s=config.ws_ping_interval_s,
         ping_timeout_s=config.ws_ping_interval_s,
+        inbox=True,  # order answers and events: the cheaper read path
         **hooks,
     )
 

@@ -24,10 +24,16 @@ Outcomes:
 * 5XX or -1007: ``VenueUnknownOutcome``, as over REST.
 
 The connection is a ``ReconnectingWebSocket`` (backoff, pings); nothing is subscribed on it.
+
+Cost per request: the frame is queued with ``send_soon`` (the requests of one event-loop turn leave in
+one write), the answer is a plain future resolved by ``id``, and one timer serves every request's
+timeout: every request gets the same ``request_timeout_s``, so the deadlines come in the order the
+requests were sent and the timer only ever looks at the oldest still waiting.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import random
@@ -35,7 +41,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 from websockets.asyncio.client import ClientConnection
 
 from fixgw.jsonio import dumps, loads
@@ -59,10 +64,15 @@ class WsApiUnavailable(TransportError):
     """The WebSocket API connection is not up: the request was not sent (send it over REST)."""
 
 
+#: What a request's future holds when its answer did not come within ``request_timeout_s``.
+_TIMED_OUT: Any = object()
+
+
 @dataclass(slots=True)
 class _Waiter:
-    done: anyio.Event
-    answer: dict[str, Any] | None = None  # None when set: the connection was lost
+    #: The answer (a dict); ``None`` once the connection was lost, ``_TIMED_OUT`` after the timeout.
+    answer: asyncio.Future[Any]
+    deadline: float  # event-loop time
 
 
 class BinanceWsApi:
@@ -83,7 +93,9 @@ class BinanceWsApi:
         self._limiter = limiter
         self._resync = resync
         self._ids = itertools.count(1)
-        self._waiting: dict[str, _Waiter] = {}
+        self._waiting: dict[str, _Waiter] = {}  # in the order sent
+        self._timer: asyncio.TimerHandle | None = None  # the timeout sweep (``_expire``), while armed
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
         self.requests = 0  # sent over this connection, for health and tests
         self.ws = ws_api_connection(config, on_connect=self._on_connect, on_message=self._on_message,
                                     on_state=self._on_state, sleep=sleep, rng=rng)
@@ -120,31 +132,51 @@ class BinanceWsApi:
             timestamp_ms=self._server_clock.now_ms(), recv_window_ms=cfg.recv_window_ms,
             ed25519_private_key_pem=cfg.ed25519_private_key_pem,
         ))
-        waiter = _Waiter(anyio.Event())
-        self._waiting[rid] = waiter
+        if not self.available:
+            raise WsApiUnavailable(f"{ws_method}: WebSocket API connection down")
         try:
-            if not self.available:
-                raise WsApiUnavailable(f"{ws_method}: WebSocket API connection down")
-            try:
-                await self.ws.send(text)
-            except ConnectionError as exc:  # no connection at all: the frame was never written
-                raise WsApiUnavailable(f"{ws_method}: {exc}") from exc
-            except Exception as exc:  # the connection failed while writing: it may have left
-                raise VenueUnknownOutcome(f"{ws_method}: connection lost while sending ({exc!r})") from exc
-            self.requests += 1
-            with anyio.move_on_after(cfg.request_timeout_s):
-                await waiter.done.wait()
+            self.ws.send_soon(text)  # written with the other requests of this event-loop turn
+        except ConnectionError as exc:  # no open connection: the frame was not queued
+            raise WsApiUnavailable(f"{ws_method}: {exc}") from exc
+        except Exception as exc:  # the connection failed while queueing: treat it as possibly sent
+            raise VenueUnknownOutcome(f"{ws_method}: connection lost while sending ({exc!r})") from exc
+        self.requests += 1
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(loop.create_future(), loop.time() + cfg.request_timeout_s)
+        self._waiting[rid] = waiter
+        if self._timer is None or self._timer_loop is not loop:
+            self._timer, self._timer_loop = loop.call_at(waiter.deadline, self._expire), loop
+        try:
+            answer = await waiter.answer
         finally:
             del self._waiting[rid]
-        answer = waiter.answer
-        if not waiter.done.is_set():
+        if answer is _TIMED_OUT:
             raise VenueUnknownOutcome(f"{ws_method}: no answer within {cfg.request_timeout_s} s")
         if answer is None:
             raise VenueUnknownOutcome(f"{ws_method}: connection lost before the answer")
         status = int(answer.get("status") or 0)
+        if status == 200 and "error" not in answer:  # what ``error_from_ws_api`` finds for every success
+            return status, answer.get("result"), None
         # venue time: ``retryAfter`` is a venue timestamp, and the limiter runs on the venue's clock
         error = error_from_ws_api(status, answer.get("error"), self._server_clock.now_ns())
         return status, answer.get("error") if error is not None else answer.get("result"), error
+
+    def _expire(self) -> None:
+        """The one timeout timer: end the requests whose time is up, then wait for the next deadline.
+
+        Every request gets the same timeout, so deadlines grow in the order requests were sent (the
+        order of ``_waiting``): the sweep stops at the first one still running.
+        """
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for waiter in self._waiting.values():
+            if waiter.answer.done():
+                continue
+            if waiter.deadline > now:
+                self._timer = loop.call_at(waiter.deadline, self._expire)
+                return
+            waiter.answer.set_result(_TIMED_OUT)
 
     # -- the connection ----------------------------------------------------------------------------
 
@@ -159,15 +191,16 @@ class BinanceWsApi:
             return
         if not isinstance(msg, dict):
             return
-        for name, used in rate_limit_counts(msg.get("rateLimits")):
-            self._limiter.observe_used(name, used)  # late answers count too
+        counts = rate_limit_counts(msg.get("rateLimits"))
+        if counts:
+            self._limiter.observe_counts(counts)  # late answers count too
         waiter = self._waiting.get(msg.get("id"))  # type: ignore[arg-type]
-        if waiter is not None and not waiter.done.is_set():
-            waiter.answer = msg
-            waiter.done.set()
+        if waiter is not None and not waiter.answer.done():
+            waiter.answer.set_result(msg)
 
     def _on_state(self, state: StreamState) -> None:
         if state is StreamState.SUBSCRIBED:
             return
         for waiter in self._waiting.values():  # their answers can no longer arrive
-            waiter.done.set()
+            if not waiter.answer.done():
+                waiter.answer.set_result(None)
