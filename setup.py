@@ -30,6 +30,8 @@ else:
         [
             Extension("fixgw_ext._codec", ["fixgw_ext/_codec.pyx"], extra_compile_args=["-O3"]),
             Extension("fixgw_ext._validate", ["fixgw_ext/_validate.pyx"], extra_compile_args=["-O3"]),
+            Extension("fixgw_ext._report", ["fixgw_ext/_report.pyx"], extra_compile_args=["-O3"]),
+            Extension("fixgw_ext._frame", ["fixgw_ext/_frame.pyx"], extra_compile_args=["-O3"]),
         ],
         compiler_directives={
             "language_level": "3",

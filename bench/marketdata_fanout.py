@@ -1,26 +1,30 @@
 """Market data fan-out: latency from a venue depth event to N subscribed FIX sessions.
 
 Run: ``python bench/marketdata_fanout.py [--sessions 100] [--rate 1000] [--seconds 10] [--sim-in-process]
-[--store sqlite|memory]``.
+[--store sqlite|memory] [--store-dir DIR] [--settle-ms 20]``.
 
 Three processes, as in production where the venue is elsewhere: the simulator with a driver (a child
 process), the gateway with ``--sessions`` FIX 4.4 sessions (this process, the one measured; its message
-store a SQLite file as deployed, or ``--store memory``), and as
-many raw FIX clients on one asyncio loop (a child process), each subscribed (263=1, 265=1, 264=20) to
-BTC/USDT. The driver changes ``--rate`` book levels a second in the simulator (orders placed and
-cancelled in 100 ms slices), which publishes them in its 100 ms diff-depth events.
-``--sim-in-process`` runs the simulator in the gateway's process instead (the first layout of this
-bench): its work then competes with the gateway's for the interpreter and inflates the figures.
+store a SQLite file as deployed, or ``--store memory``), and as many raw FIX clients in one child
+process, each subscribed (263=1, 265=1, 264=20) to BTC/USDT. The driver changes ``--rate`` book levels a
+second in the simulator (orders placed and cancelled in 100 ms slices), which publishes them in its
+100 ms diff-depth events. ``--sim-in-process`` runs the simulator in the gateway's process instead (the
+first layout of this bench): its work then competes with the gateway's for the interpreter.
 
-Latency of one X at one client = the client's receipt time minus the time the gateway received the
-depth event that caused it (the latest event received before, on one monotonic clock: ``perf_counter``,
-system-wide on Linux): the gateway's work (book, diff, encode, the sends) and the loopback hop, not the
-venue's batching interval. A client stamps each chunk as it arrives and parses it only at the end, so
-one client's parsing never delays another's stamp. Printed: p50 / p99 / max over every (event, session)
-pair; on the gateway side, the time from the event until every session's X was handed to the kernel,
-the CPU time of that flush, and the wait from the event to the flush; the gateway process's CPU time
-per depth event over the whole drive (the CPU figures are the least sensitive to a loaded machine); the events and X counted, and the messages conflated. Target on this machine: p99 < 5 ms
-at 100 sessions and 1,000 updates/s.
+Latency of one X at one client = the time the X reached the client's socket (the kernel's receive
+timestamp, SO_TIMESTAMPNS) minus the time the gateway received the depth event that caused it (the
+latest event received before; both on the system's real-time clock): the gateway's work (book, diff,
+encode, the sends) and the loopback hop, not the venue's batching interval nor the client's own lag.
+The clients are one thread on a ``selectors`` loop; after a wake-up they sleep ``--settle-ms`` before
+reading, so on a 2-core machine their CPU does not compete with the gateway's during a fan-out (the
+kernel stamps keep the arrival times). ``--settle-ms 0`` reads at once: the client then competes for the
+CPU, as the first version of this bench did (one asyncio loop for every client), and the figures include
+that. The time each X was read by the client is printed too. Printed: p50 / p99 / max over every
+(event, session) pair; on the gateway side, the time from the event until every session's X was handed to
+the kernel, the CPU time of that flush, and the wait from the event to the flush; the gateway process's
+CPU time per depth event over the whole drive (the CPU figures are the least sensitive to a loaded
+machine); the events and X counted, and the messages conflated. Target on this machine: p99 < 5 ms at
+100 sessions and 1,000 updates/s.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ import asyncio
 import bisect
 import multiprocessing
 import random
+import selectors
+import socket
+import struct
 import sys
 import tempfile
 import threading
@@ -54,73 +61,121 @@ D = Decimal
 MAKER = "fanout-maker"  # not the gateway's account: the gateway would treat its orders as its own
 
 
-class Client(asyncio.Protocol):
-    """A raw FIX client: logs on, subscribes, then stamps every chunk as it arrives (parsed at the end,
-    so one client's parsing never delays the next one's stamp)."""
+#: Linux: software receive timestamps (struct timespec, CLOCK_REALTIME) as a control message of recvmsg.
+SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@qq")
 
-    def __init__(self, comp: str, ready: asyncio.Event) -> None:
+
+class Client:
+    """A raw FIX client on a blocking socket: logs on and subscribes, then waits for its first W."""
+
+    def __init__(self, comp: str, port: int) -> None:
         self.comp = comp
         self.seq = 1
         self.parser = Parser()
-        self.ready = ready
-        self.chunks: list[tuple[int, bytes]] = []  # (perf_counter_ns at arrival, bytes) once ready
-        self.transport: Any = None
+        #: (kernel arrival ns, read ns, bytes) of each read once ready; both CLOCK_REALTIME (``time_ns``).
+        self.chunks: list[tuple[int, int, bytes]] = []
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            self.kernel_stamps = True
+        except OSError:
+            self.kernel_stamps = False
+        self.sock.sendall(self.frame("A", [(98, 0), (108, 30), (141, "Y"), (553, "demo"), (554, "demo")])
+                          + self.frame("V", [(262, "md"), (263, 1), (264, 20), (265, 1), (267, 2), (269, 0),
+                                             (269, 1), (146, 1), (55, "BTC/USDT")]))
 
     def frame(self, msg_type: str, fields: list[tuple[int, Any]]) -> bytes:
         head = [(49, self.comp), (56, "FIXGW"), (34, self.seq), (52, format_utc_timestamp(time.time_ns()))]
         self.seq += 1
         return encode("FIX.4.4", msg_type, head + fields)
 
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-        transport.write(self.frame("A", [(98, 0), (108, 30), (141, "Y"), (553, "demo"), (554, "demo")]))
-        transport.write(self.frame("V", [(262, "md"), (263, 1), (264, 20), (265, 1), (267, 2), (269, 0),
-                                         (269, 1), (146, 1), (55, "BTC/USDT")]))
-
-    def data_received(self, data: bytes) -> None:
-        if self.ready.is_set():
-            self.chunks.append((time.perf_counter_ns(), data))
-            return
-        self.parser.feed(data)
+    def wait_snapshot(self, deadline: float) -> None:
+        self.sock.settimeout(max(0.1, deadline - time.monotonic()))
         while True:
-            m = self.parser.next_event()
-            if not hasattr(m, "msg_type"):
-                break
-            if m.msg_type == b"W":
-                self.ready.set()
-
-    def x_times(self) -> list[int]:
-        """The arrival time of each X received once ready."""
-        out = []
-        for stamp, data in self.chunks:
+            data = self.sock.recv(1 << 16)
+            if not data:
+                raise SystemExit(f"{self.comp}: the gateway closed the connection before the first W")
             self.parser.feed(data)
             while True:
                 m = self.parser.next_event()
                 if not hasattr(m, "msg_type"):
                     break
-                if m.msg_type == b"X":
-                    out.append(stamp)
-        return out
+                if m.msg_type == b"W":
+                    self.sock.setblocking(False)
+                    return
+
+    def read(self) -> None:
+        """Read what is there; stamp it with the kernel's arrival time and the time read."""
+        while True:
+            try:
+                data, ancdata, _flags, _addr = self.sock.recvmsg(1 << 16, 64)
+            except (BlockingIOError, InterruptedError):
+                return
+            now = time.time_ns()
+            if not data:
+                return
+            arrived = now
+            for level, kind, raw in ancdata:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= _TIMESPEC.size:
+                    sec, nsec = _TIMESPEC.unpack_from(raw)
+                    arrived = sec * 1_000_000_000 + nsec
+            self.chunks.append((arrived, now, data))
+
+    def x_times(self) -> tuple[list[tuple[int, int]], int]:
+        """The (arrival, read) times of each X received once ready, and the number of X left out: those
+        of reads that held more than one X (the client fell a whole event behind), as a read carries
+        only its last segment's arrival time."""
+        out = []
+        left_out = 0
+        for arrived, read, data in self.chunks:
+            self.parser.feed(data)
+            n = 0
+            while True:
+                m = self.parser.next_event()
+                if not hasattr(m, "msg_type"):
+                    break
+                n += m.msg_type == b"X"
+            if n == 1:
+                out.append((arrived, read))
+            else:
+                left_out += n
+        return out, left_out
 
 
-def clients_main(port: int, n: int, conn: Any) -> None:
-    """The child process: ``n`` clients on one loop; report ready, then the receipt times at "stop"."""
+def clients_main(port: int, n: int, conn: Any, settle_ms: float) -> None:
+    """The child process: ``n`` clients; report ready, then the receipt times at "stop".
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        readies = [asyncio.Event() for _ in range(n)]
-        clients = []
-        for i, r in enumerate(readies):
-            _, c = await loop.create_connection(lambda i=i, r=r: Client(f"MD{i:03d}", r), "127.0.0.1", port)
-            clients.append(c)
-        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
-        conn.send("ready")
-        await loop.run_in_executor(None, conn.recv)
-        for c in clients:
-            c.transport.close()
-        conn.send([c.x_times() for c in clients])
-
-    asyncio.run(main())
+    One thread and one ``selectors`` loop, no asyncio: on a 2-core machine the clients' own CPU competes
+    with the gateway's. After a wake-up it sleeps ``settle_ms`` before reading every socket, so a
+    fan-out lands whole while the client stays off the CPU; the kernel's receive timestamps
+    (SO_TIMESTAMPNS) keep each X's arrival time however late it is read.
+    """
+    deadline = time.monotonic() + 60
+    clients = [Client(f"MD{i:03d}", port) for i in range(n)]
+    for c in clients:
+        c.wait_snapshot(deadline)
+    sel = selectors.DefaultSelector()
+    for c in clients:
+        sel.register(c.sock, selectors.EVENT_READ, c)
+    sel.register(conn, selectors.EVENT_READ, None)
+    conn.send("ready")
+    settle = settle_ms / 1e3
+    running = True
+    while running:
+        ready = sel.select(1.0)
+        if settle and ready:
+            time.sleep(settle)
+        for key, _ in sel.select(0) if settle and ready else ready:
+            if key.data is None:
+                running = False
+            else:
+                key.data.read()
+    conn.recv()
+    for c in clients:
+        c.sock.close()
+    conn.send(([c.x_times() for c in clients], all(c.kernel_stamps for c in clients)))
 
 
 def drive(sim: SimServer, rate: int, seconds: float, stop: threading.Event) -> None:
@@ -212,9 +267,18 @@ class _Venue:
             self.proc.join(15)
 
 
-async def run(n: int, rate: int, seconds: float, sim_in_process: bool = False, store: str = "sqlite") -> None:
+async def _reap(proc: Any, finished: anyio.Event) -> None:
+    try:
+        await finished.wait()
+    finally:
+        if proc.is_alive():
+            proc.kill()
+
+
+async def run(n: int, rate: int, seconds: float, sim_in_process: bool = False, store: str = "sqlite",
+              settle_ms: float = 20.0, store_dir: str | None = None) -> None:
     venue = _Venue(rate, seconds, sim_in_process)
-    tmp = tempfile.TemporaryDirectory(prefix="fixgw-fanout-")
+    tmp = tempfile.TemporaryDirectory(prefix="fixgw-fanout-", dir=store_dir)
     try:
         rest_url, ws_url = venue.start()
         cfg = default_config(port=0, store_path=Path(tmp.name) / "fixgw.db" if store == "sqlite" else None)
@@ -226,14 +290,18 @@ async def run(n: int, rate: int, seconds: float, sim_in_process: bool = False, s
         async with anyio.create_task_group() as tg:
             port = await tg.start(gw.run)
             parent, child = multiprocessing.Pipe()
-            proc = multiprocessing.get_context("spawn").Process(target=clients_main, args=(port, n, child))
+            proc = multiprocessing.get_context("spawn").Process(target=clients_main,
+                                                                args=(port, n, child, settle_ms))
             proc.start()
+            finished = anyio.Event()
+            tg.start_soon(_reap, proc, finished)  # never leave the clients behind if this run fails
             if await anyio.to_thread.run_sync(parent.poll, 60) is False:
                 raise SystemExit("the clients did not log on and subscribe in 60 s")
             parent.recv()
             md = gw.marketdata
             feed = md.feeds["sim"]
-            events: list[int] = []
+            events: list[int] = []  # perf_counter_ns of each depth event's arrival
+            events_rt: list[int] = []  # the same instants on the clients' clock (time_ns)
             flushed: list[tuple[int, int]] = []  # (event index, perf_counter_ns when the flush returned)
             on_message = feed._on_message
             flush = md._flush
@@ -241,6 +309,7 @@ async def run(n: int, rate: int, seconds: float, sim_in_process: bool = False, s
             async def stamped(text: str) -> None:
                 if '"depthUpdate"' in text:
                     events.append(time.perf_counter_ns())
+                    events_rt.append(time.time_ns())
                 await on_message(text)
 
             starts: list[tuple[int, int]] = []
@@ -259,24 +328,41 @@ async def run(n: int, rate: int, seconds: float, sim_in_process: bool = False, s
             md._flush = timed_flush
             store = gw._store
             commits0 = getattr(store, "commits", 0)
+            commit_times: list[tuple[float, float]] = []  # (wall ms, CPU ms) of each commit that wrote
+            real_commit = getattr(store, "commit", None)
+
+            def timed_commit() -> None:
+                before = getattr(store, "commits", 0)
+                t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
+                real_commit()
+                if getattr(store, "commits", 0) != before:
+                    commit_times.append(((time.perf_counter_ns() - t0) / 1e6, (time.thread_time_ns() - c0) / 1e6))
+
+            if real_commit is not None:
+                store.commit = timed_commit  # the sessions' stores commit through their owner's method
             cpu0 = time.process_time()
             await anyio.to_thread.run_sync(venue.drive)
             cpu_total = time.process_time() - cpu0
             commits = getattr(store, "commits", 0) - commits0
             await anyio.sleep(0.5)
             parent.send("stop")
-            received = await anyio.to_thread.run_sync(parent.recv)
+            received, kernel_stamps = await anyio.to_thread.run_sync(parent.recv)
             proc.join(10)
-            lat = []
-            for times in received:
-                for r in times:
-                    i = bisect.bisect_right(events, r) - 1
+            lat: list[float] = []  # venue event -> X in the client's socket (kernel receive stamp)
+            read_lat: list[float] = []  # venue event -> X read by the client process
+            multi = 0
+            for times, m in received:
+                multi += m
+                for arrived, read in times:
+                    i = bisect.bisect_right(events_rt, arrived) - 1
                     if i >= 0:
-                        lat.append((r - events[i]) / 1e6)
+                        lat.append((arrived - events_rt[i]) / 1e6)
+                        read_lat.append((read - events_rt[i]) / 1e6)
             done: dict[int, float] = {}
             for i, t in flushed:  # the first flush after each event: every session's X written
                 done.setdefault(i, (t - events[i]) / 1e6)
             gw.stop()
+            finished.set()
         lat.sort()
         if not lat:
             print("no X received")
@@ -289,8 +375,13 @@ async def run(n: int, rate: int, seconds: float, sim_in_process: bool = False, s
         where = "in this process" if sim_in_process else "in its own process"
         print(f"fan-out to {n} sessions at {rate} level changes/s for {seconds:g}s (simulator {where}): "
               f"{len(events)} depth events, {len(lat)} X received")
-        print(f"  venue event -> X at the client: p50 {pct(lat, 0.5):.2f} ms, p99 {pct(lat, 0.99):.2f} ms, "
+        read_lat.sort()
+        what = "in the client's socket (kernel receive time)" if kernel_stamps else "read by the client"
+        print(f"  venue event -> X {what}: p50 {pct(lat, 0.5):.2f} ms, p99 {pct(lat, 0.99):.2f} ms, "
               f"max {lat[-1]:.2f} ms")
+        print(f"  venue event -> X read by the client process (its own lag included; it waits {settle_ms:g} ms "
+              f"after a wake-up before reading): p50 {pct(read_lat, 0.5):.2f} ms, p99 {pct(read_lat, 0.99):.2f} ms"
+              + (f"; {multi} X left out: read together with the next one" if multi else ""))
         if gw_lat:
             print(f"  venue event -> every session's X written (gateway side, {len(gw_lat)} flushes): "
                   f"p50 {pct(gw_lat, 0.5):.2f} ms, p99 {pct(gw_lat, 0.99):.2f} ms, max {gw_lat[-1]:.2f} ms")
@@ -307,6 +398,12 @@ async def run(n: int, rate: int, seconds: float, sim_in_process: bool = False, s
             print(f"  gateway process CPU during the drive: {cpu_total * 1e3 / len(events):.2f} ms per depth event "
                   f"(everything: stream, book, fan-out, timers{', and the simulator' if sim_in_process else ''}); "
                   f"message store: {commits} commits for {len(events)} events ({type(store).__name__})")
+        if commit_times:
+            walls = sorted(w for w, _ in commit_times)
+            cpus = sorted(c for _, c in commit_times)
+            print(f"  message store commit (every session's sequence number, before the first write): wall p50 "
+                  f"{pct(walls, 0.5):.2f} ms, p99 {pct(walls, 0.99):.2f} ms; CPU p50 {pct(cpus, 0.5):.2f} ms "
+                  f"(wall beyond CPU: waits for the disk or for the CPU)")
         print(f"  conflated {gw.marketdata.conflated}, resyncs {feed.resyncs}")
     finally:
         venue.stop()
@@ -322,8 +419,14 @@ def main(argv: list[str] | None = None) -> None:
                     help="run the simulator in this process (the first layout; it competes for the interpreter)")
     ap.add_argument("--store", choices=("sqlite", "memory"), default="sqlite",
                     help="the gateway's message store: a SQLite file in a temporary directory (as deployed), or memory")
+    ap.add_argument("--settle-ms", type=float, default=20.0,
+                    help="the clients wait this long after a wake-up before reading (0: read at once); the "
+                         "kernel's receive stamps keep the arrival times either way")
+    ap.add_argument("--store-dir", default=None,
+                    help="where the SQLite file goes (default: the system's temporary directory); e.g. /dev/shm "
+                         "to tell the store's waits for a busy disk from its own work")
     a = ap.parse_args(argv)
-    asyncio.run(run(a.sessions, a.rate, a.seconds, a.sim_in_process, a.store))
+    asyncio.run(run(a.sessions, a.rate, a.seconds, a.sim_in_process, a.store, a.settle_ms, a.store_dir))
 
 
 if __name__ == "__main__":

@@ -18,9 +18,12 @@ Fan-out cost: subscriptions of one kind (symbol, depth, sides, FIX version) that
 book share the encoded body of what they get (``_mdsubs``): each W or X body is encoded once per flush
 (Decimals formatted once), and a session gets it behind its own MDReqID and header. Every session's
 messages are queued first (``send(..., flush=False)``), then each handle is flushed once: one write
-per session per flush. W, X and Y are never resent (``MD_GAP_FILL_TYPES``, the sessions'
-``gap_fill_msg_types``): they are not stored, and a ResendRequest over them gets a GapFill, as stale
-market data should not be replayed; the client asks for a fresh snapshot.
+per session per flush. Before the first write the store commits every session's new sequence number
+at once (W and X are numbered like any message): on a busy disk that one commit is the largest wait
+of a fan-out (``bench/marketdata_fanout.py`` prints it). W, X and Y are never resent
+(``MD_GAP_FILL_TYPES``, the sessions' ``gap_fill_msg_types``): they are not stored, and a ResendRequest
+over them gets a GapFill, as stale market data should not be replayed; the client asks for a fresh
+snapshot.
 
 Conflation: before sending to a session, its connection's unsent backlog is read; above
 ``max_backlog`` bytes the subscription is *behind* and gets nothing (its trades are dropped too).

@@ -47,6 +47,9 @@ class MDSub:
     # fixed for the subscription's life, worked out once
     lead: bytes = b""  # 262=<MDReqID> SOH, the first field of every W and X body
     client: dict[str, str] = field(default_factory=dict)  # normalized symbol -> the client's spelling
+    #: Per symbol, the cache keys of its view and of its X pieces: strings, so hashed once for the
+    #: subscription's life, not once per flush (``queue_due`` looks them up for every session).
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     version: str = ""
     once: bool = False
     full: bool = False
@@ -64,6 +67,12 @@ class MDSub:
         self.bids = EntryType.BID in req.entry_types
         self.offers = EntryType.OFFER in req.entry_types
         self.with_trades = EntryType.TRADE in req.entry_types
+        depth = req.depth or None
+        for symbol, client in self.client.items():
+            # what decides the view: (feed, symbol, depth, sides); an X piece adds the client's symbol and
+            # the FIX version (the \x00 separator occurs in none of them)
+            view = f"{id(self.feed)}\x00{symbol}\x00{depth}\x00{self.bids:d}{self.offers:d}"
+            self.keys[symbol] = (view, f"X\x00{view}\x00{client}\x00{self.version}")
 
     @property
     def wants_book(self) -> bool:
@@ -93,16 +102,19 @@ def queue_due(sub: MDSub, drop: Callable[[MDSub], None], cache: dict[Any, Any] |
     client = sub.client
     lead = sub.lead
     views = sub.views
+    keys = sub.keys
+    books = sub.feed.books
     sent = False
     count = 0
     parts: list[Any] = []  # cache entries of the X's pieces: (pinned object, entry count, bytes, body)
-    dirty = sorted(sub.dirty) if len(sub.dirty) > 1 else list(sub.dirty)
+    dirty_set = sub.dirty
+    dirty = sorted(dirty_set) if len(dirty_set) > 1 else list(dirty_set)
     for symbol in dirty:
-        book = sub.feed.books.get(symbol)
+        book = books.get(symbol)
         if book is None or not book.is_live:
             continue  # sent when it is live again
-        sub.dirty.discard(symbol)
-        key = (id(sub.feed), symbol, depth, sub.bids, sub.offers)
+        dirty_set.discard(symbol)
+        key, xkey = keys[symbol]
         now = cache.get(key)
         if now is None:
             bids, asks = book.top(depth) if sub.wants_book else ([], [])
@@ -128,7 +140,7 @@ def queue_due(sub: MDSub, drop: Callable[[MDSub], None], cache: dict[Any, Any] |
             continue
         # The book equals the venue's at its update id, so subscriptions that last saw the same id
         # (whenever they subscribed) get the same changes: built and encoded once.
-        dkey = (b"X", key, old[0], client[symbol], version)
+        dkey = (xkey, old[0])
         hit = cache.get(dkey)
         if hit is None:
             hit = cache[dkey] = _x_part(old, version, book_changes(client[symbol], old[1], view))
@@ -136,7 +148,8 @@ def queue_due(sub: MDSub, drop: Callable[[MDSub], None], cache: dict[Any, Any] |
         if hit[1]:
             count += hit[1]
             parts.append(hit)
-    for symbol, t in sub.trades:
+    trades = sub.trades
+    for symbol, t in trades:
         tkey = (b"T", id(t), client[symbol], version)
         hit = cache.get(tkey)
         if hit is None:
@@ -145,7 +158,8 @@ def queue_due(sub: MDSub, drop: Callable[[MDSub], None], cache: dict[Any, Any] |
                 entry_id=str(t.trade_id), ts_ns=t.ts_ns)])
         count += 1
         parts.append(hit)
-    sub.trades.clear()
+    if trades:
+        trades.clear()
     if count:
         if len(parts) == 1:
             body = parts[0][3]  # the usual case: one symbol's changes, shared as they are

@@ -257,7 +257,7 @@ class SessionCore:
         except (TypeError, ValueError) as exc:
             raise LocalProtocolError(f"cannot encode message: {exc}") from None
         if msg_type in self.config.gap_fill_msg_types:
-            store.set_next_sender_seq(seq + 1)  # never resent: only its number is kept (a GapFill covers it)
+            store.advance_sender_seq(seq + 1)  # never resent: only its number is kept (a GapFill covers it)
         else:
             store.save_outbound(seq, frame)
         if self._state is _ACTIVE:

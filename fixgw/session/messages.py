@@ -1,12 +1,17 @@
 """Outbound frames: the standard header written from precomputed bytes, and the admin message bodies.
 
 The header of every message we send is ``8 9 35 49 56 34 52`` (then 43/122 when resending). Everything
-but 9, 35, 34, 52 and 10 is fixed for a session, so it is built once; a frame costs one join, one
-``sum`` for the CheckSum and the SendingTime (formatted from a per-second cache in the codec).
+but 9, 35, 34, 52 and 10 is fixed for a session, so it is built once; a frame is one ``build_frame``
+call and the SendingTime (formatted once per millisecond, or per unit of the precision, for every
+session: a fan-out sends to many sessions within one).
+
+``build_frame`` here is the specification; ``fixgw_ext._frame.build_frame`` (compiled) gets the call when
+it imports, unless ``FIXGW_NO_EXTENSIONS=1``. ``FRAME_IMPLEMENTATION`` says which one is in use.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable
 from zlib import adler32
 
@@ -15,6 +20,8 @@ from ..codec import checksum, encode, encode_value, format_utc_timestamp
 __all__ = [
     "FrameWriter",
     "SharedBody",
+    "build_frame",
+    "FRAME_IMPLEMENTATION",
     "encode_body",
     "reverse_route",
     "ROUTE_TAGS",
@@ -127,6 +134,35 @@ class SharedBody:
         return f"SharedBody(lead={self.lead!r}, shared={len(self.shared)} bytes)"
 
 
+def build_frame(begin: bytes, mid: bytes, msg_type: bytes, seq: int, sending_time: bytes, extra_header: bytes,
+                lead: bytes, shared: bytes, shared_sum: int) -> bytes:
+    """Return ``begin BodyLength SOH 35=msg_type mid seq SOH 52=sending_time SOH extra_header lead shared
+    10=CheckSum SOH``, where ``begin`` is ``8=<BeginString> SOH 9=``, ``mid`` the fixed ``SOH 49=.. SOH
+    56=.. SOH 34=`` and ``shared_sum`` the byte sum of ``shared`` (summed by the caller once for all the
+    sessions it goes to; ``shared`` is copied, never summed here)."""
+    inner = b"35=%s%s%d\x0152=%s\x01%s%s" % (msg_type, mid, seq, sending_time, extra_header, lead)
+    start = b"%s%d\x01%s" % (begin, len(inner) + len(shared), inner)
+    # Adler-32's low half is 1 + the byte sum while that stays below 65521 (so up to 256 bytes).
+    head_sum = (adler32(start) & 0xFFFF) - 1 if len(start) <= 256 else checksum(start)
+    return b"%s%s10=%03d\x01" % (start, shared, (head_sum + shared_sum) & 0xFF)
+
+
+_build = build_frame
+FRAME_IMPLEMENTATION = "pure"
+if os.environ.get("FIXGW_NO_EXTENSIONS") != "1":
+    try:
+        from fixgw_ext._frame import build_frame as _build  # type: ignore[no-redef]
+
+        FRAME_IMPLEMENTATION = "compiled"
+    except ImportError:  # pragma: no cover - exercised when the build is missing
+        pass
+
+#: SendingTime bytes last formatted: (precision, now_ns // unit of that precision, bytes). Shared by every
+#: session (one event loop thread), as a fan-out stamps a hundred frames within the same millisecond.
+_last_time: tuple[int, int, bytes] = (-1, -1, b"")
+_UNIT_NS = {0: 1_000_000_000, 3: 1_000_000, 6: 1_000, 9: 1}
+
+
 class FrameWriter:
     """Build complete frames for one session (our CompIDs, our BeginString)."""
 
@@ -143,24 +179,26 @@ class FrameWriter:
         self._target = (56, target_comp_id.encode("ascii"))
 
     def timestamp(self, now_ns: int) -> bytes:
-        return format_utc_timestamp(now_ns, self.precision)
+        """SendingTime of ``now_ns`` at this writer's precision."""
+        global _last_time
+        precision = self.precision
+        last = _last_time
+        unit = now_ns // _UNIT_NS.get(precision, 1)
+        if last[1] == unit and last[0] == precision:
+            return last[2]
+        text = format_utc_timestamp(now_ns, precision)
+        _last_time = (precision, unit, text)
+        return text
 
     def frame(self, msg_type: bytes, seq: int, sending_time: bytes, body: bytes, extra_header: bytes = b"") -> bytes:
         """Return the frame; ``body`` and ``extra_header`` are ready ``tag=value SOH`` bytes."""
-        inner = b"35=%s%s%d\x0152=%s\x01%s%s" % (msg_type, self._mid, seq, sending_time, extra_header, body)
-        head = b"%s%d\x01" % (self._begin, len(inner))
-        frame = head + inner
-        return b"%s10=%03d\x01" % (frame, checksum(frame))
+        return _build(self._begin, self._mid, msg_type, seq, sending_time, extra_header, body, b"", 0)
 
     def frame_shared(self, msg_type: bytes, seq: int, sending_time: bytes, body: SharedBody,
                      extra_header: bytes = b"") -> bytes:
         """Return the frame of ``body`` (same bytes as ``frame`` of ``body.lead + body.shared``)."""
-        shared = body.shared
-        inner = b"35=%s%s%d\x0152=%s\x01%s%s" % (msg_type, self._mid, seq, sending_time, extra_header, body.lead)
-        start = b"%s%d\x01%s" % (self._begin, len(inner) + len(shared), inner)
-        # Adler-32's low half is 1 + the byte sum while that stays below 65521 (so up to 256 bytes).
-        head_sum = (adler32(start) & 0xFFFF) - 1 if len(start) <= 256 else checksum(start)
-        return b"%s%s10=%03d\x01" % (start, shared, (head_sum + body.shared_sum) & 0xFF)
+        return _build(self._begin, self._mid, msg_type, seq, sending_time, extra_header, body.lead, body.shared,
+                      body.shared_sum)
 
     def frame_fields(self, msg_type: bytes, seq: int, sending_time: bytes, fields: Iterable[tuple[int, Any]]) -> bytes:
         """Return the frame for (tag, value) fields (header extras first, then body) via the codec's encoder.

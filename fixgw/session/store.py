@@ -32,6 +32,18 @@ class SessionStore(Protocol):
     def set_next_sender_seq(self, n: int) -> None:
         """Set the next sequence number we will send."""
 
+    def advance_sender_seq(self, n: int) -> None:
+        """Move the next sender number forward to ``n`` past a message that is never resent (a MsgType of
+        ``SessionConfig.gap_fill_msg_types``): its body is not kept, only its number must never be reused.
+
+        A store may make this cheaper than ``set_next_sender_seq`` by reserving numbers: one durable write
+        of a mark ahead of ``n`` covers the following advances up to it, which then leave nothing to commit.
+        The number read back after a crash must be at or above every ``n`` a commit returned after; numbers
+        above the last message sent are answered with a SequenceReset-GapFill on a ResendRequest. A store
+        without reservations implements it as ``set_next_sender_seq(n)`` (this default).
+        """
+        self.set_next_sender_seq(n)
+
     def fetch(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         """Return the stored ``(seq, raw)`` with ``begin <= seq <= end`` in order; ``end`` 0 means to the last."""
 

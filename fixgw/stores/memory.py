@@ -48,6 +48,10 @@ class MemorySessionStore:
         """Set the next sequence number we will send."""
         self.next_sender_seq = n
 
+    def advance_sender_seq(self, n: int) -> None:
+        """Move the next sender number past a message that is never resent (nothing to reserve in memory)."""
+        self.next_sender_seq = n
+
     def fetch(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         """Return stored ``(seq, raw)`` for ``begin <= seq <= end`` in order; ``end`` 0 = to the last."""
         messages = self._messages

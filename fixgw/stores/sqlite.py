@@ -9,8 +9,9 @@ key range. The file runs in WAL mode through one connection owned by the ``Sqlit
 
 Writes are batched. The first write after a commit opens a transaction; ``save_outbound`` queues the
 message in memory and advances the in-memory sender sequence number, ``set_next_*_seq`` and ``reset`` change the
-in-memory numbers, and ``commit()`` inserts the queued messages and journal rows (one ``executemany``
-each), writes the changed sequence numbers of every session and commits the transaction. A read of the
+in-memory numbers (``advance_sender_seq``, for messages never resent, dirties the session only past
+a reserved mark: ``fixgw.stores._session``), and ``commit()`` inserts the queued messages and journal
+rows (one ``executemany`` each), writes the changed sequence numbers of every session and commits the transaction. A read of the
 messages (``fetch``) or of a journal inserts what is queued first, so it sees every write as before. A message and the sender number that follows it therefore always land in the same
 transaction: after a crash either both are there or neither is. The session engine calls ``commit()``
 from ``data_to_send()``, so every byte that leaves the process is already committed.
@@ -64,7 +65,7 @@ from typing import Any, Callable
 from ..errors import StoreError
 from ._checkpoint import Checkpointer
 from ._groupcommit import GroupCommit
-from ._session import StoredSession, session_key
+from ._session import DEFAULT_SEQ_RESERVE, StoredSession, check_seq_reserve, release_reserved, session_key
 from .journal_sqlite import JournalRows, SqliteOrderJournal
 
 __all__ = ["SqliteMessageStore", "SqliteSessionStore"]
@@ -111,6 +112,8 @@ class SqliteMessageStore(GroupCommit):
     ``path`` may be ``":memory:"`` for a throw-away store. ``synchronous`` is SQLite's setting:
     ``"NORMAL"`` survives a process crash, ``"FULL"`` also a power loss (see the module docstring).
     ``now_ns`` gives the creation time of sessions seen for the first time (default: system time).
+    ``seq_reserve``: how many sender numbers one durable write reserves for messages never resent
+    (``advance_sender_seq``: see ``fixgw.stores._session``; 0 reserves none).
     ``checkpoint`` is ``"background"`` or ``"auto"``; with background checkpoints, every
     ``checkpoint_interval`` seconds a PASSIVE checkpoint runs off-thread and, once the WAL holds more
     than ``wal_restart_pages`` pages (1 KiB each), the writer catches up at its next commit so that the
@@ -126,6 +129,7 @@ class SqliteMessageStore(GroupCommit):
         checkpoint: str = "background",
         checkpoint_interval: float = 0.1,
         wal_restart_pages: int = 65536,
+        seq_reserve: int = DEFAULT_SEQ_RESERVE,
     ) -> None:
         sync = synchronous.upper()
         if sync not in _SYNCHRONOUS:
@@ -136,6 +140,8 @@ class SqliteMessageStore(GroupCommit):
             raise ValueError("checkpoint_interval must be positive")
         self._path = os.fspath(path)
         self._now_ns = now_ns
+        #: Sender numbers one durable write reserves for unstored messages (``fixgw.stores._session``).
+        self.seq_reserve = check_seq_reserve(seq_reserve)
         self._in_transaction = False
         self._dirty: set[SqliteSessionStore] = set()
         self._sessions: dict[tuple[str, str, str], SqliteSessionStore] = {}
@@ -250,11 +256,11 @@ class SqliteMessageStore(GroupCommit):
             if dirty:
                 if len(dirty) == 1:
                     s = next(iter(dirty))
-                    db.execute(_UPDATE_SEQS, (s.next_sender_seq, s.next_target_seq, s.creation_time_ns, s._row))
+                    db.execute(_UPDATE_SEQS, (s.durable_sender_seq, s.next_target_seq, s.creation_time_ns, s._row))
                 else:
                     db.executemany(
                         _UPDATE_SEQS,
-                        [(s.next_sender_seq, s.next_target_seq, s.creation_time_ns, s._row) for s in dirty],
+                        [(s.durable_sender_seq, s.next_target_seq, s.creation_time_ns, s._row) for s in dirty],
                     )
                 dirty.clear()
             db.execute("COMMIT")
@@ -279,6 +285,8 @@ class SqliteMessageStore(GroupCommit):
         if self._closed:
             return
         try:
+            if self._failed is None:
+                release_reserved(self, self._sessions.values())  # an orderly restart resumes with no gap
             self.commit()
         finally:
             self._closed = True
@@ -355,6 +363,7 @@ class SqliteSessionStore(StoredSession):
             owner.begin()
         owner._dirty.add(self)
         self.next_sender_seq = n
+        self._reserved = 0  # the row holds exactly ``n``
 
     def set_next_target_seq(self, n: int) -> None:
         """Set the sequence number we expect from the peer next (called for every inbound message)."""
@@ -396,6 +405,7 @@ class SqliteSessionStore(StoredSession):
         self.next_sender_seq = 1
         self.next_target_seq = 1
         self.creation_time_ns = now_ns
+        self._reserved = 0
 
     def commit(self) -> None:
         """Make every pending write durable (commits the whole file, every session)."""

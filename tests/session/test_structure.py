@@ -24,7 +24,7 @@ LOGIC = ("_engine", "_logon", "_inbound", "_admin")
 #: Core slots that hold read-only ports or settings: reading them is fine anywhere.
 PORTS = {"config", "session_id", "store", "dictionary", "authenticator", "_writer", "_validate_options"}
 #: Methods of the store port that change it (``SessionStore``); ``fetch`` only reads.
-STORE_WRITES = {"save_outbound", "set_next_target_seq", "set_next_sender_seq", "reset", "commit"}
+STORE_WRITES = {"save_outbound", "set_next_target_seq", "set_next_sender_seq", "advance_sender_seq", "reset", "commit"}
 T0 = 1_700_000_000 * 1_000_000_000
 
 
