@@ -14,11 +14,16 @@ accepted then expired by the venue.
     python bench/bridge.py --rate 500 --seconds 5 --store memory
     python bench/bridge.py --rate 100 --seconds 5 --stream-clients 50   # stream fan-out
 
-``--stream-clients N`` opens N more ``/v1/stream`` clients (in this process) during the REST run and
-reports, per order, POST -> its ``OrderSubmitted`` event at each of them, and per event the spread from
-the first client to get it to the last (the fan-out's own cost). The readers run in processes of their
-own, 10 each, beside the simulator and the gateway: on a small machine they share its cores, so keep
-N x events/s modest (each order makes about three events).
+``--stream-clients N`` opens N more ``/v1/stream`` clients during the REST run and reports, per order,
+POST -> its ``OrderSubmitted`` event at each of them, and per event the spread from the first client to
+get it to the last (the fan-out's own cost). The readers run in processes of their own, 10 each, beside
+the simulator and the gateway, and they are as light as a reader can be (``_RawReader``: no WebSocket
+library; each read is stamped on arrival and its frames kept, JSON is parsed after the run), so that the
+figure is the gateway's: readers built on the full client (a task, a message assembler and a JSON parse
+per message) fell 0.5 s behind at 300 events/s to 50 clients on a 2-core machine (``--fanout``), and
+added about 0.5 ms at p50 at 100 events/s. They still share its cores
+with the gateway, so keep N x events/s modest (each order makes about three events); the one stream of
+the "POST -> first stream event" figure is a full client in the load generator's process.
 
 ``--asgi N`` measures the bridge's own cost alone, in this process: N signed ``POST /v1/orders`` driven
 straight through the app (no sockets, no gateway: a desk that answers at once), CPU time per request
@@ -32,6 +37,11 @@ event feed (no gateway), N ``/v1/stream`` readers (processes of 10), ``--events`
 publication to each reader (the clock is the system's monotonic one, shared by the processes):
 
     python bench/bridge.py --fanout 50 --events 1500 --rate 300
+
+``--gc-pauses`` times the gateway's garbage-collector passes during the REST run (wall and CPU, per
+generation): the collector runs on the event loop's thread, so a long pass is a stall in the tail:
+
+    python bench/bridge.py --rate 1000 --seconds 10 --no-fix --gc-pauses
 
 Each path also reports the gateway process's CPU time per order (user + system, from ``/proc``; Linux):
 a figure that holds on a loaded machine, where rates and latencies do not. ``--no-fix`` skips the FIX
@@ -136,9 +146,10 @@ def _start_stream_workers(url: str, secret: str, clients: int) -> tuple[list[Any
     """Start processes holding ``clients`` stream readers in all; return them once every reader is in."""
     stop_file = Path(tempfile.mkdtemp(prefix="fixgw-bench-fanout-")) / "stop"
     workers = []
-    for start in range(0, clients, _PER_WORKER):
+    for index, start in enumerate(range(0, clients, _PER_WORKER)):
         n = min(_PER_WORKER, clients - start)
-        workers.append(subprocess.Popen([sys.executable, __file__, "--stream-worker", url, str(n), str(stop_file)],
+        workers.append(subprocess.Popen([sys.executable, __file__, "--stream-worker", url, str(n), str(stop_file),
+                                         str(index)],
                                         env=dict(os.environ, BENCH_BRIDGE_SECRET=secret), stdout=subprocess.PIPE,
                                         text=True))
     for w in workers:
@@ -172,56 +183,123 @@ def _stop_stream_workers(workers: list[Any], stop_file: Path) -> tuple[dict[str,
     return arrived, seen
 
 
-async def _stream_worker(url: str, n: int, stop_file: Path) -> None:
-    """``n`` stream readers until ``stop_file`` exists; print ``ready``, then what they saw as JSON
-    (``time.perf_counter_ns``, the system's monotonic clock, comparable between processes)."""
-    from fixgw.bridge import AsyncBridgeClient, BridgeRequestError
+class _RawReader(asyncio.Protocol):
+    """A ``/v1/stream`` reader with no WebSocket library, as light as a reader can be, so that 50 of them
+    on the gateway's own small machine measure the gateway and not themselves: on each read it stamps the
+    time and splits the server's frames (unmasked, RFC 6455 section 5.2), keeping the payloads; parsing
+    them waits until the run is over. A full client (``AsyncBridgeClient.stream``: a reader task per
+    connection, a message assembler, JSON per message) lagged by several ms at p99 behind the gateway."""
 
+    def __init__(self) -> None:
+        self.transport: Any = None
+        self.head = bytearray()
+        self.buf = bytearray()
+        self.upgraded: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.received: list[tuple[int, bytes]] = []  # (perf_counter_ns at the read, text payload)
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter_ns()
+        if not self.upgraded.done():
+            self.head += data
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status, data = bytes(self.head[:end]), bytes(self.head[end + 4:])
+            self.upgraded.set_result(status)
+        buf = self.buf
+        buf += data
+        while len(buf) >= 2:
+            n, at = buf[1] & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    return
+                n, at = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    return
+                n, at = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < at + n:
+                return
+            opcode, payload = buf[0] & 0x0F, bytes(buf[at:at + n])
+            del buf[:at + n]
+            if opcode == 0x1:
+                self.received.append((now, payload))
+            elif opcode == 0x9:  # the server's keep-alive ping
+                self.send(0xA, payload)
+            elif opcode == 0x8:
+                self.transport.close()
+
+    def send(self, opcode: int, payload: bytes) -> None:
+        """A masked client frame (payloads under 126 bytes: pings and pongs)."""
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.transport.write(bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.upgraded.done():
+            self.upgraded.set_exception(ConnectionError("closed before the upgrade"))
+
+
+async def _raw_stream(host: str, port: int, secret: str, timestamp_ms: int) -> _RawReader:
+    """Open a signed ``/v1/stream`` (its timestamp ``timestamp_ms``: unique per reader, so that no two
+    readers sign the same request) and wait for the upgrade."""
+    import base64
+
+    from fixgw.bridge.auth import signed_headers
+
+    loop = asyncio.get_running_loop()
+    _, reader = await loop.create_connection(_RawReader, host, port)
+    signed = signed_headers("bench", secret, timestamp_ms, "GET", "/v1/stream", "", b"")
+    head = "".join(f"{k}: {v}\r\n" for k, v in signed.items())
+    key = base64.b64encode(os.urandom(16)).decode()
+    reader.transport.write(f"GET /v1/stream HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                           f"{head}\r\n".encode())
+    status = await asyncio.wait_for(reader.upgraded, 30)
+    if b" 101 " not in status.split(b"\r\n", 1)[0] + b" ":
+        raise RuntimeError(f"stream upgrade refused: {status[:80]!r}")
+    return reader
+
+
+async def _stream_worker(url: str, n: int, stop_file: Path, index: int) -> None:
+    """``n`` stream readers (``_RawReader``) until ``stop_file`` exists; print ``ready``, then what they saw
+    as JSON (``time.perf_counter_ns``, the system's monotonic clock, comparable between processes)."""
     secret = os.environ["BENCH_BRIDGE_SECRET"]
+    host, port = url.rsplit("/", 1)[-1].split(":")
+    readers = []
+    for i in range(n):
+        for attempt in range(20):
+            # A timestamp of its own per reader (up to 1,000 readers): the gateway refuses a signature it has seen.
+            stamp = time.time_ns() // 1_000_000_000 * 1000 - (index * _PER_WORKER + i) % 1000
+            try:
+                readers.append(await _raw_stream(host, int(port), secret, stamp))
+                break
+            except RuntimeError:
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.05)
+    print("ready", flush=True)
+    ping = json.dumps({"type": "ping"}).encode()
+    pinged = time.monotonic()
+    while not stop_file.exists():
+        await asyncio.sleep(0.2)
+        if time.monotonic() - pinged > 5:  # the stream wants a message every 3 heartbeats (default 10 s)
+            pinged = time.monotonic()
+            for r in readers:
+                r.send(0x1, ping)
     arrived: dict[str, list[int]] = {}
     seen: dict[int, list[int]] = {}
-    stop = asyncio.Event()
-
-    async def reader(s: Any) -> None:
-        with contextlib.suppress(Exception):  # the stream ended (closed at the end, or cut off)
-            await read(s)
-
-    async def read(s: Any) -> None:
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(s.connection.recv(), 1.0)
-            except asyncio.TimeoutError:
-                await s.send({"type": "ping"})
-                continue
-            now = time.perf_counter_ns()
-            m = json.loads(raw)
+    for r in readers:
+        r.transport.close()
+        for now, payload in r.received:
+            m = json.loads(payload)
             if m.get("type") == "event":
                 seen.setdefault(m["id"], []).append(now)
                 if m["kind"] == "OrderSubmitted":
                     arrived.setdefault(m["order_id"], []).append(now)
-            elif m.get("type") == "heartbeat":
-                await s.send({"type": "ping"})
-
-    async with contextlib.AsyncExitStack() as stack:
-        streams = []
-        for _ in range(n):
-            c = await stack.enter_async_context(AsyncBridgeClient(url, "bench", secret, timeout=30))
-            for attempt in range(20):
-                try:  # readers in other processes may sign the same upgrade in the same millisecond
-                    s = await stack.enter_async_context(c.stream("/v1/stream"))
-                    break
-                except BridgeRequestError as exc:
-                    if exc.code != "replayed_request" or attempt == 19:
-                        raise
-                    await asyncio.sleep(0.003)
-            await s.recv()
-            streams.append(s)
-        print("ready", flush=True)
-        tasks = [asyncio.create_task(reader(s)) for s in streams]
-        while not stop_file.exists():
-            await asyncio.sleep(0.2)
-        stop.set()
-        await asyncio.gather(*tasks)
     with contextlib.suppress(BrokenPipeError):  # the parent gave up waiting
         print(json.dumps({"arrived": arrived, "seen": seen}), flush=True)
 
@@ -409,6 +487,7 @@ def _fanout_server(port: int, start_file: Path, events: int, rate: float) -> Non
 
     from fixgw.bridge import BridgeKey, Permission, create_app, serve
     from fixgw.gateway._feed import EventFeed
+    from fixgw.gateway._lifecycle import freeze_start_up_heap
     from fixgw.orders import OrderSubmitted
 
     feed = EventFeed()
@@ -421,6 +500,9 @@ def _fanout_server(port: int, start_file: Path, events: int, rate: float) -> Non
     async def main() -> None:
         async with anyio.create_task_group() as tg:
             await tg.start(serve, app, "127.0.0.1", port)
+            # As the gateway once ready (``fixgw.gateway._lifecycle``): without it, a full collection over
+            # the start-up heap stalled this process for 120 ms (wall, loaded machine) in the middle of a run.
+            freeze_start_up_heap()
             print("listening", flush=True)
             while not start_file.exists():
                 await anyio.sleep(0.05)
@@ -471,7 +553,8 @@ def fanout_run(clients: int, events: int, rate: float, profile: bool = False) ->
     lat = sorted((t - published[eid]) / 1e6 for eid, ts in seen.items() if eid in published for t in ts)
     receipts = len(lat)
     pct = _client.pct
-    print(f"fan-out of {events} events at {rate:g}/s to {clients} clients: {receipts}/{events * clients} receipts; "
+    print(f"fan-out of {events} events at {rate:g}/s to {clients} clients (raw readers, {_PER_WORKER} per process): "
+          f"{receipts}/{events * clients} receipts; "
           f"bridge CPU {1e6 * (cpu1 - cpu0) / max(1, events * clients):.1f} us per event per client; "
           f"publication -> client p50 {pct(lat, 50):.2f} ms  p99 {pct(lat, 99):.2f} ms  max "
           f"{lat[-1] if lat else float('nan'):.1f} ms")
@@ -492,6 +575,51 @@ def _profiled_gateway(out: str, argv: list[str]) -> int:
     signal.signal(signal.SIGUSR1, lambda *_: prof.enable())
     signal.signal(signal.SIGUSR2, dump)
     return cli_main(argv)
+
+
+def _gc_gateway(out: str, argv: list[str]) -> int:
+    """``fixgw <argv>`` timing every pass of the cyclic garbage collector from SIGUSR1 to SIGUSR2 (then
+    written to ``out`` as JSON: generation -> pause lengths in ms): the collector runs on the event loop's
+    thread, so a long pass is a stall every request in flight waits for."""
+    import collections
+    import gc
+
+    from fixgw.cli import main as cli_main
+
+    pauses: dict[int, list[tuple[float, float]]] = {}
+    started: list[int] = []
+    recording = [False]
+
+    def timed(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter_ns(), time.thread_time_ns()] if recording[0] else []
+        elif started:  # (wall, CPU): on a loaded machine the wall time includes waiting for a core
+            pauses.setdefault(info["generation"], []).append(((time.perf_counter_ns() - started[0]) / 1e6,
+                                                              (time.thread_time_ns() - started[1]) / 1e6))
+            started.clear()
+
+    def dump(*_: Any) -> None:
+        recording[0] = False
+        # What a full pass walks now (the start-up heap is frozen: not counted): the biggest kinds.
+        kinds = collections.Counter(type(o).__name__ for o in gc.get_objects())
+        Path(out).write_text(json.dumps({"pauses": pauses, "tracked": kinds.most_common(8)}))
+
+    gc.callbacks.append(timed)
+    signal.signal(signal.SIGUSR1, lambda *_: recording.__setitem__(0, True))
+    signal.signal(signal.SIGUSR2, dump)
+    return cli_main(argv)
+
+
+def _print_gc(path: Path) -> None:
+    data = json.loads(path.read_text())
+    pauses = data["pauses"]
+    for gen in sorted(pauses, key=int):
+        wall = sorted(w for w, _ in pauses[gen])
+        cpu = sorted(c for _, c in pauses[gen])
+        print(f"gateway GC generation {gen}: {len(wall)} passes; CPU {sum(cpu):.1f} ms in all, longest "
+              f"{cpu[-1]:.2f} ms; wall longest {wall[-1]:.2f} ms, p50 {_client.pct(wall, 50):.3f} ms")
+    print("objects a full pass walks at the end (not frozen), most common kinds: "
+          + ", ".join(f"{name} {n}" for name, n in data["tracked"]))
 
 
 def _cpu_s(pid: int) -> float:
@@ -526,11 +654,13 @@ def print_profile(path: Path) -> None:
 def main() -> int:
     if len(sys.argv) > 3 and sys.argv[1] == "--profiled-gateway":
         return _profiled_gateway(sys.argv[2], sys.argv[3:])
+    if len(sys.argv) > 3 and sys.argv[1] == "--gc-gateway":
+        return _gc_gateway(sys.argv[2], sys.argv[3:])
     if len(sys.argv) == 6 and sys.argv[1] == "--fanout-server":
         _fanout_server(int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
         return 0
-    if len(sys.argv) == 5 and sys.argv[1] == "--stream-worker":  # one of the fan-out's reader processes
-        asyncio.run(_stream_worker(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])))
+    if len(sys.argv) == 6 and sys.argv[1] == "--stream-worker":  # one of the fan-out's reader processes
+        asyncio.run(_stream_worker(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5])))
         return 0
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=1000.0, help="orders per second, each path (default 1000)")
@@ -541,6 +671,8 @@ def main() -> int:
                     help="extra /v1/stream clients during the REST run; reports fan-out latency (default 0)")
     ap.add_argument("--store", choices=("memory", "sqlite"), default="sqlite", help="gateway state (default sqlite)")
     ap.add_argument("--profile", action="store_true", help="profile the gateway process (cProfile); prints the top")
+    ap.add_argument("--gc-pauses", action="store_true",
+                    help="time the gateway's garbage-collector passes during the REST run (not with --profile)")
     ap.add_argument("--no-fix", action="store_true", help="skip the FIX path (REST only)")
     ap.add_argument("--fanout", type=int, metavar="N", help="the stream's fan-out alone to N clients (no gateway)")
     ap.add_argument("--events", type=int, default=1500, help="events published with --fanout (default 1500)")
@@ -572,7 +704,9 @@ def main() -> int:
             return 1
         log = open(tmp / "gateway.log", "w")
         # --profile: the gateway under cProfile during the REST run only (not its start-up, not the FIX run).
-        start = [__file__, "--profiled-gateway", str(tmp / "gateway.prof")] if args.profile else ["-m", "fixgw"]
+        start = [__file__, "--profiled-gateway", str(tmp / "gateway.prof")] if args.profile else (
+            [__file__, "--gc-gateway", str(tmp / "gc.json")] if args.gc_pauses else ["-m", "fixgw"])
+        watched = args.profile or args.gc_pauses
         gw = subprocess.Popen([sys.executable, *start, "run", "--config", str(cfg), "--log-level", "WARNING"],
                               stdout=subprocess.DEVNULL, stderr=log, env=env)
         if not (_gw.wait_for_port(gw_port) and _gw.wait_for_port(bridge_port)):
@@ -582,16 +716,16 @@ def main() -> int:
         cpu0 = _cpu_s(gw.pid)
         if not args.no_fix:
             fix = asyncio.run(_client.run_client(gw_port, args.rate, args.seconds, args.warmup))
-        if args.profile:
+        if watched:
             gw.send_signal(signal.SIGUSR1)
         cpu1 = _cpu_s(gw.pid)
         rest = asyncio.run(rest_run(f"http://127.0.0.1:{bridge_port}", secret, args.rate, args.seconds,
                                     args.warmup, args.connections, args.stream_clients))
         cpu2 = _cpu_s(gw.pid)
-        if args.profile:
+        if watched:
             gw.send_signal(signal.SIGUSR2)
             deadline = time.monotonic() + 30
-            while not (tmp / "gateway.prof").exists() and time.monotonic() < deadline:
+            while not (tmp / ("gateway.prof" if args.profile else "gc.json")).exists() and time.monotonic() < deadline:
                 time.sleep(0.1)
             time.sleep(0.5)
         n = args.warmup + int(args.rate * args.seconds)  # the warm-up orders count: the gateway ran them too
@@ -607,6 +741,8 @@ def main() -> int:
                     p.kill()
     if args.profile and (tmp / "gateway.prof").exists():
         print_profile(tmp / "gateway.prof")
+    if args.gc_pauses and (tmp / "gc.json").exists():
+        _print_gc(tmp / "gc.json")
     print(f"offered {args.rate:g} orders/s for {args.seconds:g} s each path, store {args.store}")
     if not args.no_fix:
         print(f"FIX : {fix.get('orders_per_s', float('nan')):8.1f} orders/s  NewOrderSingle -> first ExecutionReport "
@@ -617,7 +753,8 @@ def main() -> int:
     print(f"      POST -> first stream event p50 {rest['event_p50_ms']:.2f} ms  p99 {rest['event_p99_ms']:.2f} ms  "
           f"({rest['with_event']}/{rest['orders']} seen; statuses {rest['statuses']})")
     if args.stream_clients:
-        print(f"fan-out to {args.stream_clients} more stream clients: POST -> OrderSubmitted at each client "
+        print(f"fan-out to {args.stream_clients} more stream clients (raw readers, {_PER_WORKER} per process, "
+              f"stamped on arrival): POST -> OrderSubmitted at each client "
               f"p50 {rest['fanout_p50_ms']:.2f} ms  p99 {rest['fanout_p99_ms']:.2f} ms ({rest['fanout_n']} receipts); "
               f"first to last client per event p50 {rest['spread_p50_ms']:.2f} ms  p99 {rest['spread_p99_ms']:.2f} ms "
               f"({rest['fanout_events']} events seen by all)")

@@ -28,9 +28,13 @@ from fixgw.logsafe import printable
 from .auth import Verifier, websocket_credentials
 from .errors import ApiError
 
-__all__ = ["SignatureGuard", "SCOPE_KEY", "DEFAULT_MAX_BODY", "error_response", "send_error", "replay_body"]
+__all__ = ["SignatureGuard", "SCOPE_KEY", "SCOPE_SEND", "DEFAULT_MAX_BODY", "error_response", "send_error",
+           "replay_body"]
 
 SCOPE_KEY = "fixgw.bridge.key"
+#: The server's own ``send`` of a request or WebSocket, before any framework wraps it (``server.py`` puts it in
+#: the scope; ``fanout.DirectLine`` and ``orders.OrderLane`` reach the connection through it).
+SCOPE_SEND = "fixgw.bridge.send"
 DEFAULT_MAX_BODY = 1 << 20
 
 log = logging.getLogger("fixgw.bridge")

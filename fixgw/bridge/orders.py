@@ -20,11 +20,16 @@ would (a signed ``trade`` key, ``application/json``, a body that validates); any
 the route with its body untouched, so every error answer and the OpenAPI document stay the route's.
 Before answering, a command waits for the store's flush (the answer promises the order is kept); the
 flush is shared (``GroupFlush``): one per event-loop turn for every answer waiting in that turn.
+ASGI answers in two messages (head, body), and uvicorn writes each to the socket at once: two system
+calls and two segments per answer. Under uvicorn (``SCOPE_SEND``, see ``server.py``) the lane gathers
+the two writes into one (``_Gathered``: the connection's transport, as uvicorn's request cycle sees it,
+for the two sends only); under another server it sends the two messages as they are.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 from decimal import Decimal
 from typing import Any, Awaitable, Callable, Optional
 
@@ -39,7 +44,7 @@ from fixgw import jsonio
 
 from .errors import ApiError
 from .keys import BridgeKey, Permission
-from .middleware import SCOPE_KEY, Receive, Scope, Send, error_response, replay_body
+from .middleware import SCOPE_KEY, SCOPE_SEND, Receive, Scope, Send, error_response, replay_body
 from .schemas import ERROR_RESPONSES, Canceled, KillSwitch, NewOrderBody, Order, ReplaceBody
 from .view import GatewayView
 
@@ -59,6 +64,19 @@ _FIELD = {"unknown_account": "account", "unknown_symbol": "symbol"}
 
 def _amount(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
+
+
+def _command(body: NewOrderBody) -> SubmitOrder:
+    """The order command a new-order body asks for; a 400 ``invalid_request`` if its terms do not hold."""
+    try:
+        return SubmitOrder(
+            cl_ord_id=body.client_order_id, symbol=body.symbol, side=OrderSide(body.side),
+            order_type=OrderType(body.type), ts_ns=0, quantity=_amount(body.quantity),
+            quote_quantity=_amount(body.quote_quantity), price=_amount(body.price),
+            trigger_price=_amount(body.trigger_price), time_in_force=TimeInForce(body.time_in_force),
+            post_only=body.post_only, display_quantity=_amount(body.display_quantity))
+    except OrderError as exc:
+        raise ApiError(400, "invalid_request", printable(str(exc))[:200]) from None
 
 
 def _refusal(answer: Any) -> ApiError:
@@ -154,10 +172,23 @@ class OrderLane:
             return
         content = _order_json(row)
         self.counts["answered"] += 1
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-length", str(len(content)).encode("ascii")),
-                                (b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": content})
+        start = {"type": "http.response.start", "status": status,
+                 "headers": [(b"content-length", str(len(content)).encode("ascii")),
+                             (b"content-type", b"application/json")]}
+        cycle = _cycle_of(scope)
+        if cycle is None:
+            await send(start)
+            await send({"type": "http.response.body", "body": content})
+            return
+        real = cycle.transport
+        gathered = cycle.transport = _Gathered(real)
+        try:
+            await send(start)
+            await send({"type": "http.response.body", "body": content})
+        finally:
+            if cycle.transport is gathered:
+                cycle.transport = real
+            gathered.flush()
 
     @staticmethod
     def _takes(scope: Scope) -> bool:
@@ -166,6 +197,54 @@ class OrderLane:
             return False  # the route's permission check answers it
         kind = [v for k, v in scope.get("headers", ()) if k.lower() == b"content-type"]
         return len(kind) == 1 and bytes(kind[0]).lower() in _JSON_TYPES
+
+
+def _cycles() -> tuple[type, ...]:
+    found = []
+    for module in ("uvicorn.protocols.http.httptools_impl", "uvicorn.protocols.http.h11_impl"):
+        try:
+            found.append(importlib.import_module(module).RequestResponseCycle)
+        except (ImportError, AttributeError):  # pragma: no cover - that parser is not installed
+            pass
+    return tuple(found)
+
+
+_CYCLES = _cycles()
+
+
+def _cycle_of(scope: Scope) -> Any:
+    """uvicorn's request cycle under the request's ``send`` (``SCOPE_SEND``), or ``None``."""
+    cycle = getattr(scope.get(SCOPE_SEND), "__self__", None)
+    if type(cycle) not in _CYCLES or not hasattr(getattr(cycle, "transport", None), "write"):
+        return None
+    return cycle
+
+
+class _Gathered:
+    """Stands in for a connection's transport while one answer is sent: its writes become one (module
+    docstring, Speed). Whatever else the cycle asks of it goes to the transport; a close writes first."""
+
+    __slots__ = ("_transport", "_parts")
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self._parts.append(data)
+
+    def flush(self) -> None:
+        if self._parts:
+            data = self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
+            self._parts.clear()
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def _validated(body: bytes) -> NewOrderBody | None:
@@ -210,15 +289,7 @@ def install_order_routes(app: FastAPI, view: GatewayView, add_route: Any) -> Cal
     durable = GroupFlush(current_flush)
 
     async def place_order(scope: Scope, body: NewOrderBody) -> tuple[int, dict[str, Any]]:
-        try:
-            cmd = SubmitOrder(
-                cl_ord_id=body.client_order_id, symbol=body.symbol, side=OrderSide(body.side),
-                order_type=OrderType(body.type), ts_ns=0, quantity=_amount(body.quantity),
-                quote_quantity=_amount(body.quote_quantity), price=_amount(body.price),
-                trigger_price=_amount(body.trigger_price), time_in_force=TimeInForce(body.time_in_force),
-                post_only=body.post_only, display_quantity=_amount(body.display_quantity))
-        except OrderError as exc:
-            raise ApiError(400, "invalid_request", printable(str(exc))[:200]) from None
+        cmd = _command(body)
         d = desk()
         target = d.account(body.account)
         if target is not None:

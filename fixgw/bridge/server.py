@@ -7,6 +7,10 @@ request. uvicorn's access log is off: the bridge logs what matters itself, with 
 
 HTTP/1.1 is parsed by httptools when it is installed (``HTTP_IMPL``; a third of h11's cost per request
 on the order entry benchmark, ``bench/bridge.py``), else by h11; both answer alike.
+
+The app is served under ``ServerSend``, which puts uvicorn's own ``send`` in the scope (``SCOPE_SEND``)
+before Starlette wraps it: the order lane answers in one write through it, and the stream's fan-out
+writes its frames straight to the sockets (``orders.py``, ``fanout.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import anyio
 import uvicorn
 from anyio.abc import TaskStatus
 
-__all__ = ["serve", "BridgeServer", "HTTP_IMPL"]
+from .middleware import SCOPE_SEND, Receive, Scope, Send
+
+__all__ = ["serve", "BridgeServer", "HTTP_IMPL", "ServerSend"]
 
 
 def _http_impl() -> str:
@@ -50,9 +56,21 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class ServerSend:
+    """The outermost ASGI layer: the server's ``send`` into the scope, as ``SCOPE_SEND`` (module docstring)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = {**scope, SCOPE_SEND: send}
+        await self.app(scope, receive, send)
+
+
 def _server(app: Any, log_level: str, **options: Any) -> uvicorn.Server:
     config = uvicorn.Config(
-        app,
+        ServerSend(app),
         http=options.pop("http", HTTP_IMPL),
         ws="websockets-sansio",
         lifespan="off",

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from typing import Any
 
 import anyio
@@ -41,9 +42,10 @@ from fixgw.logsafe import printable
 
 from .auth import QUERY_PARAMS
 from .errors import ApiError
+from .fanout import DirectLine, FanOut, Reader
 from .keys import BridgeKey, Permission
 from .md_stream import MarketStream, is_market_channel
-from .middleware import SCOPE_KEY
+from .middleware import SCOPE_KEY, SCOPE_SEND
 from .view import GatewayView
 
 __all__ = ["stream_endpoint", "CHANNELS"]
@@ -83,13 +85,28 @@ def _params(websocket: WebSocket, key: BridgeKey) -> tuple[set[str], int | None,
     return channels, int(since), market
 
 
-def stream_endpoint(view: GatewayView, heartbeat: float, queue: int, market: Any = None) -> Any:
+def stream_endpoint(view: GatewayView, heartbeat: float, queue: int, market: Any = None, *,
+                    direct: bool = True) -> Any:
     """The WebSocket endpoint over ``view`` (``heartbeat`` seconds, ``queue`` events of slack);
-    ``market``: the ``MarketWatch`` serving the market-data channels (``md_stream.py``)."""
+    ``market``: the ``MarketWatch`` serving the market-data channels (``md_stream.py``); ``direct``: order
+    events written by the feed's ``FanOut`` where the server allows it (``fanout.py``; off only to compare)."""
+    fanouts: weakref.WeakKeyDictionary[Any, FanOut] = weakref.WeakKeyDictionary()
+
+    def fanout_of(feed: Any) -> FanOut | None:
+        if not direct:
+            return None
+        try:
+            found = fanouts.get(feed)
+            if found is None:
+                found = fanouts[feed] = FanOut(feed)
+        except TypeError:  # a feed that cannot be weakly referenced: the ASGI send only
+            return None
+        return found
 
     async def stream(websocket: WebSocket) -> None:
         key: BridgeKey = websocket.scope[SCOPE_KEY]
         await websocket.accept()
+        line = DirectLine.of(websocket.scope.get(SCOPE_SEND))  # None: not a server fanout.py knows
         sub = md = None
         feed = view.event_feed()
         try:
@@ -111,10 +128,12 @@ def stream_endpoint(view: GatewayView, heartbeat: float, queue: int, market: Any
             if md is not None and md.channels:  # market data: no event ids, never replayed by since=
                 hello["market_data"] = {"channels": sorted(md.channels), "replay": False}
             await websocket.send_json(hello)
-            await _serve(websocket, view, feed, sub, replay, channels, heartbeat, _account_filter(view, key), md)
+            fan = fanout_of(feed) if line is not None else None
+            await _serve(websocket, view, feed, sub, replay, channels, heartbeat, _account_filter(view, key), md,
+                         (fan, line) if fan is not None and line is not None else None)
         except _Closed as closed:
             log.info("bridge stream of key %s closed: %s", printable(key.key_id), closed.reason)
-            await _close(websocket, closed.code, closed.reason)
+            await _close(websocket, closed.code, closed.reason, line)
         except WebSocketDisconnect:
             pass
         finally:
@@ -123,6 +142,7 @@ def stream_endpoint(view: GatewayView, heartbeat: float, queue: int, market: Any
             if md is not None:
                 md.close()
 
+    stream.fanouts = fanouts  # type: ignore[attr-defined]  # for tests: the feed's FanOut and its counts
     return stream
 
 
@@ -134,7 +154,10 @@ def _account_filter(view: GatewayView, key: BridgeKey) -> Any:
     return frozenset(k for k, name in view.account_names().items() if key.allows_account(name))
 
 
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+async def _close(websocket: WebSocket, code: int, reason: str, line: DirectLine | None = None) -> None:
+    if line is not None:  # without waiting for the socket: a slow consumer's may never drain
+        line.close(code, reason)
+        return
     try:
         await websocket.close(code=code, reason=reason)
     except (RuntimeError, WebSocketDisconnect):  # already closed by the peer
@@ -143,7 +166,7 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 
 async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, replay: list[Any],
                  channels: set[str], heartbeat: float, accounts: frozenset[str] | None = None,
-                 md: MarketStream | None = None) -> None:
+                 md: MarketStream | None = None, direct: tuple[FanOut, DirectLine] | None = None) -> None:
     wanted_all = "orders" in channels
     wanted_fills = "fills" in channels
 
@@ -159,10 +182,16 @@ async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, r
     tick = min(heartbeat, 1.0)
     waiter: asyncio.Future[None] | None = None
     pending = True  # events may have queued before the writer started: look at once
+    outcome: list[BaseException] = []
+    group: anyio.CancelScope | None = None
 
     def wake() -> None:
         nonlocal pending
         pending = True
+        if sub.overflowed and group is not None and not outcome:
+            # Cut off now, even while the writer waits for a socket that does not drain.
+            outcome.append(_Closed(4409, "slow_consumer"))
+            group.cancel()
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
@@ -172,7 +201,10 @@ async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, r
         ticker = loop.call_later(tick, ticked)
 
     ticker = loop.call_later(tick, ticked)
-    sub.wake = wake
+    # Direct (fanout.py): once caught up, the queue is the fan-out's, which writes its events itself and
+    # wakes this task only to hand the queue back (socket not writable, overflow, closing).
+    reader: Reader | None = direct[0].reader(sub, wanted, direct[1], wake) if direct is not None else None
+    sub.wake = reader.wake if reader is not None else wake
     if md is not None:
         md.wake = wake
     heard = anyio.current_time()
@@ -228,9 +260,12 @@ async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, r
             pending = False
             if sub.overflowed:
                 raise _Closed(4409, "slow_consumer")
-            events = list(sub.queue)
-            sub.queue.clear()
-            await send_events(events)
+            if reader is None or not reader.direct:
+                events = list(sub.queue)
+                sub.queue.clear()
+                await send_events(events)
+                if reader is not None and not sub.queue and reader.line.ready():
+                    reader.direct = True  # caught up: the fan-out writes the next events
             if md is not None:  # market data: made now from the current state (conflated), not queued
                 for text in md.messages():
                     await websocket.send_text(text)
@@ -242,8 +277,6 @@ async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, r
                 await websocket.send_json({"type": "heartbeat", "last_id": feed.last_id})
                 await send_states()
 
-    outcome: list[BaseException] = []
-
     async def guarded(fn: Any, scope: anyio.CancelScope) -> None:
         try:
             await fn()
@@ -254,10 +287,13 @@ async def _serve(websocket: WebSocket, view: GatewayView, feed: Any, sub: Any, r
 
     try:
         async with anyio.create_task_group() as tg:
+            group = tg.cancel_scope
             tg.start_soon(guarded, receive, tg.cancel_scope)
             tg.start_soon(guarded, send, tg.cancel_scope)
     finally:
         ticker.cancel()
         sub.wake = None
+        if reader is not None:
+            reader.direct = False  # the fan-out writes nothing more to this client
     if outcome:
         raise outcome[0]

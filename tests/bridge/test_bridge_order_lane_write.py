@@ -1,0 +1,73 @@
+"""The order lane's answer (``OrderLane``) under uvicorn: its head and body in one write to the socket.
+
+ASGI answers in two messages and uvicorn writes each at once; the lane gathers them (``orders._Gathered``).
+Over uvicorn on loopback with a raw client; the connection's real transport is watched from inside the
+place step (the only code that runs between the request and the answer).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import pytest
+from bridge_helpers import TRADE_SECRET
+
+from fixgw.bridge import BridgeKey, Permission, serve
+from fixgw.bridge.middleware import SCOPE_KEY, SCOPE_SEND
+from fixgw.bridge.orders import _ORDER_FIELDS, OrderLane
+
+pytestmark = [pytest.mark.anyio]
+
+
+class _CountingTransport:
+    """The connection's real transport, counting the writes it is asked for."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self.transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+async def test_order_lane_answer_under_uvicorn_one_write_with_head_and_body() -> None:
+    spies: list[_CountingTransport] = []
+    row = {f: None for f in _ORDER_FIELDS} | {"order_id": "O-1", "client_order_id": "C-1"}
+
+    async def place(scope: Any, body: Any) -> tuple[int, dict[str, Any]]:
+        cycle = scope[SCOPE_SEND].__self__  # uvicorn's request cycle: watch what it writes from here on
+        spies.append(_CountingTransport(cycle.transport))
+        cycle.transport = spies[-1]
+        return 201, row
+
+    async def route(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the lane answers it")
+
+    lane = OrderLane(route, place=place)
+    key = BridgeKey("trader", TRADE_SECRET, {Permission.READ, Permission.TRADE})
+
+    async def signed(scope: Any, receive: Any, send: Any) -> None:  # as SignatureGuard leaves it
+        await lane({**scope, SCOPE_KEY: key}, receive, send)
+
+    body = json.dumps({"client_order_id": "C-1", "symbol": "BTC/USDT", "side": "buy", "type": "limit",
+                       "quantity": "0.1", "price": "1000"}).encode()
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            port = await tg.start(serve, signed)
+            async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+                await stream.send(b"POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                got = b""
+                with anyio.fail_after(10):
+                    while not got.endswith(b"}"):
+                        got += await stream.receive()
+            tg.cancel_scope.cancel()
+    (spy,) = spies
+    assert len(spy.writes) == 1 and spy.writes[0] == got
+    assert got.startswith(b"HTTP/1.1 201 ") and json.loads(got.split(b"\r\n\r\n", 1)[1])["order_id"] == "O-1"
