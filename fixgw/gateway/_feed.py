@@ -9,7 +9,11 @@ not stored; they are the events' ranks in the journal, so after a restart ``Even
 the journaled events again (in journal order: SQLite's ``seq`` is one sequence over every account)
 and the next event continues where the last run stopped, with the same ids for the same events.
 
-The feed keeps the last ``history`` events in memory for replay. ``subscribe(since)`` returns, in one
+The feed keeps the last ``history`` events in memory for replay, each as a flat tuple of its id, account,
+order id, record kind and the record's field values (``_held``): such a tuple of strings and numbers is
+one object the garbage collector stops tracking, where a ``FeedEvent`` and its record are two it walks on
+every full pass (100,000 held events made one full pass 69 ms, a stall in the bridge's tail latency);
+a replay builds the events again. ``subscribe(since)`` returns, in one
 step with no await, the events after ``since`` still held and a bounded queue that receives every
 later one, so a client that resumes with ``since=<last id seen>`` gets no gap and no duplicate. A
 subscriber whose queue is full is dropped (``Subscriber.overflowed``), never waited for: a slow client
@@ -34,7 +38,7 @@ from __future__ import annotations
 import collections
 import heapq
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable, Iterator
 
 import anyio
@@ -58,6 +62,43 @@ log = logging.getLogger("fixgw.gateway")
 
 def _is_event(record: Any) -> bool:
     return hasattr(type(record), "exec_type")  # events carry an ExecType; commands do not
+
+
+#: Record kinds held flat in the history (see the module docstring), by index, with their field names;
+#: index -1: held as they are.
+_KINDS: list[tuple[type, tuple[str, ...]]] = []
+_KIND_INDEX: dict[type, int] = {}
+
+
+def _kind_of(cls: type) -> int:
+    index = _KIND_INDEX.get(cls)
+    if index is None:
+        try:
+            flat = all(f.init for f in fields(cls))  # rebuilt from its values: every field an argument
+        except TypeError:  # not a dataclass
+            flat = False
+        index = len(_KINDS) if flat else -1
+        if flat:
+            _KINDS.append((cls, tuple(f.name for f in fields(cls))))
+        _KIND_INDEX[cls] = index
+    return index
+
+
+def _held(event: FeedEvent) -> Any:
+    """The history's form of ``event``: a flat tuple, or the event itself for a kind that cannot be."""
+    record = event.event
+    index = _kind_of(type(record))
+    if index < 0:
+        return event
+    return (event.id, event.account, event.order_id, index, *[getattr(record, f.name) for f in fields(record)])
+
+
+def _unheld(held: Any) -> FeedEvent:
+    if type(held) is not tuple:
+        return held  # type: ignore[no-any-return]
+    event_id, account, order_id, index, *values = held
+    cls, names = _KINDS[index]
+    return FeedEvent(event_id, account, order_id, cls(**dict(zip(names, values))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +156,7 @@ class EventFeed:
 
     def __init__(self, history: int = DEFAULT_HISTORY) -> None:
         self.last_id = 0
-        self._recent: collections.deque[FeedEvent] = collections.deque(maxlen=history)
+        self._recent: collections.deque[Any] = collections.deque(maxlen=history)  # ``_held`` forms
         self._subscribers: set[Subscriber] = set()
         #: The store's flush, run before an event is written out (set by the gateway).
         self.flush: Callable[[], None] = lambda: None
@@ -166,7 +207,7 @@ class EventFeed:
     def _add(self, account: str, record: Any) -> FeedEvent:
         self.last_id += 1
         event = FeedEvent(self.last_id, account, record.order_id, record)
-        self._recent.append(event)
+        self._recent.append(_held(event))
         return event
 
     async def run(self, poll: float = DEFAULT_POLL) -> None:
@@ -204,7 +245,7 @@ class EventFeed:
                 self._recent.clear()
             self.last_id = event_id
             event = FeedEvent(event_id, account, order_id or record.order_id, record)
-            self._recent.append(event)
+            self._recent.append(_held(event))
             for sub in self._subscribers:
                 sub.push(event)
         return bool(rows)
@@ -212,7 +253,10 @@ class EventFeed:
     @property
     def oldest_id(self) -> int:
         """The id of the oldest event still held for replay (``last_id + 1`` when none is)."""
-        return self._recent[0].id if self._recent else self.last_id + 1
+        if not self._recent:
+            return self.last_id + 1
+        oldest = self._recent[0]
+        return oldest[0] if type(oldest) is tuple else oldest.id  # type: ignore[no-any-return]
 
     def subscribe(self, since: int | None, limit: int = 0) -> tuple[list[FeedEvent], Subscriber] | None:
         """Return (the held events after ``since``, a subscriber for the later ones); ``None`` when events
@@ -236,7 +280,7 @@ class EventFeed:
         if since >= self.last_id:
             return iter(())
         start = len(self._recent) - (self.last_id - since)
-        return (self._recent[i] for i in range(max(start, 0), len(self._recent)))
+        return (_unheld(self._recent[i]) for i in range(max(start, 0), len(self._recent)))
 
     @property
     def subscribers(self) -> int:
