@@ -107,10 +107,11 @@ def test_fault_order_timeout_hang_mode_on_ws_api_holds_only_that_answer(sim: Sim
 
 
 def test_fault_clock_skew_moves_server_time(sim: SimServer, client: SignedClient) -> None:
-    sim.set_faults(clock_skew_ms=5000)
+    # 6 s: clearly outside the default recvWindow of 5 s (at exactly 5 s the answer hangs on a millisecond)
+    sim.set_faults(clock_skew_ms=6000)
     server = client.get("/api/v3/time").json()["serverTime"]
-    assert 4000 < server - time.time() * 1000 < 6000
-    r = client.signed("GET", "/api/v3/account")  # our clock is now 5 s behind the server's
+    assert 5000 < server - time.time() * 1000 < 7000
+    r = client.signed("GET", "/api/v3/account")  # our clock is now 6 s behind the server's
     assert r.json()["code"] == -1021
 
 
