@@ -90,7 +90,7 @@ def _held(event: FeedEvent) -> Any:
     index = _kind_of(type(record))
     if index < 0:
         return event
-    return (event.id, event.account, event.order_id, index, *[getattr(record, f.name) for f in fields(record)])
+    return (event.id, event.account, event.order_id, index, *[getattr(record, name) for name in _KINDS[index][1]])
 
 
 def _unheld(held: Any) -> FeedEvent:
