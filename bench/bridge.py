@@ -27,7 +27,7 @@ the "POST -> first stream event" figure is a full client in the load generator's
 
 ``--asgi N`` measures the bridge's own cost alone, in this process: N signed ``POST /v1/orders`` driven
 straight through the app (no sockets, no gateway: a desk that answers at once), CPU time per request
-with the order lane (``orders.OrderLane``) on and off, in alternate rounds (ratios hold on a loaded machine):
+with the order lane (``lane.OrderLane``) on and off, in alternate rounds (ratios hold on a loaded machine):
 
     python bench/bridge.py --asgi 5000
 
@@ -39,7 +39,10 @@ publication to each reader (the clock is the system's monotonic one, shared by t
     python bench/bridge.py --fanout 50 --events 1500 --rate 300
 
 ``--gc-pauses`` times the gateway's garbage-collector passes during the REST run (wall and CPU, per
-generation): the collector runs on the event loop's thread, so a long pass is a stall in the tail:
+generation): the collector runs on the event loop's thread, so a long pass is a stall in the tail. It
+also takes a census of what a full pass walks, before the REST run (what start-up left unfrozen and the
+FIX run left behind) and after it: the tracked objects, the references the pass follows (its cost grows
+with them) by the kind of object holding them, and one full pass timed (CPU):
 
     python bench/bridge.py --rate 1000 --seconds 10 --no-fix --gc-pauses
 
@@ -577,11 +580,34 @@ def _profiled_gateway(out: str, argv: list[str]) -> int:
     return cli_main(argv)
 
 
+def _census(timed: bool) -> dict[str, Any]:
+    """What a full collection walks now (the frozen start-up heap is not walked): the count of tracked
+    objects and the kinds with the most; ``timed``: also the CPU time of one full pass over them (a pass
+    the bench makes: not before the REST run, where it would change when the gateway's own passes come)."""
+    import collections
+    import gc
+
+    kinds: collections.Counter[str] = collections.Counter()
+    edges: collections.Counter[str] = collections.Counter()  # references a pass follows, by the holder's kind
+    for o in gc.get_objects():
+        name = f"{type(o).__module__}.{type(o).__qualname__}"
+        kinds[name] += 1
+        edges[name] += len(gc.get_referents(o))
+    out = {"tracked": sum(kinds.values()), "kinds": kinds.most_common(12), "frozen": gc.get_freeze_count(),
+           "edges": sum(edges.values()), "edge_kinds": edges.most_common(8),
+           "collected": [g["collected"] for g in gc.get_stats()]}  # cyclic garbage found so far, per generation
+    if timed:
+        t0 = time.thread_time_ns()
+        out["garbage"] = gc.collect()
+        out["full_pass_ms"] = (time.thread_time_ns() - t0) / 1e6
+    return out
+
+
 def _gc_gateway(out: str, argv: list[str]) -> int:
     """``fixgw <argv>`` timing every pass of the cyclic garbage collector from SIGUSR1 to SIGUSR2 (then
     written to ``out`` as JSON: generation -> pause lengths in ms): the collector runs on the event loop's
-    thread, so a long pass is a stall every request in flight waits for."""
-    import collections
+    thread, so a long pass is a stall every request in flight waits for. At each signal it also takes a
+    census of what a full pass walks (``_census``: at SIGUSR1, what start-up and the FIX run left)."""
     import gc
 
     from fixgw.cli import main as cli_main
@@ -589,6 +615,7 @@ def _gc_gateway(out: str, argv: list[str]) -> int:
     pauses: dict[int, list[tuple[float, float]]] = {}
     started: list[int] = []
     recording = [False]
+    census: dict[str, Any] = {}
 
     def timed(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -598,14 +625,17 @@ def _gc_gateway(out: str, argv: list[str]) -> int:
                                                               (time.thread_time_ns() - started[1]) / 1e6))
             started.clear()
 
+    def begin(*_: Any) -> None:
+        census["before"] = _census(False)
+        recording[0] = True
+
     def dump(*_: Any) -> None:
-        recording[0] = False
-        # What a full pass walks now (the start-up heap is frozen: not counted): the biggest kinds.
-        kinds = collections.Counter(type(o).__name__ for o in gc.get_objects())
-        Path(out).write_text(json.dumps({"pauses": pauses, "tracked": kinds.most_common(8)}))
+        recording[0] = False  # the census's own pass is not one of the gateway's
+        census["after"] = _census(True)
+        Path(out).write_text(json.dumps({"pauses": pauses, **census}))
 
     gc.callbacks.append(timed)
-    signal.signal(signal.SIGUSR1, lambda *_: recording.__setitem__(0, True))
+    signal.signal(signal.SIGUSR1, begin)
     signal.signal(signal.SIGUSR2, dump)
     return cli_main(argv)
 
@@ -618,8 +648,40 @@ def _print_gc(path: Path) -> None:
         cpu = sorted(c for _, c in pauses[gen])
         print(f"gateway GC generation {gen}: {len(wall)} passes; CPU {sum(cpu):.1f} ms in all, longest "
               f"{cpu[-1]:.2f} ms; wall longest {wall[-1]:.2f} ms, p50 {_client.pct(wall, 50):.3f} ms")
-    print("objects a full pass walks at the end (not frozen), most common kinds: "
-          + ", ".join(f"{name} {n}" for name, n in data["tracked"]))
+    before, after = data.get("before"), data.get("after")
+    if before and after:
+        found = [a - b for a, b in zip(after["collected"], before["collected"])]
+        print(f"cyclic garbage the gateway's passes freed during the REST run, per generation: {found}")
+    for when, label in (("before", "before the REST run"), ("after", "after it")):
+        c = data.get(when)
+        if c:
+            print(f"a full pass {label}: {c['tracked']} tracked objects walked ({c['frozen']} frozen, not walked)"
+                  + (f", {c['full_pass_ms']:.1f} ms CPU" if "full_pass_ms" in c else "") + "; most: "
+                  + ", ".join(f"{name.rsplit('.', 1)[-1]} {n}" for name, n in c["kinds"][:8]))
+            if "garbage" in c:
+                print(f"    that pass found {c['garbage']} unreachable objects (cyclic garbage)")
+            if "edges" in c:
+                print(f"    references it follows: {c['edges']}; most held by: "
+                      + ", ".join(f"{name} {n}" for name, n in c["edge_kinds"][:6]))
+
+
+def _wait_ready(port: int, timeout: float = 30.0) -> bool:
+    """Wait for the bridge's ``/readyz`` to answer 200 (the venue connected), then a moment more: the
+    gateway freezes its start-up heap once ready, and what is measured starts after that."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+                if answer.status == 200:
+                    time.sleep(0.3)
+                    return True
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.05)
+    return False
 
 
 def _cpu_s(pid: int) -> float:
@@ -709,7 +771,7 @@ def main() -> int:
         watched = args.profile or args.gc_pauses
         gw = subprocess.Popen([sys.executable, *start, "run", "--config", str(cfg), "--log-level", "WARNING"],
                               stdout=subprocess.DEVNULL, stderr=log, env=env)
-        if not (_gw.wait_for_port(gw_port) and _gw.wait_for_port(bridge_port)):
+        if not (_gw.wait_for_port(gw_port) and _gw.wait_for_port(bridge_port) and _wait_ready(bridge_port)):
             print(f"gateway did not start; see {tmp / 'gateway.log'}", file=sys.stderr)
             return 1
         fix: dict[str, Any] = {}

@@ -12,6 +12,8 @@ The pieces, one idea each:
 - ``routes``: the ``/v1`` read routes (orders, fills) and admin routes (sessions, venues, session actions).
 - ``orders``: order entry (``POST``/``PATCH``/``DELETE /v1/orders``) over the gateway's ``OrderDesk``, and
   the kill switch routes.
+- ``lane``: ``OrderLane``, the hot ``POST /v1/orders`` answered without the route machinery, and the
+  flush its answers share (``GroupFlush``).
 - ``stream``: ``/v1/stream``, the drop copy of every order event (resumable by event id), heartbeats,
   the slow-consumer cut-off, the sessions' and venues' states.
 - ``marketdata``: ``GET /v1/book/{symbol}``, ``GET /v1/candles/{symbol}`` and ``MarketWatch``, the bridge's

@@ -35,9 +35,10 @@ from .errors import CODES, ApiError, error_body
 from .keys import BridgeKey, KeyRing, Permission, address_allowed
 from .marketdata import install_marketdata
 from .metrics import registry_for
+from .lane import OrderLane
 from .middleware import DEFAULT_MAX_BODY, SCOPE_KEY, SignatureGuard, error_response
 from .orderlists import install_order_list_routes
-from .orders import OrderLane, install_order_routes
+from .orders import install_order_routes
 from .routes import install_routes
 from .schemas import ErrorBody
 from .console import install_console
@@ -150,7 +151,7 @@ def create_app(
 
     install_console(app)
     install_routes(app, gateway_view, add_route)
-    place = install_order_routes(app, gateway_view, add_route)
+    steps = install_order_routes(app, gateway_view, add_route)
     market = install_marketdata(app, gateway_view, add_route, clock or SystemClock())
     install_account_routes(app, gateway_view, add_route)
     install_batch_routes(app, gateway_view, add_route)
@@ -160,7 +161,8 @@ def create_app(
     add_websocket_route(app, "/stream", stream, permission=Permission.READ)
     app.state.order_lane = {}
     if fast_orders:  # inside the guard: it sees signed requests only (orders.py, Speed)
-        app.add_middleware(OrderLane, place=place, counts=app.state.order_lane)
+        app.add_middleware(OrderLane, place=steps.place, admit=steps.admit, durable=steps.durable,
+                           counts=app.state.order_lane)
     app.add_middleware(SignatureGuard, verifier=verifier, clock=clock or SystemClock(), max_body=max_body,
                        public_paths=PUBLIC_PATHS)
     app.state.verifier = verifier

@@ -33,7 +33,7 @@ __all__ = ["SignatureGuard", "SCOPE_KEY", "SCOPE_SEND", "DEFAULT_MAX_BODY", "err
 
 SCOPE_KEY = "fixgw.bridge.key"
 #: The server's own ``send`` of a request or WebSocket, before any framework wraps it (``server.py`` puts it in
-#: the scope; ``fanout.DirectLine`` and ``orders.OrderLane`` reach the connection through it).
+#: the scope; ``fanout.DirectLine`` and ``lane.OrderLane`` reach the connection through it).
 SCOPE_SEND = "fixgw.bridge.send"
 DEFAULT_MAX_BODY = 1 << 20
 

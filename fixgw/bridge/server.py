@@ -77,6 +77,10 @@ def _server(app: Any, log_level: str, **options: Any) -> uvicorn.Server:
         log_config=None,
         log_level=log_level,
         access_log=False,
+        # The peer is the TCP connection's (docs/configuration.md, allowed_networks): uvicorn would
+        # otherwise take X-Forwarded-For from a loopback peer as the client, and a local process could
+        # pass a key's address check by naming an allowed address.
+        proxy_headers=False,
         server_header=False,
         ws_max_size=64 * 1024,  # clients send small control messages only
         # No permessage-deflate: compressing each event once per client costs more CPU than the bytes

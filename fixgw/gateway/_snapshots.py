@@ -26,12 +26,21 @@ _NS = 1_000_000_000
 MAX_PAGE = 1000
 
 
+#: The last second ``iso_time`` rendered, and its text up to the milliseconds: an order's two times
+#: (and the next orders') fall in the same second far more often than not.
+_last_second: list[Any] = [None, ""]
+
+
 def iso_time(ns: int | None) -> str | None:
     """``ns`` (UTC epoch ns) as RFC 3339 with milliseconds, ``Z``; None stays None."""
     if ns is None:
         return None
-    t = datetime.fromtimestamp(ns // 1_000_000 / 1000, tz=timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{(ns // 1_000_000) % 1000:03d}Z"
+    second, ms = divmod(ns // 1_000_000, 1000)
+    cached = _last_second
+    if cached[0] != second:
+        text = datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+        cached[0], cached[1] = second, text
+    return f"{cached[1]}{ms:03d}Z"
 
 
 def _dec(d: Decimal | None) -> str | None:

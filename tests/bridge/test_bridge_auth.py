@@ -240,3 +240,28 @@ def test_canonical_request_line_break_or_query_in_path_refused() -> None:
     for path, query in (("/a\nb", ""), ("/a", "b\r\nX: y"), ("/a?b", "")):
         with pytest.raises(ValueError):
             canonical_request("k", 1, "GET", path, query, b"")
+
+
+@pytest.mark.parametrize("part", ["key_id", "timestamp_ms", "method", "path", "query"])
+@given(at=st.integers(min_value=0, max_value=8), brk=st.sampled_from(["\n", "\r", "\r\n"]))
+def test_canonical_request_line_break_in_any_part_refused(part: str, at: int, brk: str) -> None:
+    args: dict[str, object] = dict(key_id="oms-1", timestamp_ms="1750000000000", method="POST", path="/v1/orders",
+                                   query="a=1", body=b"{}")
+    text = str(args[part])
+    args[part] = text[:at] + brk + text[at:]
+    with pytest.raises(ValueError, match="line break"):
+        canonical_request(**args)  # type: ignore[arg-type]
+
+
+def test_verify_header_names_in_any_case_accepted() -> None:
+    h = [(k.encode(), v.encode()) for k, v in signed_headers("oms-1", SECRET, NOW, "POST", "/v1/echo", "", b"").items()]
+    mixed = [(b"X-Fixgw-Key" if k.lower() == b"x-fixgw-key" else k, v) for k, v in h]
+    assert check(verifier(), headers=h) is KEY
+    assert check(verifier(), headers=mixed) is KEY
+
+
+def test_verify_header_given_twice_in_other_case_refused() -> None:
+    h = headers_of(signed_headers("oms-1", SECRET, NOW, "POST", "/v1/echo", "", b""))
+    h.append((b"X-FIXGW-SIGNATURE", dict(h)[b"x-fixgw-signature"]))
+    err = refused("missing_credentials", check, verifier(), headers=h)
+    assert "X-FIXGW-SIGNATURE" in err.message and "more than once" in err.message

@@ -124,6 +124,17 @@ def test_request_from_disallowed_address_refused_403(raw: RawSigner) -> None:
     assert error_of(raw.signed("far", "GET", "/v1/orders")) == (403, "forbidden_address")
 
 
+def test_request_forwarded_for_header_not_trusted_peer_address_checked(raw: RawSigner) -> None:
+    # "far" may call from 10.99.0.0/16 only: naming such an address in a header changes nothing.
+    for header in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
+        value = "for=10.99.1.2" if header == "Forwarded" else "10.99.1.2"
+        h = raw.headers("far", "GET", "/v1/orders")
+        assert error_of(raw.send("GET", "/v1/orders", headers={**h, header: value})) == (403, "forbidden_address")
+    # and a loopback key still works from loopback whatever the header says
+    h = raw.headers("reader", "GET", "/v1/orders")
+    assert raw.send("GET", "/v1/orders", headers={**h, "X-Forwarded-For": "192.0.2.7"}).status_code == 200
+
+
 def test_unknown_path_signed_404_unsigned_401(raw: RawSigner) -> None:
     assert error_of(raw.signed("reader", "GET", "/v1/nowhere")) == (404, "not_found")
     assert error_of(raw.signed("reader", "GET", "/v2/orders")) == (404, "not_found")
