@@ -34,7 +34,7 @@ import logging
 from collections import deque
 from typing import Any, Iterable
 
-from ..codec import Garbled, Message, Parser
+from ..codec import NEED_MORE, Garbled, Message, Parser
 from ..errors import LocalProtocolError
 from ..logsafe import printable
 from .config import SessionConfig
@@ -186,7 +186,7 @@ class SessionCore:
         parser.feed(data)
         while True:
             item = parser.next_event()
-            if type(item) is Message or isinstance(item, Message):
+            if type(item) is Message or (item is not NEED_MORE and isinstance(item, Message)):
                 state = self._state
                 if state is _ACTIVE or state is _LOGOUT_SENT:
                     self._hb.received(now_ns)
@@ -199,7 +199,7 @@ class SessionCore:
                 state = self._state
                 if state is _S.DISCONNECTING or state is _S.DISCONNECTED:
                     return
-            elif isinstance(item, Garbled):
+            elif item is not NEED_MORE and isinstance(item, Garbled):
                 if self._state is _ACTIVE or self._state is _LOGOUT_SENT:
                     log.warning("%s: garbled frame ignored: %s", self.session_id, printable(item.reason))
                 else:
@@ -293,13 +293,27 @@ class SessionCore:
         self.store.commit()
         return outbox.take()
 
+    @property
+    def has_data_to_send(self) -> bool:
+        """Frames wait for ``data_to_send()``, or a resend is in progress (``Outbox.pending``, inline:
+        asked after every pull)."""
+        outbox = self._outbox
+        return bool(outbox.frames) or outbox.cursor is not None
+
     def next_deadline_ns(self) -> int | None:
         """Return when ``on_tick`` must next run, or None when no timer is armed."""
         state = self._state
         if self._outbox.cursor is not None:
             return self._last_now
         if state is _ACTIVE:
-            deadline = self._hb.next_deadline_ns()
+            hb = self._hb  # its ``next_deadline_ns``, inline: asked after every turn
+            deadline: int | None = None
+            if hb.interval_ns > 0:
+                deadline = hb.last_sent_ns + hb.interval_ns
+                sent = hb.test_request_sent_ns
+                peer = hb.last_received_ns + hb.grace_ns if sent is None else sent + hb.grace_ns
+                if peer < deadline:
+                    deadline = peer
             end = self._schedule_end_ns
             if end is not None and (deadline is None or end < deadline):
                 deadline = end
@@ -376,9 +390,6 @@ class SessionCore:
         self.store.set_next_sender_seq(2)
 
     # -- messages above a gap and our ResendRequests ----------------------------------------------------
-    def _outbound_pending(self) -> bool:
-        return self._outbox.pending
-
     def _gap_open(self) -> bool:
         return bool(self._seq.queue) or self._seq.requested is not None
 

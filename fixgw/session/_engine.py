@@ -83,10 +83,6 @@ class Session(SessionCore):
         """The next MsgSeqNum the engine expects from the peer (the store's may lag; see ``next_event``)."""
         return self._expected
 
-    @property
-    def has_data_to_send(self) -> bool:
-        return self._outbound_pending()
-
     def in_schedule(self, now_ns: int) -> bool:
         """Tell whether the session's schedule (if any) allows it to run at ``now_ns``."""
         schedule = self.config.schedule

@@ -183,6 +183,8 @@ class SessionHandle:
         self._token: Any = None
         self._logon_waiters: list[anyio.Event] = []
         self._label = str(self.session_id)
+        #: ``(application, its message callback)``: looked up once, not per turn.
+        self._deliver: tuple[Any, Callable[[Any, ApplicationMessage], Any]] | None = None
         app = application
         self._async_cb = any(
             _maybe_async(getattr(app, name, None) or (lambda *a: None))
@@ -402,7 +404,10 @@ class SessionHandle:
                         return
                     wire.inbound(data)
                     session.receive_data(data, now)
-                    await self._turn(conn, shield)
+                    if shield:
+                        await self._turn(conn, shield)
+                    else:
+                        await self._process(conn)  # plain callbacks: no suspension point, nothing cuts in
                     if conn.closing:
                         break
                     wanted = self._wanted_deadline(conn)
@@ -472,7 +477,10 @@ class SessionHandle:
         self._in_turn = True
         try:
             if not self._async_cb:
-                on_message = _message_callback(app)
+                cached = self._deliver
+                if cached is None or cached[0] is not app:
+                    cached = self._deliver = (app, _message_callback(app))
+                on_message = cached[1]
                 while True:
                     ev = next_event()
                     if ev is NEED_DATA:
