@@ -59,3 +59,13 @@ def test_ws_api_rate_limits_read_as_bucket_counts():
     ]
     assert rate_limit_counts(rate_limits) == [("ORDERS:10S", 3), ("ORDERS:1D", 7), ("REQUEST_WEIGHT:1M", 12)]
     assert rate_limit_counts(None) == []
+
+
+def test_rate_limit_counts_odd_entries_skipped_known_ones_read_every_time():
+    limits = [{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "count": 3},
+              {"rateLimitType": ["ORDERS"], "interval": "SECOND", "intervalNum": 10, "count": 1},  # unhashable
+              {"rateLimitType": "ORDERS", "interval": ["SECOND"], "intervalNum": 10, "count": 1},
+              {"rateLimitType": "ORDERS", "interval": "WEEK", "intervalNum": 1, "count": 1},
+              "not a limit"]
+    for _ in range(2):  # the second pass reads the names it remembered
+        assert rate_limit_counts(limits) == [("ORDERS:10S", 3)]

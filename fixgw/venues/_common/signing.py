@@ -72,12 +72,11 @@ def binance_rest_payload(params: Params) -> str:
 
 def binance_ws_payload(params: Params) -> str:
     """Return the WebSocket API signing payload: sorted by name, raw UTF-8, ``signature`` left out."""
-    items = [(k, v) for k, v in (params.items() if isinstance(params, Mapping) else params)
-             if v is not None and k != "signature"]
-    items.sort(key=_name)
-    # one request per order passes here: text and whole numbers (most values) skip ``format_param``
+    items = sorted(params.items() if isinstance(params, Mapping) else params, key=_name)
+    # one request per order passes here, in one pass: text and whole numbers (most values) skip
+    # ``format_param``
     return "&".join([f"{k}={v}" if type(v) is str or type(v) is int else f"{k}={format_param(v)}"
-                     for k, v in items])
+                     for k, v in items if v is not None and k != "signature"])
 
 
 _name = itemgetter(0)

@@ -12,6 +12,11 @@ for its order.
 A venue subclass sets up ``config``, ``http``, ``stream``, ``outcomes``, ``limiter``, ``_clock`` and
 ``server_clock``, calls ``_init_streaming`` and provides ``_sync_clock``, ``_maintenance``,
 ``_unknown_symbol`` and the venue's requests; ``_prepare`` and ``_start_runners`` are hooks.
+
+Events go to the ``events()`` stream, or, once the gateway gives one (``set_event_sink``), straight to
+its sink, called on the event loop for each event in order: no memory-stream hop and no consumer task
+woken per event. ``SinkSend`` stands in for the stream's send side then, so every place that sends an
+event (``_publish``, a venue's not-placed event) reaches the sink the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import anyio
@@ -29,9 +34,30 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from fixgw.errors import VenueRejected
 from fixgw.venues.base import Instrument, StreamState, VenueAdapter, VenueHealth, VenueOrderEvent
 
-__all__ = ["StreamingAdapter"]
+__all__ = ["StreamingAdapter", "SinkSend", "use_sink"]
 
 log = logging.getLogger("fixgw.venues")
+
+
+class SinkSend:
+    """The send side of an adapter's event stream once its events go to a sink: ``send_nowait`` is the
+    sink itself (one call per event, no stream); closing closes the stream it replaced."""
+
+    __slots__ = ("send_nowait", "_stream")
+
+    def __init__(self, sink: Callable[[VenueOrderEvent], None], stream: Any) -> None:
+        self.send_nowait = sink
+        self._stream = stream
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+def use_sink(send: Any, sink: Callable[[VenueOrderEvent], None] | None) -> Any:
+    """The send side to use from now on: ``sink`` in place of the stream ``send`` is (or was) the
+    send side of, or the stream itself again for ``None``."""
+    stream = send._stream if isinstance(send, SinkSend) else send
+    return stream if sink is None else SinkSend(sink, stream)
 
 
 class StreamingAdapter(VenueAdapter):
@@ -134,11 +160,17 @@ class StreamingAdapter(VenueAdapter):
     def events(self) -> AsyncIterator[VenueOrderEvent]:
         return self._recv
 
+    def set_event_sink(self, sink: Callable[[VenueOrderEvent], None] | None) -> None:
+        """Hand every event from now on to ``sink`` (on the event loop, in order, each once) instead of
+        the ``events()`` stream; ``None``: back to the stream."""
+        self._send = use_sink(self._send, sink)
+
     def _publish(self, events: Iterable[VenueOrderEvent]) -> None:
+        send, discard = self._send.send_nowait, self.outcomes.discard
         for e in events:
             self._last_event_ns = self._clock.now_ns()
-            self.outcomes.discard(e.client_order_id)
-            self._send.send_nowait(e)
+            discard(e.client_order_id)
+            send(e)
 
     # -- health --------------------------------------------------------------------------------
 

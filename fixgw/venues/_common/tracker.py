@@ -25,18 +25,25 @@ keys seen (``fixgw.orders.fills.fill_key``: the key the order drops a duplicate 
 * An end (canceled, expired, rejected) is published once; a fill that completes the order says so
   (``VenueFilled.done``) and ends it too.
 
+The same fact told again (an order's answer, then its stream events saying the same) is dropped
+before it costs an ``OrderUpdate``: ``redundant`` (and its cheap first half ``may_be_redundant``,
+which needs no amount read) answers from the raw facts whether ``observe`` would reveal or change
+anything; a venue's parser asks it first. When in doubt it says no and ``observe`` decides.
+
 Memory stays bounded: a finished order is kept for a grace period of ``retain_finished``
 more finished orders (so the races above, which come within moments, are still deduplicated), then
-forgotten. An update for a forgotten order is folded in as for an order never seen (as after a
-restart): it is still normalised and published, and the gateway's order book, which keeps every
-order's fill keys in its journal, drops what it has already applied. Open orders are never forgotten.
+forgotten. A finished entry holds no container the garbage collector walks: its fill keys move to
+a tuple, its held list is dropped (one tracked object per entry, not three). An update for a
+forgotten order is folded in as for an order never seen (as after a restart): it is still
+normalised and published, and the gateway's order book, which keeps every order's fill keys in its
+journal, drops what it has already applied. Open orders are never forgotten.
 """
 
 from __future__ import annotations
 
 import enum
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from fixgw.orders.enums import OrderSide, OrderStatus, OrderType
@@ -81,9 +88,10 @@ class Fill:
     ts_ns: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class OrderUpdate:
-    """One observation of one order, venue-neutral."""
+    """One observation of one order, venue-neutral. Read-only by convention: not a frozen dataclass,
+    whose constructor (one ``object.__setattr__`` per field) would cost about 3 µs per observation."""
 
     symbol: str
     venue_order_id: str
@@ -116,10 +124,12 @@ class _Tracked:
     cum_quote: Decimal = _ZERO
     acked: bool = False
     ended: OrderStatus | None = None  # FILLED, CANCELED, EXPIRED or REJECTED once the order is over
-    fill_keys: set[str] = field(default_factory=set)
+    #: The fill keys seen: a set from the first fill while the order is open, a tuple once it is
+    #: finished (no container the garbage collector walks for the thousands of finished orders kept).
+    fill_keys: set[str] | tuple[str, ...] = ()
     needs_reconcile: bool = False
     last_ts_ns: int = 0
-    held: list[OrderUpdate] = field(default_factory=list)  # updates waiting for a gap to close
+    held: list[OrderUpdate] | None = None  # updates waiting for a gap to close (made when one is held)
     old_client_ids: tuple[str, ...] = ()  # ids an in-place amendment replaced (still looked up)
 
     def status(self) -> OrderStatus:
@@ -211,7 +221,8 @@ class OrderTracker:
         events that arrive out of order (a later trade before an earlier one) come out in order.
         """
         out = self._observe_one(u, synthesize_gaps, from_reconciliation)
-        t = self._orders[(u.symbol, u.venue_order_id)]
+        key = (u.symbol, u.venue_order_id)
+        t = self._orders[key]
         while t.held and out:
             before = (t.cum_qty, t.ended, len(t.held))
             held, t.held = sorted(t.held, key=lambda h: (h.cum_qty or _ZERO, h.status.is_terminal)), []
@@ -219,11 +230,66 @@ class OrderTracker:
                 out.extend(self._observe_one(h, False, from_reconciliation))
             if (t.cum_qty, t.ended, len(t.held)) == before:
                 break
-        if t.ended is not None or not t.needs_reconcile:
-            t.held.clear()
-        if t.ended is not None and self.retain_finished is not None:
-            self._finish((u.symbol, u.venue_order_id))
+        if t.held is not None and (t.ended is not None or not t.needs_reconcile or not t.held):
+            t.held = None
+        if t.ended is not None:
+            if type(t.fill_keys) is set:  # finished: its keys kept in a tuple (no container to walk)
+                t.fill_keys = tuple(t.fill_keys)
+            if self.retain_finished is not None:
+                self._finish(key)
         return out
+
+    def may_be_redundant(self, symbol: str, venue_order_id: str, status: OrderStatus, rejected: bool = False) -> bool:
+        """The cheap first half of ``redundant``, before any amount is read: ``False`` when an update of
+        this order with this status surely reveals something (an order not tracked or not accepted yet,
+        one waiting for a gap, an end of an open order)."""
+        t = self._orders.get((symbol, venue_order_id))
+        if t is None or t.needs_reconcile or t.held:
+            return False
+        if rejected or status is OrderStatus.REJECTED:
+            return t.acked or t.ended is not None
+        return t.acked and (t.ended is not None or (status not in _ENDS and status is not OrderStatus.FILLED))
+
+    def redundant(
+        self, symbol: str, venue_order_id: str, status: OrderStatus, *, cum_qty: Decimal | None,
+        quantity: Decimal | None, price: Decimal | None, trade_ids: tuple[str, ...] = (), ts_ns: int,
+        rejected: bool = False,
+    ) -> bool:
+        """Return ``True`` when an update of an order with these facts would reveal nothing: ``observe``
+        would return no event and change nothing but the order's last time, which this folds in.
+
+        The cheap way to drop the second and third telling of one fact (an order's answer, then its
+        stream events) before building an ``OrderUpdate``: the order named by (symbol, venue order id),
+        is tracked, accepted, waits for no gap, and the update moves no quantity, ends nothing and
+        brings no new fill key (``trade_ids``: the update's trades). ``rejected``: the update
+        is a refusal (by its status or its kind). ``False`` whenever in doubt; then ``observe`` decides.
+        """
+        t = self._orders.get((symbol, venue_order_id))
+        if t is None or t.needs_reconcile or t.held or t.side is None or t.order_type is None:
+            return False
+        if rejected or status is OrderStatus.REJECTED:
+            if not t.acked and t.ended is None:
+                return False
+        else:
+            if not t.acked:
+                return False
+            if cum_qty is not None and cum_qty > t.cum_qty:
+                return False
+            if (quantity is not None and t.quantity is not None and quantity != t.quantity
+                    and t.ended is None):
+                return False  # an amendment
+            for trade_id in trade_ids:
+                if fill_key(symbol, trade_id) not in t.fill_keys:
+                    return False
+            if t.ended is None and (status in _ENDS or status is OrderStatus.FILLED and cum_qty == t.cum_qty):
+                return False  # it ends the order
+        if t.price is None and price is not None:
+            return False
+        if ts_ns > t.last_ts_ns:
+            t.last_ts_ns = ts_ns
+        if t.ended is not None and self.retain_finished is not None:
+            self._finish((symbol, venue_order_id))  # as ``observe`` does: the grace period starts again
+        return True
 
     def _finish(self, key: tuple[str, str]) -> None:
         """Remember ``key`` as the newest finished order; forget the oldest past the grace period."""
@@ -257,14 +323,15 @@ class OrderTracker:
             t.price = u.price
         t.last_ts_ns = max(t.last_ts_ns, u.ts_ns)
         out: list[VenueOrderEvent] = []
-        common = dict(venue=self.venue, symbol=t.symbol, from_reconciliation=from_reconciliation)
+        venue = self.venue
 
         if u.status is OrderStatus.REJECTED or u.kind is UpdateKind.REJECTED:
             if t.ended is None and not t.acked:  # a refusal after acceptance is about a request, not the order
                 t.ended = OrderStatus.REJECTED
                 out.append(VenueOrderRejected(
                     client_order_id=t.client_order_id, venue_order_id=t.venue_order_id, cum_qty=t.cum_qty,
-                    ts_ns=u.ts_ns, reason=u.reason, code=u.code, **common))
+                    ts_ns=u.ts_ns, reason=u.reason, code=u.code, venue=venue, symbol=t.symbol,
+                    from_reconciliation=from_reconciliation))
             return out
         if not t.acked:
             t.acked = True
@@ -272,16 +339,20 @@ class OrderTracker:
                 t.quantity = u.quantity
             out.append(VenueAccepted(
                 client_order_id=t.client_order_id, venue_order_id=t.venue_order_id, cum_qty=t.cum_qty,
-                ts_ns=u.ts_ns, side=t.side, order_type=t.order_type, quantity=t.quantity, price=t.price, **common))
+                ts_ns=u.ts_ns, side=t.side, order_type=t.order_type, quantity=t.quantity, price=t.price, venue=venue,
+                symbol=t.symbol, from_reconciliation=from_reconciliation))
         if u.quantity is not None and t.quantity is not None and u.quantity != t.quantity and t.ended is None:
-            out.append(self._amended(t, u, common))
+            out.append(self._amended(t, u, from_reconciliation))
         fills = self._new_fills(t, u, synthesize_gaps)
         if fills is None:  # a gap: hold this update (its fills and its end) until the gap closes
             t.needs_reconcile = True
-            t.held.append(u)
+            _hold(t, u)
             return out
         for f in fills:
-            t.fill_keys.add(fill_key(t.symbol, f.trade_id))
+            keys = t.fill_keys
+            if type(keys) is tuple:  # the first fill (or one after the order ended): a set from now on
+                t.fill_keys = keys = set(keys)
+            keys.add(fill_key(t.symbol, f.trade_id))
             t.cum_qty += f.qty
             t.cum_quote += f.qty * f.price
             done = (t.quantity is not None and t.cum_qty >= t.quantity) or (
@@ -291,7 +362,8 @@ class OrderTracker:
             out.append(VenueFilled(
                 client_order_id=t.client_order_id, venue_order_id=t.venue_order_id, cum_qty=t.cum_qty,
                 ts_ns=f.ts_ns or u.ts_ns, last_qty=f.qty, last_px=f.price, trade_id=f.trade_id, fee=f.fee,
-                fee_asset=f.fee_asset, is_maker=f.is_maker, cum_quote=t.cum_quote, done=done, **common))
+                fee_asset=f.fee_asset, is_maker=f.is_maker, cum_quote=t.cum_quote, done=done, venue=venue,
+                symbol=t.symbol, from_reconciliation=from_reconciliation))
         if u.cum_qty is not None and u.cum_qty == t.cum_qty:
             t.needs_reconcile = False
         if t.ended is not None:
@@ -299,17 +371,18 @@ class OrderTracker:
         if u.status in _ENDS:
             if u.cum_qty is not None and u.cum_qty > t.cum_qty:  # its fills are still to come
                 t.needs_reconcile = True
-                t.held.append(u)
+                _hold(t, u)
                 return out
             t.ended = u.status
             cls = VenueCanceled if u.status is OrderStatus.CANCELED else VenueExpired
             out.append(cls(client_order_id=t.client_order_id, venue_order_id=t.venue_order_id, cum_qty=t.cum_qty,
-                           ts_ns=u.ts_ns, reason=u.reason, **common))
+                           ts_ns=u.ts_ns, reason=u.reason, venue=venue, symbol=t.symbol,
+                           from_reconciliation=from_reconciliation))
         elif u.status is OrderStatus.FILLED and u.cum_qty is not None and u.cum_qty == t.cum_qty:
             t.ended = OrderStatus.FILLED  # filled by fills already published
         return out
 
-    def _amended(self, t: _Tracked, u: OrderUpdate, common: dict) -> VenueAmended:
+    def _amended(self, t: _Tracked, u: OrderUpdate, from_reconciliation: bool) -> VenueAmended:
         """An in-place amendment: a new quantity, and possibly a new client order id."""
         old_id = t.client_order_id
         new_id = u.client_order_id if u.kind in (UpdateKind.AMENDED, UpdateKind.SNAPSHOT) else old_id
@@ -319,11 +392,14 @@ class OrderTracker:
             t.client_order_id = new_id
             self._by_client[(t.symbol, new_id)] = t.venue_order_id
         return VenueAmended(client_order_id=new_id, venue_order_id=t.venue_order_id, cum_qty=t.cum_qty,
-                            ts_ns=u.ts_ns, orig_client_order_id=old_id, quantity=u.quantity, price=u.price, **common)
+                            ts_ns=u.ts_ns, orig_client_order_id=old_id, quantity=u.quantity, price=u.price,
+                            venue=self.venue, symbol=t.symbol, from_reconciliation=from_reconciliation)
 
     def _new_fills(self, t: _Tracked, u: OrderUpdate, synthesize_gaps: bool) -> list[Fill] | None:
         """The fills of ``u`` not seen before, in order (a synthesized one first for a gap it may
         close); ``None`` when there is a gap this update may not close."""
+        if not u.fills and (u.cum_qty is None or u.cum_qty <= t.cum_qty):
+            return []  # most updates (an acceptance, an end): no fill, nothing missing
         new_fills = [f for f in u.fills if fill_key(t.symbol, f.trade_id) not in t.fill_keys]
         if u.cum_qty is None:
             return new_fills
@@ -355,3 +431,11 @@ class OrderTracker:
             running -= f.qty
         kept.reverse()
         return kept
+
+
+def _hold(t: _Tracked, u: OrderUpdate) -> None:
+    """Hold ``u`` back until the gap it shows closes (the list is made for the first one)."""
+    if t.held is None:
+        t.held = [u]
+    else:
+        t.held.append(u)

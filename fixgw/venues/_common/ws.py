@@ -6,9 +6,11 @@ Theory of operation
 reading its own replies), then, on every connection after the first, call ``on_reconnect()`` —
 the reconciliation hook, run *after* resubscribing so that nothing can fall between the
 reconciliation snapshot and the live stream (duplicates are the tracker's job, gaps would be
-ours). Then every text frame goes to ``on_message``. When the connection drops, wait with
-exponential backoff and jitter (50-100 %, ``fixgw.backoff``), and start again. Pings from the server are answered by the
-websockets library; we also ping the server and drop a connection whose pongs stop coming.
+ours). Then every text frame goes to ``on_message`` (a plain function, or a coroutine function: its
+answer is awaited when it gives one; the order path's handlers are plain, no coroutine per
+message). When the connection drops, wait with exponential backoff and jitter (50-100 %,
+``fixgw.backoff``), and start again. Pings from the server are answered by the websockets library;
+we also ping the server and drop a connection whose pongs stop coming.
 
 Sending on the order path is ``send_soon``: frames queued during one event-loop turn are written
 together at its end (one system call, and the venue reads them in one go). With ``inbox=True`` the
@@ -125,7 +127,7 @@ class ReconnectingWebSocket:
         url: str,
         *,
         on_connect: Callable[[ClientConnection], Awaitable[None]],
-        on_message: Callable[[str], Awaitable[None]],
+        on_message: Callable[[str], Awaitable[None] | None],
         on_reconnect: Callable[[], Awaitable[None]] | None = None,
         on_state: Callable[[StreamState], None] | None = None,
         backoff_base_s: float = 0.5,
@@ -212,7 +214,9 @@ class ReconnectingWebSocket:
         inbox, on_message = conn.inbox, self._on_message
         while await conn.wait_inbox():
             while inbox:
-                await on_message(inbox.popleft())
+                pending = on_message(inbox.popleft())
+                if pending is not None:
+                    await pending
         await asyncio.shield(conn.connection_lost_waiter)
         exc = conn.close_exc
         if not isinstance(exc, ConnectionClosedOK):
@@ -220,6 +224,10 @@ class ReconnectingWebSocket:
 
     async def drop(self) -> None:
         """Close the current connection abruptly (the loop reconnects); for tests and operators."""
+        self.abort()
+
+    def abort(self) -> None:
+        """``drop``, from a plain function (a message handler)."""
         conn = self._conn
         if conn is not None:
             conn.transport.abort()
@@ -259,7 +267,9 @@ class ReconnectingWebSocket:
                             async for message in conn:
                                 if isinstance(message, bytes):
                                     message = message.decode("utf-8")
-                                await self._on_message(message)
+                                pending = self._on_message(message)
+                                if pending is not None:
+                                    await pending
                         log.info("stream %s closed by peer", self.url)
                 except (OSError, TimeoutError, WebSocketException, FixgwError, ConnectionError) as exc:
                     log.warning("stream %s lost: %r", self.url, exc)

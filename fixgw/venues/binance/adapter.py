@@ -5,6 +5,9 @@ Theory of operation
 Entering the adapter syncs the server clock, loads exchangeInfo (instruments and rate limits),
 starts the user-data subscription and reconciles open orders. Every fact about an order — REST
 answer, stream event, query — goes through one ``OrderTracker``, which publishes each event once.
+An order's answer and its stream events tell the same facts: whichever comes second is recognised
+from its raw fields (``known_order``, ``known_execution_report``) and dropped before it is parsed.
+Events go to the gateway's sink once it gives one (``set_event_sink``), else to ``events()``.
 
 This module is order entry: commands go out, answers and stream events are folded in. Orders go
 over the WebSocket API (``wsapi.py``) when ``order_entry="ws"`` and its connection is up, else over
@@ -34,6 +37,7 @@ from fixgw.orders.enums import TimeInForce
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.outcome import OutcomeResolver, Pending, not_placed_event
 from fixgw.venues._common.ratelimit import Bucket, RateLimiter
+from fixgw.venues._common.streaming import use_sink
 from fixgw.venues._common.tracker import OrderTracker, OrderUpdate
 from fixgw.venues.base import (
     AmendOrder,
@@ -54,6 +58,8 @@ from fixgw.venues.binance.parsing import (
     VENUE,
     amend_params,
     cancel_params,
+    known_execution_report,
+    known_order,
     new_order_params,
     parse_amend,
     parse_exchange_info,
@@ -126,6 +132,7 @@ class BinanceAdapter(BinanceReconciliation, BinanceOrderLists, VenueAdapter):
             sleep=stream_sleep,
             rng=rng,
             resync=self.http.resync_time,
+            skip_events=("outboundAccountPosition", "balanceUpdate"),  # balances: asked for, not followed
         )
         # orders over the WebSocket API (REST while it is down), unless configured for REST only
         self.wsapi: BinanceWsApi | None = None
@@ -210,20 +217,31 @@ class BinanceAdapter(BinanceReconciliation, BinanceOrderLists, VenueAdapter):
     def events(self) -> AsyncIterator[VenueOrderEvent]:
         return self._recv
 
+    def set_event_sink(self, sink: Callable[[VenueOrderEvent], None] | None) -> None:
+        """Hand every event from now on to ``sink`` (on the event loop, in order, each once) instead of
+        the ``events()`` stream: no memory-stream hop, no consumer task woken. ``None``: the stream again."""
+        self._send = use_sink(self._send, sink)
+
     def _publish(self, events: list[VenueOrderEvent]) -> None:
+        if not events:
+            return
+        self._last_event_ns = self._clock.now_ns()
+        send, discard = self._send.send_nowait, self.outcomes.discard
         for e in events:
-            self._last_event_ns = self._clock.now_ns()
-            self.outcomes.discard(e.client_order_id)
-            self._send.send_nowait(e)
+            discard(e.client_order_id)
+            send(e)
 
     def _observe(self, u: OrderUpdate, *, from_reconciliation: bool = False, synthesize: bool = False) -> None:
         self._publish(self.tracker.observe(u, synthesize_gaps=synthesize, from_reconciliation=from_reconciliation))
 
-    async def _on_stream_event(self, event: dict[str, Any]) -> None:
+    def _on_stream_event(self, event: dict[str, Any]) -> None:
         if event.get("e") != "executionReport":
             return
         try:
-            update = parse_execution_report(event, self._symbol(event.get("s", "")))
+            symbol = self._symbol(event.get("s", ""))
+            if known_execution_report(self.tracker, event, symbol):
+                return  # its answer (or an earlier event) told all of it: nothing to build or publish
+            update = parse_execution_report(event, symbol)
         except (KeyError, ValueError, TypeError, ArithmeticError):
             # one malformed event must not take the stream down; reconciliation covers the order
             log.exception("unreadable executionReport skipped: %r", event)
@@ -252,6 +270,10 @@ class BinanceAdapter(BinanceReconciliation, BinanceOrderLists, VenueAdapter):
         except VenueUnknownOutcome as exc:
             log.warning("submit %s: outcome unknown (%s); asking the venue", order.client_order_id, exc)
             return await self._resolve_unknown(order, inst.venue_symbol)
+        if known_order(self.tracker, body, order.symbol):  # its stream events came first and told all of it
+            report = self.tracker.report(order.symbol, str(body["orderId"]))
+            if report is not None:
+                return report
         u = parse_order(body, order.symbol)
         self._observe(u)
         return self._report(u)

@@ -24,7 +24,7 @@ from fixgw.venues.base import (
     NewOrder,
     OrderReport,
 )
-from fixgw.venues._common.tracker import Fill, OrderUpdate, UpdateKind
+from fixgw.venues._common.tracker import Fill, OrderTracker, OrderUpdate, UpdateKind
 from fixgw.venues.assets import normalized_symbol
 from fixgw.venues.binance.enums import (
     EXEC_TYPE,
@@ -52,6 +52,8 @@ __all__ = [
     "parse_order",
     "parse_amend",
     "parse_execution_report",
+    "known_execution_report",
+    "known_order",
     "parse_trades",
     "update_to_report",
     "error_from_response",
@@ -68,9 +70,26 @@ def normalise_symbol(base: str, quote: str) -> str:
     return normalized_symbol(base, quote)  # the one asset table (fixgw.venues.assets)
 
 
+#: Wire strings already read (``"0.00000000"``, a symbol's prices ...): an order's answer and events
+#: repeat the same few amounts; emptied when full, so any input keeps it bounded.
+_DECIMALS: dict[str, Decimal] = {}
+_DECIMALS_MAX = 4096
+
+
 def dec(value: Any) -> Decimal:
     """Exact Decimal from a wire string (never through float)."""
-    if value is None or value == "":
+    if type(value) is str:
+        d = _DECIMALS.get(value)
+        if d is not None:
+            return d
+        if not value:
+            return _ZERO
+        d = Decimal(value)
+        if len(_DECIMALS) >= _DECIMALS_MAX:
+            _DECIMALS.clear()
+        _DECIMALS[value] = d
+        return d
+    if value is None:
         return _ZERO
     if isinstance(value, float):
         raise TypeError("float amount on the wire")
@@ -179,13 +198,30 @@ def parse_rate_limits(payload: Mapping[str, Any]) -> list[tuple[str, int, float]
     return out
 
 
+#: (rateLimitType, interval, intervalNum) -> bucket name: every answer repeats the same few limits.
+_BUCKET_NAMES: dict[tuple[Any, Any, Any], str | None] = {}
+
+
 def rate_limit_counts(rate_limits: Any) -> list[tuple[str, int]]:
     """Read a WebSocket API answer's ``rateLimits`` into (bucket name, used): its ``count`` per limit."""
     out = []
     for rl in rate_limits if isinstance(rate_limits, list) else ():
-        name = _bucket_name(rl) if isinstance(rl, Mapping) else None
-        if name is not None and isinstance(rl.get("count"), int):
-            out.append((name, rl["count"]))
+        if not isinstance(rl, Mapping):
+            continue
+        count = rl.get("count")
+        if not isinstance(count, int):
+            continue
+        key = (rl.get("rateLimitType"), rl.get("interval"), rl.get("intervalNum"))
+        try:
+            name = _BUCKET_NAMES[key]
+        except KeyError:
+            name = _bucket_name(rl)
+            if len(_BUCKET_NAMES) < 256:  # a venue has a handful; odd input never grows it past this
+                _BUCKET_NAMES[key] = name
+        except TypeError:  # an unhashable field: not a limit we can read
+            name = None
+        if name is not None:
+            out.append((name, count))
     return out
 
 
@@ -339,48 +375,71 @@ def parse_amend(p: Mapping[str, Any], symbol: str) -> OrderUpdate:
 
 def parse_execution_report(e: Mapping[str, Any], symbol: str) -> OrderUpdate:
     """Read one executionReport (the bare event, without the subscription envelope)."""
-    x = e.get("x", "")
+    get = e.get  # every order brings two or more of these: each field read once
+    x = get("x", "")
     kind = EXEC_TYPE.get(x, UpdateKind.SNAPSHOT)
-    status = STATUS.get(e.get("X", ""), OrderStatus.NEW)
     # On a cancel, "c" is the cancel request's own id and "C" the order's; on an amend, "c" is the
     # order's new id and "C" the old one.
-    orig = e.get("C") or None
-    if kind in (UpdateKind.CANCELED,) and orig:
+    orig = get("C") or None
+    if kind is UpdateKind.CANCELED and orig:
         client_id, orig_id = orig, None
     else:
-        client_id, orig_id = e.get("c", ""), (orig if kind is UpdateKind.AMENDED else None)
-    ts_ns = ms_to_ns(e.get("T") or e.get("E"))
+        client_id, orig_id = get("c", ""), (orig if kind is UpdateKind.AMENDED else None)
+    ts_ns = ms_to_ns(get("T") or get("E"))
     fills: tuple[Fill, ...] = ()
-    if x == "TRADE" and int(e.get("t", -1)) >= 0:
-        fills = (
-            Fill(
-                trade_id=str(e["t"]),
-                qty=dec(e.get("l")),
-                price=dec(e.get("L")),
-                fee=dec(e.get("n")),
-                fee_asset=e.get("N") or None,
-                is_maker=e.get("m"),
-                ts_ns=ts_ns,
-            ),
-        )
-    reason = e.get("eR") or (e.get("r") if e.get("r") not in (None, "NONE") else "") or ""
+    if x == "TRADE" and int(get("t", -1)) >= 0:
+        fills = (Fill(trade_id=str(e["t"]), qty=dec(get("l")), price=dec(get("L")), fee=dec(get("n")),
+                      fee_asset=get("N") or None, is_maker=get("m"), ts_ns=ts_ns),)
+    r = get("r")
+    reason = get("eR") or (r if r not in (None, "NONE") else "") or ""
     return OrderUpdate(
         symbol=symbol,
         venue_order_id=str(e["i"]),
         client_order_id=client_id,
         orig_client_order_id=orig_id,
-        status=status,
+        status=STATUS.get(get("X", ""), OrderStatus.NEW),
         kind=kind,
         ts_ns=ts_ns,
-        side=SIDE_IN.get(e.get("S", "")),
-        order_type=ORDER_TYPE_IN.get(e.get("o", "")),
-        quantity=_opt_dec(e.get("q")),
-        price=_opt_dec(e.get("p")),
-        cum_qty=dec(e.get("z")),
-        cum_quote=dec(e.get("Z")) if "Z" in e else None,
+        side=SIDE_IN.get(get("S", "")),
+        order_type=ORDER_TYPE_IN.get(get("o", "")),
+        quantity=_opt_dec(get("q")),
+        price=_opt_dec(get("p")),
+        cum_qty=dec(get("z")),
+        cum_quote=dec(get("Z")) if "Z" in e else None,
         fills=fills,
         reason=reason,
-        code=e.get("r") if kind is UpdateKind.REJECTED else None,
+        code=r if kind is UpdateKind.REJECTED else None,
+    )
+
+
+def known_execution_report(tracker: OrderTracker, e: Mapping[str, Any], symbol: str) -> bool:
+    """Return ``True`` when ``tracker`` already knows all that executionReport ``e`` says (an order's
+    stream events after its answer told the same): read only the fields that decide it, no update built
+    (``OrderTracker.redundant``; its time is folded in). Reads the fields as ``parse_execution_report`` does."""
+    x = e.get("x", "")
+    vid, status, rejected = str(e["i"]), STATUS.get(e.get("X", ""), OrderStatus.NEW), x == "REJECTED"
+    if not tracker.may_be_redundant(symbol, vid, status, rejected):
+        return False
+    trade = int(e.get("t", -1)) if x == "TRADE" else -1
+    return tracker.redundant(
+        symbol, vid, status, cum_qty=dec(e.get("z")), quantity=_opt_dec(e.get("q")), price=_opt_dec(e.get("p")),
+        trade_ids=(str(trade),) if trade >= 0 else (), ts_ns=ms_to_ns(e.get("T") or e.get("E")), rejected=rejected,
+    )
+
+
+def known_order(tracker: OrderTracker, p: Mapping[str, Any], symbol: str) -> bool:
+    """Return ``True`` when ``tracker`` already knows all that order payload ``p`` says (an order's answer
+    after its stream events told the same); reads the fields as ``parse_order`` does, builds no update."""
+    vid, status = str(p["orderId"]), STATUS.get(p.get("status", "NEW"), OrderStatus.NEW)
+    if not tracker.may_be_redundant(symbol, vid, status):
+        return False
+    has_state = "executedQty" in p
+    trades = tuple(str(f["tradeId"]) for f in p.get("fills") or () if f.get("tradeId") is not None)
+    return tracker.redundant(
+        symbol, vid, status,
+        cum_qty=dec(p.get("executedQty")) if has_state else None, quantity=_opt_dec(p.get("origQty")),
+        price=_opt_dec(p.get("price")), trade_ids=trades,
+        ts_ns=ms_to_ns(p.get("transactTime") or p.get("updateTime") or p.get("time")),
     )
 
 

@@ -10,6 +10,10 @@ reconciles; the reconnecting client does the backoff. A subscription refused wit
 timestamp outside the venue's window: its clock moved) measures the clock offset again through
 ``resync`` and asks once more on the same connection, so a venue clock that jumped never keeps the
 stream down until some order happens to resync it.
+
+Event kinds the owner never reads (``skip_events``, e.g. the balance events every order brings) are
+dropped by a look at the frame's text, before it is decoded: the venue's JSON is compact and a
+string value never holds an unescaped quote, so ``"e":"<kind>"`` in a frame is that event's kind.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import anyio
 from websockets.asyncio.client import ClientConnection
 
 from fixgw.jsonio import dumps, loads
+from fixgw.logsafe import printable
 from fixgw.errors import VenueAuthError, VenueError
 from fixgw.venues._common.clock_offset import ServerClock
 from fixgw.venues._common.ws import ReconnectingWebSocket
@@ -66,24 +71,28 @@ def ws_api_connection(config: BinanceConfig, **hooks: Any) -> ReconnectingWebSoc
 
 
 class BinanceUserStream:
-    """Subscribe to the account's order events and hand each bare event to ``on_event``."""
+    """Subscribe to the account's order events and hand each bare event to ``on_event`` (a plain
+    function: called as each frame is read, no coroutine per event)."""
 
     def __init__(
         self,
         config: BinanceConfig,
         server_clock: ServerClock,
         *,
-        on_event: Callable[[dict[str, Any]], Awaitable[None]],
+        on_event: Callable[[dict[str, Any]], None],
         on_reconnect: Callable[[], Awaitable[None]] | None = None,
         on_state: Callable[[StreamState], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
         resync: Callable[[], Awaitable[object]] | None = None,
+        skip_events: tuple[str, ...] = (),
     ) -> None:
         self._config = config
         self._server_clock = server_clock
         self._on_event = on_event
         self._resync = resync
+        #: ``"e":"<kind>"`` of the event kinds dropped without decoding
+        self._skip = tuple(f'"e":"{kind}"' for kind in skip_events)
         self._ids = itertools.count(1)
         self.subscription_id: int | None = None
         self.ws = ws_api_connection(config, on_connect=self._subscribe, on_message=self._handle,
@@ -123,7 +132,7 @@ class BinanceUserStream:
                 msg = loads(raw)
                 if msg.get("id") != rid:
                     if "event" in msg:  # cannot happen before the reply, but never drop an event
-                        await self._handle(raw if isinstance(raw, str) else raw.decode())
+                        self._handle(raw if isinstance(raw, str) else raw.decode())
                     continue
                 status = msg.get("status")
                 if status != 200:
@@ -139,8 +148,17 @@ class BinanceUserStream:
                 log.info("user-data subscription %s on %s", self.subscription_id, self._config.ws_api_url)
                 return
 
-    async def _handle(self, text: str) -> None:
-        msg = loads(text)
+    def _handle(self, text: str) -> None:
+        for skipped in self._skip:
+            if skipped in text:
+                return
+        try:
+            msg = loads(text)
+        except ValueError:  # one unreadable frame must not take the stream down
+            log.warning("unreadable user-data frame skipped: %s", printable(text[:200]))
+            return
+        if not isinstance(msg, dict):
+            return
         if "event" in msg and isinstance(msg["event"], dict):
             event = msg["event"]
         elif "e" in msg:  # legacy bare event shape
@@ -149,6 +167,6 @@ class BinanceUserStream:
             return  # replies to requests
         if event.get("e") == "eventStreamTerminated":
             log.warning("user-data stream terminated by the venue; reconnecting")
-            await self.ws.drop()
+            self.ws.abort()
             return
-        await self._on_event(event)
+        self._on_event(event)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from functools import partial
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -115,13 +116,10 @@ class BinanceWsApi:
         if the answer is lost, or the typed error the venue answered.
         """
         ws_method = WS_API_METHODS[(method, path)]
-
-        async def attempt() -> tuple[int, Any, FixgwError | None]:
-            return await self._send_once(ws_method, params)
-
+        # ``_send_once`` itself is the attempt (no wrapping coroutine: one frame less per request)
         return await call_venue(
-            self._limiter, ws_method, request_costs(method, path, params), attempt, urgent=urgent,
-            max_429_retries=self._config.max_429_retries, resync=self._resync,
+            self._limiter, ws_method, request_costs(method, path, params), partial(self._send_once, ws_method, params),
+            urgent=urgent, max_429_retries=self._config.max_429_retries, resync=self._resync,
         )
 
     async def _send_once(self, ws_method: str, params: Params) -> tuple[int, Any, FixgwError | None]:
@@ -183,7 +181,7 @@ class BinanceWsApi:
     async def _on_connect(self, conn: ClientConnection) -> None:
         log.info("WebSocket API order entry connected to %s", self._config.ws_api_url)
 
-    async def _on_message(self, text: str) -> None:
+    def _on_message(self, text: str) -> None:
         try:
             msg = loads(text)
         except ValueError:
