@@ -37,8 +37,10 @@ from .errors import (
 )
 from .instruments import ALGO_TYPES, InstrumentSpec
 from .model import (
+    DONE,
     ZERO,
     LIMIT_TYPES,
+    MARKET_TYPES,
     STOP_TYPES,
     Account,
     AccountPosition,
@@ -197,7 +199,7 @@ class MatchingEngine:
     def _live_orders(self, symbol: str) -> list[Order]:
         """The orders of ``symbol`` not done, in the order they were placed."""
         live = self._live[symbol]
-        for order_id in [i for i, o in live.items() if o.is_done]:
+        for order_id in [i for i, o in live.items() if o.status in DONE]:
             del live[order_id]
         return list(live.values())
 
@@ -239,7 +241,8 @@ class MatchingEngine:
         else:
             self._execute(order, now_ms)
             self._trigger_stops(symbol, now_ms)
-        fills = [f for f in self._op_fills if f.order_id == order.order_id]
+        op_fills = self._op_fills
+        fills = [f for f in op_fills if f.order_id == order.order_id] if op_fills else []
         self._end_op(now_ms)
         return PlaceResult(order.copy(), fills)
 
@@ -248,25 +251,36 @@ class MatchingEngine:
         symbol = req.symbol
         order_id = self._next_order_id[symbol]
         self._next_order_id[symbol] += 1
-        order = Order(
-            symbol=symbol,
-            order_id=order_id,
-            client_order_id=req.new_client_order_id or self._random_client_id(),
-            account_id=account_id,
-            side=req.side,
-            type=req.type,
-            time_in_force=req.time_in_force or "GTC",
-            price=req.price or ZERO,
-            orig_qty=req.quantity or ZERO,
-            stop_price=req.stop_price or ZERO,
-            quote_order_qty=req.quote_order_qty or ZERO,
-            stp_mode=req.stp_mode,
-            time=now_ms,
-            update_time=now_ms,
-            strategy_id=req.strategy_id,
-            strategy_type=req.strategy_type,
-            iceberg_qty=req.iceberg_qty or ZERO,
-            order_list_id=order_list_id,
+        order = Order(  # positional, in the declaration order of ``Order``'s fields
+            symbol,
+            order_id,
+            req.new_client_order_id or self._random_client_id(),  # client_order_id
+            account_id,
+            req.side,
+            req.type,
+            req.time_in_force or "GTC",
+            req.price or ZERO,  # price
+            req.quantity or ZERO,  # orig_qty
+            req.stop_price or ZERO,
+            req.quote_order_qty or ZERO,
+            req.stp_mode,
+            ZERO,  # executed_qty
+            ZERO,  # cum_quote
+            "NEW",  # status
+            now_ms,  # time
+            now_ms,  # update_time
+            -1,  # working_time
+            False,  # is_working
+            False,  # triggered
+            None,  # locked_asset
+            ZERO,  # locked
+            order_list_id,
+            ZERO,  # prevented_qty
+            req.strategy_id,
+            req.strategy_type,
+            None,  # expiry_reason
+            0,  # amend_count
+            req.iceberg_qty or ZERO,
         )
         self.orders[symbol][order_id] = order
         self._live[symbol][order_id] = order
@@ -276,7 +290,10 @@ class MatchingEngine:
         return "".join(self._rng.choice(_CLIENT_ID_CHARS) for _ in range(22))
 
     def _check(self, acct: Account, req: NewOrder) -> tuple[InstrumentSpec, Decimal]:
-        spec = self.spec(req.symbol)
+        symbol = req.symbol
+        spec = self.instruments.get(symbol)
+        if spec is None:
+            raise bad_symbol()
         if spec.status != "TRADING":
             raise new_order_rejected("Market is closed.")
         if req.type not in spec.order_types:
@@ -284,24 +301,25 @@ class MatchingEngine:
         if req.quote_order_qty is not None and not spec.quote_order_qty_market_allowed:
             raise new_order_rejected("Quote order qty market orders are not support for this symbol.")
         # filters, in the venue's order
-        if req.price is not None and req.type in LIMIT_TYPES:
+        is_limit = req.type in LIMIT_TYPES
+        if req.price is not None and is_limit:
             spec.check_price(req.price)
         if req.stop_price is not None:
             spec.check_price(req.stop_price)
-        if req.price is not None and req.type in LIMIT_TYPES:
-            spec.check_percent_price(req.side, req.price, self.last_price[req.symbol])
+        if req.price is not None and is_limit:
+            spec.check_percent_price(req.side, req.price, self.last_price[symbol])
         check_quantities(spec, req)
-        ref = self.reference_price(req.symbol)
-        if req.type in LIMIT_TYPES:
+        if is_limit:
             assert req.price is not None and req.quantity is not None
             spec.check_notional(req.price * req.quantity, market=False)
         elif req.quote_order_qty is not None:
             spec.check_notional(req.quote_order_qty, market=True)
         elif req.quantity is not None:
-            px = req.stop_price if req.type != "MARKET" else ref
+            px = req.stop_price if req.type != "MARKET" else self.reference_price(symbol)
             if px is not None:
                 spec.check_notional(px * req.quantity, market=True)
-        mine = [o for o in self._live_orders(req.symbol) if o.account_id == acct.account_id]
+        account_id = acct.account_id
+        mine = [o for o in self._live_orders(symbol) if o.account_id == account_id]
         if len(mine) >= spec.max_num_orders:
             raise filter_failure("MAX_NUM_ORDERS")
         if req.type in ALGO_TYPES and sum(1 for o in mine if o.type in ALGO_TYPES) >= spec.max_num_algo_orders:
@@ -399,7 +417,7 @@ class MatchingEngine:
         symbol = order.symbol
         book = self.books[symbol]
         spec = self.instruments[symbol]
-        is_market = order.is_market
+        is_market = order.type in MARKET_TYPES
         limit = None if is_market else order.price
         if order.type == "MARKET" and order.quote_order_qty > 0 and order.orig_qty == 0:
             planned = self._plan(symbol, order.side, None, None, order.quote_order_qty)
@@ -657,36 +675,44 @@ class MatchingEngine:
     # == events ===================================================================================
     def _report(self, order: Order, exec_type: str, now_ms: int, **kw) -> int:
         execution_id = self._next_execution_id
-        self._next_execution_id += 1
-        kw.setdefault("client_order_id", order.client_order_id)
-        self.events.append(
-            ExecutionReport(order.account_id, order.copy(), exec_type, now_ms, now_ms, execution_id, **kw)
-        )
+        self._next_execution_id = execution_id + 1
+        if "client_order_id" in kw:
+            report = ExecutionReport(order.account_id, order.copy(), exec_type, now_ms, now_ms, execution_id, **kw)
+        else:
+            report = ExecutionReport(order.account_id, order.copy(), exec_type, now_ms, now_ms, execution_id,
+                                     order.client_order_id, **kw)
+        self.events.append(report)
         if order.order_list_id >= 0 and self.list_hook is not None:
             self.list_hook.on_report(order, exec_type, now_ms)
         return execution_id
 
     def _touch(self, account_id: str, asset: str) -> None:
-        self._touched.setdefault(account_id, set()).add(asset)
+        assets = self._touched.get(account_id)
+        if assets is None:
+            assets = self._touched[account_id] = set()
+        assets.add(asset)
 
     def _end_op(self, now_ms: int) -> None:
         """Publish depth changes and changed balances of the operation just done."""
         if self._batch_depth:
             return
         for symbol, book in self.books.items():
+            if not book.changes:  # take_changes would say None
+                continue
             change = book.take_changes()
             if change is not None:
                 uid, bids, asks = change
                 self.events.append(DepthUpdate(symbol, now_ms, uid, uid, tuple(bids), tuple(asks)))
-        for account_id, assets in self._touched.items():
-            acct = self.accounts[account_id]
-            self.events.append(
-                AccountPosition(
-                    account_id,
-                    now_ms,
-                    tuple((a, acct.free(a), acct.locked(a)) for a in sorted(assets)),
-                )
-            )
+        touched = self._touched
+        if not touched:
+            return
+        for account_id, assets in touched.items():
+            balances = self.accounts[account_id].balances
+            changed = []
+            for a in sorted(assets):
+                slot = balances.get(a)
+                changed.append((a, slot[0], slot[1]) if slot is not None else (a, ZERO, ZERO))
+            self.events.append(AccountPosition(account_id, now_ms, tuple(changed)))
         self._touched = {}
 
 

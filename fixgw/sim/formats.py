@@ -12,12 +12,15 @@ from .engine import MatchingEngine
 from .instruments import fmt
 from .model import (
     STOP_TYPES,
+    ZERO,
     AccountPosition,
     BalanceUpdate,
     ExecutionReport,
     Fill,
     Order,
 )
+
+_ZERO_TEXT = fmt(ZERO)  # what ``fmt`` gives the engine's zero
 
 __all__ = [
     "order_ack",
@@ -77,8 +80,22 @@ def _conditional(order: Order, out: dict[str, Any]) -> dict[str, Any]:
 
 
 def order_result(order: Order) -> dict[str, Any]:
-    out = order_ack(order)
-    out.update(_order_terms(order))
+    out = {  # order_ack's fields, then _order_terms's, in one literal (the answer to every order)
+        "symbol": order.symbol,
+        "orderId": order.order_id,
+        "orderListId": order.order_list_id,
+        "clientOrderId": order.client_order_id,
+        "transactTime": order.time,
+        "price": fmt(order.price),
+        "origQty": fmt(order.orig_qty),
+        "executedQty": fmt(order.executed_qty),
+        "origQuoteOrderQty": fmt(order.quote_order_qty),
+        "cummulativeQuoteQty": fmt(order.cum_quote),
+        "status": order.status,
+        "timeInForce": order.time_in_force,
+        "type": order.type,
+        "side": order.side,
+    }
     if order.working_time >= 0:
         out["workingTime"] = order.working_time
     out["selfTradePreventionMode"] = order.stp_mode
@@ -166,6 +183,8 @@ def order_amended(order: Order, orig_client_id: str, execution_id: int, transact
 
 def execution_report(ev: ExecutionReport) -> dict[str, Any]:
     o = ev.order
+    # two or three per order: amounts still at the engine's zero (most of them) skip the formatter
+    last_qty, last_price = ev.last_qty, ev.last_price
     out: dict[str, Any] = {
         "e": "executionReport",
         "E": ev.event_time,
@@ -176,17 +195,17 @@ def execution_report(ev: ExecutionReport) -> dict[str, Any]:
         "f": o.time_in_force,
         "q": fmt(o.orig_qty),
         "p": fmt(o.price),
-        "P": fmt(o.stop_price),
-        "F": fmt(o.iceberg_qty),
+        "P": _ZERO_TEXT if o.stop_price is ZERO else fmt(o.stop_price),
+        "F": _ZERO_TEXT if o.iceberg_qty is ZERO else fmt(o.iceberg_qty),
         "g": o.order_list_id,
         "C": ev.orig_client_order_id,
         "x": ev.exec_type,
         "X": o.status,
         "r": ev.reject_reason,
         "i": o.order_id,
-        "l": fmt(ev.last_qty),
-        "z": fmt(o.executed_qty),
-        "L": fmt(ev.last_price),
+        "l": _ZERO_TEXT if last_qty is ZERO else fmt(last_qty),
+        "z": _ZERO_TEXT if o.executed_qty is ZERO else fmt(o.executed_qty),
+        "L": _ZERO_TEXT if last_price is ZERO else fmt(last_price),
         "n": fmt(ev.commission) if ev.commission_asset else "0",
         "N": ev.commission_asset,
         "T": ev.transact_time,
@@ -196,9 +215,10 @@ def execution_report(ev: ExecutionReport) -> dict[str, Any]:
         "m": ev.is_maker,
         "M": ev.trade_id >= 0,
         "O": o.time,
-        "Z": fmt(o.cum_quote),
-        "Y": fmt(ev.last_qty * ev.last_price),
-        "Q": fmt(o.quote_order_qty),
+        "Z": _ZERO_TEXT if o.cum_quote is ZERO else fmt(o.cum_quote),
+        # 0 * 0 is a positive zero: the same text
+        "Y": _ZERO_TEXT if last_qty is ZERO and last_price is ZERO else fmt(last_qty * last_price),
+        "Q": _ZERO_TEXT if o.quote_order_qty is ZERO else fmt(o.quote_order_qty),
     }
     if o.working_time >= 0:
         out["W"] = o.working_time

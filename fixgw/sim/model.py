@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from operator import attrgetter
 
 __all__ = [
     "ZERO",
@@ -104,11 +103,44 @@ class Order:
         return self.type in MARKET_TYPES
 
     def copy(self) -> "Order":
-        return Order(*_order_fields(self))
+        """A copy (one per event): every field set directly, about twice as fast as through ``__init__``.
+
+        Lists every field; ``tests/sim/test_sim_engine.py`` checks that none is missing.
+        """
+        o = _new(Order)
+        o.symbol = self.symbol
+        o.order_id = self.order_id
+        o.client_order_id = self.client_order_id
+        o.account_id = self.account_id
+        o.side = self.side
+        o.type = self.type
+        o.time_in_force = self.time_in_force
+        o.price = self.price
+        o.orig_qty = self.orig_qty
+        o.stop_price = self.stop_price
+        o.quote_order_qty = self.quote_order_qty
+        o.stp_mode = self.stp_mode
+        o.executed_qty = self.executed_qty
+        o.cum_quote = self.cum_quote
+        o.status = self.status
+        o.time = self.time
+        o.update_time = self.update_time
+        o.working_time = self.working_time
+        o.is_working = self.is_working
+        o.triggered = self.triggered
+        o.locked_asset = self.locked_asset
+        o.locked = self.locked
+        o.order_list_id = self.order_list_id
+        o.prevented_qty = self.prevented_qty
+        o.strategy_id = self.strategy_id
+        o.strategy_type = self.strategy_type
+        o.expiry_reason = self.expiry_reason
+        o.amend_count = self.amend_count
+        o.iceberg_qty = self.iceberg_qty
+        return o
 
 
-# every field of an Order, in declaration order, read in one call (a copy is made per event)
-_order_fields = attrgetter(*Order.__dataclass_fields__)
+_new = object.__new__
 
 
 @dataclass(slots=True)

@@ -30,6 +30,8 @@ _TIFS = ("GTC", "IOC", "FOK")
 _TYPES = ("LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT", "LIMIT_MAKER")
 _ICEBERG_TYPES = ("LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")  # icebergQty goes with these
 _STP = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
+_TIF_TYPES = ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")  # these need timeInForce (and a price)
+_STOP_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")  # these need stopPrice
 
 
 class Params:
@@ -50,7 +52,8 @@ class Params:
         compact JSON, anything else ``str()``.
         """
         params = cls.__new__(cls)
-        params._d = {k: v if type(v) is str else _json_text(v) for k, v in raw.items()}
+        # text and whole numbers (timestamp, recvWindow: most values) converted without a call
+        params._d = {k: v if type(v) is str else str(v) if type(v) is int else _json_text(v) for k, v in raw.items()}
         return params
 
     def __contains__(self, name: str) -> bool:
@@ -105,9 +108,9 @@ def _json_text(value: Any) -> str:
     return str(value)
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
-    """Who is asking and when."""
+    """Who is asking and when (fields in this order: the WebSocket API passes them by position)."""
 
     engine: MatchingEngine
     account_id: str | None
@@ -228,41 +231,53 @@ def _ticker_weight(p: Params) -> int:
 
 # == orders =======================================================================================
 def parse_new_order(p: Params, engine: MatchingEngine) -> tuple[NewOrder, str]:
-    """Check the syntax of a new order; returns it and its response type."""
-    symbol = p.str("symbol", True)
-    side = p.str("side", True)
-    otype = p.str("type", True)
+    """Check the syntax of a new order; returns it and its response type.
+
+    Runs for every order: the parameters are read from the dict directly (``get(name) or None`` is
+    ``p.str(name)``: every value is text, and only the empty text is false), in the order of the checks.
+    """
+    get = p._d.get
+    symbol = get("symbol") or None
+    if symbol is None:
+        raise mandatory("symbol")
+    side = get("side") or None
+    if side is None:
+        raise mandatory("side")
+    otype = get("type") or None
+    if otype is None:
+        raise mandatory("type")
     if symbol not in engine.instruments:
         raise bad_symbol()
     if side not in _SIDES:
         raise ApiError(-1117, "Invalid side.")
     if otype not in _TYPES:
         raise ApiError(-1116, "Invalid orderType.")
-    tif = p.str("timeInForce")
+    tif = get("timeInForce") or None
     if tif is not None and tif not in _TIFS:
         raise ApiError(-1115, "Invalid timeInForce.")
-    needs_tif = otype in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")
+    needs_tif = otype in _TIF_TYPES
     needs_price = needs_tif or otype == "LIMIT_MAKER"
-    needs_stop = otype in ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
-    if "trailingDelta" in p:
+    needs_stop = otype in _STOP_TYPES
+    if get("trailingDelta"):
         raise new_order_rejected("Trailing stop orders are not supported for this symbol.")
     if needs_tif and tif is None:
         raise mandatory("timeInForce")
     if not needs_tif and tif is not None:
         raise ApiError(-1106, "Parameter 'timeInForce' sent when not required.")
     if otype == "MARKET":
-        if "quantity" in p and "quoteOrderQty" in p:
+        has_qty, has_quote = bool(get("quantity")), bool(get("quoteOrderQty"))
+        if has_qty and has_quote:
             raise ApiError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
-        if "quantity" not in p and "quoteOrderQty" not in p:
+        if not has_qty and not has_quote:
             raise ApiError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!")
         quantity = p.dec("quantity")
         quote_qty = p.dec("quoteOrderQty")
     else:
-        if "quoteOrderQty" in p:
+        if get("quoteOrderQty"):
             raise ApiError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
         quantity = p.dec("quantity", True)
         quote_qty = None
-    iceberg = p.dec("icebergQty")
+    iceberg = p.dec("icebergQty") if get("icebergQty") else None
     if iceberg is not None:
         if not engine.spec(symbol).iceberg_allowed:
             raise new_order_rejected("Iceberg orders are not supported for this symbol.")
@@ -273,10 +288,10 @@ def parse_new_order(p: Params, engine: MatchingEngine) -> tuple[NewOrder, str]:
         if quantity is not None and iceberg >= quantity:
             raise new_order_rejected("IcebergQty exceeds QTY.")
     price = p.dec("price", True) if needs_price else None
-    if not needs_price and "price" in p:
+    if not needs_price and get("price"):
         raise ApiError(-1106, "Parameter 'price' sent when not required.")
     stop = p.dec("stopPrice", True) if needs_stop else None
-    if not needs_stop and "stopPrice" in p:
+    if not needs_stop and get("stopPrice"):
         raise ApiError(-1106, "Parameter 'stopPrice' sent when not required.")
     if quantity is not None and quantity <= 0:
         raise ApiError(-1013, "Invalid quantity.")
@@ -284,32 +299,32 @@ def parse_new_order(p: Params, engine: MatchingEngine) -> tuple[NewOrder, str]:
         raise ApiError(-1013, "Invalid quantity.")
     if price is not None and price <= 0:
         raise ApiError(-1013, "Invalid price.")
-    client_id = p.str("newClientOrderId")
+    client_id = get("newClientOrderId") or None
     if client_id is not None and not _CLIENT_ID.match(client_id):
         raise illegal_chars("newClientOrderId", "^[\\.A-Z\\:/a-z0-9_-]{1,36}$")
-    stp = p.str("selfTradePreventionMode") or "NONE"
+    stp = get("selfTradePreventionMode") or "NONE"
     if stp not in _STP:
         raise ApiError(-1130, "Data sent for parameter 'selfTradePreventionMode' is not valid.")
-    resp_type = p.str("newOrderRespType") or ("FULL" if otype in ("LIMIT", "MARKET") else "ACK")
+    resp_type = get("newOrderRespType") or ("FULL" if otype in ("LIMIT", "MARKET") else "ACK")
     if resp_type not in ("ACK", "RESULT", "FULL"):
         raise ApiError(-1130, "Data sent for parameter 'newOrderRespType' is not valid.")
-    strategy_type = p.int("strategyType")
+    strategy_type = p.int("strategyType") if get("strategyType") else None
     if strategy_type is not None and strategy_type < 1000000:
         raise ApiError(-1134, "`strategyType` was less than 1000000.")
     req = NewOrder(
-        symbol=symbol,
-        side=side,
-        type=otype,
-        quantity=quantity,
-        price=price,
-        time_in_force=tif,
-        quote_order_qty=quote_qty,
-        stop_price=stop,
-        new_client_order_id=client_id,
-        stp_mode=stp,
-        strategy_id=p.int("strategyId"),
-        strategy_type=strategy_type,
-        iceberg_qty=iceberg,
+        symbol,
+        side,
+        otype,
+        quantity,
+        price,
+        tif,
+        quote_qty,
+        stop,
+        client_id,
+        stp,
+        p.int("strategyId") if get("strategyId") else None,
+        strategy_type,
+        iceberg,
     )
     return req, resp_type
 

@@ -33,12 +33,19 @@ except ImportError:  # pragma: no cover - an older uvicorn
 
 def _text_frame(payload: bytes) -> bytes:
     """One unmasked, final text frame (RFC 6455 section 5.2), as a server sends it."""
-    n = len(payload)
+    return _frame_header(len(payload)) + payload
+
+
+_SHORT_HEADERS = [b"\x81" + bytes((n,)) for n in range(126)]
+
+
+def _frame_header(n: int) -> bytes:
+    """The header of an unmasked, final text frame of ``n`` payload bytes."""
     if n < 126:
-        return b"\x81" + bytes((n,)) + payload
+        return _SHORT_HEADERS[n]
     if n < 65536:
-        return b"\x81\x7e" + n.to_bytes(2, "big") + payload
-    return b"\x81\x7f" + n.to_bytes(8, "big") + payload
+        return b"\x81\x7e" + n.to_bytes(2, "big")
+    return b"\x81\x7f" + n.to_bytes(8, "big")
 
 
 def _server_protocol(websocket: Any) -> Any:
@@ -102,7 +109,9 @@ class Outbox:
             # frames written here (what conn.send_text would write without extensions), after anything
             # the protocol queued itself (a pong)
             chunks = conn.data_to_send()
-            chunks.extend(map(_text_frame, texts))
+            for text in texts:  # header and payload side by side: the payload is copied once, by the join
+                chunks.append(_frame_header(len(text)))
+                chunks.append(text)
             proto.transport.write(b"".join(chunks))
             return True
         try:

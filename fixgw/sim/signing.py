@@ -56,7 +56,9 @@ def rest_payload(query: str, body: str) -> tuple[str, str | None]:
 
 def ws_payload(params: Mapping[str, Any]) -> str:
     """Return the payload a WebSocket API request signs."""
-    return "&".join([f"{k}={v if type(v) is str else _ws_value(v)}"
+    # text and whole numbers (timestamp, recvWindow: most values) without a call; a JSON object's
+    # names are unique, so sorting the pairs compares names only
+    return "&".join([f"{k}={v if type(v) is str else v if type(v) is int else _ws_value(v)}"
                      for k, v in sorted(params.items()) if k != "signature"])
 
 

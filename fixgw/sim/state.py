@@ -196,9 +196,12 @@ class SimState:
             hook(events)
         per_account: dict[str, list[bytes]] = {}
         user_format = formats.USER_EVENT_FORMATS.get
+        user_subs = self.user_subs
         for ev in events:
             fmt = user_format(type(ev))
-            if fmt is not None:  # encoded once, whatever the number of subscriptions
+            # encoded once, whatever the number of subscriptions; not at all for an account nobody
+            # listens to (the market maker's, most often)
+            if fmt is not None and user_subs.get(ev.account_id):  # type: ignore[union-attr]
                 per_account.setdefault(ev.account_id, []).append(dumps(fmt(ev)))  # type: ignore[union-attr]
         if self.market.active:  # market data costs nothing while nobody listens
             self.market.on_events(events, self.now_ms())
@@ -209,13 +212,15 @@ class SimState:
                 continue
             if faults.reorder_events:
                 payloads = list(reversed(payloads))
+            subs = list(subs)  # nothing below subscribes or unsubscribes (a drop only closes)
             for payload in payloads:
-                for outbox, sub_id in list(subs):
+                for outbox, sub_id in subs:
                     message = b'{"subscriptionId":%d,"event":%s}' % (sub_id, payload)
                     outbox.send_json(message)
                     if faults.duplicate_events:
                         outbox.send_json(message)
-                self._count_for_drop()
+                if self._events_until_drop > 0:
+                    self._count_for_drop()
 
     def _count_for_drop(self) -> None:
         if self._events_until_drop <= 0:

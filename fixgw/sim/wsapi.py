@@ -47,34 +47,55 @@ class _Session:
 
     def rate_limits(self, used: int, order_counts: tuple[int, int] | None = None) -> list[dict[str, Any]]:
         cfg = self.state.config.limits
-        out = [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                "limit": cfg.weight_per_minute, "count": used}]
-        if order_counts is not None:
-            out.insert(0, {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
-                           "limit": cfg.orders_per_10s, "count": order_counts[0]})
-            out.insert(1, {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1,
-                           "limit": cfg.orders_per_day, "count": order_counts[1]})
-        return out
+        weight = {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                  "limit": cfg.weight_per_minute, "count": used}
+        if order_counts is None:
+            return [weight]
+        return [{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+                 "limit": cfg.orders_per_10s, "count": order_counts[0]},
+                {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1,
+                 "limit": cfg.orders_per_day, "count": order_counts[1]},
+                weight]
 
-    async def handle(self, text: str) -> None:
-        state = self.state
-        now = state.now_ms()
+    def _read(self, text: str) -> dict[str, Any] | None:
+        """The request as a JSON object, or None once the invalid request is answered."""
         try:
             msg = loads_request(text)
         except ValueError:
-            self.outbox.send({"id": None, "status": 400, "error": {"code": -1135, "msg": "Invalid JSON Request"}})
-            return
+            msg = None
         if not isinstance(msg, dict):
             self.outbox.send({"id": None, "status": 400, "error": {"code": -1135, "msg": "Invalid JSON Request"}})
+            return None
+        return msg
+
+    async def handle(self, text: str) -> None:
+        """Answer one request (the latency fault delays it, with other requests running meanwhile)."""
+        state = self.state
+        now = state.now_ms()
+        msg = self._read(text)
+        if msg is None:
             return
+        used = 0
+        if state.faults.latency_ms > 0:  # other requests run during the delay: note it before
+            used = state.limiter.used_weight(self.ip, now)
+            await state.delay()
+        self._run(msg, now, used)
+
+    def handle_now(self, text: str) -> None:
+        """``handle`` when no latency fault is set: it then never waits, so it runs as a plain call."""
+        now = self.state.now_ms()
+        msg = self._read(text)
+        if msg is not None:
+            self._run(msg, now, 0)
+
+    def _run(self, msg: dict[str, Any], now: int, used: int) -> None:
+        """Run a request and answer it; ``used``: the weight found before a latency fault's delay."""
+        state = self.state
         req_id = msg.get("id")
         method = msg.get("method")
         raw = msg.get("params") or {}
         order_counts = None
-        used = 0  # the weight this request finds; an error answer reads it again (nothing runs between)
-        if state.faults.latency_ms > 0:  # other requests run during the delay: note it before
-            used = state.limiter.used_weight(self.ip, now)
-            await state.delay()
+        # ``used``: the weight this request finds; an error answer reads it again (nothing runs between)
         try:
             if not isinstance(raw, dict):
                 raise ApiError(-1135, "Invalid JSON Request")
@@ -95,8 +116,7 @@ class _Session:
                     assert account is not None
                     for _ in range(op.places_order):  # an order list counts each of its orders
                         order_counts = state.limiter.charge_order(account, now)
-                ctx = Context(state.engine, account, now, ws_api=True, rate_limits=state.rate_limits_json,
-                              market=state.market)
+                ctx = Context(state.engine, account, now, True, state.rate_limits_json, state.market)
                 result = op.fn(ctx, params)
                 state.publish()
                 if op.places_order and state.faults.order_timeouts > 0:
@@ -207,12 +227,24 @@ _LOCAL = {
 }
 
 
-def _text_receiver(websocket: WebSocket, outbox: Outbox) -> Callable[[], Awaitable[str | None]]:
+_FAILED = "fixgw.sim.failed"  # an inbox message: a request run at once raised this (``error``)
+_ENDED = "fixgw.sim.ended"  # an inbox message: a request run at once closed the connection
+
+
+def _text_receiver(websocket: WebSocket, outbox: Outbox, run_now: Callable[[str], None] | None = None,
+                   can_run_now: Callable[[], bool] | None = None) -> Callable[[], Awaitable[str | None]]:
     """A function that waits for the peer's next text message; None once the peer is gone.
 
     On uvicorn's sans-I/O protocol the messages are taken from its queue directly and the socket is
     never paused between them: through ASGI ``receive`` every message costs a pause and a resume of
     reading (two system calls), though requests are handled as soon as they are read.
+
+    ``run_now`` (with ``can_run_now``): on that protocol, a text message that finds the reader idle
+    (waiting, nothing queued before it) and ``can_run_now()`` true is not queued: ``run_now(text)``
+    handles it at once, where the protocol reads it, without the wake-up of the reading task and the
+    extra event-loop turn that queueing costs (for a request that never waits, the same work in the
+    same order). Everything else queues as before, behind what is queued. Should a request run at
+    once raise, or close the connection, the reading task hears it next and ends as it would have.
     """
     proto = outbox.sansio_protocol
     if proto is None:
@@ -228,19 +260,50 @@ def _text_receiver(websocket: WebSocket, outbox: Outbox) -> Callable[[], Awaitab
         proto.read_paused = False
         proto.transport.resume_reading()
     proto.read_paused = True  # so uvicorn never pauses it again
+    idle = [False]  # the reading task waits on an empty queue
+
+    if run_now is not None and can_run_now is not None:
+        queue_put = queue.put_nowait
+
+        def put_nowait(message: Any) -> None:
+            if idle[0] and not queue.qsize() and not outbox.closed and message.get("type") == "websocket.receive":
+                text = message.get("text")
+                if isinstance(text, str) and can_run_now():
+                    try:
+                        run_now(text)
+                    except Exception as exc:  # the reading task raises it, as if it had run the request
+                        queue_put({"type": _FAILED, "error": exc})
+                        return
+                    if outbox.closed:  # the reading task stops here, as after a request it ran itself
+                        queue_put({"type": _ENDED})
+                    return
+            queue_put(message)
+
+        queue.put_nowait = put_nowait  # what uvicorn calls for every message it reads
 
     async def receive_direct() -> str | None:
-        message = await queue.get()
-        text = message.get("text") if message["type"] == "websocket.receive" else None
+        if queue.qsize():
+            message = queue.get_nowait()
+        else:
+            idle[0] = True
+            try:
+                message = await queue.get()
+            finally:
+                idle[0] = False
+        kind = message["type"]
+        if kind == _FAILED:
+            raise message["error"]
+        text = message.get("text") if kind == "websocket.receive" else None
         return text if isinstance(text, str) else None
 
     return receive_direct
 
 
-async def _serve(state: SimState, websocket: WebSocket, on_text: Any, outbox: Outbox) -> None:
+async def _serve(state: SimState, websocket: WebSocket, on_text: Any, outbox: Outbox,
+                 on_text_now: Callable[[str], None] | None = None) -> None:
     state.connections.add(outbox)
     writer = asyncio.create_task(outbox.run())
-    receive = _text_receiver(websocket, outbox)
+    receive = _text_receiver(websocket, outbox, on_text_now, lambda: state.faults.latency_ms <= 0)
     try:
         while not outbox.closed:
             text = await receive()
@@ -265,7 +328,7 @@ async def serve_ws_api(state: SimState, websocket: WebSocket) -> None:
     await websocket.accept()
     outbox = Outbox(websocket)
     session = _Session(state, outbox, websocket.client.host if websocket.client else "unknown")
-    await _serve(state, websocket, session.handle, outbox)
+    await _serve(state, websocket, session.handle, outbox, session.handle_now)
 
 
 async def serve_market_stream(state: SimState, websocket: WebSocket, names: list[str], combined: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal as D
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixgw.sim import ApiError, MarketMaker, MatchingEngine, NewOrder, default_instruments
-from fixgw.sim.model import AccountPosition, DepthUpdate, ExecutionReport, PublicTrade
+from fixgw.sim.model import AccountPosition, DepthUpdate, ExecutionReport, Order, PublicTrade
 
 BTC = "BTCUSDT"
 
@@ -266,3 +267,12 @@ def test_engine_random_flow_keeps_book_and_balances_consistent(actions: list) ->
         except ApiError:
             pass
         check_invariants(engine, start)
+
+
+def test_order_copy_every_field_same_value_new_object() -> None:
+    values = [object() for _ in dataclasses.fields(Order)]
+    order = Order(*values)  # type: ignore[arg-type]
+    copy = order.copy()
+    assert copy is not order and type(copy) is Order
+    for f, value in zip(dataclasses.fields(Order), values):
+        assert getattr(copy, f.name) is value, f.name
