@@ -1,9 +1,10 @@
 """SQLite OrderJournal: the default, durable order journal.
 
 Theory of operation. Records go to the table ``order_journal`` (one row per command or event, the
-body in the JSON of ``fixgw.orders.serial``), which may live in the same database file as the message
-store. ``append`` opens a transaction if none is open and inserts; ``commit`` ends it. The database
-runs in WAL mode with ``synchronous=NORMAL`` by default: a committed transaction survives the process
+body a compact JSON array of the record's values under a layout that keeps its field names once per
+file; rows written before layouts hold the JSON object of ``fixgw.orders.serial`` and still read: see
+``fixgw.stores._journal_layouts``), which may live in the same database file as the message store.
+``append`` opens a transaction if none is open and inserts; ``commit`` ends it. The database runs in WAL mode with ``synchronous=NORMAL`` by default: a committed transaction survives the process
 being killed (the WAL is in the OS's hands once the commit returns); it may not survive a power loss
 or kernel crash, for which pass ``synchronous="FULL"``.
 
@@ -52,14 +53,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Any, Iterator, Protocol
+from typing import Iterator, Protocol
 
 from fixgw.errors import StoreError
-from fixgw.jsonio import loads
 from fixgw.orders.commands import CancelOrder, ReplaceOrder, SubmitOrder
 from fixgw.orders.events import OrderSubmitted
 from fixgw.orders.journal import Record, lookup_keys, record_order_id
-from fixgw.orders.serial import record_from_dict, record_from_json, record_to_json
+from fixgw.orders.serial import record_from_json
+
+from ._journal_layouts import FOLDED, Layouts, expand, fold
 
 __all__ = ["JournalRows", "SqliteOrderJournal", "TransactionOwner"]
 
@@ -85,8 +87,7 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS order_journal_venue_id ON order_journal (venue_order_id)"
     " WHERE venue_order_id IS NOT NULL",
 )
-#: The kind of a submit's row that also stands for the ``OrderSubmitted`` that followed it (seq + 1).
-_FOLDED = "SubmitOrder+OrderSubmitted"
+_FOLDED = FOLDED
 #: The last sequence number used: a folded row's ``seq`` + one per ``+`` in its kind (``NULL``: none yet).
 _LAST_USED = "(SELECT seq + length(kind) - length(replace(kind, '+', '')) FROM order_journal ORDER BY seq DESC LIMIT 1)"
 #: One row at once (a journal on a bare connection): its seq follows the last one used (SQLite's own
@@ -235,6 +236,9 @@ class SqliteOrderJournal:
                 _migrate(self._conn)
                 for statement in _INDEXES:
                     self._conn.execute(statement)
+                #: The file's record layouts: how this journal writes a body and reads one back.
+                self._layouts = Layouts()
+                self._layouts.open(self._conn)
                 self._tx.commit()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open order journal: {exc}") from exc
@@ -261,7 +265,7 @@ class SqliteOrderJournal:
         try:  # on every order's path: no context manager object per record
             tx.begin()
             if buffer is None:
-                body = record_to_json(record)
+                body = self._layouts.encode(record)
                 cl_ord_id, venue_order_id = lookup_keys(record) if order_id is not None else (None, None)
                 seq = self._conn.execute(
                     _INSERT, (self._account, kind.__name__, order_id, record.ts_ns, body, cl_ord_id, venue_order_id),
@@ -276,11 +280,11 @@ class SqliteOrderJournal:
                         and last[3] == order_id and last[4] == record.ts_ns and last[1] == self._account):
                     last[2] = _FOLDED  # the submit's row stands for this event too (see the module docstring)
                 else:
-                    body = record_to_json(record)
+                    body = self._layouts.encode(record)
                     cl_ord_id, venue_order_id = lookup_keys(record) if order_id is not None else (None, None)
                     if (last is None or last[3] != order_id or order_id is None or kind in _COMMANDS
                             or last[2] in _UNFOLDABLE or last[1] != self._account
-                            or not _fold(last, kind.__name__, body, cl_ord_id, venue_order_id)):
+                            or not fold(last, kind.__name__, body, cl_ord_id, venue_order_id)):
                         rows.append([seq, self._account, kind.__name__, order_id, record.ts_ns, body, cl_ord_id,
                                      venue_order_id])
                 buffer.last_seq = seq
@@ -319,7 +323,7 @@ class SqliteOrderJournal:
         with _errors():
             self._flush_rows()
             rows = self._conn.execute(_SELECT_ORDER, (self._account, order_id, bound)).fetchall()
-        return [record for seq, record in _expand(rows) if seq < bound]
+        return [record for seq, record in expand(rows, self._layouts) if seq < bound]
 
     def find_order_id(self, *, cl_ord_id: str | None = None, venue_order_id: str | None = None) -> str | None:
         """Return the id of the newest order that used ``cl_ord_id`` (else ``venue_order_id``), or ``None``."""
@@ -346,7 +350,7 @@ class SqliteOrderJournal:
                 rows = cursor.fetchmany(1000)
                 if not rows:
                     break
-                yield from _expand(rows)
+                yield from expand(rows, self._layouts)
 
     def _flush_rows(self) -> None:
         """Insert the rows waiting in the owner's buffer, so a query sees every appended record."""
@@ -369,49 +373,6 @@ class SqliteOrderJournal:
 #: Kinds whose rows are records no event folds into: commands (replay reads each alone), a folded submit.
 _COMMANDS = frozenset({SubmitOrder, CancelOrder, ReplaceOrder})
 _UNFOLDABLE = frozenset({"SubmitOrder", "CancelOrder", "ReplaceOrder", _FOLDED})
-
-
-def _fold(row: list[Any], kind: str, body: str, cl_ord_id: str | None, venue_order_id: str | None) -> bool:
-    """Fold the next event of ``row``'s order into ``row`` (see "Folded events"); ``False``: it does not fit."""
-    if cl_ord_id is not None and row[6] is not None and row[6] != cl_ord_id:
-        return False
-    if venue_order_id is not None and row[7] is not None and row[7] != venue_order_id:
-        return False
-    if "+" in row[2]:
-        row[5] = f"{row[5][:-1]},{body}]"
-    else:
-        row[5] = f"[{row[5]},{body}]"
-    row[2] = f"{row[2]}+{kind}"
-    if cl_ord_id is not None:
-        row[6] = cl_ord_id
-    if venue_order_id is not None:
-        row[7] = venue_order_id
-    return True
-
-
-def _expand(rows: list[tuple[int, str, str | None, str]]) -> Iterator[tuple[int, Record]]:
-    """``(seq, record)`` of each row: a folded submit's row gives its ``OrderSubmitted`` as well, a row of
-    folded events each of its events under its own sequence number."""
-    for seq, kind, order_id, body in rows:
-        if kind == _FOLDED:
-            record = record_from_json(body)
-            yield seq, record
-            yield seq + 1, OrderSubmitted(order_id=order_id, ts_ns=record.ts_ns)
-        elif "+" in kind:
-            for i, data in enumerate(_folded_bodies(body)):
-                yield seq + i, record_from_dict(data)
-        else:
-            yield seq, record_from_json(body)
-
-
-def _folded_bodies(body: str) -> list[Any]:
-    try:
-        data = loads(body)
-    except ValueError as exc:
-        raise StoreError(f"unreadable journal row: {exc}") from exc
-    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        raise StoreError("unreadable journal row: folded events are not a list of objects")
-    return data
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

@@ -16,6 +16,17 @@ messages (``fetch``) or of a journal inserts what is queued first, so it sees ev
 transaction: after a crash either both are there or neither is. The session engine calls ``commit()``
 from ``data_to_send()``, so every byte that leaves the process is already committed.
 
+Sender numbers: a stored message proves its own number, so saving one does not rewrite the session's
+row (an ``UPDATE`` and a page of the WAL saved on most commits: an order's reports usually travel in a
+commit of their own). The row's ``sender_from_messages`` says so: when it is 1, the next sender number
+is the larger of the row's ``next_sender_seq`` and the session's highest stored MsgSeqNum + 1 (read
+once, when the session is opened); when it is 0 (a file of schema version 1, or a number used again:
+``set_next_sender_seq`` lowered it to or below a stored message, or a message was saved again under a
+number at or below the highest) the row alone holds it, and every save writes it, as before, until a
+message goes past the highest again. ``close()`` writes every row exactly, so a reader of the file
+finds ``next_sender_seq`` exact after an orderly stop; while the store is open (or after a crash) the
+row may lag behind the stored messages, never ahead of what was sent.
+
 Durability: ``synchronous=NORMAL`` (the default here) with WAL makes every commit survive a crash of the
 *process* (``kill -9``): a commit has been written to the WAL file in the operating system's cache when
 ``commit()`` returns. It does not fsync on every commit, so a power loss or kernel crash may lose the
@@ -72,7 +83,8 @@ __all__ = ["SqliteMessageStore", "SqliteSessionStore"]
 
 log = logging.getLogger("fixgw.store")
 
-_SCHEMA_VERSION = 1
+#: 1: the first layout; 2: ``fix_sessions.sender_from_messages`` (added to a version-1 file when it is opened).
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS fix_sessions (
     id               INTEGER PRIMARY KEY,
@@ -82,6 +94,8 @@ CREATE TABLE IF NOT EXISTS fix_sessions (
     next_sender_seq  INTEGER NOT NULL,
     next_target_seq  INTEGER NOT NULL,
     creation_time_ns INTEGER NOT NULL,
+    -- 1: the next sender number is also past the session's last stored message (see "Sender numbers").
+    sender_from_messages INTEGER NOT NULL DEFAULT 0,
     UNIQUE (begin_string, sender_comp_id, target_comp_id)
 );
 CREATE TABLE IF NOT EXISTS fix_messages (
@@ -96,8 +110,10 @@ _SEQ_BITS = 32
 _SEQ_MASK = (1 << _SEQ_BITS) - 1
 _INSERT_MESSAGE = "INSERT OR REPLACE INTO fix_messages (key, raw) VALUES (?, ?)"
 _UPDATE_SEQS = (
-    "UPDATE fix_sessions SET next_sender_seq = ?, next_target_seq = ?, creation_time_ns = ? WHERE id = ?"
+    "UPDATE fix_sessions SET next_sender_seq = ?, next_target_seq = ?, creation_time_ns = ?, sender_from_messages = ?"
+    " WHERE id = ?"
 )
+_TOP = "SELECT max(key) FROM fix_messages WHERE key >= ? AND key <= ?"
 _FETCH = "SELECT key, raw FROM fix_messages WHERE key >= ? AND key <= ? ORDER BY key"
 _DELETE = "DELETE FROM fix_messages WHERE key >= ? AND key <= ?"
 #: Small pages: a commit rewrites a few pages (the last leaf, the session row), so WAL traffic per
@@ -163,9 +179,14 @@ class SqliteMessageStore(GroupCommit):
             self._db.execute(f"PRAGMA synchronous={sync}")
             self._db.execute("PRAGMA busy_timeout=5000")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, _SCHEMA_VERSION):
+            if version not in (0, 1, _SCHEMA_VERSION):
                 raise StoreError(f"{self._path}: unknown store schema version {version}")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(fix_sessions)")}
+            if "sender_from_messages" not in columns:  # a version-1 file; 0 keeps every row authoritative
+                self._db.execute(
+                    "ALTER TABLE fix_sessions ADD COLUMN sender_from_messages INTEGER NOT NULL DEFAULT 0"
+                )
             self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
             in_memory = self._path == ":memory:" or self._path.startswith("file::memory:")
             if checkpoint == "background" and not in_memory:
@@ -213,8 +234,8 @@ class SqliteMessageStore(GroupCommit):
             return store
         try:
             row = self._db.execute(
-                "SELECT id, next_sender_seq, next_target_seq, creation_time_ns FROM fix_sessions"
-                " WHERE begin_string = ? AND sender_comp_id = ? AND target_comp_id = ?",
+                "SELECT id, next_sender_seq, next_target_seq, creation_time_ns, sender_from_messages"
+                " FROM fix_sessions WHERE begin_string = ? AND sender_comp_id = ? AND target_comp_id = ?",
                 key,
             ).fetchone()
             if row is None:
@@ -222,14 +243,21 @@ class SqliteMessageStore(GroupCommit):
                 self._begin()
                 cur = self._db.execute(
                     "INSERT INTO fix_sessions (begin_string, sender_comp_id, target_comp_id,"
-                    " next_sender_seq, next_target_seq, creation_time_ns) VALUES (?, ?, ?, 1, 1, ?)",
+                    " next_sender_seq, next_target_seq, creation_time_ns, sender_from_messages)"
+                    " VALUES (?, ?, ?, 1, 1, ?, 1)",
                     (*key, created),
                 )
-                row = (cur.lastrowid, 1, 1, created)
+                row = (cur.lastrowid, 1, 1, created, 1)
                 self.commit()
+            base = row[0] << _SEQ_BITS
+            top = self._db.execute(_TOP, (base, base | _SEQ_MASK)).fetchone()[0]
         except sqlite3.Error as exc:
             raise StoreError(f"{self._path}: cannot open session {key}: {exc}") from exc
-        store = SqliteSessionStore(self, session_id, row[0], row[1], row[2], row[3])
+        top = 0 if top is None else top & _SEQ_MASK
+        next_sender = max(row[1], top + 1) if row[4] else row[1]
+        store = SqliteSessionStore(self, session_id, row[0], next_sender, row[2], row[3])
+        store._top = top
+        store._from_messages = bool(row[4])
         self._sessions[key] = store
         return store
 
@@ -256,11 +284,13 @@ class SqliteMessageStore(GroupCommit):
             if dirty:
                 if len(dirty) == 1:
                     s = next(iter(dirty))
-                    db.execute(_UPDATE_SEQS, (s.durable_sender_seq, s.next_target_seq, s.creation_time_ns, s._row))
+                    db.execute(_UPDATE_SEQS, (s.durable_sender_seq, s.next_target_seq, s.creation_time_ns,
+                                              s._from_messages, s._row))
                 else:
                     db.executemany(
                         _UPDATE_SEQS,
-                        [(s.durable_sender_seq, s.next_target_seq, s.creation_time_ns, s._row) for s in dirty],
+                        [(s.durable_sender_seq, s.next_target_seq, s.creation_time_ns, s._from_messages, s._row)
+                         for s in dirty],
                     )
                 dirty.clear()
             db.execute("COMMIT")
@@ -287,6 +317,9 @@ class SqliteMessageStore(GroupCommit):
         try:
             if self._failed is None:
                 release_reserved(self, self._sessions.values())  # an orderly restart resumes with no gap
+                if self._sessions:  # every row exact again (see "Sender numbers")
+                    self.begin()
+                    self._dirty.update(self._sessions.values())
             self.commit()
         finally:
             self._closed = True
@@ -334,12 +367,16 @@ class SqliteSessionStore(StoredSession):
     the whole file (every session of the gateway) in one transaction.
     """
 
-    __slots__ = ("_base",)
+    __slots__ = ("_base", "_top", "_from_messages")
     _owner: SqliteMessageStore
 
     def __init__(self, owner: SqliteMessageStore, session_id: Any, row: int, *seqs_and_creation: int) -> None:
         super().__init__(owner, session_id, row, *seqs_and_creation)
         self._base = row << _SEQ_BITS  # the first message key of this session (see ``_SEQ_BITS``)
+        #: The highest MsgSeqNum stored (0: none); every stored message is at or below it.
+        self._top = 0
+        #: The row's ``sender_from_messages`` as the next commit writes it (see "Sender numbers").
+        self._from_messages = False
 
     def save_outbound(self, seq: int, raw: bytes) -> None:
         """Store outbound message ``seq`` and set the next sender number to ``seq + 1`` in one step."""
@@ -354,6 +391,13 @@ class SqliteSessionStore(StoredSession):
         except sqlite3.Error as exc:
             raise StoreError(f"{owner._path}: cannot save message {seq}: {exc}") from exc
         self.next_sender_seq = seq + 1
+        if seq > self._top:
+            self._top = seq
+            if self._from_messages:
+                return  # the message itself makes seq + 1 durable: the row need not change
+            self._from_messages = True
+        else:  # a number used again: older messages lie above it, so the row alone tells the number
+            self._from_messages = False
         owner._dirty.add(self)
 
     def set_next_sender_seq(self, n: int) -> None:
@@ -364,6 +408,7 @@ class SqliteSessionStore(StoredSession):
         owner._dirty.add(self)
         self.next_sender_seq = n
         self._reserved = 0  # the row holds exactly ``n``
+        self._from_messages = n > self._top
 
     def set_next_target_seq(self, n: int) -> None:
         """Set the sequence number we expect from the peer next (called for every inbound message)."""
@@ -406,6 +451,8 @@ class SqliteSessionStore(StoredSession):
         self.next_target_seq = 1
         self.creation_time_ns = now_ns
         self._reserved = 0
+        self._top = 0
+        self._from_messages = True
 
     def commit(self) -> None:
         """Make every pending write durable (commits the whole file, every session)."""
