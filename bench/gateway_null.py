@@ -35,6 +35,7 @@ def serve(config_path: str) -> None:
             # bench order before the venue, measuring its reject path instead of the order path.
             self.capabilities = V.VenueCapabilities(time_in_force=frozenset({TimeInForce.GTC, TimeInForce.IOC}))
             self.send, self.recv = anyio.create_memory_object_stream[V.VenueOrderEvent](math.inf)
+            self.publish = self.send.send_nowait  # the gateway's inbox once it gives one (set_event_sink)
             self.n = 0
             self.btc = V.Instrument(symbol="BTC/USDT", venue_symbol="BTCUSDT", base="BTC", quote="USDT",
                                     tick_size=Decimal("0.01"), lot_step=Decimal("0.00001"), min_notional=Decimal(5))
@@ -49,8 +50,8 @@ def serve(config_path: str) -> None:
             self.n += 1
             common = dict(venue="sim", symbol=order.symbol, client_order_id=order.client_order_id,
                           venue_order_id=str(self.n), cum_qty=Decimal(0), ts_ns=time.time_ns())
-            self.send.send_nowait(V.VenueAccepted(**common))
-            self.send.send_nowait(V.VenueExpired(**common))
+            self.publish(V.VenueAccepted(**common))
+            self.publish(V.VenueExpired(**common))
             return V.OrderReport(venue="sim", symbol=order.symbol, client_order_id=order.client_order_id,
                                  venue_order_id=str(self.n), status=OrderStatus.EXPIRED)
 
@@ -62,6 +63,7 @@ def serve(config_path: str) -> None:
         async def cancel_all(self, symbol): return []  # noqa: E704
         async def reconcile(self) -> None: ...
         def events(self): return self.recv  # noqa: E704
+        def set_event_sink(self, sink): self.publish = sink  # noqa: E704
         def health(self): raise NotImplementedError  # noqa: E704
 
     async def run() -> None:
@@ -71,7 +73,11 @@ def serve(config_path: str) -> None:
             freeze_start_up_heap()  # as ``fixgw run`` does once the gateway is ready
             print("listening on", flush=True)
 
-    try:
-        anyio.run(run)
+    import os
+
+    from fixgw.cli import EVENT_LOOP_ENV, event_loop_options
+
+    try:  # the event loop ``fixgw run`` would pick (``FIXGW_EVENT_LOOP=asyncio``: the standard library's)
+        anyio.run(run, backend_options=event_loop_options(os.environ.get(EVENT_LOOP_ENV) or "auto"))
     except KeyboardInterrupt:
         pass

@@ -25,15 +25,12 @@ from ._orders import OrderFlow
 from ._ownership import attach_ownership
 from ._recovery import reconcile
 from ._router import Router, VenueContext
-from ._venue_events import on_venue_event
+from ._venue_events import EVENTS_PER_TURN, VenueInbox, on_venue_event
 from ._wiring import AdapterFactory, build_sessions, default_adapter_factory, open_store, open_venues
 
 __all__ = ["Gateway"]
 
 log = logging.getLogger("fixgw.gateway")
-
-#: Venue events applied in one event-loop turn at most, so a backlog cannot hold the FIX sessions up.
-_EVENTS_PER_TURN = 64
 
 
 class Gateway(Application):
@@ -103,6 +100,11 @@ class Gateway(Application):
                         tg.start_soon(self.marketdata.run)
                         tg.start_soon(self.feed.run)  # (a shared journal's events: see _feed)
                         for venue in self._venues.values():
+                            venue.inbox = VenueInbox(self._router, self._apply_venue_event, next_turn_scheduler())
+                            set_sink = getattr(venue.adapter, "set_event_sink", None)
+                            if set_sink is not None:  # from now on the adapter puts its events in the inbox
+                                set_sink(venue.inbox.put)
+                            # The stream: all of an adapter's events, or those published before the sink.
                             venue.events = venue.adapter.events()  # the one consumer's stream
                             tg.start_soon(self._consume, venue)
                             tg.start_soon(venue.run_calls)
@@ -144,6 +146,9 @@ class Gateway(Application):
         self.stop()
 
     def _close_store(self) -> None:
+        for venue in self._venues.values():
+            if venue.inbox is not None:
+                venue.inbox.closed = True  # a pass still scheduled applies nothing to a closed store
         for ctx in self._router.accounts.values():
             try:
                 ctx.journal.close()
@@ -187,20 +192,21 @@ class Gateway(Application):
             self.rejects[key] = self.rejects.get(key, 0) + 1
 
     async def _consume(self, venue: VenueContext) -> None:
+        """Move the events of an adapter's stream into its inbox and apply them there, without yielding:
+        the events already waiting (up to a pass's worth) go with the first, in one batch (one commit
+        point, one write per session); an order's accept and its end often arrive together."""
         events = venue.events
-        # Apply the events already waiting (up to a turn's worth) before yielding: reports made in one
-        # turn leave in one write, and an order's accept and its end often arrive together.
+        inbox = venue.inbox
         waiting = getattr(events, "receive_nowait", None)
         async for event in events:
-            self._apply_venue_event(event)
-            if waiting is None:
-                continue
-            for _ in range(_EVENTS_PER_TURN):
-                try:
-                    event = waiting()
-                except (anyio.WouldBlock, anyio.EndOfStream):
-                    break
-                self._apply_venue_event(event)
+            inbox.waiting.append(event)
+            if waiting is not None:
+                for _ in range(EVENTS_PER_TURN - 1):
+                    try:
+                        inbox.waiting.append(waiting())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+            inbox.drain()
 
     def _apply_venue_event(self, event: V.VenueOrderEvent) -> None:
         try:

@@ -11,6 +11,10 @@ SQLite transaction, so that commit makes the event and its report durable togeth
 both are in the file or neither is. Nothing leaves for the client before the commit (the session
 commits again before any byte is written), and the venue is called only after it.
 
+``Router.batch`` applies many events as one step: the venue events of one turn (``VenueInbox``). Their
+reports are queued on each session and written once at the end, after one commit, instead of one
+write and one commit point per event.
+
 Routes: a report about an order goes back by the order's route (journaled with it, so it holds after
 a restart); an immediate answer to a message goes back by that message's route. The gateway passes
 the route along; ``translate.reply_header`` makes the header fields of it.
@@ -71,10 +75,13 @@ class VenueContext:
     pipeline, so a low bound only adds queueing; the bound keeps what a stalled venue collects finite.
     A queued call costs a hand-over to a parked worker, not a new task per order.
 
-    ``events`` is the adapter's event stream once the gateway consumes it; ``caught_up`` waits until
-    every event published so far has been applied, so what a venue answer revealed is in the books
-    (and reported) before the gateway goes on: the acceptor opens after it at start-up, and a cancel
-    the venue calls unknown is answered after it.
+    ``inbox`` (``_venue_events.VenueInbox``) holds the venue's events until they are applied: the
+    adapter puts them there itself (``set_event_sink``) or the gateway moves them from ``events``, the
+    adapter's stream. A worker whose venue calls published events applies them as soon as no call
+    waits any more, in the same turn and one batch (the inbox's scheduled pass then finds nothing).
+    ``caught_up`` waits until every event published so far has been applied, so what a venue answer
+    revealed is in the books (and reported) before the gateway goes on: the acceptor opens after it at
+    start-up, and a cancel the venue calls unknown is answered after it.
     """
 
     def __init__(self, config: VenueConfig, adapter: V.VenueAdapter) -> None:
@@ -88,6 +95,8 @@ class VenueContext:
         self._calls: deque[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]] = deque()
         self._idle: deque[asyncio.Future[None]] = deque()
         self.events: Any = None
+        #: Where the venue's events wait to be applied (set by the gateway; ``None`` in bare tests).
+        self.inbox: Any = None
         #: Run before each venue call: the store's ``durable``, so what allowed the call is durable first
         #: (it returns None when it is, else an awaitable that returns once it is).
         self.before_call: Callable[[], Awaitable[None] | None] = _nothing
@@ -101,6 +110,9 @@ class VenueContext:
         with anyio.move_on_after(timeout):
             while True:
                 await anyio.sleep(0)
+                inbox = self.inbox
+                if inbox is not None and inbox.waiting:
+                    continue  # its pass is scheduled
                 statistics = getattr(self.events, "statistics", None)
                 if statistics is None:
                     return True
@@ -152,6 +164,9 @@ class VenueContext:
                 if hist is None:
                     hist = self.latency[ENDPOINTS.get(name, name)] = Histogram()
                 hist.observe(time.perf_counter() - started)
+            inbox = self.inbox
+            if inbox is not None and inbox.waiting and not self._calls:
+                inbox.drain()  # what the calls revealed, reported in this turn, in one batch
 
 
 class SessionContext:
@@ -218,6 +233,8 @@ class Router:
         self.copies: list[tuple[SessionContext, frozenset[str] | None]] = []
         #: Order account key -> submit to first report made, seconds (``_latency``; read by the bridge).
         self.first_report: dict[str, Histogram] = {}
+        #: While ``batch`` runs: the handles its reports were queued on and the journals it wrote.
+        self._batch: tuple[list[SessionHandle], list[Any]] | None = None
 
     def add(self, ctx: SessionContext) -> None:
         self.sessions[ctx.session_id] = ctx
@@ -254,6 +271,57 @@ class Router:
             return None
         return ctx, ctx.book.get(order_id), leg
 
+    def batch(self, step: Callable[[], None]) -> None:
+        """Run ``step``, whose ``apply`` calls share one commit point and one write per session.
+
+        Inside it a report is queued on its session without a write, and ``apply`` marks no commit
+        point; at the end each session touched writes what it queued (``SessionHandle.flush``: its
+        store commits first, so everything the batch journaled is durable before the bytes leave), and
+        the journals written mark one commit point (a no-op when a flush already committed). So the
+        venue events of one turn cost one commit and one write, not one of each per event.
+        """
+        if self._batch is not None:  # already inside one: it ends the batch
+            step()
+            return
+        handles: list[SessionHandle] = []
+        journals: list[Any] = []
+        self._batch = (handles, journals)
+        try:
+            step()
+        finally:
+            self._batch = None
+            try:
+                for handle in handles:
+                    handle.flush()
+            finally:
+                for journal in journals:
+                    journal.commit()
+
+    def _send(self, ctx: SessionContext, reply: tuple[bytes, list[tuple[int, Any]]] | None,
+              route: Route | None = None) -> None:
+        """``ctx.send``, or inside ``batch`` the same message queued for the batch's one write."""
+        batch = self._batch
+        if batch is None:
+            ctx.send(reply, route)
+            return
+        handle = ctx.handle
+        if reply is None or handle is None:
+            return
+        if route is None:
+            handle.send(*reply, flush=False)
+        else:
+            handle.send(*reply, header_fields=reply_header(route), flush=False)
+        handles = batch[0]
+        if handle not in handles:
+            handles.append(handle)
+
+    def _commit(self, ctx: SessionContext) -> None:
+        batch = self._batch
+        if batch is None:
+            ctx.journal.commit()
+        elif ctx.journal not in batch[1]:
+            batch[1].append(ctx.journal)
+
     def apply(self, ctx: SessionContext, order: Any, event: Any, *, reason: str | None = None) -> None:
         """Apply ``event`` to ``order``, report what the transition says to the owning session, and
         commit both at once.
@@ -269,7 +337,7 @@ class Router:
             if due is not None:
                 self._apply_one(ctx, order, due, None)
         finally:
-            ctx.journal.commit()  # also what a command appended before this event (never left open)
+            self._commit(ctx)  # also what a command appended before this event (never left open)
 
     def _apply_one(self, ctx: SessionContext, order: Any, event: Any, reason: str | None) -> None:
         try:
@@ -283,7 +351,7 @@ class Router:
                 event = order.events[-1]  # the order event the leg event amounted to
             if _first_report(order):
                 self._observe_first_report(ctx, order)
-            ctx.send(ctx.report(order, event, reason), order.route)
+            self._send(ctx, ctx.report(order, event, reason), order.route)
             if self.copies:
                 self._copy(ctx, order, event, reason)
 
@@ -295,20 +363,22 @@ class Router:
 
     def _copy(self, ctx: SessionContext, order: Any, event: Any, reason: str | None) -> None:
         """Send the report of ``event`` on ``ctx``'s ``order`` to every drop-copy session that copies it."""
+        symbol = places = None
         for dc, accounts in self.copies:
             if accounts is None or ctx.settings.account in accounts:
-                dc.send(reply_for_event(dc.table, order, event, ctx.client_symbol(order),
-                                        avg_px_places=ctx.venue.symbols.avg_px_places(order.symbol),
-                                        reject_reason=reason))
+                if symbol is None:  # the same for every copy
+                    symbol, places = ctx.client_symbol(order), ctx.venue.symbols.avg_px_places(order.symbol)
+                self._send(dc, reply_for_event(dc.table, order, event, symbol, avg_px_places=places,
+                                               reject_reason=reason))
 
     def report_last(self, ctx: SessionContext, order: Any) -> None:
         """Report the event a book command just journaled, and commit the two together."""
         try:
-            ctx.send(ctx.report(order, order.events[-1]), order.route)
+            self._send(ctx, ctx.report(order, order.events[-1]), order.route)
             if self.copies:
                 self._copy(ctx, order, order.events[-1], None)
         finally:
-            ctx.journal.commit()
+            self._commit(ctx)
 
 
 def _first_report(order: Any) -> bool:

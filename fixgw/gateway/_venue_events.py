@@ -6,21 +6,90 @@ fill is an ``OrderFilled`` whatever the leg (the order drops a fill it has seen 
 is a leg event (``LegAccepted``, ``LegCanceled``...) naming the leg, and the order's tables decide what
 it means (an acceptance, a replace that landed, an end held back while a replace is pending...).
 ``Router.apply`` applies it and reports what the transition says. No order state is decided here.
+
+``VenueInbox`` holds a venue's events until they are applied. Whatever puts the first event of a turn
+in asks the loop once for a pass at its next turn; a pass applies what waits (at most
+``EVENTS_PER_TURN``, the rest at the following turn) inside one ``Router.batch``: one commit point and
+one write per session for all of them, so an order's acceptance and its end, published together,
+leave in one message batch. A venue worker applies what its call published as soon as the call
+returns (``VenueContext``), so an answer known at once is reported in the turn of the call.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from decimal import Decimal
+from typing import Callable
 
 from ..orders import LegAccepted, LegAmended, LegCanceled, LegExpired, LegRejected, OrderFilled
 from ..orders.enums import LiquiditySide
 from ..venues import base as V
 from ._router import Router
 
-__all__ = ["on_venue_event", "plain"]
+__all__ = ["on_venue_event", "plain", "VenueInbox", "EVENTS_PER_TURN"]
 
 log = logging.getLogger("fixgw.gateway")
+
+#: Venue events applied in one pass at most, so a backlog cannot hold the FIX sessions up.
+EVENTS_PER_TURN = 64
+
+
+class VenueInbox:
+    """A venue's events waiting to be applied, in the order published (one consumer: this inbox).
+
+    ``put`` is the adapter's sink (``VenueAdapter.set_event_sink``), called on the event-loop thread;
+    ``schedule`` runs a callback at the loop's next turn (``next_turn_scheduler``); ``apply`` applies
+    one event (the gateway's, which handles its errors).
+    """
+
+    __slots__ = ("waiting", "closed", "_router", "_apply", "_schedule", "_scheduled")
+
+    def __init__(self, router: Router, apply: Callable[[V.VenueOrderEvent], None],
+                 schedule: Callable[[Callable[[], None]], object]) -> None:
+        #: Events published and not applied yet, oldest first.
+        self.waiting: deque[V.VenueOrderEvent] = deque()
+        self._router = router
+        self._apply = apply
+        self._schedule = schedule
+        self._scheduled = False
+        #: Set once the gateway's store is closing: nothing more is applied (a restart reconciles it).
+        self.closed = False
+
+    def put(self, event: V.VenueOrderEvent) -> None:
+        """Take ``event``; it is applied at the latest at the loop's next turn."""
+        if self.closed:
+            return
+        self.waiting.append(event)
+        if not self._scheduled:
+            self._scheduled = True
+            self._schedule(self._pass)
+
+    def _pass(self) -> None:
+        self._scheduled = False
+        self.drain()
+
+    def drain(self) -> None:
+        """Apply what waits now (up to ``EVENTS_PER_TURN``; a pass at the next turn takes the rest)."""
+        waiting = self.waiting
+        if self.closed:
+            waiting.clear()
+        if not waiting:
+            return
+        apply = self._apply
+
+        def step() -> None:
+            for _ in range(EVENTS_PER_TURN):
+                if not waiting:
+                    return
+                apply(waiting.popleft())
+
+        try:
+            self._router.batch(step)
+        finally:
+            if waiting and not self._scheduled:
+                self._scheduled = True
+                self._schedule(self._pass)
 
 
 def plain(d: Decimal) -> Decimal:
