@@ -29,11 +29,16 @@ step and the answer. With ``--fill`` the bound applies to the fill report's p99.
 
     python bench/gateway.py --rate 1000 --seconds 10
     python bench/gateway.py --rate 1000 --seconds 10 --venue null
-    python bench/gateway.py --rate 1000 --seconds 10 --store postgres
+    python bench/gateway.py --rate 1000 --seconds 10 --store postgres   # + the cluster's CPU per order
     python bench/gateway.py --rate 1000 --seconds 8 --profile-sim
     python bench/gateway.py --fill --rate 500 --seconds 10 --rounds 3
     python bench/gateway.py --find-max --p99-ms 10 --step-seconds 5
     python bench/gateway.py --find-max --fill --venue sim
+
+``--store postgres`` starts a throwaway cluster with the server's durable defaults (``fsync``,
+``synchronous_commit`` on) and warms its WAL first (``PgCluster.warm_wal``: recycled segments ahead, as on
+a server that has been running; ``--pg-cold`` skips it, and every 16 MB of WAL, ~4.5 s at 1,000 orders/s,
+then stalls a commit while the server creates and zero-fills the next segment).
 
 Figures depend on the machine and on what else runs on it; they are indicative, the ratios more so.
 """
@@ -126,6 +131,18 @@ def serve_sim(port: int) -> None:
 def serve_gateway_on_null_venue(config_path: str) -> None:
     """Child process: the gateway on an in-process venue that answers at once (``gateway_null.py``)."""
     _sibling("gateway_null").serve(config_path)
+
+
+def children_of(parent: int) -> list[int]:
+    """The pids whose parent is ``parent`` (Linux /proc; none where unavailable)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
 
 
 def wait_for_port(port: int, timeout: float = 30.0) -> bool:
@@ -334,6 +351,9 @@ def main() -> int:
     ap.add_argument("--store", choices=("memory", "sqlite", "postgres"), default="sqlite",
                     help="gateway state: SQLite file (default, as in production), memory, or PostgreSQL (a"
                          " throwaway cluster, or the server FIXGW_BENCH_PG_DSN names)")
+    ap.add_argument("--pg-cold", action="store_true",
+                    help="--store postgres: skip warming the throwaway cluster's WAL (every new 16 MB segment is"
+                         " then created and zero-filled inside a commit, as only on a fresh cluster)")
     ap.add_argument("--profile", action="store_true", help="profile the gateway process (cProfile)")
     ap.add_argument("--profile-sim", action="store_true", help="profile the simulator process (cProfile)")
     ap.add_argument("--venue", choices=("sim", "null"), default="sim",
@@ -395,6 +415,8 @@ def main() -> int:
             if bindir is None:
                 ap.error("--store postgres needs PostgreSQL's binaries (initdb, pg_ctl) or FIXGW_BENCH_PG_DSN")
             pg_cluster = PgCluster(bindir, fast=False)
+            if not args.pg_cold:  # segments ready for reuse, as on a running server (PgCluster.warm_wal)
+                pg_cluster.warm_wal()
             pg_dsn = pg_cluster.dsn()
         store = '\n[store]\nkind = "postgres"\ndsn_env = "BENCH_PG_DSN"\n'
     cfg = tmp / "bench.toml"
@@ -429,6 +451,16 @@ def main() -> int:
     gw = subprocess.Popen(gw_cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     runs = 0
 
+    def pg_cpu() -> dict[str, float]:
+        """The throwaway cluster's CPU seconds (its postmaster and every process it started), if any."""
+        if pg_cluster is None:
+            return {}
+        try:
+            postmaster = int((pg_cluster.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return {}
+        return {"postgres": cpu_seconds(postmaster) + sum(cpu_seconds(pid) for pid in children_of(postmaster))}
+
     def measure(rate: float, seconds: float, fills: bool) -> tuple[dict[str, Any], dict[str, float]]:
         """One paced run on the running processes; returns its figures and the CPU seconds of each process."""
         nonlocal runs
@@ -441,10 +473,10 @@ def main() -> int:
             limits = f", limits {plan.buy_limit} / {plan.sell_limit}" if args.fill_order == "ioc" else ""
             print(f"  (book before run {runs}: bid {plan.bid} / ask {plan.ask}; {args.fill_order} orders of "
                   f"{filling.QTY} BTC{limits}; credited {plan.credited_usdt} USDT, {plan.credited_btc} BTC)")
-        cpu0 = {**{k: cpu_seconds(pid) for k, pid in procs.items()}, "client": time.process_time()}
+        cpu0 = {**{k: cpu_seconds(pid) for k, pid in procs.items()}, "client": time.process_time(), **pg_cpu()}
         result = asyncio.run(run_client(gw_port, rate, seconds, warmup, tag=f"r{runs}-",
                                         drain_s=max(10.0, 3 * seconds), **kw))
-        cpu1 = {**{k: cpu_seconds(pid) for k, pid in procs.items()}, "client": time.process_time()}
+        cpu1 = {**{k: cpu_seconds(pid) for k, pid in procs.items()}, "client": time.process_time(), **pg_cpu()}
         return result, {k: cpu1[k] - cpu0[k] for k in cpu0}
 
     where = "simulator in its own process" if args.venue == "sim" else "null in-process venue (no HTTP)"

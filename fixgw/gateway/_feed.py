@@ -26,10 +26,11 @@ Shared journal (PostgreSQL, ``share``): several gateway nodes append to one jour
 can number events by counting its own. The database numbers them (``fixgw.stores.journal_postgres``:
 gap-free, in commit order, across nodes) and the feed takes the ids from there: an append only wakes
 ``run``, which flushes the store and reads the committed events after ``last_id`` (a connection of its
-own, in a worker thread), the node's own and the other nodes', and hands them out in id order; it also
-reads every ``poll`` seconds for the other nodes' events. Every node's feed so holds the same events with
-the same ids, and a stream client that resumes with ``since=<id>`` on another node (after a takeover)
-misses nothing and gets nothing twice. A client's ``since`` beyond what the node has read yet is kept as
+own, on the loop without a thread where the source can: ``after_async``), the node's own and the other
+nodes', and hands them out in id order; it also reads every ``poll`` seconds for the other nodes' events.
+While nobody subscribes it waits ``IDLE_READ_GAP`` after a wake, so one read takes many commits' events.
+Every node's feed so holds the same events with the same ids, and a stream client that resumes with
+``since=<id>`` on another node (after a takeover) misses nothing and gets nothing twice. A client's ``since`` beyond what the node has read yet is kept as
 its cursor (``Subscriber.after``), not clamped.
 """
 
@@ -56,6 +57,9 @@ DEFAULT_HISTORY = 100_000
 DEFAULT_QUEUE = 10_000
 #: Seconds between two reads of a shared journal's events when nothing woke the feed (other nodes' events).
 DEFAULT_POLL = 0.25
+#: Seconds a shared feed that nobody streams waits after a wake before it reads (one read per many
+#: commits, not one per commit: a read is a query the database serves); a subscriber gets prompt reads.
+IDLE_READ_GAP = 0.02
 
 log = logging.getLogger("fixgw.gateway")
 
@@ -220,13 +224,22 @@ class EventFeed:
         while True:
             with anyio.move_on_after(poll):
                 await self._wake.wait()
+            if not self._subscribers:  # nobody streams: read the events of many commits at once
+                await anyio.sleep(IDLE_READ_GAP)
             self._wake = anyio.Event()
             try:
                 hold = self.durable()  # this node's events committed first: read back with the others'
                 if hold is not None:  # pipelined commits: wait for the commit without holding the loop
                     await hold
-                while self._take(await anyio.to_thread.run_sync(self._source.after, self.last_id)):
-                    pass
+                read = getattr(self._source, "after_async", None)  # on the loop: no thread hand-over
+                if read is None:
+                    while self._take(await anyio.to_thread.run_sync(self._source.after, self.last_id)):
+                        pass
+                else:
+                    while True:  # a short page was the last: no second query to learn there is no more
+                        rows = await read(self.last_id)
+                        if not self._take(rows) or len(rows) < self._source.page:
+                            break
             except StoreError as exc:
                 text = printable(str(exc))
                 if text != failed:  # (said once, not every poll)

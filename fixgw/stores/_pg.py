@@ -21,8 +21,9 @@ Group commit is the SQLite store's: ``defer_commits(schedule)`` turns ``commit_s
 
 Pipelined commits (``pipeline_commits``, what the gateway turns on; ``fixgw.stores._pgpipeline``): the
 ``COMMIT`` leaves the event loop (``fixgw.stores._pipeline``). A commit point (``request_commit()``: the deferred flush, a session's
-``commit()``) seals the pending writes into one query and hands it to the commit thread, or, while one is
-in flight, leaves them for the next, sealed as soon as it lands. Whatever depends on the writes made so
+``commit()``) seals the pending writes into one query and sends it without waiting (on a running asyncio
+loop the loop itself sends it and lands it when the answer arrives, ``LoopCommits``; else a commit
+thread runs it), or, while one is in flight, leaves them for the next, sealed as soon as it lands. Whatever depends on the writes made so
 far takes ``covering()``'s ticket and waits for it (``pipeline``, ``durable()``). ``commit()``, ``flush()``,
 reads and ``close()`` stay synchronous: they first wait for the commit in flight. A failed pipelined commit
 is final as any other, and releases nothing that waited for it.
@@ -49,7 +50,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..errors import StoreError
 from ._groupcommit import GroupCommit
-from ._pgpipeline import PipelinedCommits
+from ._pgpipeline import PipelinedCommits, fetch_text
 from ._pipeline import CommitPipeline
 
 __all__ = ["PgWriter", "Statement", "redacted_dsn", "pg_text", "pg_untext", "SCHEMA"]
@@ -155,7 +156,9 @@ class Statement:
     """A write statement whose rows are queued: rows of an ``INSERT`` (``head`` + ``(v, ...)`` rows + ``tail``)
     or one ``template`` per row (``{}`` for each value). ``key`` values at the start of a row name the row a
     later one replaces within the same batch (an upsert's conflict key: a multi-row ``INSERT ... ON
-    CONFLICT DO UPDATE`` may not touch one row twice)."""
+    CONFLICT DO UPDATE`` may not touch one row twice). Rows of an ``INSERT`` keep their order among
+    themselves but may be sent before rows of another ``INSERT`` queued earlier (``PgWriter._batch_of``):
+    two ``INSERT`` statements must write different tables; a ``template`` statement keeps its place."""
 
     __slots__ = ("head", "tail", "template", "key")
 
@@ -177,10 +180,11 @@ def _literal(value: object) -> str:
         text: str = value  # type: ignore[assignment]
         if "\x00" in text:
             raise StoreError("a text value holds NUL, which PostgreSQL cannot store (escape it with pg_text)")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise StoreError(f"a text value is not valid Unicode: {exc.reason}") from None
+        if not text.isascii():  # (ASCII, the usual case, needs no trial encoding)
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise StoreError(f"a text value is not valid Unicode: {exc.reason}") from None
         return "'" + text.replace("'", "''") + "'"
     if kind is bytes or kind is bytearray or kind is memoryview:
         return "'\\x" + bytes(value).hex() + "'"  # type: ignore[arg-type]
@@ -357,10 +361,7 @@ class PgWriter(PipelinedCommits, GroupCommit):
             fragment = statement.template.format(*[_literal(v) for v in row])
         else:
             fragment = "(" + ",".join([_literal(v) for v in row]) + ")"
-        batches = self._batches
-        if not batches or batches[-1][0] is not statement:
-            batches.append((statement, {} if statement.key else []))
-        fragments = batches[-1][1]
+        fragments = self._batch_of(statement)
         if statement.key:
             key = row[: statement.key]
             fragments.pop(key, None)
@@ -368,6 +369,26 @@ class PgWriter(PipelinedCommits, GroupCommit):
         else:
             fragments.append(fragment)
         self._active = True
+
+    def _batch_of(self, statement: Statement) -> Any:
+        """The fragments a row of ``statement`` joins: the last batch's if it is the same statement; for an
+        ``INSERT``, the latest batch of the same statement that only other ``INSERT`` batches follow (they
+        write other tables, so their rows may go first: one statement per table and commit, however the
+        journal's and the messages' rows alternate); else a new batch."""
+        batches = self._batches
+        if batches:
+            last, fragments = batches[-1]
+            if last is statement:
+                return fragments
+            if not statement.template:
+                for earlier, fragments in reversed(batches):
+                    if earlier is statement:
+                        return fragments
+                    if earlier.template:
+                        break
+        fragments = {} if statement.key else []
+        batches.append((statement, fragments))
+        return fragments
 
     def read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Run a query that sees this writer's uncommitted rows; return every row."""
@@ -388,6 +409,21 @@ class PgWriter(PipelinedCommits, GroupCommit):
             if self._open:  # the open transaction is aborted: everything uncommitted is lost
                 raise self._fail("read failed", exc) from None
             raise StoreError(f"{self._label}: read failed: {self._scrub(exc)}") from None
+
+    async def read_async(self, sql: str, params: tuple[Any, ...]) -> list[tuple[str | None, ...]]:
+        """``read`` on a writer with nothing uncommitted, without blocking the event loop or a thread
+        (``fetch_text``): every value as text. ``%s`` in ``sql`` are filled with ``params`` as literals."""
+        self._check_open()
+        if self._active or self._open or (self._pipe is not None and self._pipe.busy):
+            raise StoreError(f"{self._label}: read_async while writes are uncommitted")
+        query = sql.replace("%s", "{}").format(*[_literal(v) for v in params])
+        try:
+            return await fetch_text(self._conn.pgconn, query.encode("utf-8"))
+        except psycopg.Error as exc:
+            raise StoreError(f"{self._label}: read failed: {self._scrub(exc)}") from None
+        except BaseException:  # cancelled with the query in flight: the connection cannot be used again
+            self._failed = StoreError(f"{self._label}: a read was cancelled")
+            raise
 
     def forget_journal_seq(self, account: str) -> None:
         """Read ``account``'s next journal number from the database again (another process appended)."""

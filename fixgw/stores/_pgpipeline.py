@@ -6,19 +6,36 @@ while a commit is in flight (they are sealed as soon as it lands, between two tu
 ``covering``/``durable`` tell what depends on the writes made so far which commit to wait for. Journal
 lookups read what is committed on a second connection (``read_committed``), which never waits for the
 commit in flight.
+
+Where the commits run (``LoopCommits``). Started from a running asyncio loop (the gateway), a commit is
+not handed to a thread: the loop sends it on the store's connection without blocking (libpq's
+``PQsendQuery``; the connection is in non-blocking mode) and watches the connection's socket; the server's
+answer is read by the loop's reader callback, which lands the commit there and then (the next one is sealed
+and sent in the same callback). So a commit costs no thread wake-up, no hand-over of the interpreter lock
+in either direction and no wake-up of the loop from another thread: each of those could wait up to the
+interpreter's switch interval while the loop thread was busy (at 1,000 orders/s, p99 3.2 ms from sealing
+to the thread starting the commit and 2.6 ms from its end to the loop landing it), and the hand-overs
+cost CPU on both sides.
+Without a running loop the commit thread of ``fixgw.stores._pipeline`` does the same job. ``drain()``
+(a read, a synchronous commit, closing) waits for the answer on the socket itself, blocking, as the
+thread's did.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import select
+import threading
 from typing import Any, Awaitable, Callable
 
 import psycopg
+from psycopg import pq
 
 from ..errors import StoreError
 from ._pipeline import CommitPipeline
 
-__all__ = ["PipelinedCommits"]
+__all__ = ["LoopCommits", "PipelinedCommits"]
 
 log = logging.getLogger("fixgw.store")
 
@@ -35,6 +52,7 @@ class PipelinedCommits:
     _failed: StoreError | None
     _flush_due: bool
     _label: str
+    _conn: psycopg.Connection[Any]
 
     def pipeline_commits(self, call_soon_threadsafe: Callable[..., object],
                          on_failure: Callable[[StoreError], None] | None = None) -> None:
@@ -47,8 +65,15 @@ class PipelinedCommits:
                                                connect_timeout=max(1, int(self._connect_timeout)))
             except psycopg.Error as exc:
                 raise StoreError(f"{self._label}: cannot connect: {self._scrub(exc)}") from None
-            self._pipe = CommitPipeline(self._simple, self._landed, call_soon_threadsafe,
-                                        name="fixgw-pg-commit")
+            try:
+                loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None and _watches_sockets(loop):
+                self._pipe = LoopCommits(self._conn.pgconn, self._landed, loop)
+            else:
+                self._pipe = CommitPipeline(self._simple, self._landed, call_soon_threadsafe,
+                                            name="fixgw-pg-commit")
         self._on_failure = on_failure
 
     def read_committed(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -143,8 +168,10 @@ class PipelinedCommits:
             return
         if in_line:
             # Landed in the middle of something (a read): seal between two turns, not half-way through one.
-            pipe_call = pipe._call_soon_threadsafe
-            pipe_call(self._seal_wanted)
+            try:
+                pipe._call_soon_threadsafe(self._seal_wanted)
+            except RuntimeError:  # the loop is closed: what is wanted waits for a synchronous commit
+                pass
         else:
             self._seal_wanted()
 
@@ -154,3 +181,168 @@ class PipelinedCommits:
                 or self._failed is not None):
             return
         self._seal(pipe)
+
+
+_OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
+
+
+def _watches_sockets(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop`` can watch a socket for us (``add_reader``: not the Windows proactor loop)."""
+    try:
+        loop.add_reader  # noqa: B018
+    except AttributeError:  # pragma: no cover - not a selector loop
+        return False
+    return not type(loop).__name__.startswith("Proactor")
+
+
+class LoopCommits(CommitPipeline):
+    """A ``CommitPipeline`` whose commits the event loop sends and lands itself (module docstring).
+
+    ``pgconn`` is the store's libpq connection (non-blocking, as psycopg keeps it); ``landed`` as for
+    ``CommitPipeline``; ``loop`` the running loop, whose reader callback lands each commit.
+    """
+
+    def __init__(self, pgconn: Any, landed: Callable[[int, BaseException | None, bool], None],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self._init_tickets(landed, loop.call_soon_threadsafe)
+        self._pgconn = pgconn
+        self._loop = loop
+        self._fd = -1
+        self._writing = False  # the query is not all sent yet (the socket's buffer was full)
+        self._error: BaseException | None = None  # the first statement that failed in the commit in flight
+        self._done = threading.Event()
+        self._done.set()  # ``_collect`` lands as soon as ``_result`` is set: nothing crosses threads here
+
+    def submit(self, query: Any) -> int:
+        """Send a sealed commit (none may be in flight); return its ticket. It lands from the loop."""
+        assert not self._inflight, "one commit in flight at a time"
+        ticket = self.sealed = self.sealed + 1
+        self._inflight = ticket
+        self._error = None
+        pgconn = self._pgconn
+        try:
+            pgconn.send_query(query.encode("utf-8") if type(query) is str else query)
+            self._fd = fd = pgconn.socket
+        except Exception as exc:  # not sent (the connection is lost): it lands failed at the next turn
+            self._fd = -1
+            self._result = (ticket, exc)
+            try:
+                self._loop.call_soon(self._collect)
+            except RuntimeError:  # the loop is closed: ``drain()`` lands it
+                pass
+            return ticket
+        self._writing = True  # until flushed (``_poll`` flushes the rest, from the loop or ``drain()``)
+        try:
+            self._loop.add_reader(fd, self._readable)
+            if pgconn.flush():
+                self._loop.add_writer(fd, self._readable)
+            else:
+                self._writing = False
+        except RuntimeError:  # the loop is closed: ``drain()`` sends the rest and lands it
+            pass
+        except Exception as exc:  # the connection is lost while sending: it lands failed
+            self._finish(exc)
+            try:
+                self._loop.call_soon(self._collect)
+            except RuntimeError:
+                pass
+        return ticket
+
+    def drain(self) -> None:
+        """Wait (blocking) for the answer of the commit in flight, if any, and land it."""
+        if not self._inflight:
+            return
+        if self._result is None:
+            poller = select.poll()
+            while not self._poll():
+                poller.register(self._fd, select.POLLIN | (select.POLLOUT if self._writing else 0))
+                poller.poll(1000)
+        self._collect(in_line=True)
+
+    def close(self) -> None:
+        """Land what is in flight and wake the waiting tasks (they raise if it failed)."""
+        self.drain()
+        self._stop_watching()
+        if self.failed is None:
+            self.failed = StoreError("store is closed")
+        self._drop_waiters(wake_tasks=True)
+
+    def _readable(self) -> None:
+        if self._inflight and self._result is None and self._poll():
+            self._collect()
+
+    def _poll(self) -> bool:
+        """Read what the server sent (and send the rest of the query); True once the commit's answer is
+        complete (``_result`` is set)."""
+        pgconn = self._pgconn
+        try:
+            pgconn.consume_input()
+            if self._writing and not pgconn.flush():
+                self._writing = False
+                if not self._loop.is_closed():
+                    self._loop.remove_writer(self._fd)
+            while not pgconn.is_busy():
+                result = pgconn.get_result()
+                if result is None:
+                    self._finish(self._error)
+                    return True
+                if result.status not in _OK and self._error is None:
+                    message = (result.get_error_message() or pgconn.get_error_message()).strip()
+                    self._error = psycopg.OperationalError(
+                        message or f"query failed ({pq.ExecStatus(result.status).name})")
+        except Exception as exc:  # the connection is lost: the commit failed (its outcome unknown)
+            self._finish(exc)
+            return True
+        return False
+
+    def _finish(self, error: BaseException | None) -> None:
+        self._stop_watching()
+        self._result = (self._inflight, error)
+
+    def _stop_watching(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0 and not self._loop.is_closed():
+            self._loop.remove_reader(fd)
+            if self._writing:
+                self._loop.remove_writer(fd)
+        self._writing = False
+
+
+async def fetch_text(pgconn: Any, query: bytes) -> list[tuple[str | None, ...]]:
+    """Run ``query`` (one statement, values rendered in) on an idle non-blocking libpq connection without
+    blocking the running loop or a thread: sent at once, its answer read by the loop's reader callback.
+    Every value comes back as text (``None`` for NULL). Raises ``psycopg.OperationalError`` if it fails;
+    cancelled in the middle, the connection is left with the query in flight (close it)."""
+    loop = asyncio.get_running_loop()
+    pgconn.send_query(query)
+    fd = pgconn.socket
+    while pgconn.flush():  # (a short query: the socket's buffer takes it at once)
+        sent = loop.create_future()
+        loop.add_writer(fd, lambda: sent.done() or sent.set_result(None))
+        try:
+            await sent
+        finally:
+            loop.remove_writer(fd)
+    rows: list[tuple[str | None, ...]] = []
+    error = ""
+    while True:
+        while pgconn.is_busy():
+            ready = loop.create_future()
+            loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+            try:
+                await ready
+            finally:
+                loop.remove_reader(fd)
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is None:
+            break
+        if result.status == pq.ExecStatus.TUPLES_OK:
+            width = result.nfields
+            rows = [tuple(None if (v := result.get_value(r, c)) is None else bytes(v).decode("utf-8")
+                          for c in range(width)) for r in range(result.ntuples)]
+        elif result.status != pq.ExecStatus.COMMAND_OK and not error:
+            error = (result.get_error_message() or pgconn.get_error_message()).strip() or "query failed"
+    if error:
+        raise psycopg.OperationalError(error)
+    return rows

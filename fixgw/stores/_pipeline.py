@@ -6,7 +6,9 @@ A synchronous commit on the event loop stops everything for the server's WAL flu
 durable PostgreSQL). Pipelined, the loop only *seals* a commit (renders the pending writes into one
 query) and hands it to a dedicated thread, which runs it on the store's connection; meanwhile the loop
 goes on and the next turns' writes accumulate for the next commit, sealed as soon as the one in flight
-has landed. At most one commit is in flight, so commits land in the order they were sealed.
+has landed. At most one commit is in flight, so commits land in the order they were sealed. (PostgreSQL
+on a running asyncio loop needs no thread: ``fixgw.stores._pgpipeline.LoopCommits`` keeps these tickets
+and waiters and sends each commit from the loop, which lands it when the server's answer arrives.)
 
 Tickets. Commits are numbered from 1 in sealing order. ``covering()`` returns the ticket of the commit
 that covers every write made so far (sealing it now when the thread is idle, else asking for it once the
@@ -61,7 +63,18 @@ class CommitPipeline:
         *,
         name: str = "fixgw-commit",
     ) -> None:
+        self._init_tickets(landed, call_soon_threadsafe)
         self._execute = execute
+        self._done = threading.Event()
+        self._jobs: collections.deque[Any] = collections.deque()
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _init_tickets(self, landed: Callable[[int, BaseException | None, bool], None],
+                      call_soon_threadsafe: Callable[..., object]) -> None:
+        """The tickets and waiters, without a thread (``fixgw.stores._pgpipeline.LoopCommits`` runs its
+        commits on the event loop itself)."""
         self._landed_cb = landed
         self._call_soon_threadsafe = call_soon_threadsafe
         #: Highest ticket sealed (handed to the thread or committed in line).
@@ -73,11 +86,6 @@ class CommitPipeline:
         self._waiting: collections.deque[tuple[int, Callable[[], None], bool]] = collections.deque()
         self._inflight = 0  # ticket on the thread, 0 when idle
         self._result: tuple[int, BaseException | None] | None = None
-        self._done = threading.Event()
-        self._jobs: collections.deque[Any] = collections.deque()
-        self._wake = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
 
     # -- the loop's side ---------------------------------------------------------------------------
     @property

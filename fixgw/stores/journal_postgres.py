@@ -37,6 +37,7 @@ import collections
 from typing import Iterator
 
 from fixgw.errors import StoreError
+from fixgw.jsonio import loads
 from fixgw.orders.journal import Record, lookup_keys, record_order_id
 from fixgw.orders.serial import record_from_json, record_to_json
 
@@ -69,6 +70,12 @@ _SELECT_EVENTS = (
     "SELECT event_id, account, order_id, body FROM order_journal WHERE event_id > %s ORDER BY event_id LIMIT %s"
 )
 _LAST_EVENT = "SELECT last FROM fixgw_event_ids"
+#: ``_SELECT_EVENTS`` as one JSON array of ``[id, account, order id, body]`` (one value to read, not four
+#: per row: ``after_async``).
+_SELECT_EVENTS_JSON = (
+    "SELECT coalesce(json_agg(json_build_array(event_id, account, order_id, body) ORDER BY event_id), '[]')"
+    " FROM (" + _SELECT_EVENTS + ") AS e"
+)
 
 
 def journal_scope(account: str) -> str:
@@ -243,6 +250,15 @@ class SharedEvents:
         rows = self._w.read(_SELECT_EVENTS, (event_id, limit))
         return [(int(eid), pg_untext(account) or "", pg_untext(order_id), record_from_json(body))
                 for eid, account, order_id, body in rows]
+
+    async def after_async(self, event_id: int, limit: int = _PAGE) -> list[tuple[int, str, str | None, Record]]:
+        """``after`` on the running event loop, without blocking it or a thread (``PgWriter.read_async``)."""
+        rows = await self._w.read_async(_SELECT_EVENTS_JSON, (int(event_id), int(limit)))
+        return [(int(eid), pg_untext(account) or "", pg_untext(order_id), record_from_json(body))
+                for eid, account, order_id, body in loads(rows[0][0] or "[]")]
+
+    #: How many events ``after`` returns at most: fewer, and there were no more.
+    page = _PAGE
 
     def close(self) -> None:
         self._w.abandon()
