@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixgw.orders.enums import OrderStatus
-from fixgw.venues._common.tracker import OrderTracker, OrderUpdate, UpdateKind
+from fixgw.venues._common.tracker import OrderTracker, OrderUpdate, UpdateKind, _thaw
 from fixgw.venues.base import VenueAccepted, VenueExpired
 from fixgw.venues.binance.parsing import known_execution_report, known_order, parse_execution_report, parse_order
 
@@ -34,14 +34,15 @@ def _answer(order_id: int, status: str, cum: str, *, qty: str = "2", price: str 
 
 
 def _state(tracker: OrderTracker) -> list[tuple]:
-    """Everything a tracker keeps, containers normalised (a set while open, a tuple once finished)."""
+    """Everything a tracker keeps: open entries with their containers normalised (fill keys a set or a
+    tuple), finished ones as thawed from the flat tuples kept, and the lookups by client id."""
     out = []
-    for key, t in sorted(tracker._orders.items()):
+    for key, t in [*sorted(tracker._orders.items()), *((k, _thaw(e)) for k, e in sorted(tracker._finished.items()))]:
         fields = {f: getattr(t, f) for f in t.__dataclass_fields__}
         fields["fill_keys"] = frozenset(fields["fill_keys"])
         fields["held"] = list(fields["held"] or ())
         out.append((key, fields))
-    return out
+    return [*out, sorted(tracker._by_client.items())]
 
 
 _prices = st.sampled_from(["0", "100"])  # "0": a market order's (no price)
@@ -63,9 +64,11 @@ _answers = st.builds(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(_reports, _answers), max_size=14))
-def test_tracker_known_check_any_sequence_same_events_and_state_as_full_fold(seq):
-    full, checked = OrderTracker("binance", retain_finished=1), OrderTracker("binance", retain_finished=1)
+@given(st.lists(st.one_of(_reports, _answers), max_size=14), st.sampled_from([0, 1, 2, None]))
+def test_tracker_known_check_any_sequence_same_events_and_state_as_full_fold(seq, retain):
+    """Late events of finished orders included: with ``retain`` 1, 2 or None a finished order stays (as a
+    frozen tuple) and every later report of it goes through the cheap check or a thaw and refreeze."""
+    full, checked = OrderTracker("binance", retain_finished=retain), OrderTracker("binance", retain_finished=retain)
     for item in seq:
         if isinstance(item, tuple):  # an order's answer
             known, parse = known_order, parse_order
@@ -122,8 +125,9 @@ def test_tracker_finished_orders_keep_no_containers_and_still_drop_duplicates():
         t.observe(parse_order(_answer(i, "NEW", "0"), _SYMBOL))
         t.observe(parse_execution_report(_report(i, "TRADE", "FILLED", "2", trade=i, last="2"), _SYMBOL))
     assert t.open_orders() == []
-    for tracked in t._orders.values():  # no set, list or dict per finished order for the collector to walk
-        assert [x for x in gc.get_referents(tracked) if isinstance(x, (set, list, dict))] == []
+    assert len(t._finished) == 200 and not t._orders
+    gc.collect()
+    assert not any(gc.is_tracked(e) for e in t._finished.values())  # nothing for the collector to walk
     assert t.observe(parse_execution_report(_report(5, "TRADE", "FILLED", "2", trade=5, last="2"), _SYMBOL)) == []
 
 

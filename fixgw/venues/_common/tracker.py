@@ -32,9 +32,11 @@ anything; a venue's parser asks it first. When in doubt it says no and ``observe
 
 Memory stays bounded: a finished order is kept for a grace period of ``retain_finished``
 more finished orders (so the races above, which come within moments, are still deduplicated), then
-forgotten. A finished entry holds no container the garbage collector walks: its fill keys move to
-a tuple, its held list is dropped (one tracked object per entry, not three). An update for a
-forgotten order is folded in as for an order never seen (as after a restart): it is still
+forgotten. A finished order is kept as one flat tuple of atoms (strings, Decimals, ints, enum values,
+then its fill keys), which the garbage collector stops tracking after its first pass over it: the
+thousands kept cost a full collection next to nothing. ``redundant`` answers from the tuple; a late update
+(a fill after the end) thaws it into an open entry for the fold and freezes it again. An update
+for a forgotten order is folded in as for an order never seen (as after a restart): it is still
 normalised and published, and the gateway's order book, which keeps every order's fill keys in its
 journal, drops what it has already applied. Open orders are never forgotten.
 """
@@ -124,8 +126,7 @@ class _Tracked:
     cum_quote: Decimal = _ZERO
     acked: bool = False
     ended: OrderStatus | None = None  # FILLED, CANCELED, EXPIRED or REJECTED once the order is over
-    #: The fill keys seen: a set from the first fill while the order is open, a tuple once it is
-    #: finished (no container the garbage collector walks for the thousands of finished orders kept).
+    #: The fill keys seen: a set from the first fill (a tuple before it, and in a finished entry).
     fill_keys: set[str] | tuple[str, ...] = ()
     needs_reconcile: bool = False
     last_ts_ns: int = 0
@@ -141,6 +142,38 @@ class _Tracked:
         return OrderStatus.NEW if self.acked else OrderStatus.PENDING_NEW
 
 
+# A finished order: one flat tuple of atoms (enums by value; no tuple nested in it, which would keep it
+# tracked until the collector had untracked that one first): these fields, then ``_NOLD`` replaced
+# client ids, then its fill keys.
+(_SYM, _VID, _CID, _SIDE, _TYPE, _QTY, _PX, _CUM, _QUOTE, _ACKED, _ENDED, _RECON, _TS, _NOLD, _BASE) = range(15)
+_SIDES: dict[str | None, OrderSide | None] = {None: None, **{m.value: m for m in OrderSide}}
+_TYPES: dict[str | None, OrderType | None] = {None: None, **{m.value: m for m in OrderType}}
+_STATUSES: dict[str | None, OrderStatus | None] = {None: None, **{m.value: m for m in OrderStatus}}
+
+
+def _freeze(t: _Tracked) -> tuple:
+    """``t`` (finished, nothing held) as one flat tuple (``_value_``: ``value`` without the descriptor)."""
+    side, order_type, ended = t.side, t.order_type, t.ended
+    return (t.symbol, t.venue_order_id, t.client_order_id, side._value_ if side is not None else None,
+            order_type._value_ if order_type is not None else None, t.quantity, t.price, t.cum_qty, t.cum_quote,
+            t.acked, ended._value_ if ended is not None else None, t.needs_reconcile, t.last_ts_ns,
+            len(t.old_client_ids), *t.old_client_ids, *t.fill_keys)
+
+
+def _old_ids(e: tuple) -> tuple[str, ...]:
+    return e[_BASE:_BASE + e[_NOLD]]
+
+
+def _fill_keys(e: tuple) -> tuple[str, ...]:
+    return e[_BASE + e[_NOLD]:]
+
+
+def _thaw(e: tuple) -> _Tracked:
+    """The entry a frozen order was made from (fill keys in a tuple: a set once a fill comes)."""
+    return _Tracked(e[_SYM], e[_VID], e[_CID], _SIDES[e[_SIDE]], _TYPES[e[_TYPE]], e[_QTY], e[_PX], e[_CUM],
+                    e[_QUOTE], e[_ACKED], _STATUSES[e[_ENDED]], _fill_keys(e), e[_RECON], e[_TS], None, _old_ids(e))
+
+
 class OrderTracker:
     """Dedupe and order venue observations into events. Pure: no I/O, no clock."""
 
@@ -149,13 +182,23 @@ class OrderTracker:
             raise ValueError(f"retain_finished must be >= 0 or None, not {retain_finished!r}")
         self.venue = venue
         self.retain_finished = retain_finished  # None: remember every finished order
-        self._orders: dict[tuple[str, str], _Tracked] = {}  # (symbol, venue order id) -> order
+        self._orders: dict[tuple[str, str], _Tracked] = {}  # (symbol, venue order id) -> open order
         self._by_client: dict[tuple[str, str], str] = {}  # (symbol, client order id) -> venue order id
-        self._finished: OrderedDict[tuple[str, str], None] = OrderedDict()  # terminal keys, oldest first
+        #: (symbol, venue order id) -> finished order as a flat tuple (``_freeze``), oldest first
+        self._finished: OrderedDict[tuple[str, str], tuple] = OrderedDict()
 
     def __len__(self) -> int:
         """Return the number of orders remembered (open ones and finished ones in their grace period)."""
-        return len(self._orders)
+        return len(self._orders) + len(self._finished)
+
+    def _entry(self, symbol: str, venue_order_id: str) -> _Tracked | None:
+        """The order's entry to read (a finished one thawed into a copy), ``None`` if not remembered."""
+        key = (symbol, venue_order_id)
+        t = self._orders.get(key)
+        if t is None:
+            e = self._finished.get(key)
+            return _thaw(e) if e is not None else None
+        return t
 
     # -- lookups (an order is named by its symbol and its venue order id) ------------------------
 
@@ -163,31 +206,42 @@ class OrderTracker:
         return self._by_client.get((symbol, client_order_id))
 
     def is_known(self, symbol: str, venue_order_id: str) -> bool:
-        return (symbol, venue_order_id) in self._orders
+        key = (symbol, venue_order_id)
+        return key in self._orders or key in self._finished
 
     def open_orders(self) -> list[tuple[str, str, str]]:
         """Return (symbol, venue order id, client order id) of every order not yet terminal."""
         return [(t.symbol, t.venue_order_id, t.client_order_id) for t in self._orders.values() if t.ended is None]
 
     def needing_reconcile(self) -> list[tuple[str, str, str]]:
-        return [(t.symbol, t.venue_order_id, t.client_order_id) for t in self._orders.values() if t.needs_reconcile]
+        """Return (symbol, venue order id, client order id) of every order with a gap (open ones first)."""
+        return [(t.symbol, t.venue_order_id, t.client_order_id) for t in self._orders.values() if t.needs_reconcile] + [
+            (e[_SYM], e[_VID], e[_CID]) for e in self._finished.values() if e[_RECON]]
 
     def rename(self, symbol: str, venue_order_id: str, client_order_id: str) -> None:
         """Name a tracked order by ``client_order_id`` from now on (the venue's id for it was one we
         could not read back, such as a UUID standing for a longer id); its old name still finds it."""
-        t = self._orders.get((symbol, venue_order_id))
-        if t is None or t.client_order_id == client_order_id:
+        key = (symbol, venue_order_id)
+        t = self._orders.get(key)
+        if t is None:
+            e = self._finished.get(key)
+            if e is not None and e[_CID] != client_order_id:  # in place: its grace period runs on
+                self._finished[key] = (*e[:_CID], client_order_id, *e[_CID + 1:_NOLD], e[_NOLD] + 1, *_old_ids(e),
+                                       e[_CID], *_fill_keys(e))
+                self._by_client[(symbol, client_order_id)] = venue_order_id
+            return
+        if t.client_order_id == client_order_id:
             return
         t.old_client_ids = (*t.old_client_ids, t.client_order_id)
         t.client_order_id = client_order_id
         self._by_client[(symbol, client_order_id)] = venue_order_id
 
     def cum_qty(self, symbol: str, venue_order_id: str) -> Decimal:
-        t = self._orders.get((symbol, venue_order_id))
+        t = self._entry(symbol, venue_order_id)
         return t.cum_qty if t else _ZERO
 
     def report(self, symbol: str, venue_order_id: str) -> OrderReport | None:
-        t = self._orders.get((symbol, venue_order_id))
+        t = self._entry(symbol, venue_order_id)
         if t is None:
             return None
         return OrderReport(
@@ -204,9 +258,10 @@ class OrderTracker:
         if vid is None:
             return
         key = (symbol, vid)
-        self._finished.pop(key, None)
+        e = self._finished.pop(key, None)
         t = self._orders.pop(key, None)
-        for cid in (t.client_order_id, *t.old_client_ids) if t is not None else ():
+        ids = (t.client_order_id, *t.old_client_ids) if t is not None else (e[_CID], *_old_ids(e)) if e else ()
+        for cid in ids:
             if self._by_client.get((symbol, cid)) == vid:
                 del self._by_client[(symbol, cid)]
 
@@ -233,10 +288,7 @@ class OrderTracker:
         if t.held is not None and (t.ended is not None or not t.needs_reconcile or not t.held):
             t.held = None
         if t.ended is not None:
-            if type(t.fill_keys) is set:  # finished: its keys kept in a tuple (no container to walk)
-                t.fill_keys = tuple(t.fill_keys)
-            if self.retain_finished is not None:
-                self._finish(key)
+            self._finish(key, t)
         return out
 
     def may_be_redundant(self, symbol: str, venue_order_id: str, status: OrderStatus, rejected: bool = False) -> bool:
@@ -244,11 +296,16 @@ class OrderTracker:
         this order with this status surely reveals something (an order not tracked or not accepted yet,
         one waiting for a gap, an end of an open order)."""
         t = self._orders.get((symbol, venue_order_id))
-        if t is None or t.needs_reconcile or t.held:
+        if t is None:  # finished (ended, nothing held) or not remembered
+            e = self._finished.get((symbol, venue_order_id))
+            if e is None or e[_RECON]:
+                return False
+            return True if rejected or status is OrderStatus.REJECTED else e[_ACKED]
+        if t.needs_reconcile or t.held:  # open (an order that ends is frozen before ``observe`` returns)
             return False
         if rejected or status is OrderStatus.REJECTED:
-            return t.acked or t.ended is not None
-        return t.acked and (t.ended is not None or (status not in _ENDS and status is not OrderStatus.FILLED))
+            return t.acked
+        return t.acked and status not in _ENDS and status is not OrderStatus.FILLED
 
     def redundant(
         self, symbol: str, venue_order_id: str, status: OrderStatus, *, cum_qty: Decimal | None,
@@ -264,45 +321,54 @@ class OrderTracker:
         brings no new fill key (``trade_ids``: the update's trades). ``rejected``: the update
         is a refusal (by its status or its kind). ``False`` whenever in doubt; then ``observe`` decides.
         """
-        t = self._orders.get((symbol, venue_order_id))
-        if t is None or t.needs_reconcile or t.held or t.side is None or t.order_type is None:
+        key = (symbol, venue_order_id)
+        t = self._orders.get(key)
+        if t is None:  # finished (so: no amendment, no end to tell) or not remembered
+            e = self._finished.get(key)
+            if e is None or e[_RECON] or e[_SIDE] is None or e[_TYPE] is None:
+                return False
+            if not (rejected or status is OrderStatus.REJECTED):
+                if not e[_ACKED] or (cum_qty is not None and cum_qty > e[_CUM]):
+                    return False
+                keys = e[_BASE + e[_NOLD]:] if trade_ids else ()
+                for trade_id in trade_ids:
+                    if fill_key(symbol, trade_id) not in keys:
+                        return False
+            if e[_PX] is None and price is not None:
+                return False
+            if ts_ns > e[_TS]:
+                self._finished[key] = (*e[:_TS], ts_ns, *e[_TS + 1:])
+            self._finished.move_to_end(key)  # as ``observe`` does: the grace period starts again
+            return True
+        # open (an order that ends is frozen before ``observe`` returns)
+        if t.needs_reconcile or t.held or t.side is None or t.order_type is None or not t.acked:
             return False
-        if rejected or status is OrderStatus.REJECTED:
-            if not t.acked and t.ended is None:
-                return False
-        else:
-            if not t.acked:
-                return False
+        if not (rejected or status is OrderStatus.REJECTED):
             if cum_qty is not None and cum_qty > t.cum_qty:
                 return False
-            if (quantity is not None and t.quantity is not None and quantity != t.quantity
-                    and t.ended is None):
+            if quantity is not None and t.quantity is not None and quantity != t.quantity:
                 return False  # an amendment
             for trade_id in trade_ids:
                 if fill_key(symbol, trade_id) not in t.fill_keys:
                     return False
-            if t.ended is None and (status in _ENDS or status is OrderStatus.FILLED and cum_qty == t.cum_qty):
+            if status in _ENDS or status is OrderStatus.FILLED and cum_qty == t.cum_qty:
                 return False  # it ends the order
         if t.price is None and price is not None:
             return False
         if ts_ns > t.last_ts_ns:
             t.last_ts_ns = ts_ns
-        if t.ended is not None and self.retain_finished is not None:
-            self._finish((symbol, venue_order_id))  # as ``observe`` does: the grace period starts again
         return True
 
-    def _finish(self, key: tuple[str, str]) -> None:
-        """Remember ``key`` as the newest finished order; forget the oldest past the grace period."""
+    def _finish(self, key: tuple[str, str], t: _Tracked) -> None:
+        """Keep the open entry ``t`` as the newest finished order (frozen); forget the oldest past the
+        grace period."""
+        del self._orders[key]
         finished = self._finished
-        finished[key] = None
-        finished.move_to_end(key)
-        keep = self.retain_finished or 0
-        while len(finished) > keep:
-            (symbol, vid), _ = finished.popitem(last=False)
-            t = self._orders.pop((symbol, vid), None)
-            if t is None:
-                continue
-            for cid in (t.client_order_id, *t.old_client_ids):
+        finished[key] = _freeze(t)  # the newest: an order is either open or finished, never both
+        keep = self.retain_finished
+        while keep is not None and len(finished) > keep:
+            (symbol, vid), e = finished.popitem(last=False)
+            for cid in (e[_CID], *_old_ids(e)):
                 if self._by_client.get((symbol, cid)) == vid:
                     del self._by_client[(symbol, cid)]
 
@@ -312,9 +378,13 @@ class OrderTracker:
         key = (u.symbol, u.venue_order_id)
         t = self._orders.get(key)
         if t is None:
-            t = _Tracked(u.symbol, u.venue_order_id, u.orig_client_order_id or u.client_order_id)
+            e = self._finished.pop(key, None)  # a late update of a finished order: thawed, frozen again
+            if e is not None:
+                t = _thaw(e)
+            else:
+                t = _Tracked(u.symbol, u.venue_order_id, u.orig_client_order_id or u.client_order_id)
+                self._by_client[(t.symbol, t.client_order_id)] = u.venue_order_id
             self._orders[key] = t
-            self._by_client[(t.symbol, t.client_order_id)] = u.venue_order_id
         if t.side is None:
             t.side = u.side
         if t.order_type is None:
