@@ -23,9 +23,11 @@ is the larger of the row's ``next_sender_seq`` and the session's highest stored 
 once, when the session is opened); when it is 0 (a file of schema version 1, or a number used again:
 ``set_next_sender_seq`` lowered it to or below a stored message, or a message was saved again under a
 number at or below the highest) the row alone holds it, and every save writes it, as before, until a
-message goes past the highest again. ``close()`` writes every row exactly, so a reader of the file
-finds ``next_sender_seq`` exact after an orderly stop; while the store is open (or after a crash) the
-row may lag behind the stored messages, never ahead of what was sent.
+message goes past the highest again. A save under a number below the session's next one (set ahead by
+``set_next_sender_seq`` and not used) writes the row too: it held the larger number. ``close()`` writes
+every row exactly, so a reader of the file finds ``next_sender_seq`` exact after an orderly stop; while
+the store is open (or after a crash) the row may lag behind the stored messages, never ahead of what was
+sent.
 
 Durability: ``synchronous=NORMAL`` (the default here) with WAL makes every commit survive a crash of the
 *process* (``kill -9``): a commit has been written to the WAL file in the operating system's cache when
@@ -390,12 +392,13 @@ class SqliteSessionStore(StoredSession):
             owner._messages.append((self._base | seq, raw if type(raw) is bytes else bytes(raw)))
         except sqlite3.Error as exc:
             raise StoreError(f"{owner._path}: cannot save message {seq}: {exc}") from exc
+        below = seq < self.next_sender_seq  # the next number goes back (a number set ahead, never used)
         self.next_sender_seq = seq + 1
         if seq > self._top:
             self._top = seq
-            if self._from_messages:
+            if self._from_messages and not below:
                 return  # the message itself makes seq + 1 durable: the row need not change
-            self._from_messages = True
+            self._from_messages = True  # the row may hold a number past seq + 1: written again
         else:  # a number used again: older messages lie above it, so the row alone tells the number
             self._from_messages = False
         owner._dirty.add(self)

@@ -82,6 +82,20 @@ def test_sqlite_sender_seq_lowered_below_stored_reopens_at_row(tmp_path: Path) -
         assert s2.fetch(3, 4) == [(3, b"new"), (4, b"old")]
 
 
+def test_sqlite_sender_seq_saved_below_a_number_set_ahead_reopens_after_it(tmp_path: Path) -> None:
+    # Set ahead past every stored message, then a message numbered below it (past the stored ones): the
+    # row held the number set ahead, so the save writes it again (the next number went back).
+    store = _open(tmp_path / "gw.db", seq_reserve=0)
+    s = store.session_store(SID)
+    s.set_next_sender_seq(3)
+    store.commit()
+    s.save_outbound(1, b"again")
+    store.commit()
+    assert s.durable_sender_seq == 2
+    _crash(store)
+    assert _reopened_next_sender(tmp_path / "gw.db") == 2
+
+
 def test_sqlite_sender_seq_close_writes_exact_row(tmp_path: Path) -> None:
     with _open(tmp_path / "gw.db") as store:
         s = store.session_store(SID)
