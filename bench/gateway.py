@@ -38,7 +38,9 @@ step and the answer. With ``--fill`` the bound applies to the fill report's p99.
 ``--store postgres`` starts a throwaway cluster with the server's durable defaults (``fsync``,
 ``synchronous_commit`` on) and warms its WAL first (``PgCluster.warm_wal``: recycled segments ahead, as on
 a server that has been running; ``--pg-cold`` skips it, and every 16 MB of WAL, ~4.5 s at 1,000 orders/s,
-then stalls a commit while the server creates and zero-fills the next segment).
+then stalls a commit while the server creates and zero-fills the next segment). It also prints the
+server's write transactions (commits) per order, WAL bytes and records per order and per commit, and the
+WAL flushes with their time (``pg_stat_wal``; ``track_wal_io_timing`` is turned on in the throwaway cluster).
 
 Figures depend on the machine and on what else runs on it; they are indicative, the ratios more so.
 """
@@ -285,6 +287,14 @@ def print_run(result: dict[str, Any], cpu: dict[str, float]) -> None:
     wall = float(result["elapsed_s"])
     print("  CPU per order (ms) and load over the run, by process: " + ", ".join(
         f"{k} {1000 * v / n:.2f} ms ({100 * v / wall:.0f}% of a core)" for k, v in cpu.items()))
+    wal = result.get("pg_wal")
+    if wal:  # --store postgres: the server's commits, WAL and WAL flushes over the run (pg_stat_wal)
+        commits, syncs = max(wal["commits"], 1), max(wal["wal_sync"], 1)
+        timing = (f", {wal['wal_sync_time'] / syncs:.2f} ms each ({wal['wal_sync_time'] / n:.2f} ms/order)"
+                  if wal["wal_sync_time"] else " (track_wal_io_timing off: no time)")
+        print(f"  PostgreSQL: {wal['commits'] / n:.2f} commits/order ({n / commits:.1f} orders/commit), WAL "
+              f"{wal['wal_bytes'] / n / 1024:.2f} KB and {wal['wal_records'] / n:.1f} records per order, "
+              f"{wal['wal_bytes'] / commits / 1024:.1f} KB per commit; {wal['wal_sync']} WAL flushes{timing}")
 
 
 def print_side_by_side(base: tuple[dict[str, Any], dict[str, float]], fill: tuple[dict[str, Any], dict[str, float]]) -> None:
@@ -431,7 +441,7 @@ def main() -> int:
                                                 if filling else ["--serve-sim", str(sim_port)])
         if args.profile_sim:
             sim_cmd += ["--sim-profile-out", str(sim_prof)]
-        sim = subprocess.Popen(sim_cmd, env=dict(env, FIXGW_SIM_TOKEN=token) if token else env)
+        sim = subprocess.Popen(sim_cmd, env=dict(env, FIXGW_SIM_TOKEN=token) if token else env, cwd=ROOT)
         if not wait_for_port(sim_port):
             print("simulator did not start", file=sys.stderr)
             sim.kill()
@@ -448,7 +458,8 @@ def main() -> int:
     else:
         gw_cmd += ["-m", "fixgw", "run", "--config", str(cfg), "--log-level", os.environ.get("BENCH_LOG", "WARNING")]
     log = open(tmp / "gateway.log", "w")
-    gw = subprocess.Popen(gw_cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    gw = subprocess.Popen(gw_cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env,
+                          cwd=ROOT)  # ``-m`` imports from the working directory first: this tree's code
     runs = 0
 
     def pg_cpu() -> dict[str, float]:
@@ -460,6 +471,31 @@ def main() -> int:
         except (OSError, ValueError, IndexError):
             return {}
         return {"postgres": cpu_seconds(postmaster) + sum(cpu_seconds(pid) for pid in children_of(postmaster))}
+
+    def pg_wal() -> dict[str, float]:
+        """The server's WAL figures and commits so far (pg_stat_wal, pg_stat_database), if PostgreSQL."""
+        if not pg_dsn:
+            return {}
+        import psycopg
+
+        try:
+            with psycopg.connect(pg_dsn, autocommit=True) as db:
+                w = db.execute("SELECT wal_records, wal_bytes, wal_sync, wal_sync_time FROM pg_stat_wal").fetchone()
+                # Write transactions (those that took a transaction id; reads take none): the commits.
+                c = db.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint").fetchone()
+        except psycopg.Error:
+            return {}
+        if w is None or c is None:
+            return {}
+        return {"wal_records": float(w[0]), "wal_bytes": float(w[1]), "wal_sync": float(w[2]),
+                "wal_sync_time": float(w[3]), "commits": float(c[0] or 0)}
+
+    if pg_cluster is not None:  # the time of each WAL flush too (monitoring only: durability unchanged)
+        import psycopg
+
+        with psycopg.connect(pg_dsn, autocommit=True) as db:
+            db.execute("ALTER SYSTEM SET track_wal_io_timing = on")
+            db.execute("SELECT pg_reload_conf()")
 
     def measure(rate: float, seconds: float, fills: bool) -> tuple[dict[str, Any], dict[str, float]]:
         """One paced run on the running processes; returns its figures and the CPU seconds of each process."""
@@ -473,10 +509,16 @@ def main() -> int:
             limits = f", limits {plan.buy_limit} / {plan.sell_limit}" if args.fill_order == "ioc" else ""
             print(f"  (book before run {runs}: bid {plan.bid} / ask {plan.ask}; {args.fill_order} orders of "
                   f"{filling.QTY} BTC{limits}; credited {plan.credited_usdt} USDT, {plan.credited_btc} BTC)")
+        wal0 = pg_wal()
         cpu0 = {**{k: cpu_seconds(pid) for k, pid in procs.items()}, "client": time.process_time(), **pg_cpu()}
         result = asyncio.run(run_client(gw_port, rate, seconds, warmup, tag=f"r{runs}-",
                                         drain_s=max(10.0, 3 * seconds), **kw))
         cpu1 = {**{k: cpu_seconds(pid) for k, pid in procs.items()}, "client": time.process_time(), **pg_cpu()}
+        if wal0:
+            time.sleep(1.1)  # backends report their WAL figures at most once a second
+            wal1 = pg_wal()
+            if wal1:
+                result["pg_wal"] = {k: wal1[k] - wal0[k] for k in wal0}
         return result, {k: cpu1[k] - cpu0[k] for k in cpu0}
 
     where = "simulator in its own process" if args.venue == "sim" else "null in-process venue (no HTTP)"

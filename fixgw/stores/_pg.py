@@ -53,10 +53,12 @@ from ._groupcommit import GroupCommit
 from ._pgpipeline import PipelinedCommits, fetch_text
 from ._pipeline import CommitPipeline
 
-__all__ = ["PgWriter", "Statement", "redacted_dsn", "pg_text", "pg_untext", "SCHEMA"]
+__all__ = ["NUMBER", "PgWriter", "Statement", "redacted_dsn", "pg_text", "pg_untext", "SCHEMA"]
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Schema versions this code opens, each brought up to ``SCHEMA_VERSION`` (``_MIGRATIONS``) when opened.
+_KNOWN_VERSIONS = (1, 2)
 #: Every table of the PostgreSQL stores, created in one transaction under an advisory lock, so that two
 #: processes opening an empty database at once do not race on ``CREATE TABLE IF NOT EXISTS``.
 SCHEMA = (
@@ -79,9 +81,11 @@ SCHEMA = (
     " WHERE cl_ord_id IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS order_journal_venue_id ON order_journal (account, venue_order_id, seq)"
     " WHERE venue_order_id IS NOT NULL",
-    # Event ids of the bridge's stream (fixgw.stores.journal_postgres): every event row (event_id given,
-    # as 0) is numbered from one counter row, locked until its transaction ends, so the ids of every node's
-    # events are gap-free and increase in commit order; a rolled-back transaction takes none.
+    # Event ids of the bridge's stream (fixgw.stores.journal_postgres): the event rows of one INSERT are
+    # numbered from one counter row, advanced once by their count (``Statement.numbered``) and locked until
+    # the transaction ends, so the ids of every node's events are gap-free and increase in commit order; a
+    # rolled-back transaction takes none. A row inserted with event_id 0 (a node of schema 1 still running)
+    # is numbered by the trigger, one counter update per row.
     "ALTER TABLE order_journal ADD COLUMN IF NOT EXISTS event_id BIGINT",
     "CREATE UNIQUE INDEX IF NOT EXISTS order_journal_event ON order_journal (event_id)"
     " WHERE event_id IS NOT NULL",
@@ -89,11 +93,12 @@ SCHEMA = (
     " last BIGINT NOT NULL)",
     "INSERT INTO fixgw_event_ids (one, last) VALUES (true, 0) ON CONFLICT DO NOTHING",
     "CREATE OR REPLACE FUNCTION fixgw_number_event() RETURNS trigger LANGUAGE plpgsql AS $$"
-    " BEGIN UPDATE fixgw_event_ids SET last = last + 1 RETURNING last INTO NEW.event_id; RETURN NEW; END $$",
+    " BEGIN IF NEW.event_id = 0 THEN UPDATE fixgw_event_ids SET last = last + 1 RETURNING last INTO NEW.event_id;"
+    " END IF; RETURN NEW; END $$",
     "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'order_journal_event_id'"
     " AND tgrelid = 'order_journal'::regclass) THEN"
     " CREATE TRIGGER order_journal_event_id BEFORE INSERT ON order_journal FOR EACH ROW"
-    " WHEN (NEW.event_id IS NOT NULL) EXECUTE FUNCTION fixgw_number_event(); END IF; END $$",
+    " WHEN (NEW.event_id = 0) EXECUTE FUNCTION fixgw_number_event(); END IF; END $$",
     # Leases with fencing tokens (fixgw.stores.lease). A row is never deleted, so a key's token only grows.
     "CREATE TABLE IF NOT EXISTS fixgw_leases ("
     " owner_key TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL,"
@@ -115,6 +120,16 @@ SCHEMA = (
     "  END LOOP;"
     " END $$",
 )
+#: What opening a database of an older schema version runs (under the schema lock, after ``SCHEMA``).
+_MIGRATIONS = {
+    # 1 -> 2: the trigger numbers only rows inserted with event_id 0 (schema 1's), not those numbered
+    # per INSERT (whose ids are given).
+    1: (
+        "DROP TRIGGER IF EXISTS order_journal_event_id ON order_journal",
+        "CREATE TRIGGER order_journal_event_id BEFORE INSERT ON order_journal FOR EACH ROW"
+        " WHEN (NEW.event_id = 0) EXECUTE FUNCTION fixgw_number_event()",
+    ),
+}
 #: Key of the transaction-level advisory lock taken while the schema is created (any fixed number).
 _SCHEMA_LOCK = 0x66697867
 
@@ -158,15 +173,36 @@ class Statement:
     later one replaces within the same batch (an upsert's conflict key: a multi-row ``INSERT ... ON
     CONFLICT DO UPDATE`` may not touch one row twice). Rows of an ``INSERT`` keep their order among
     themselves but may be sent before rows of another ``INSERT`` queued earlier (``PgWriter._batch_of``):
-    two ``INSERT`` statements must write different tables; a ``template`` statement keeps its place."""
+    two ``INSERT`` statements must write different tables; a ``template`` statement keeps its place.
 
-    __slots__ = ("head", "tail", "template", "key")
+    ``numbered``: an ``INSERT`` into ``order_journal`` whose last value is an event marker (``NUMBER``: number
+    this row; ``None``: not an event). The event rows of one batch take the next ids of the counter row
+    ``fixgw_event_ids``, advanced once by their count in the same statement (one update per statement, not
+    one per row); ``numbered`` names the ``VALUES`` columns (the columns of ``head``, in order)."""
 
-    def __init__(self, head: str = "", tail: str = "", *, template: str = "", key: int = 0) -> None:
+    __slots__ = ("head", "tail", "template", "key", "numbered")
+
+    def __init__(self, head: str = "", tail: str = "", *, template: str = "", key: int = 0,
+                 numbered: str = "") -> None:
         self.head = head
         self.tail = tail
         self.template = template
         self.key = key
+        self.numbered = numbered
+
+
+#: ``queue``'s value for the event id of a ``Statement.numbered`` row: numbered at commit.
+NUMBER = object()
+
+
+class _Numbered(list):  # type: ignore[type-arg]
+    """The fragments of a ``Statement.numbered`` batch and how many of them are event rows."""
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events = 0
 
 
 def _literal(value: object) -> str:
@@ -189,6 +225,18 @@ def _literal(value: object) -> str:
     if kind is bytes or kind is bytearray or kind is memoryview:
         return "'\\x" + bytes(value).hex() + "'"  # type: ignore[arg-type]
     raise StoreError(f"cannot store a {kind.__name__} value")
+
+
+def _numbered_insert(statement: Statement, rows: Any, events: int) -> str:
+    """The ``INSERT`` of a ``Statement.numbered`` batch holding ``events`` event rows (their last value is
+    their ordinal, 1..events): the counter row is advanced once and each event takes base + ordinal."""
+    columns = statement.numbered
+    head = statement.head
+    values, marker = (part.strip() for part in columns.rsplit(",", 1))
+    return (f"WITH fixgw_n AS (UPDATE fixgw_event_ids SET last = last + {events} RETURNING last - {events} AS base) "
+            + head[: head.upper().rindex(" VALUES ")]
+            + f" SELECT {values}, fixgw_n.base + v.{marker} FROM fixgw_n, (VALUES {','.join(rows)}) AS v({columns})"
+            + statement.tail)
 
 
 class PgWriter(PipelinedCommits, GroupCommit):
@@ -234,8 +282,13 @@ class PgWriter(PipelinedCommits, GroupCommit):
                 row = self._conn.execute("SELECT max(version), count(*) FROM fixgw_schema").fetchone()
                 if row is None or row[1] == 0:
                     self._conn.execute("INSERT INTO fixgw_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
-                elif row[0] != SCHEMA_VERSION:
+                elif row[0] not in _KNOWN_VERSIONS:
                     raise StoreError(f"{self._label}: unknown store schema version {row[0]}")
+                elif row[0] != SCHEMA_VERSION:
+                    for version in range(int(row[0]), SCHEMA_VERSION):
+                        for statement in _MIGRATIONS.get(version, ()):
+                            self._conn.execute(statement)
+                    self._conn.execute("UPDATE fixgw_schema SET version = %s", (SCHEMA_VERSION,))
         except psycopg.Error as exc:
             self._conn.close()
             raise StoreError(f"{self._label}: cannot create the schema: {self._scrub(exc)}") from None
@@ -359,6 +412,14 @@ class PgWriter(PipelinedCommits, GroupCommit):
         self._scopes.add(scope)
         if statement.template:
             fragment = statement.template.format(*[_literal(v) for v in row])
+        elif statement.numbered:
+            fragments = self._batch_of(statement)
+            if row[-1] is NUMBER:  # the event's ordinal in its batch: its id is the counter's base + it
+                fragments.events += 1
+                row = (*row[:-1], fragments.events)
+            fragments.append("(" + ",".join([_literal(v) for v in row]) + ")")
+            self._active = True
+            return
         else:
             fragment = "(" + ",".join([_literal(v) for v in row]) + ")"
         fragments = self._batch_of(statement)
@@ -386,7 +447,7 @@ class PgWriter(PipelinedCommits, GroupCommit):
                         return fragments
                     if earlier.template:
                         break
-        fragments = {} if statement.key else []
+        fragments = {} if statement.key else _Numbered() if statement.numbered else []
         batches.append((statement, fragments))
         return fragments
 
@@ -458,6 +519,8 @@ class PgWriter(PipelinedCommits, GroupCommit):
             rows = fragments.values() if statement.key else fragments
             if statement.template:
                 parts.extend(rows)
+            elif statement.numbered and fragments.events:
+                parts.append(_numbered_insert(statement, rows, fragments.events))
             else:
                 parts.append(statement.head + ",".join(rows) + statement.tail)
         if commit:

@@ -15,9 +15,11 @@ turn, or neither does. Appends are queued, not sent: an append costs no round tr
 SQLite's do.
 
 Event ids (the bridge's stream, ``fixgw.gateway._feed``). Journal sequence numbers are per account, and
-several nodes append to one database at once, so the ids of the stream are numbered by the database: an
-event row is inserted with ``event_id`` 0 and a trigger gives it the next number of the one counter row
-``fixgw_event_ids``, whose row lock its transaction holds until it ends. So the ids of every node's events
+several nodes append to one database at once, so the ids of the stream are numbered by the database: the
+event rows of one ``INSERT`` take the next numbers of the one counter row ``fixgw_event_ids``, advanced once
+by their count in the same statement (``Statement.numbered``; schema 1 advanced it once per row, by a
+trigger that still numbers a row inserted with ``event_id`` 0), whose row lock its transaction holds until
+it ends. So the ids of every node's events
 are gap-free, increase in commit order (no transaction can commit id n + 1 before id n is committed or
 rolled back, and a rollback takes its numbers back), and are the same for everyone who reads them back:
 ``SharedEvents`` reads the committed events after an id, which is how each node's feed learns the ids of
@@ -41,13 +43,14 @@ from fixgw.jsonio import loads
 from fixgw.orders.journal import Record, lookup_keys, record_order_id
 from fixgw.orders.serial import record_from_json, record_to_json
 
-from ._pg import PgWriter, Statement, pg_text, pg_untext
+from ._pg import NUMBER, PgWriter, Statement, pg_text, pg_untext
 
 __all__ = ["PostgresOrderJournal", "SharedEvents", "is_event", "journal_scope"]
 
 _INSERT = Statement(
     "INSERT INTO order_journal (account, seq, kind, order_id, ts_ns, body, cl_ord_id, venue_order_id, event_id)"
-    " VALUES "
+    " VALUES ",
+    numbered="account, seq, kind, order_id, ts_ns, body, cl_ord_id, venue_order_id, event_id",
 )
 _PAGE = 1000
 _SELECT_PAGE = (
@@ -125,7 +128,7 @@ class PostgresOrderJournal:
         w.queue(
             _INSERT,
             (self._key, seq, type(record).__name__, pg_text(order_id), record.ts_ns, body,
-             pg_text(cl_ord_id), pg_text(venue_order_id), 0 if is_event(record) else None),
+             pg_text(cl_ord_id), pg_text(venue_order_id), NUMBER if is_event(record) else None),
             self._scope,
         )
         pipe = w.pipeline
