@@ -373,25 +373,39 @@ def parse_amend(p: Mapping[str, Any], symbol: str) -> OrderUpdate:
     )
 
 
+_NEW_KIND, _CANCELED_KIND, _AMENDED_KIND, _REJECTED_KIND, _SNAPSHOT_KIND = (
+    UpdateKind.NEW, UpdateKind.CANCELED, UpdateKind.AMENDED, UpdateKind.REJECTED, UpdateKind.SNAPSHOT)
+
+
 def parse_execution_report(e: Mapping[str, Any], symbol: str) -> OrderUpdate:
     """Read one executionReport (the bare event, without the subscription envelope)."""
-    get = e.get  # every order brings two or more of these: each field read once
+    get = e.get  # every order brings two or more of these: each field read once, amounts from the cache
     x = get("x", "")
-    kind = EXEC_TYPE.get(x, UpdateKind.SNAPSHOT)
+    kind = EXEC_TYPE.get(x, _SNAPSHOT_KIND)
     # On a cancel, "c" is the cancel request's own id and "C" the order's; on an amend, "c" is the
     # order's new id and "C" the old one.
     orig = get("C") or None
-    if kind is UpdateKind.CANCELED and orig:
+    if kind is _CANCELED_KIND and orig:
         client_id, orig_id = orig, None
     else:
-        client_id, orig_id = get("c", ""), (orig if kind is UpdateKind.AMENDED else None)
-    ts_ns = ms_to_ns(get("T") or get("E"))
+        client_id, orig_id = get("c", ""), (orig if kind is _AMENDED_KIND else None)
+    ms = get("T") or get("E")
+    ts_ns = int(ms) * 1_000_000 if ms else 0
     fills: tuple[Fill, ...] = ()
     if x == "TRADE" and int(get("t", -1)) >= 0:
         fills = (Fill(trade_id=str(e["t"]), qty=dec(get("l")), price=dec(get("L")), fee=dec(get("n")),
                       fee_asset=get("N") or None, is_maker=get("m"), ts_ns=ts_ns),)
     r = get("r")
-    reason = get("eR") or (r if r not in (None, "NONE") else "") or ""
+    amounts = _DECIMALS  # ``dec``'s cache, looked up here first: the same few strings every time
+    q, p, z = get("q"), get("p"), get("z")
+    quantity = amounts.get(q) if type(q) is str else None
+    price = amounts.get(p) if type(p) is str else None
+    cum_qty = amounts.get(z) if type(z) is str else None
+    if "Z" in e:
+        cz = get("Z")
+        cum_quote = (amounts.get(cz) if type(cz) is str else None) or dec(cz)
+    else:
+        cum_quote = None
     return OrderUpdate(
         symbol=symbol,
         venue_order_id=str(e["i"]),
@@ -402,13 +416,13 @@ def parse_execution_report(e: Mapping[str, Any], symbol: str) -> OrderUpdate:
         ts_ns=ts_ns,
         side=SIDE_IN.get(get("S", "")),
         order_type=ORDER_TYPE_IN.get(get("o", "")),
-        quantity=_opt_dec(get("q")),
-        price=_opt_dec(get("p")),
-        cum_qty=dec(get("z")),
-        cum_quote=dec(get("Z")) if "Z" in e else None,
+        quantity=quantity or _opt_dec(q),  # a zero amount is None, as ``_opt_dec`` reads it
+        price=price or _opt_dec(p),
+        cum_qty=cum_qty if cum_qty is not None else dec(z),
+        cum_quote=cum_quote,
         fills=fills,
-        reason=reason,
-        code=r if kind is UpdateKind.REJECTED else None,
+        reason=get("eR") or (r if r not in (None, "NONE") else "") or "",
+        code=r if kind is _REJECTED_KIND else None,
     )
 
 
