@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, Callable
 
 import anyio
 from anyio.abc import TaskStatus
@@ -18,6 +18,7 @@ from ..session import ApplicationMessage, Rejected, SessionID
 from ..translate import BusinessReject, RouteError, business_reject, parse_request, route_of
 from ..transport import Acceptor, Application, SessionHandle, next_turn_scheduler
 from ..venues import base as V
+from ..venues._common.ws import after_read
 from ._desk import OrderDesk
 from ._feed import EventFeed, share_journal_events
 from ._marketdata import MD_MSG_TYPES, MarketData
@@ -100,7 +101,7 @@ class Gateway(Application):
                         tg.start_soon(self.marketdata.run)
                         tg.start_soon(self.feed.run)  # (a shared journal's events: see _feed)
                         for venue in self._venues.values():
-                            venue.inbox = VenueInbox(self._router, self._apply_venue_event, next_turn_scheduler())
+                            venue.inbox = VenueInbox(self._router, self._apply_venue_event, _inbox_scheduler())
                             set_sink = getattr(venue.adapter, "set_event_sink", None)
                             if set_sink is not None:  # from now on the adapter puts its events in the inbox
                                 set_sink(venue.inbox.put)
@@ -233,3 +234,17 @@ class Gateway(Application):
     def venue(self, name: str) -> V.VenueAdapter:
         """Return the adapter of venue ``name``."""
         return self._venues[name].adapter
+
+
+def _inbox_scheduler() -> Callable[[Callable[[], None]], object]:
+    """When a venue inbox's pass runs: at the end of the WebSocket read that published the events, if
+    one is being handled (``after_read``: the same turn, after every message of the read), else at the
+    loop's next turn. Either way after the events the read published, in the order published."""
+    next_turn = next_turn_scheduler()
+
+    def schedule(callback: Callable[[], None]) -> object:
+        if after_read(callback):
+            return None
+        return next_turn(callback)
+
+    return schedule

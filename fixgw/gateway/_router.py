@@ -42,6 +42,7 @@ from ..translate import REJ, SymbolMap, VersionTable, reply_for_event, reply_hea
 from ..risk import Refusal
 from ..transport import SessionHandle
 from ..venues import base as V
+from ..venues._common.ws import write_at_once
 from ._ids import parse_venue_cl_id
 from ._latency import ENDPOINTS, Histogram
 
@@ -73,7 +74,9 @@ class VenueContext:
     Venue calls wait in one queue and ``VenueConfig.max_in_flight`` workers (``run_calls``) carry them
     out in order, so at most that many are in flight. Over a WebSocket API connection requests
     pipeline, so a low bound only adds queueing; the bound keeps what a stalled venue collects finite.
-    A queued call costs a hand-over to a parked worker, not a new task per order.
+    A queued call costs a hand-over to a parked worker, not a new task per order. The last call taken
+    in a turn (none queued behind it) writes its request at once, with the frames the turn's other calls
+    queued (``ws.write_at_once``), instead of a turn later: each of them passed ``before_call`` first.
 
     ``inbox`` (``_venue_events.VenueInbox``) holds the venue's events until they are applied: the
     adapter puts them there itself (``set_event_sink``) or the gateway moves them from ``events``, the
@@ -156,6 +159,8 @@ class VenueContext:
             if hold is not None:  # pipelined commits: wait until what allowed the call is durable
                 await hold
             started = time.perf_counter()
+            # the last call queued this turn writes its request at once (with the others' frames)
+            write_at_once(not self._calls)
             try:
                 await fn(*args)
             finally:

@@ -8,7 +8,8 @@ it means (an acceptance, a replace that landed, an end held back while a replace
 ``Router.apply`` applies it and reports what the transition says. No order state is decided here.
 
 ``VenueInbox`` holds a venue's events until they are applied. Whatever puts the first event of a turn
-in asks the loop once for a pass at its next turn; a pass applies what waits (at most
+in asks once for a pass: at the end of the WebSocket read that carried it, in the same turn, when the
+event comes from one (the gateway's scheduler, ``ws.after_read``), else at the loop's next turn; a pass applies what waits (at most
 ``EVENTS_PER_TURN``, the rest at the following turn) inside one ``Router.batch``: one commit point and
 one write per session for all of them, so an order's acceptance and its end, published together,
 leave in one message batch. A venue worker applies what its call published as soon as the call

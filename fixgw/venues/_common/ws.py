@@ -15,7 +15,11 @@ we also ping the server and drop a connection whose pongs stop coming.
 Sending on the order path is ``send_soon``: frames queued during one event-loop turn are written
 together at its end (one system call, and the venue reads them in one go). With ``inbox=True`` the
 connection is an ``InboxConnection``: each complete message is queued as it is read, and the messages of
-one read are handed to ``on_message`` in one go, without the library's future per message.
+one read are handed to ``on_message`` in one go, without the library's future per message. Once the
+reader runs (after ``on_connect``), a plain handler gets them in the read's own callback, so a read costs
+no wake-up of the reading task and no event-loop turn; what a handler's work should do once the whole
+read is handled (apply the events it published) asks ``after_read``. A handler that answers an
+awaitable hands the rest back to the reading task, in order.
 
 Runs on asyncio (the websockets library's asyncio client), under anyio.
 """
@@ -26,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -41,11 +46,39 @@ from fixgw.backoff import EQUAL_JITTER, backoff_delay
 from fixgw.errors import FixgwError
 from fixgw.venues.base import StreamState
 
-__all__ = ["ReconnectingWebSocket", "InboxConnection"]
+__all__ = ["ReconnectingWebSocket", "InboxConnection", "after_read", "write_at_once"]
 
 log = logging.getLogger("fixgw.venues.ws")
 
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+
+
+class _Reading(threading.local):
+    #: While an ``InboxConnection`` hands the messages of one read to its handler: what runs after them.
+    after: list[Callable[[], None]] | None = None
+    #: The next ``send_soon`` writes at once (``write_at_once``).
+    at_once: bool = False
+
+
+_reading = _Reading()
+
+
+def write_at_once(flag: bool) -> None:
+    """Whether the next ``send_soon`` on this thread writes at once, with every frame queued before it,
+    instead of at the next turn. A caller that knows nothing more will be queued this turn (the last
+    venue call of the turn) saves the turn; a flag left unused only makes some later frame leave sooner."""
+    _reading.at_once = flag
+
+
+def after_read(callback: Callable[[], None]) -> bool:
+    """Run ``callback`` once the messages of the read being handled now are all handled, in the same
+    event-loop turn, and return ``True``; return ``False`` (nothing registered) outside such a read.
+    What the messages of one read published is then applied together, without waiting for a turn."""
+    after = _reading.after
+    if after is None:
+        return False
+    after.append(callback)
+    return True
 
 
 class InboxConnection(ClientConnection):
@@ -63,6 +96,47 @@ class InboxConnection(ClientConnection):
         self.inbox: deque[str] = deque()
         self._fragments: list[bytes] = []
         self._waiter: asyncio.Future[None] | None = None
+        #: While set (by the reader, once it reads), the plain handler each message is handed to as it is
+        #: read, in the read's own callback: no wake-up of the reading task, no event-loop turn.
+        self.direct: Callable[[str], Awaitable[None] | None] | None = None
+        #: What a direct handler left for the reader: the awaitable it answered (awaited before any later
+        #: message is handled), or a failed future holding the exception it raised.
+        self.pending: Awaitable[None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.direct is not None and self.inbox:
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand the messages just read to ``direct``, in order; then run what asked to go after them
+        (``after_read``). A handler that answers an awaitable or raises stops direct delivery: the
+        reader awaits (or raises) it and handles what follows, as it would have."""
+        inbox, handler = self.inbox, self.direct
+        assert handler is not None
+        after: list[Callable[[], None]] = []
+        outer = _reading.after
+        _reading.after = after
+        try:
+            while inbox:
+                try:
+                    pending = handler(inbox.popleft())
+                except Exception as exc:
+                    failed = asyncio.get_running_loop().create_future()
+                    failed.set_exception(exc)
+                    pending = failed
+                if pending is not None:
+                    self.direct, self.pending = None, pending
+                    self._wake()
+                    break
+        finally:
+            _reading.after = outer
+            for callback in after:
+                try:
+                    callback()
+                except Exception as exc:  # as the loop treats a failing callback: reported, the rest run
+                    asyncio.get_running_loop().call_exception_handler(
+                        {"message": "after_read callback failed", "exception": exc, "protocol": self})
 
     def process_event(self, event: Any) -> None:
         opcode = getattr(event, "opcode", None)
@@ -88,7 +162,8 @@ class InboxConnection(ClientConnection):
             self._wake()
             return
         self.inbox.append(text)
-        self._wake()
+        if self.direct is None:
+            self._wake()
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -102,7 +177,7 @@ class InboxConnection(ClientConnection):
     async def wait_inbox(self) -> bool:
         """Wait until a message is queued (``True``) or the connection is closed with nothing left
         (``False``; ``close_exc`` says how it ended)."""
-        while not self.inbox:
+        while not self.inbox and self.pending is None:
             if self.protocol.state is _CLOSED:
                 return False
             self._waiter = asyncio.get_running_loop().create_future()
@@ -137,7 +212,7 @@ class ReconnectingWebSocket:
         open_timeout_s: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
-        inbox: bool = False,
+        inbox: bool | type[InboxConnection] = False,
     ) -> None:
         self.url = url
         self._on_connect = on_connect
@@ -149,7 +224,8 @@ class ReconnectingWebSocket:
         self._ping_interval = ping_interval_s
         self._ping_timeout = ping_timeout_s
         self._open_timeout = open_timeout_s
-        #: Read messages through ``InboxConnection`` (the order path: no per-message future).
+        #: Read messages through ``InboxConnection`` (the order path: no per-message future), or through
+        #: the ``InboxConnection`` subclass given.
         self._inbox = inbox
         self._sleep = sleep or anyio.sleep
         self._rng = rng or random.Random()
@@ -187,6 +263,10 @@ class ReconnectingWebSocket:
         if conn is None or conn.protocol.state is not _OPEN:
             raise ConnectionError("not connected")
         conn.protocol.send_text(text.encode("utf-8"))
+        if _reading.at_once:  # the last frame of the turn: no turn to wait for (``write_at_once``)
+            _reading.at_once = False
+            self._flush(conn)
+            return
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush, conn)
@@ -212,11 +292,23 @@ class ReconnectingWebSocket:
         """Hand every queued message to ``on_message``, in order, until the connection ends: return if
         it closed normally, raise ``ConnectionClosedError`` if not (as iterating the connection does)."""
         inbox, on_message = conn.inbox, self._on_message
-        while await conn.wait_inbox():
-            while inbox:
-                pending = on_message(inbox.popleft())
-                if pending is not None:
+        try:
+            while True:
+                pending, conn.pending = conn.pending, None
+                if pending is not None:  # what a direct handler answered (or raised)
                     await pending
+                while inbox:
+                    pending = on_message(inbox.popleft())
+                    if pending is not None:
+                        await pending
+                # from now on each message is handled in the callback that reads it (no turn per read);
+                # this task wakes only for what a handler hands back, or the end of the connection
+                conn.direct = on_message
+                if not await conn.wait_inbox():
+                    break
+                conn.direct = None
+        finally:
+            conn.direct = None
         await asyncio.shield(conn.connection_lost_waiter)
         exc = conn.close_exc
         if not isinstance(exc, ConnectionClosedOK):
@@ -248,7 +340,8 @@ class ReconnectingWebSocket:
                         max_size=2**22,
                         # small JSON frames, latency first: deflate would cost CPU on both ends
                         compression=None,
-                        create_connection=InboxConnection if self._inbox else None,
+                        create_connection=(self._inbox if isinstance(self._inbox, type)
+                                           else InboxConnection if self._inbox else None),
                     ) as conn:
                         self._conn = conn
                         self.connects += 1

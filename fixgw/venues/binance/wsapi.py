@@ -26,7 +26,8 @@ Outcomes:
 The connection is a ``ReconnectingWebSocket`` (backoff, pings); nothing is subscribed on it.
 
 Cost per request: the frame is queued with ``send_soon`` (the requests of one event-loop turn leave in
-one write), the answer is a plain future resolved by ``id``, and one timer serves every request's
+one write, at once when the gateway's last venue call of the turn sends), the answer is a plain future
+resolved by ``id`` in the callback that read it (no reader task in between), and one timer serves every request's
 timeout: every request gets the same ``request_timeout_s``, so the deadlines come in the order the
 requests were sent and the timer only ever looks at the oldest still waiting.
 """
