@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import socket
 import ssl
 import sys
 
 import anyio
 import pytest
 import trustme
-from anyio.abc import SocketAttribute
 
 from fixgw.cli import event_loop_options, main
 from fixgw.errors import ConfigError
 from fixgw.session import SessionConfig, SessionID
 from fixgw.stores.memory import MemoryMessageStore
-from fixgw.transport import Acceptor, Application, body_bytes, server_tls_context
+from fixgw.transport import Acceptor, server_tls_context
 
+from echo_scenarios import Echo, echoes_across_writer_takeover
 from transport_fix_client import RawFixClient
 
 #: The tests that run uvloop's loop; the ``--event-loop`` switch is tested with or without it.
@@ -32,19 +31,6 @@ GW = SessionID("FIX.4.4", "GATEWAY", "CLIENT")
 @pytest.fixture
 def anyio_backend():
     return ("asyncio", {"use_uvloop": True})
-
-
-class Echo(Application):
-    def __init__(self) -> None:
-        self.count = 0
-
-    def on_message(self, session, message):
-        self.count += 1
-        session.send(message.get(35), body_bytes(message))
-
-
-def _raw(stream) -> socket.socket:
-    return stream.extra(SocketAttribute.raw_socket)
 
 
 @needs_uvloop
@@ -59,42 +45,7 @@ async def test_uvloop_backend_option_runs_uvloops_loop():
 @pytest.mark.anyio
 @pytest.mark.slow
 async def test_uvloop_plain_tcp_direct_writes_and_writer_keep_every_echo_in_order():
-    app = Echo()
-    acceptor = Acceptor([SessionConfig(GW)], app, MemoryMessageStore(), max_backlog=16 << 20)
-    count = 60
-    async with anyio.create_task_group() as tg:
-        port = await tg.start(acceptor.serve)
-        client = await RawFixClient.connect(port)
-        _raw(client.stream).setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        await client.logon()
-        conn = acceptor.handles[GW]._conn
-        assert conn is not None and conn.sock is not None  # uvloop's socket too: direct writes are on
-        _raw(conn.stream).setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        text = "z" * 2000
-        saw_writer = False
-        for i in range(count):
-            await client.send("C", [(148, f"n{i}"), (33, 1), (58, text)])
-            saw_writer = saw_writer or conn.writing or bool(conn.pending)
-        with anyio.fail_after(20):
-            while app.count < count:
-                await anyio.sleep(0.01)
-                saw_writer = saw_writer or conn.writing or bool(conn.pending)
-        assert saw_writer, "the socket took everything at once: the test did not reach the writer"
-        seqs, headlines = [], []
-        while len(seqs) < count:
-            msg = await client.expect("C", timeout=10)
-            seqs.append(int(msg.get(34)))
-            headlines.append(msg.get(148))
-        assert seqs == list(range(2, count + 2))
-        assert headlines == [f"n{i}".encode() for i in range(count)]
-        with anyio.fail_after(10):
-            while conn.writing or conn.pending:
-                await anyio.sleep(0.01)
-        await client.send("C", [(148, "after"), (33, 1), (58, "x")])
-        last = await client.expect("C")
-        assert (int(last.get(34)), last.get(148)) == (count + 2, b"after")
-        await client.aclose()
-        tg.cancel_scope.cancel()
+    await echoes_across_writer_takeover(60, answered_within=20)
 
 
 @needs_uvloop
