@@ -39,43 +39,6 @@ class _CountingTransport:
         return getattr(self.transport, name)
 
 
-async def test_order_lane_answer_under_uvicorn_one_write_with_head_and_body() -> None:
-    spies: list[_CountingTransport] = []
-    row = {f: None for f in _ORDER_FIELDS} | {"order_id": "O-1", "client_order_id": "C-1"}
-
-    async def place(scope: Any, body: Any) -> tuple[int, dict[str, Any]]:
-        cycle = scope[SCOPE_SEND].__self__  # uvicorn's request cycle: watch what it writes from here on
-        spies.append(_CountingTransport(cycle.transport))
-        cycle.transport = spies[-1]
-        return 201, row
-
-    async def route(scope: Any, receive: Any, send: Any) -> None:
-        raise AssertionError("the lane answers it")
-
-    lane = OrderLane(route, place=place)
-    key = BridgeKey("trader", TRADE_SECRET, {Permission.READ, Permission.TRADE})
-
-    async def signed(scope: Any, receive: Any, send: Any) -> None:  # as SignatureGuard leaves it
-        await lane({**scope, SCOPE_KEY: key}, receive, send)
-
-    body = json.dumps({"client_order_id": "C-1", "symbol": "BTC/USDT", "side": "buy", "type": "limit",
-                       "quantity": "0.1", "price": "1000"}).encode()
-    with anyio.fail_after(20):
-        async with anyio.create_task_group() as tg:
-            port = await tg.start(serve, signed)
-            async with await anyio.connect_tcp("127.0.0.1", port) as stream:
-                await stream.send(b"POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
-                got = b""
-                with anyio.fail_after(10):
-                    while not got.endswith(b"}"):
-                        got += await stream.receive()
-            tg.cancel_scope.cancel()
-    (spy,) = spies
-    assert len(spy.writes) == 1 and spy.writes[0] == got
-    assert got.startswith(b"HTTP/1.1 201 ") and json.loads(got.split(b"\r\n\r\n", 1)[1])["order_id"] == "O-1"
-
-
 BODY = json.dumps({"client_order_id": "C-1", "symbol": "BTC/USDT", "side": "buy", "type": "limit",
                    "quantity": "0.1", "price": "1000"}).encode()
 ROW = {f: None for f in _ORDER_FIELDS} | {"order_id": "O-1", "client_order_id": "C-1"}
@@ -100,6 +63,21 @@ async def _ask(lane: OrderLane) -> bytes:
                         got += await stream.receive()
             tg.cancel_scope.cancel()
     return got
+
+
+async def test_order_lane_answer_under_uvicorn_one_write_with_head_and_body() -> None:
+    spies: list[_CountingTransport] = []
+
+    async def place(scope: Any, body: Any) -> tuple[int, dict[str, Any]]:
+        cycle = scope[SCOPE_SEND].__self__  # uvicorn's request cycle: watch what it writes from here on
+        spies.append(_CountingTransport(cycle.transport))
+        cycle.transport = spies[-1]
+        return 201, ROW
+
+    got = await _ask(OrderLane(_no_route, place=place))
+    (spy,) = spies
+    assert len(spy.writes) == 1 and spy.writes[0] == got
+    assert got.startswith(b"HTTP/1.1 201 ") and json.loads(got.split(b"\r\n\r\n", 1)[1])["order_id"] == "O-1"
 
 
 async def _no_place(scope: Any, body: Any) -> tuple[int, dict[str, Any]]:
